@@ -1,0 +1,206 @@
+//! [`Builder`]: the runtime's knobs — loops, pinning, event interval, thread names — with
+//! their defaults, their environment variables and their validation.
+
+use std::num::NonZeroUsize;
+
+use crate::Runtime;
+use crate::error::BuildError;
+
+/// The most loops a runtime may run.
+pub const MAX_LOOPS: usize = 1024;
+
+/// Task polls between two I/O polls, by default (tokio uses the same figure).
+pub const DEFAULT_EVENT_INTERVAL: u32 = 61;
+
+/// Builds a [`Runtime`].
+///
+/// # Examples
+///
+/// ```
+/// use keel_runtime::Runtime;
+///
+/// let rt = Runtime::builder()
+///     .loops(2)
+///     .pin(false)
+///     .thread_name("api-loop")
+///     .build()
+///     .unwrap();
+/// assert_eq!(rt.handle().loops(), 2);
+/// ```
+#[derive(Debug, Clone)]
+pub struct Builder {
+    loops: Option<usize>,
+    pin: bool,
+    event_interval: u32,
+    thread_name: String,
+}
+
+impl Default for Builder {
+    fn default() -> Builder {
+        Builder::new()
+    }
+}
+
+impl Builder {
+    /// Defaults for everything; reads no environment variable.
+    pub fn new() -> Builder {
+        Builder {
+            loops: None,
+            pin: true,
+            event_interval: DEFAULT_EVENT_INTERVAL,
+            thread_name: "keel-loop".to_owned(),
+        }
+    }
+
+    /// Defaults overridden by the environment: `KEEL_LOOPS`, or else `WEB_CONCURRENCY`,
+    /// sets the number of loops.
+    ///
+    /// # Errors
+    ///
+    /// A variable that is set but not a whole number from 1 to [`MAX_LOOPS`] is an error
+    /// naming it.
+    pub fn from_env() -> Result<Builder, BuildError> {
+        let mut builder = Builder::new();
+        for name in ["KEEL_LOOPS", "WEB_CONCURRENCY"] {
+            if let Ok(value) = std::env::var(name) {
+                builder.loops = Some(parse_loops(name, &value)?);
+                break;
+            }
+        }
+        Ok(builder)
+    }
+
+    /// How many event loops (threads) to run.
+    ///
+    /// # Default
+    ///
+    /// The container's CPU quota rounded up (cgroup `cpu.max`, or v1's CFS quota), capped
+    /// by the CPUs this process may run on; without a quota, those CPUs.
+    pub fn loops(mut self, loops: usize) -> Builder {
+        self.loops = Some(loops);
+        self
+    }
+
+    /// Whether to pin loop `i` to the `i`-th CPU.
+    ///
+    /// # Default
+    ///
+    /// On. Skipped, with a log line, when there are more loops than CPUs.
+    pub fn pin(mut self, pin: bool) -> Builder {
+        self.pin = pin;
+        self
+    }
+
+    /// How many task polls a loop runs between two polls of the OS for I/O and timers.
+    /// Lower is fairer to sockets, higher is faster for task-heavy work.
+    ///
+    /// # Default
+    ///
+    /// [`DEFAULT_EVENT_INTERVAL`].
+    pub fn event_interval(mut self, polls: u32) -> Builder {
+        self.event_interval = polls;
+        self
+    }
+
+    /// The prefix of loop thread names; loop `i` is named `{prefix}-{i}`.
+    ///
+    /// # Default
+    ///
+    /// `keel-loop`.
+    pub fn thread_name(mut self, prefix: impl Into<String>) -> Builder {
+        self.thread_name = prefix.into();
+        self
+    }
+
+    /// Starts the loops.
+    ///
+    /// # Errors
+    ///
+    /// An invalid setting (0 loops, more than [`MAX_LOOPS`], an event interval of 0), or
+    /// the OS refusing an epoll instance or a thread.
+    pub fn build(self) -> Result<Runtime, BuildError> {
+        let config = self.resolve()?;
+        Runtime::start(config)
+    }
+
+    fn resolve(self) -> Result<Config, BuildError> {
+        let loops = match self.loops {
+            Some(n) => check_loops("loops", n)?,
+            None => default_loops(),
+        };
+        if self.event_interval == 0 {
+            return Err(BuildError::invalid_value(
+                "event_interval",
+                "0",
+                "at least 1 task poll between I/O polls",
+            ));
+        }
+        Ok(Config {
+            loops,
+            pin: self.pin,
+            event_interval: self.event_interval,
+            thread_name: self.thread_name,
+        })
+    }
+}
+
+/// The resolved, validated settings a runtime starts from.
+#[derive(Debug, Clone)]
+pub(crate) struct Config {
+    pub(crate) loops: usize,
+    pub(crate) pin: bool,
+    pub(crate) event_interval: u32,
+    pub(crate) thread_name: String,
+}
+
+fn parse_loops(name: &str, value: &str) -> Result<usize, BuildError> {
+    let n = value
+        .trim()
+        .parse::<usize>()
+        .map_err(|_| BuildError::invalid_value(name, value, loops_expected()))?;
+    check_loops(name, n).map_err(|_| BuildError::invalid_value(name, value, loops_expected()))
+}
+
+fn check_loops(name: &str, n: usize) -> Result<usize, BuildError> {
+    if (1..=MAX_LOOPS).contains(&n) {
+        Ok(n)
+    } else {
+        Err(BuildError::invalid_value(
+            name,
+            n.to_string(),
+            loops_expected(),
+        ))
+    }
+}
+
+fn loops_expected() -> String {
+    format!("a whole number of loops from 1 to {MAX_LOOPS}")
+}
+
+/// One loop per CPU this process may use, reduced to the container's CPU quota.
+fn default_loops() -> usize {
+    let cores = std::thread::available_parallelism().map_or(1, NonZeroUsize::get);
+    crate::cgroup::loops_for(&crate::cgroup::detect(), cores)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn loops_from_env_values() {
+        assert_eq!(parse_loops("KEEL_LOOPS", "4").unwrap(), 4);
+        assert_eq!(parse_loops("KEEL_LOOPS", " 2 ").unwrap(), 2);
+        for bad in ["0", "-1", "two", "", "1025", "1.5"] {
+            let err = parse_loops("KEEL_LOOPS", bad).unwrap_err();
+            assert_eq!(err.setting(), Some("KEEL_LOOPS"), "{bad}");
+            assert!(err.to_string().contains("KEEL_LOOPS"), "{err}");
+        }
+    }
+
+    #[test]
+    fn zero_event_interval_is_refused() {
+        let err = Builder::new().event_interval(0).resolve().unwrap_err();
+        assert_eq!(err.setting(), Some("event_interval"));
+    }
+}

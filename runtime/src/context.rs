@@ -1,0 +1,72 @@
+//! The thread-local "current loop": which [`Core`] the running thread drives, if any.
+//!
+//! A loop thread enters its core once and keeps it for its whole life; `block_on` enters
+//! a core for the duration of the call. Everything that needs "this loop" (local spawn,
+//! timers, socket registration, the local wake path) goes through here, so none of those
+//! types carries a reference to the loop.
+
+use std::cell::RefCell;
+use std::rc::Rc;
+use std::sync::Arc;
+
+use crate::event_loop::Core;
+use crate::executor::task::Header;
+
+thread_local! {
+    static CURRENT: RefCell<Option<Rc<Core>>> = const { RefCell::new(None) };
+}
+
+/// Makes `core` the current loop while `f` runs, restoring the previous one after (also
+/// on unwind).
+pub(crate) fn enter<R>(core: Rc<Core>, f: impl FnOnce() -> R) -> R {
+    struct Restore(Option<Rc<Core>>);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            let previous = self.0.take();
+            let _ = CURRENT.try_with(|current| *current.borrow_mut() = previous);
+        }
+    }
+    let previous = CURRENT.with(|current| current.borrow_mut().replace(core));
+    let _restore = Restore(previous);
+    f()
+}
+
+/// Runs `f` with the current loop, or returns `None` when this thread drives no loop.
+pub(crate) fn with_core<R>(f: impl FnOnce(&Rc<Core>) -> R) -> Option<R> {
+    CURRENT
+        .try_with(|current| current.borrow().as_ref().map(f))
+        .ok()
+        .flatten()
+}
+
+/// Runs `f` with the current loop.
+///
+/// # Panics
+///
+/// Panics with `what` in the message when the thread drives no Keel loop.
+#[track_caller]
+pub(crate) fn expect_core<R>(what: &str, f: impl FnOnce(&Rc<Core>) -> R) -> R {
+    match with_core(f) {
+        Some(r) => r,
+        None => panic!(
+            "{what} must be called from a Keel event loop (inside a task, Runtime::run or block_on)"
+        ),
+    }
+}
+
+/// The local half of a wake: pushes `header` onto the run queue when this thread drives
+/// the task's loop, and hands it back otherwise.
+pub(crate) fn try_push_local(header: Arc<Header>) -> Result<(), Arc<Header>> {
+    let mut header = Some(header);
+    let _ = CURRENT.try_with(|current| {
+        if let (Some(core), Some(h)) = (current.borrow().as_ref(), header.as_ref()) {
+            if Arc::ptr_eq(&core.shared, &h.owner) {
+                core.push_local(header.take().expect("checked above"));
+            }
+        }
+    });
+    match header {
+        None => Ok(()),
+        Some(header) => Err(header),
+    }
+}

@@ -1,0 +1,223 @@
+//! [`Core`]: one loop's `!Send` state — its run queue, its task slab, its drivers and its
+//! counters. Reached through [`context`](crate::context) by the code running on the loop;
+//! never by another thread.
+
+use std::cell::{Cell, RefCell};
+use std::collections::VecDeque;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::task::{Context, Waker};
+
+use slab::Slab;
+
+use super::park::IoDriver;
+use super::shared::{Injected, Shared};
+use crate::executor::task::{Header, state};
+use crate::handle::Handle;
+use crate::metrics::LoopStats;
+use crate::metrics::batch::bump;
+use crate::time::driver::TimeDriver;
+
+/// How many resource operations a task may complete in one poll before it is made to
+/// yield (tokio's coop budget): a socket that is always ready cannot starve the loop.
+pub(crate) const POLL_BUDGET: u32 = 128;
+
+/// Gives every core in the process a distinct number, so a socket or timer registered on
+/// one loop is never mistaken for one of another loop (debug checks, stale handles).
+static NEXT_INSTANCE: AtomicU64 = AtomicU64::new(1);
+
+/// A task as the loop stores it while it is not being polled.
+struct Slot {
+    header: Arc<Header>,
+    future: Pin<Box<dyn Future<Output = ()>>>,
+    waker: Waker,
+}
+
+/// One loop's local state.
+pub(crate) struct Core {
+    /// The part other threads see.
+    pub(crate) shared: Arc<Shared>,
+    /// Process-unique number of this core.
+    pub(crate) instance: u64,
+    /// The runtime this loop belongs to.
+    pub(crate) handle: Handle,
+    /// Task polls between two I/O polls.
+    pub(crate) event_interval: u32,
+    run_queue: RefCell<VecDeque<Arc<Header>>>,
+    tasks: RefCell<Slab<Option<Slot>>>,
+    pub(crate) io: IoDriver,
+    pub(crate) time: TimeDriver,
+    pub(crate) stats: LoopStats,
+    budget: Cell<u32>,
+}
+
+impl Core {
+    pub(crate) fn new(
+        shared: Arc<Shared>,
+        handle: Handle,
+        io: IoDriver,
+        event_interval: u32,
+    ) -> Core {
+        Core {
+            shared,
+            instance: NEXT_INSTANCE.fetch_add(1, Ordering::Relaxed),
+            handle,
+            event_interval,
+            run_queue: RefCell::new(VecDeque::with_capacity(256)),
+            tasks: RefCell::new(Slab::with_capacity(256)),
+            io,
+            time: TimeDriver::new(),
+            stats: LoopStats::default(),
+            budget: Cell::new(POLL_BUDGET),
+        }
+    }
+
+    /// Queues a task of this loop (the local wake path: no atomics on the queue).
+    pub(crate) fn push_local(&self, header: Arc<Header>) {
+        self.run_queue.borrow_mut().push_back(header);
+    }
+
+    fn pop_local(&self) -> Option<Arc<Header>> {
+        self.run_queue.borrow_mut().pop_front()
+    }
+
+    pub(crate) fn has_local_work(&self) -> bool {
+        !self.run_queue.borrow().is_empty()
+    }
+
+    /// Adopts a new task (already marked scheduled) and queues it.
+    pub(crate) fn adopt(&self, header: Arc<Header>, future: Pin<Box<dyn Future<Output = ()>>>) {
+        let waker = Waker::from(header.clone());
+        let slot = Slot {
+            header: header.clone(),
+            future,
+            waker,
+        };
+        let key = self.tasks.borrow_mut().insert(Some(slot));
+        header.set_key(key);
+        bump(&self.stats.tasks_spawned);
+        self.push_local(header);
+    }
+
+    /// Tasks alive on this loop.
+    pub(crate) fn task_count(&self) -> usize {
+        self.tasks.borrow().len()
+    }
+
+    /// Runs up to `max` queued tasks. Returns how many polls ran.
+    pub(crate) fn run_tasks(&self, max: u32) -> u32 {
+        let mut polled = 0;
+        while polled < max {
+            let Some(header) = self.pop_local() else {
+                break;
+            };
+            if self.run_task(&header) {
+                polled += 1;
+            }
+        }
+        polled
+    }
+
+    /// Polls one task. Returns false when the queued entry was stale.
+    fn run_task(&self, header: &Arc<Header>) -> bool {
+        let prev = header.begin_poll();
+        if prev & state::COMPLETE != 0 {
+            return false;
+        }
+        let key = header.key();
+        let Some(mut slot) = self.tasks.borrow_mut().get_mut(key).and_then(Option::take) else {
+            return false;
+        };
+        if prev & state::ABORTED != 0 {
+            self.finish(header, slot);
+            return true;
+        }
+        bump(&self.stats.polls);
+        self.budget.set(POLL_BUDGET);
+        let mut cx = Context::from_waker(&slot.waker);
+        if slot.future.as_mut().poll(&mut cx).is_ready() {
+            self.finish(header, slot);
+        } else if let Some(entry) = self.tasks.borrow_mut().get_mut(key) {
+            *entry = Some(slot);
+        }
+        true
+    }
+
+    /// Drops a task's future (reporting cancellation if it had not finished) and frees
+    /// its slot.
+    fn finish(&self, header: &Arc<Header>, slot: Slot) {
+        header.set_complete();
+        drop(slot);
+        self.tasks.borrow_mut().try_remove(header.key());
+        bump(&self.stats.tasks_completed);
+    }
+
+    /// Takes one unit of the running task's budget; false when it is spent.
+    pub(crate) fn consume_budget(&self) -> bool {
+        let left = self.budget.get();
+        if left == 0 {
+            return false;
+        }
+        self.budget.set(left - 1);
+        true
+    }
+
+    /// Moves everything other threads handed over into the local queue.
+    pub(crate) fn drain_inject(&self) {
+        while let Some(item) = self.shared.pop_injected() {
+            match item {
+                Injected::Wake(header) => self.push_local(header),
+                Injected::Spawn(header, future) => self.adopt(header, future),
+                Injected::Run(f) => f(),
+            }
+        }
+    }
+
+    /// Drops every task (runtime shutdown or the end of `block_on`). Their join handles
+    /// report cancellation. Runs until no task is left, since dropping one may spawn or
+    /// wake others.
+    pub(crate) fn drop_all_tasks(&self) {
+        self.io.wake_all();
+        loop {
+            self.drain_inject();
+            let slots: Vec<(usize, Slot)> = {
+                let mut tasks = self.tasks.borrow_mut();
+                let keys: Vec<usize> = tasks.iter().map(|(k, _)| k).collect();
+                keys.into_iter()
+                    .filter_map(|k| tasks.try_remove(k).flatten().map(|s| (k, s)))
+                    .collect()
+            };
+            self.run_queue.borrow_mut().clear();
+            if slots.is_empty() && self.tasks.borrow().is_empty() {
+                break;
+            }
+            for (_, slot) in slots {
+                slot.header.set_complete();
+                drop(slot);
+                bump(&self.stats.tasks_completed);
+            }
+        }
+        self.publish();
+    }
+
+    /// Publishes this loop's counters for other threads.
+    pub(crate) fn publish(&self) {
+        self.stats.publish(
+            &self.shared.metrics,
+            self.shared.inject_len(),
+            self.time.len(),
+        );
+    }
+}
+
+impl std::fmt::Debug for Core {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Core")
+            .field("index", &self.shared.index)
+            .field("tasks", &self.task_count())
+            .field("queued", &self.run_queue.borrow().len())
+            .finish()
+    }
+}

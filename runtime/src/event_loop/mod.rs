@@ -1,0 +1,65 @@
+//! The event loop: one thread, one [`Core`], turning until its runtime shuts down.
+//!
+//! # One turn (a "tick")
+//!
+//! 1. Run up to `event_interval` tasks from the local run queue (each poll gets a fresh
+//!    coop budget, see [`POLL_BUDGET`](core::POLL_BUDGET)).
+//! 2. Drain the inject queue: remote wakes, remote spawns, closures to run here.
+//! 3. Park: poll the OS for I/O — without blocking when tasks are still queued, else
+//!    blocking until the next timer is due or another thread wakes the loop (the
+//!    protocol is in [`shared`]) — publish the loop's counters, fire due timers.
+//!
+//! Because I/O and timers are polled at least once every `event_interval` task polls,
+//! and a task that keeps waking itself goes to the back of the queue, no task can
+//! starve sockets, timers or other tasks.
+//!
+//! Parts: [`core`] (local state), [`shared`] (what other threads see), [`park`] (the mio
+//! driver), [`placement`] (pinning loops to CPUs).
+
+pub(crate) mod core;
+pub(crate) mod park;
+pub(crate) mod placement;
+pub(crate) mod shared;
+
+use std::time::Duration;
+
+pub(crate) use self::core::Core;
+pub(crate) use self::shared::{Injected, Shared};
+use crate::metrics::batch::bump;
+
+/// Turns a loop thread's loop until the runtime shuts down.
+pub(crate) fn run(core: &Core) {
+    while !core.handle.is_shutdown() {
+        tick(core, false);
+    }
+}
+
+/// One tick (see the module docs). `more_work` tells the park step that something outside
+/// the run queue (`block_on`'s root future) is ready, so it must not block.
+pub(crate) fn tick(core: &Core, more_work: bool) {
+    core.run_tasks(core.event_interval);
+    core.drain_inject();
+    park(core, more_work);
+}
+
+/// Step 3 of a tick.
+fn park(core: &Core, more_work: bool) {
+    let mut timeout = if more_work || core.has_local_work() {
+        Some(Duration::ZERO)
+    } else {
+        core.time.next_timeout()
+    };
+    core.publish();
+    let blocking = timeout != Some(Duration::ZERO);
+    if blocking && !core.shared.prepare_sleep() {
+        timeout = Some(Duration::ZERO);
+    }
+    bump(&core.stats.parks);
+    if let Err(e) = core.io.park(timeout) {
+        tracing::error!(loop_index = core.shared.index, error = %e, "epoll_wait failed");
+    }
+    if blocking {
+        core.shared.end_sleep();
+    }
+    core.time.fire_due();
+}

@@ -1,0 +1,123 @@
+//! [`Shared`]: the part of a loop that other threads see — its inject queue, its
+//! published "asleep" flag, its `mio::Waker` and its published metrics.
+//!
+//! # The remote-wake protocol
+//!
+//! A thread that is not the loop's own hands it work (a woken task, a spawned task, a
+//! closure to run) like this:
+//!
+//! 1. push the item onto `inject` (a lock-free `SegQueue`);
+//! 2. a `SeqCst` fence;
+//! 3. if `sleeping` is set, swap it to false and, if this thread is the one that cleared
+//!    it, call the `mio::Waker`.
+//!
+//! The loop, before it blocks in `epoll_wait`:
+//!
+//! 1. stores `sleeping = true`;
+//! 2. a `SeqCst` fence;
+//! 3. checks `inject` once more; if it is not empty it polls with a zero timeout instead
+//!    of blocking;
+//! 4. after `poll` returns, stores `sleeping = false` and drains `inject`.
+//!
+//! The two fences order "push, then read the flag" against "set the flag, then read the
+//! queue": either the loop sees the item in step 3, or the remote thread sees the flag
+//! and wakes it. So no item is ever stranded, and the waker syscall is paid only when the
+//! loop really sleeps (and only once per sleep, thanks to the swap). A busy loop is never
+//! woken by syscall at all: it finds the items when it drains `inject` each tick.
+
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering, fence};
+
+use crossbeam_queue::SegQueue;
+
+use crate::executor::task::Header;
+use crate::metrics::PublishedLoopMetrics;
+
+/// Work handed to a loop from another thread.
+pub(crate) enum Injected {
+    /// A task of this loop was woken.
+    Wake(Arc<Header>),
+    /// A new `Send` task to adopt and run here.
+    Spawn(Arc<Header>, Pin<Box<dyn Future<Output = ()> + Send>>),
+    /// A closure to run on the loop thread (it typically spawns a `!Send` task).
+    Run(Box<dyn FnOnce() + Send>),
+}
+
+/// What other threads may touch of one loop.
+pub(crate) struct Shared {
+    /// The loop's position in its runtime, `0..loops`.
+    pub(crate) index: usize,
+    inject: SegQueue<Injected>,
+    sleeping: AtomicBool,
+    waker: mio::Waker,
+    /// Figures the loop publishes each time it parks.
+    pub(crate) metrics: PublishedLoopMetrics,
+}
+
+impl Shared {
+    pub(crate) fn new(index: usize, waker: mio::Waker) -> Shared {
+        Shared {
+            index,
+            inject: SegQueue::new(),
+            sleeping: AtomicBool::new(false),
+            waker,
+            metrics: PublishedLoopMetrics::default(),
+        }
+    }
+
+    /// Hands `item` to the loop from any thread (remote side of the protocol above).
+    pub(crate) fn inject(&self, item: Injected) {
+        self.inject.push(item);
+        fence(Ordering::SeqCst);
+        self.notify();
+    }
+
+    /// Wakes the loop if it sleeps. Also used to make it notice shutdown.
+    pub(crate) fn notify(&self) {
+        if self.sleeping.load(Ordering::SeqCst) && self.sleeping.swap(false, Ordering::SeqCst) {
+            // A failed wake means the eventfd is gone, i.e. the loop already exited.
+            let _ = self.waker.wake();
+        }
+    }
+
+    /// Loop side, steps 1–3: announces the sleep; returns false when work arrived
+    /// meanwhile and the loop must not block.
+    pub(crate) fn prepare_sleep(&self) -> bool {
+        self.sleeping.store(true, Ordering::SeqCst);
+        fence(Ordering::SeqCst);
+        if self.inject.is_empty() {
+            true
+        } else {
+            self.sleeping.store(false, Ordering::SeqCst);
+            false
+        }
+    }
+
+    /// Loop side, step 4.
+    pub(crate) fn end_sleep(&self) {
+        self.sleeping.store(false, Ordering::SeqCst);
+    }
+
+    /// Loop side: takes the next injected item.
+    pub(crate) fn pop_injected(&self) -> Option<Injected> {
+        self.inject.pop()
+    }
+
+    /// Items waiting in the inject queue (a snapshot).
+    pub(crate) fn inject_len(&self) -> usize {
+        self.inject.len()
+    }
+}
+
+impl fmt::Debug for Shared {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Shared")
+            .field("index", &self.index)
+            .field("inject_len", &self.inject.len())
+            .field("sleeping", &self.sleeping.load(Ordering::Relaxed))
+            .finish()
+    }
+}

@@ -1,0 +1,100 @@
+//! [`ScheduledIo`]: the readiness bits and the parked reader/writer wakers of one
+//! registered socket. Lives on its loop only (`Cell`s, no atomics): the loop sets bits
+//! from epoll events, the socket's owner clears them when an operation hits `WouldBlock`.
+
+use std::cell::Cell;
+use std::task::{Context, Poll, Waker};
+
+/// Which half of a socket an operation waits on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Direction {
+    /// Reading, accepting.
+    Read,
+    /// Writing, connecting.
+    Write,
+}
+
+impl Direction {
+    fn bit(self) -> u8 {
+        match self {
+            Direction::Read => READABLE,
+            Direction::Write => WRITABLE,
+        }
+    }
+}
+
+const READABLE: u8 = 1 << 0;
+const WRITABLE: u8 = 1 << 1;
+
+/// Readiness and waiters of one registered source.
+#[derive(Default)]
+pub(crate) struct ScheduledIo {
+    readiness: Cell<u8>,
+    reader: Cell<Option<Waker>>,
+    writer: Cell<Option<Waker>>,
+}
+
+impl ScheduledIo {
+    /// Loop side: records an epoll event and wakes whoever waits on the ready halves.
+    /// Errors and hang-ups count as ready for both halves so the next operation sees them.
+    pub(crate) fn set_ready(&self, event: &mio::event::Event) {
+        let mut bits = 0;
+        if event.is_readable() || event.is_read_closed() || event.is_error() {
+            bits |= READABLE;
+        }
+        if event.is_writable() || event.is_write_closed() || event.is_error() {
+            bits |= WRITABLE;
+        }
+        self.readiness.set(self.readiness.get() | bits);
+        if bits & READABLE != 0 {
+            if let Some(waker) = self.reader.take() {
+                waker.wake();
+            }
+        }
+        if bits & WRITABLE != 0 {
+            if let Some(waker) = self.writer.take() {
+                waker.wake();
+            }
+        }
+    }
+
+    /// Ready when the last event said so and no operation has hit `WouldBlock` since;
+    /// otherwise parks the task's waker for that half.
+    pub(crate) fn poll_ready(&self, cx: &mut Context<'_>, dir: Direction) -> Poll<()> {
+        if self.readiness.get() & dir.bit() != 0 {
+            return Poll::Ready(());
+        }
+        let slot = match dir {
+            Direction::Read => &self.reader,
+            Direction::Write => &self.writer,
+        };
+        let waker = match slot.take() {
+            Some(w) if w.will_wake(cx.waker()) => w,
+            _ => cx.waker().clone(),
+        };
+        slot.set(Some(waker));
+        Poll::Pending
+    }
+
+    /// An operation on that half hit `WouldBlock`: wait for the next edge.
+    pub(crate) fn clear_ready(&self, dir: Direction) {
+        self.readiness.set(self.readiness.get() & !dir.bit());
+    }
+
+    /// Wakes both halves (the loop is shutting the source down).
+    pub(crate) fn wake_all(&self) {
+        for slot in [&self.reader, &self.writer] {
+            if let Some(waker) = slot.take() {
+                waker.wake();
+            }
+        }
+    }
+}
+
+impl std::fmt::Debug for ScheduledIo {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ScheduledIo")
+            .field("readiness", &self.readiness.get())
+            .finish()
+    }
+}

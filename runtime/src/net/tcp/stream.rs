@@ -1,0 +1,264 @@
+//! [`TcpStream`]: a connected TCP socket on the current loop — read, write (also
+//! vectored), shutdown, options — counted in the loop's open-connections figure.
+
+use std::future::poll_fn;
+use std::io::{self, IoSlice, Read, Write};
+use std::net::{Shutdown, SocketAddr, ToSocketAddrs};
+use std::task::{Context, Poll};
+
+use super::TcpSocket;
+use crate::context;
+use crate::net::registration::Registered;
+use crate::net::scheduled_io::Direction;
+
+/// A TCP connection registered with the loop that created it.
+///
+/// All operations take `&self`, so one task may read while another writes on the same
+/// stream (both on this loop).
+///
+/// # Examples
+///
+/// ```
+/// use keel_runtime::net::{TcpListener, TcpStream};
+///
+/// keel_runtime::block_on(async {
+///     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+///     let addr = listener.local_addr().unwrap();
+///     keel_runtime::spawn_local(async move {
+///         let (stream, _) = listener.accept().await.unwrap();
+///         let mut buf = [0; 5];
+///         let n = stream.read(&mut buf).await.unwrap();
+///         stream.write_all(&buf[..n]).await.unwrap();
+///     });
+///     let stream = TcpStream::connect(addr).await.unwrap();
+///     stream.write_all(b"hello").await.unwrap();
+///     let mut buf = [0; 5];
+///     stream.read_exact(&mut buf).await.unwrap();
+///     assert_eq!(&buf, b"hello");
+/// });
+/// ```
+#[derive(Debug)]
+pub struct TcpStream {
+    inner: Registered<mio::net::TcpStream>,
+}
+
+impl TcpStream {
+    /// Connects to `addr`, trying each address it resolves to in turn.
+    ///
+    /// Name resolution here uses the OS resolver synchronously; pass a `SocketAddr` (or
+    /// an IP literal) on latency-sensitive paths.
+    ///
+    /// # Errors
+    ///
+    /// The last connect error, or not being on a Keel loop.
+    pub async fn connect(addr: impl ToSocketAddrs) -> io::Result<TcpStream> {
+        let mut last = None;
+        for addr in addr.to_socket_addrs()? {
+            match TcpSocket::for_addr(addr)?.connect(addr).await {
+                Ok(stream) => return Ok(stream),
+                Err(e) => last = Some(e),
+            }
+        }
+        Err(last.unwrap_or_else(|| {
+            io::Error::new(io::ErrorKind::InvalidInput, "no address to connect to")
+        }))
+    }
+
+    /// Wraps a socket whose non-blocking connect is in progress and waits for it.
+    pub(crate) async fn connecting(stream: mio::net::TcpStream) -> io::Result<TcpStream> {
+        let stream = TcpStream::accepted(stream)?;
+        poll_fn(|cx| stream.inner.poll_ready(cx, Direction::Write)).await;
+        if let Some(e) = stream.inner.get_ref().take_error()? {
+            return Err(e);
+        }
+        match stream.inner.get_ref().peer_addr() {
+            Ok(_) => Ok(stream),
+            Err(e) if e.kind() == io::ErrorKind::NotConnected => {
+                // Woken without a verdict: wait for the next edge.
+                stream.inner.clear_ready(Direction::Write);
+                poll_fn(|cx| stream.inner.poll_ready(cx, Direction::Write)).await;
+                match stream.inner.get_ref().take_error()? {
+                    Some(e) => Err(e),
+                    None => stream.inner.get_ref().peer_addr().map(|_| stream),
+                }
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Registers an accepted or connecting stream with the current loop.
+    pub(crate) fn accepted(stream: mio::net::TcpStream) -> io::Result<TcpStream> {
+        let inner = Registered::new(stream)?;
+        context::with_core(|core| core.stats.stream_opened());
+        Ok(TcpStream { inner })
+    }
+
+    /// Registers a connected std stream with the current loop (made non-blocking).
+    ///
+    /// # Errors
+    ///
+    /// When the stream cannot be made non-blocking or registered.
+    pub fn from_std(stream: std::net::TcpStream) -> io::Result<TcpStream> {
+        stream.set_nonblocking(true)?;
+        TcpStream::accepted(mio::net::TcpStream::from_std(stream))
+    }
+
+    /// Reads into `buf`; `Ok(0)` means the peer closed its side.
+    ///
+    /// # Errors
+    ///
+    /// Socket errors such as a reset connection.
+    pub async fn read(&self, buf: &mut [u8]) -> io::Result<usize> {
+        poll_fn(|cx| self.poll_read(cx, buf)).await
+    }
+
+    /// Reads exactly `buf.len()` bytes.
+    ///
+    /// # Errors
+    ///
+    /// `UnexpectedEof` when the peer closes first; socket errors.
+    pub async fn read_exact(&self, mut buf: &mut [u8]) -> io::Result<()> {
+        while !buf.is_empty() {
+            match self.read(buf).await? {
+                0 => return Err(io::ErrorKind::UnexpectedEof.into()),
+                n => buf = &mut buf[n..],
+            }
+        }
+        Ok(())
+    }
+
+    /// Writes some of `buf`, returning how much.
+    ///
+    /// # Errors
+    ///
+    /// Socket errors such as a broken pipe.
+    pub async fn write(&self, buf: &[u8]) -> io::Result<usize> {
+        poll_fn(|cx| self.poll_write(cx, buf)).await
+    }
+
+    /// Writes all of `buf`.
+    ///
+    /// # Errors
+    ///
+    /// Socket errors; `WriteZero` when the socket accepts nothing.
+    pub async fn write_all(&self, mut buf: &[u8]) -> io::Result<()> {
+        while !buf.is_empty() {
+            match self.write(buf).await? {
+                0 => return Err(io::ErrorKind::WriteZero.into()),
+                n => buf = &buf[n..],
+            }
+        }
+        Ok(())
+    }
+
+    /// Writes from several buffers in one syscall (`writev`), returning how much.
+    ///
+    /// # Errors
+    ///
+    /// Socket errors.
+    pub async fn write_vectored(&self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
+        poll_fn(|cx| self.poll_write_vectored(cx, bufs)).await
+    }
+
+    /// Polls a read into `buf`.
+    ///
+    /// # Errors
+    ///
+    /// Socket errors.
+    pub fn poll_read(&self, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>> {
+        self.inner.poll_io(cx, Direction::Read, |mut s| s.read(buf))
+    }
+
+    /// Polls a write of `buf`.
+    ///
+    /// # Errors
+    ///
+    /// Socket errors.
+    pub fn poll_write(&self, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+        self.inner
+            .poll_io(cx, Direction::Write, |mut s| s.write(buf))
+    }
+
+    /// Polls a vectored write.
+    ///
+    /// # Errors
+    ///
+    /// Socket errors.
+    pub fn poll_write_vectored(
+        &self,
+        cx: &mut Context<'_>,
+        bufs: &[IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        self.inner
+            .poll_io(cx, Direction::Write, |mut s| s.write_vectored(bufs))
+    }
+
+    /// Waits until the stream is readable (data, end of stream or an error).
+    pub async fn readable(&self) {
+        poll_fn(|cx| self.inner.poll_ready(cx, Direction::Read)).await
+    }
+
+    /// Reads without waiting.
+    ///
+    /// # Errors
+    ///
+    /// `WouldBlock` when no data is there, or socket errors.
+    pub fn try_read(&self, buf: &mut [u8]) -> io::Result<usize> {
+        let result = (&*self.inner.get_ref()).read(buf);
+        if matches!(&result, Err(e) if e.kind() == io::ErrorKind::WouldBlock) {
+            self.inner.clear_ready(Direction::Read);
+        }
+        result
+    }
+
+    /// Shuts down the read half, the write half or both.
+    ///
+    /// # Errors
+    ///
+    /// When the socket is not connected.
+    pub fn shutdown(&self, how: Shutdown) -> io::Result<()> {
+        self.inner.get_ref().shutdown(how)
+    }
+
+    /// Sets `TCP_NODELAY` (send small writes at once instead of coalescing them).
+    ///
+    /// # Errors
+    ///
+    /// When the OS refuses.
+    pub fn set_nodelay(&self, on: bool) -> io::Result<()> {
+        self.inner.get_ref().set_nodelay(on)
+    }
+
+    /// Whether `TCP_NODELAY` is set.
+    ///
+    /// # Errors
+    ///
+    /// When the OS cannot tell.
+    pub fn nodelay(&self) -> io::Result<bool> {
+        self.inner.get_ref().nodelay()
+    }
+
+    /// The remote address.
+    ///
+    /// # Errors
+    ///
+    /// When the socket is not connected.
+    pub fn peer_addr(&self) -> io::Result<SocketAddr> {
+        self.inner.get_ref().peer_addr()
+    }
+
+    /// The local address.
+    ///
+    /// # Errors
+    ///
+    /// When the OS cannot tell.
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        self.inner.get_ref().local_addr()
+    }
+}
+
+impl Drop for TcpStream {
+    fn drop(&mut self) {
+        context::with_core(|core| core.stats.stream_closed());
+    }
+}

@@ -1,0 +1,220 @@
+//! [`Runtime`]: owns the loop threads. Starts them from a resolved config, runs work on
+//! them ([`run`](Runtime::run) for the thread-per-core "cluster" model,
+//! [`block_on`](Runtime::block_on) for one future), and stops and joins them on drop.
+
+use std::future::Future;
+use std::panic::resume_unwind;
+use std::rc::Rc;
+use std::sync::Arc;
+use std::thread;
+
+use crate::builder::{Builder, Config};
+use crate::error::BuildError;
+use crate::event_loop::park::{IoDriver, WAKER};
+use crate::event_loop::{self, Core, Shared, placement};
+use crate::executor::{JoinError, JoinHandle};
+use crate::handle::Handle;
+use crate::{context, park_thread};
+
+/// A set of event loops, one thread each.
+///
+/// Dropping the runtime shuts it down: every loop drops its tasks and its thread is
+/// joined.
+///
+/// # Examples
+///
+/// ```
+/// use keel_runtime::Runtime;
+/// use std::sync::atomic::{AtomicUsize, Ordering};
+/// use std::sync::Arc;
+///
+/// let rt = Runtime::builder().loops(2).build().unwrap();
+/// let started = Arc::new(AtomicUsize::new(0));
+/// let s = started.clone();
+/// // One instance of the closure per loop, like Node's cluster workers.
+/// rt.run(move |ctx| {
+///     let s = s.clone();
+///     async move {
+///         assert!(ctx.index() < ctx.loops());
+///         s.fetch_add(1, Ordering::SeqCst);
+///     }
+/// })
+/// .unwrap();
+/// assert_eq!(started.load(Ordering::SeqCst), 2);
+/// ```
+#[derive(Debug)]
+pub struct Runtime {
+    handle: Handle,
+    threads: Vec<thread::JoinHandle<()>>,
+}
+
+/// What [`Runtime::run`]'s closure learns about the loop it runs on.
+#[derive(Debug, Clone)]
+pub struct LoopContext {
+    index: usize,
+    handle: Handle,
+}
+
+impl LoopContext {
+    /// This loop's index, `0..loops()`.
+    pub fn index(&self) -> usize {
+        self.index
+    }
+
+    /// How many loops the runtime runs.
+    pub fn loops(&self) -> usize {
+        self.handle.loops()
+    }
+
+    /// The runtime's handle.
+    pub fn handle(&self) -> &Handle {
+        &self.handle
+    }
+}
+
+impl Runtime {
+    /// A builder with default settings (no environment variables read).
+    pub fn builder() -> Builder {
+        Builder::new()
+    }
+
+    /// A runtime configured from the environment (`KEEL_LOOPS`, `WEB_CONCURRENCY`) and
+    /// the container's limits.
+    ///
+    /// # Errors
+    ///
+    /// A bad environment value, named in the error, or an OS failure.
+    pub fn new() -> Result<Runtime, BuildError> {
+        Builder::from_env()?.build()
+    }
+
+    pub(crate) fn start(config: Config) -> Result<Runtime, BuildError> {
+        let mut polls = Vec::with_capacity(config.loops);
+        let mut shareds = Vec::with_capacity(config.loops);
+        for index in 0..config.loops {
+            let poll =
+                mio::Poll::new().map_err(|e| BuildError::io("create an epoll instance", e))?;
+            let waker = mio::Waker::new(poll.registry(), WAKER)
+                .map_err(|e| BuildError::io("create a loop waker", e))?;
+            shareds.push(Arc::new(Shared::new(index, waker)));
+            polls.push(poll);
+        }
+        let handle = Handle::new(shareds.clone());
+        let placement = placement::plan(config.loops, config.pin);
+        let mut runtime = Runtime {
+            handle: handle.clone(),
+            threads: Vec::with_capacity(config.loops),
+        };
+        for (index, (poll, shared)) in polls.into_iter().zip(shareds).enumerate() {
+            let handle = handle.clone();
+            let cpu = placement.as_ref().map(|cpus| cpus[index]);
+            let event_interval = config.event_interval;
+            let thread = thread::Builder::new()
+                .name(format!("{}-{index}", config.thread_name))
+                .spawn(move || {
+                    if let Some(cpu) = cpu {
+                        placement::pin_current(cpu, index);
+                    }
+                    let io = match IoDriver::new(poll) {
+                        Ok(io) => io,
+                        Err(e) => {
+                            tracing::error!(loop_index = index, error = %e, "loop could not start");
+                            handle.shutdown();
+                            return;
+                        }
+                    };
+                    let core = Rc::new(Core::new(shared, handle, io, event_interval));
+                    context::enter(core.clone(), || {
+                        event_loop::run(&core);
+                        core.drop_all_tasks();
+                    });
+                })
+                .map_err(|e| BuildError::io("start a loop thread", e))?;
+            runtime.threads.push(thread);
+        }
+        Ok(runtime)
+    }
+
+    /// The runtime's handle, to spawn and to shut down from anywhere.
+    pub fn handle(&self) -> &Handle {
+        &self.handle
+    }
+
+    /// Runs one instance of `make` on every loop — the thread-per-core "cluster" model:
+    /// each loop builds its own (possibly `!Send`) state and serves on its own — and
+    /// blocks until every instance finishes or the runtime shuts down.
+    ///
+    /// # Errors
+    ///
+    /// The first instance that panicked, as a [`JoinError`]. Instances cancelled by
+    /// shutdown count as finished.
+    ///
+    /// # Panics
+    ///
+    /// Panics when called from a loop thread (it would block that loop).
+    pub fn run<M, F>(&self, make: M) -> Result<(), JoinError>
+    where
+        M: Fn(LoopContext) -> F + Send + Sync + 'static,
+        F: Future<Output = ()> + 'static,
+    {
+        assert_not_on_loop("Runtime::run");
+        let make = Arc::new(make);
+        let joins: Vec<JoinHandle<()>> = (0..self.handle.loops())
+            .map(|index| {
+                let make = make.clone();
+                let ctx = LoopContext {
+                    index,
+                    handle: self.handle.clone(),
+                };
+                self.handle.spawn_local_on(index, move || make(ctx))
+            })
+            .collect();
+        let mut first_error = None;
+        for join in joins {
+            match park_thread::wait(join) {
+                Err(e) if !e.is_cancelled() && first_error.is_none() => first_error = Some(e),
+                _ => {}
+            }
+        }
+        first_error.map_or(Ok(()), Err)
+    }
+
+    /// Runs `future` on loop 0 and blocks the calling thread until it finishes.
+    ///
+    /// # Panics
+    ///
+    /// Resumes the future's panic; panics when the runtime shuts down first, or when
+    /// called from a loop thread.
+    pub fn block_on<F>(&self, future: F) -> F::Output
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        assert_not_on_loop("Runtime::block_on");
+        match park_thread::wait(self.handle.spawn_on(0, future)) {
+            Ok(output) => output,
+            Err(e) if e.is_panic() => resume_unwind(e.try_into_panic().expect("is a panic")),
+            Err(_) => panic!("the runtime shut down before the block_on future finished"),
+        }
+    }
+}
+
+impl Drop for Runtime {
+    fn drop(&mut self) {
+        self.handle.shutdown();
+        let me = thread::current().id();
+        for thread in self.threads.drain(..) {
+            // A runtime dropped on one of its own loops cannot join that loop.
+            if thread.thread().id() != me {
+                let _ = thread.join();
+            }
+        }
+    }
+}
+
+#[track_caller]
+fn assert_not_on_loop(what: &str) {
+    if context::with_core(|_| ()).is_some() {
+        panic!("{what} would block a Keel loop; await the work instead");
+    }
+}

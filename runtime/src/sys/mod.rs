@@ -1,0 +1,14 @@
+//! Operating-system bindings: the only place in `keel-runtime` (outside the task vtable) that
+//! holds `unsafe` code.
+//!
+//! # Contract
+//!
+//! Each file here wraps one OS facility behind safe `pub(crate)` functions that return
+//! `io::Result` and invent no error kinds of their own. Every `unsafe` block carries a
+//! `// SAFETY:` comment and every `unsafe fn` a `# Safety` section (both lint-enforced).
+//! Callers outside `sys/` never see a raw pointer or an unchecked file descriptor.
+//!
+//! - [`signal`]: the process-wide self-pipe, `sigaction` installation and the
+//!   async-signal-safe handler behind `crate::signal`.
+
+pub(crate) mod signal;

@@ -1,0 +1,80 @@
+//! [`TimeDriver`]: one loop's timers. A [`Wheel`](super::wheel::Wheel) of wakers keyed by
+//! millisecond deadlines measured from the loop's start; its next deadline becomes the
+//! `epoll_wait` timeout, so timers need no thread of their own.
+
+use std::cell::RefCell;
+use std::task::Waker;
+use std::time::{Duration, Instant};
+
+use super::wheel::{TimerKey, Wheel};
+
+/// A loop's timer store.
+#[derive(Debug)]
+pub(crate) struct TimeDriver {
+    start: Instant,
+    wheel: RefCell<Wheel<Waker>>,
+    fired: RefCell<Vec<Waker>>,
+}
+
+impl TimeDriver {
+    pub(crate) fn new() -> TimeDriver {
+        TimeDriver {
+            start: Instant::now(),
+            wheel: RefCell::new(Wheel::new()),
+            fired: RefCell::new(Vec::new()),
+        }
+    }
+
+    /// `deadline` as wheel milliseconds, rounded up so a timer never fires early.
+    fn deadline_ms(&self, deadline: Instant) -> u64 {
+        let since = deadline.saturating_duration_since(self.start);
+        let ms = since.as_millis() as u64;
+        if since.subsec_nanos().is_multiple_of(1_000_000) {
+            ms
+        } else {
+            ms + 1
+        }
+    }
+
+    /// Now as wheel milliseconds, rounded down.
+    fn now_ms(&self) -> u64 {
+        self.start.elapsed().as_millis() as u64
+    }
+
+    /// Adds a timer that wakes `waker` at `deadline`.
+    pub(crate) fn insert(&self, deadline: Instant, waker: Waker) -> TimerKey {
+        let when = self.deadline_ms(deadline);
+        self.wheel.borrow_mut().insert(when, waker)
+    }
+
+    /// Removes a timer; `None` when it already fired. O(1).
+    pub(crate) fn remove(&self, key: TimerKey) -> Option<Waker> {
+        self.wheel.borrow_mut().remove(key)
+    }
+
+    /// How long the loop may sleep before the next timer is due; `None` without timers.
+    pub(crate) fn next_timeout(&self) -> Option<Duration> {
+        let next = self.wheel.borrow().next_expiration()?;
+        Some(Duration::from_millis(next.saturating_sub(self.now_ms())))
+    }
+
+    /// Fires every due timer. Returns how many fired.
+    pub(crate) fn fire_due(&self) -> usize {
+        let mut fired = self.fired.borrow_mut();
+        {
+            let mut wheel = self.wheel.borrow_mut();
+            wheel.advance(self.now_ms(), &mut fired);
+        }
+        let n = fired.len();
+        // Wake outside the wheel borrow: a local wake only touches the run queue.
+        for waker in fired.drain(..) {
+            waker.wake();
+        }
+        n
+    }
+
+    /// Timers currently registered.
+    pub(crate) fn len(&self) -> usize {
+        self.wheel.borrow().len()
+    }
+}
