@@ -1,1 +1,74 @@
-//! Keel HTTP (in progress).
+//! Keel's HTTP/1.1 server: strict parsing, keep-alive and pipelining, limits and timeouts,
+//! a router with typed extractors, middleware, and central JSON errors.
+//!
+//! ```no_run
+//! use keel_http::{Json, Path, Router, Server, ServerConfig};
+//! use keel_runtime::Runtime;
+//!
+//! async fn user(Path(id): Path<u64>) -> Json<serde_json::Value> {
+//!     Json(serde_json::json!({ "id": id }))
+//! }
+//!
+//! let runtime = Runtime::new()?; // one loop per core
+//! Server::bind("0.0.0.0:3000")?
+//!     .config(ServerConfig::from_env()?)
+//!     .serve(&runtime, || {
+//!         // Runs once per loop: each loop owns its router and state.
+//!         Router::new()
+//!             .get("/plaintext", || async { "Hello, World!" })
+//!             .get("/users/:id", user)
+//!     })?;
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! # Layers
+//!
+//! * `proto` — the protocol core, no I/O: parsing, body decoding, response encoding.
+//! * [`server`](Server) — sockets, connections, timeouts, drain.
+//! * [`Router`], [`Handler`], [`FromRequest`] extractors, [`Middleware`] — the app.
+//! * [`AppError`] — every error, rendered centrally as JSON.
+
+#![forbid(unsafe_code)]
+#![doc(test(attr(deny(warnings))))]
+
+mod body;
+mod error;
+mod extract;
+mod handler;
+mod limits;
+mod middleware;
+mod proto;
+mod request;
+mod response;
+mod router;
+mod server;
+mod status;
+
+pub use body::{Body, BodyStream};
+pub use error::AppError;
+pub use extract::{FromRequest, Path, Query, RemoteAddr, Valid};
+pub use garde;
+pub use handler::{BoxFuture, Handler};
+pub use limits::{
+    DEFAULT_MAX_BODY_SIZE, DEFAULT_MAX_HEAD_SIZE, DEFAULT_MAX_HEADERS, DEFAULT_MAX_URI_LEN, Limits,
+};
+pub use middleware::{Middleware, Next};
+pub use proto::Version;
+pub use proto::method::Method;
+pub use request::Request;
+pub use response::{HeaderName, HeaderValue, IntoResponse, Json, Response};
+pub use router::{Params, Router};
+pub use server::config::{
+    DEFAULT_HEADERS_TIMEOUT, DEFAULT_KEEPALIVE_TIMEOUT, DEFAULT_MAX_CONNECTIONS,
+    DEFAULT_REQUEST_TIMEOUT, DEFAULT_SHUTDOWN_TIMEOUT,
+};
+pub use server::{Environment, Server, ServerConfig, ShutdownHandle};
+pub use status::StatusCode;
+
+/// Entry points for the fuzz targets in `fuzz/`; not a stable API.
+#[doc(hidden)]
+pub mod fuzzing {
+    pub use crate::limits::Limits;
+    pub use crate::proto::decode::Decoder;
+    pub use crate::proto::parse::parse_request;
+}

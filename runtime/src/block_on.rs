@@ -66,10 +66,10 @@ pub fn block_on<F: Future>(future: F) -> F::Output {
         let mut cx = Context::from_waker(&waker);
         let mut future = pin!(future);
         let output = loop {
-            if root.woken.swap(false, Ordering::AcqRel) {
-                if let Poll::Ready(output) = future.as_mut().poll(&mut cx) {
-                    break output;
-                }
+            if root.woken.swap(false, Ordering::AcqRel)
+                && let Poll::Ready(output) = future.as_mut().poll(&mut cx)
+            {
+                break output;
             }
             event_loop::tick(&core, root.woken.load(Ordering::Acquire));
         };

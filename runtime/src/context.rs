@@ -59,10 +59,10 @@ pub(crate) fn expect_core<R>(what: &str, f: impl FnOnce(&Rc<Core>) -> R) -> R {
 pub(crate) fn try_push_local(header: Arc<Header>) -> Result<(), Arc<Header>> {
     let mut header = Some(header);
     let _ = CURRENT.try_with(|current| {
-        if let (Some(core), Some(h)) = (current.borrow().as_ref(), header.as_ref()) {
-            if Arc::ptr_eq(&core.shared, &h.owner) {
-                core.push_local(header.take().expect("checked above"));
-            }
+        if let (Some(core), Some(h)) = (current.borrow().as_ref(), header.as_ref())
+            && Arc::ptr_eq(&core.shared, &h.owner)
+        {
+            core.push_local(header.take().expect("checked above"));
         }
     });
     match header {

@@ -45,6 +45,7 @@ mod block_on;
 mod builder;
 mod cgroup;
 mod context;
+pub mod env;
 mod error;
 mod event_loop;
 mod executor;

@@ -46,15 +46,15 @@ impl ScheduledIo {
             bits |= WRITABLE;
         }
         self.readiness.set(self.readiness.get() | bits);
-        if bits & READABLE != 0 {
-            if let Some(waker) = self.reader.take() {
-                waker.wake();
-            }
+        if bits & READABLE != 0
+            && let Some(waker) = self.reader.take()
+        {
+            waker.wake();
         }
-        if bits & WRITABLE != 0 {
-            if let Some(waker) = self.writer.take() {
-                waker.wake();
-            }
+        if bits & WRITABLE != 0
+            && let Some(waker) = self.writer.take()
+        {
+            waker.wake();
         }
     }
 

@@ -86,10 +86,10 @@ impl Future for Sleep {
         let previous = self.entry.take();
         let entry = context::expect_core("polling a Sleep", |core| {
             // Re-register with the current waker: remove + insert, both O(1).
-            if let Some(previous) = previous {
-                if previous.instance == core.instance {
-                    core.time.remove(previous.key);
-                }
+            if let Some(previous) = previous
+                && previous.instance == core.instance
+            {
+                core.time.remove(previous.key);
             }
             Entry {
                 instance: core.instance,

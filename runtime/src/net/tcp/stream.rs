@@ -204,7 +204,7 @@ impl TcpStream {
     ///
     /// `WouldBlock` when no data is there, or socket errors.
     pub fn try_read(&self, buf: &mut [u8]) -> io::Result<usize> {
-        let result = (&*self.inner.get_ref()).read(buf);
+        let result = self.inner.get_ref().read(buf);
         if matches!(&result, Err(e) if e.kind() == io::ErrorKind::WouldBlock) {
             self.inner.clear_ready(Direction::Read);
         }

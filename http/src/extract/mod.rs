@@ -1,0 +1,59 @@
+//! Extractors: the typed arguments of a handler. Each implements [`FromRequest`] and
+//! either yields its value or answers with an [`AppError`] (400, 415, 422, …) before the
+//! handler runs.
+//!
+//! | extractor | from | error |
+//! |---|---|---|
+//! | [`Request`] | the whole request (must be last) | — |
+//! | [`Json<T>`](crate::Json) | body, `application/json` | 415 wrong type, 400 with line and column |
+//! | [`Valid<Json<T>>`] | JSON body, then its `garde` rules | 422 with field details |
+//! | [`Query<T>`] | query string (serde) | 400 |
+//! | [`Path<T>`] | the first route parameter (`FromStr`) | 400 |
+//! | [`Params`] | all route parameters | — |
+//! | [`RemoteAddr`] | peer address | — |
+//! | `String` / `Vec<u8>` | body | 400 when not UTF-8 |
+
+mod json;
+mod simple;
+mod validate;
+
+pub use self::simple::{Path, Query, RemoteAddr};
+pub use self::validate::Valid;
+
+use crate::error::AppError;
+use crate::request::Request;
+
+/// Builds a handler argument from the request.
+pub trait FromRequest: Sized {
+    /// Extracts the value; may take parts of the request (the body, for instance).
+    ///
+    /// # Errors
+    ///
+    /// The error the client gets instead of the handler running.
+    fn from_request(req: &mut Request) -> Result<Self, AppError>;
+}
+
+impl FromRequest for Request {
+    fn from_request(req: &mut Request) -> Result<Self, AppError> {
+        Ok(std::mem::take(req))
+    }
+}
+
+impl FromRequest for crate::router::Params {
+    fn from_request(req: &mut Request) -> Result<Self, AppError> {
+        Ok(req.params().clone())
+    }
+}
+
+impl FromRequest for Vec<u8> {
+    fn from_request(req: &mut Request) -> Result<Self, AppError> {
+        Ok(req.take_body())
+    }
+}
+
+impl FromRequest for String {
+    fn from_request(req: &mut Request) -> Result<Self, AppError> {
+        String::from_utf8(req.take_body())
+            .map_err(|e| AppError::bad_request(format!("body is not valid UTF-8: {e}")))
+    }
+}

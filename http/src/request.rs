@@ -1,0 +1,153 @@
+//! [`Request`]: one parsed request as a handler sees it — head, buffered body, route
+//! parameters, peer address and typed extensions for middleware.
+
+use std::any::{Any, TypeId};
+use std::collections::HashMap;
+use std::fmt;
+use std::net::SocketAddr;
+use std::rc::Rc;
+
+use crate::proto::{Method, RequestHead, Version};
+use crate::router::Params;
+
+/// An HTTP request with its body already read (up to the route's body limit).
+#[derive(Default)]
+pub struct Request {
+    /// The head's bytes; `head`'s spans point into it.
+    buf: Vec<u8>,
+    head: RequestHead,
+    body: Vec<u8>,
+    params: Params,
+    route: Option<Rc<str>>,
+    remote_addr: Option<SocketAddr>,
+    extensions: Option<HashMap<TypeId, Box<dyn Any>>>,
+}
+
+impl Request {
+    pub(crate) fn new(buf: Vec<u8>, head: RequestHead, remote_addr: Option<SocketAddr>) -> Request {
+        Request {
+            buf,
+            head,
+            body: Vec::new(),
+            params: Params::default(),
+            route: None,
+            remote_addr,
+            extensions: None,
+        }
+    }
+
+    pub(crate) fn set_body(&mut self, body: Vec<u8>) {
+        self.body = body;
+    }
+
+    pub(crate) fn set_route(&mut self, route: Rc<str>, params: Params) {
+        self.route = Some(route);
+        self.params = params;
+    }
+
+    /// The method.
+    pub fn method(&self) -> &Method {
+        self.head.method()
+    }
+
+    /// The HTTP version.
+    pub fn version(&self) -> Version {
+        self.head.version()
+    }
+
+    /// The path of the target, as sent (percent-encoded), without the query.
+    pub fn path(&self) -> &str {
+        std::str::from_utf8(self.head.path(&self.buf)).unwrap_or("/")
+    }
+
+    /// The query string after `?`, if any, as sent.
+    pub fn query(&self) -> Option<&str> {
+        self.head
+            .query(&self.buf)
+            .and_then(|q| std::str::from_utf8(q).ok())
+    }
+
+    /// The first value of header `name` (case-insensitive), when it is valid UTF-8.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.header_bytes(name)
+            .and_then(|v| std::str::from_utf8(v).ok())
+    }
+
+    /// The first value of header `name` (case-insensitive), as bytes.
+    pub fn header_bytes(&self, name: &str) -> Option<&[u8]> {
+        self.head.header(&self.buf, name)
+    }
+
+    /// Every header as `(name, value)`, in order.
+    pub fn headers(&self) -> impl Iterator<Item = (&str, &[u8])> {
+        self.head.headers().iter().map(|h| {
+            (
+                std::str::from_utf8(h.name.of(&self.buf)).unwrap_or(""),
+                h.value.of(&self.buf),
+            )
+        })
+    }
+
+    /// The body bytes.
+    pub fn body(&self) -> &[u8] {
+        &self.body
+    }
+
+    /// Takes the body out, leaving it empty.
+    pub fn take_body(&mut self) -> Vec<u8> {
+        std::mem::take(&mut self.body)
+    }
+
+    /// A route parameter by name (`:id` in `/users/:id`), percent-decoded.
+    pub fn param(&self, name: &str) -> Option<&str> {
+        self.params.get(name)
+    }
+
+    /// All route parameters.
+    pub fn params(&self) -> &Params {
+        &self.params
+    }
+
+    /// The route pattern that matched (`/users/:id`), for logs and metrics; `None` when
+    /// no route matched.
+    pub fn route(&self) -> Option<&str> {
+        self.route.as_deref()
+    }
+
+    /// The peer's address.
+    pub fn remote_addr(&self) -> Option<SocketAddr> {
+        self.remote_addr
+    }
+
+    /// Whether the client asked to keep the connection open.
+    pub fn keep_alive(&self) -> bool {
+        self.head.keep_alive()
+    }
+
+    /// Stores a typed value for later middleware or the handler (one per type).
+    pub fn insert_extension<T: 'static>(&mut self, value: T) {
+        self.extensions
+            .get_or_insert_with(HashMap::new)
+            .insert(TypeId::of::<T>(), Box::new(value));
+    }
+
+    /// A typed value stored by [`insert_extension`](Request::insert_extension).
+    pub fn extension<T: 'static>(&self) -> Option<&T> {
+        self.extensions
+            .as_ref()?
+            .get(&TypeId::of::<T>())?
+            .downcast_ref()
+    }
+}
+
+impl fmt::Debug for Request {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Request")
+            .field("method", self.method())
+            .field("path", &self.path())
+            .field("query", &self.query())
+            .field("version", &self.version())
+            .field("body_len", &self.body.len())
+            .finish()
+    }
+}

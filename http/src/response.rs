@@ -1,0 +1,240 @@
+//! [`Response`] and [`IntoResponse`]: what handlers return, and everything that converts
+//! into it (strings, bytes, JSON, `(status, body)`, `Result`s, errors).
+
+use std::borrow::Cow;
+
+use serde::Serialize;
+
+use crate::body::Body;
+use crate::error::AppError;
+use crate::status::StatusCode;
+
+/// A header name as stored in a response.
+pub type HeaderName = Cow<'static, str>;
+/// A header value as stored in a response.
+pub type HeaderValue = Cow<'static, str>;
+
+/// An HTTP response: status, headers and body. `Content-Length` (or chunked framing),
+/// `Date` and `Connection` are added by the server; do not set them.
+///
+/// # Examples
+///
+/// ```
+/// use keel_http::{Response, StatusCode};
+///
+/// let res = Response::text("created")
+///     .with_status(StatusCode::CREATED)
+///     .with_header("location", "/users/7");
+/// assert_eq!(res.status(), StatusCode::CREATED);
+/// assert_eq!(res.header("Location"), Some("/users/7"));
+/// ```
+#[derive(Debug)]
+pub struct Response {
+    status: StatusCode,
+    headers: Vec<(HeaderName, HeaderValue)>,
+    body: Body,
+    /// Set when the response stands for an error the server renders centrally.
+    error: Option<AppError>,
+}
+
+impl Default for Response {
+    fn default() -> Response {
+        Response::new(StatusCode::OK)
+    }
+}
+
+impl Response {
+    /// An empty response with `status`.
+    pub fn new(status: StatusCode) -> Response {
+        Response {
+            status,
+            headers: Vec::new(),
+            body: Body::Empty,
+            error: None,
+        }
+    }
+
+    /// A response standing for `error`; the server renders its body (see
+    /// [`AppError`]).
+    pub fn from_error(error: AppError) -> Response {
+        let mut res = Response::new(error.status());
+        res.error = Some(error);
+        res
+    }
+
+    /// The error this response stands for, if any.
+    pub fn error(&self) -> Option<&AppError> {
+        self.error.as_ref()
+    }
+
+    /// `200`, `text/plain; charset=utf-8`.
+    pub fn text(body: impl Into<Body>) -> Response {
+        Response::new(StatusCode::OK)
+            .with_header("content-type", "text/plain; charset=utf-8")
+            .with_body(body)
+    }
+
+    /// `200`, `application/json`, the value serialized.
+    ///
+    /// A value that cannot be serialized (a map with non-string keys, a failing custom
+    /// `Serialize`) becomes a 500 [`AppError`].
+    pub fn json<T: Serialize + ?Sized>(value: &T) -> Response {
+        match serde_json::to_vec(value) {
+            Ok(bytes) => Response::new(StatusCode::OK)
+                .with_header("content-type", "application/json")
+                .with_body(bytes),
+            Err(e) => {
+                AppError::internal(format!("response serialization failed: {e}")).into_response()
+            }
+        }
+    }
+
+    /// The status.
+    pub fn status(&self) -> StatusCode {
+        self.status
+    }
+
+    /// Sets the status.
+    pub fn set_status(&mut self, status: StatusCode) {
+        self.status = status;
+    }
+
+    /// Sets the status, builder style.
+    pub fn with_status(mut self, status: StatusCode) -> Response {
+        self.status = status;
+        self
+    }
+
+    /// Adds a header (a second header of the same name is added, not replaced).
+    pub fn with_header(
+        mut self,
+        name: impl Into<HeaderName>,
+        value: impl Into<HeaderValue>,
+    ) -> Response {
+        self.headers.push((name.into(), value.into()));
+        self
+    }
+
+    /// Sets a header, replacing any of the same name (case-insensitive).
+    pub fn set_header(&mut self, name: impl Into<HeaderName>, value: impl Into<HeaderValue>) {
+        let name = name.into();
+        self.headers.retain(|(n, _)| !n.eq_ignore_ascii_case(&name));
+        self.headers.push((name, value.into()));
+    }
+
+    /// The first value of header `name` (case-insensitive).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_ref())
+    }
+
+    /// All headers in order.
+    pub fn headers(&self) -> &[(HeaderName, HeaderValue)] {
+        &self.headers
+    }
+
+    /// Sets the body, builder style.
+    pub fn with_body(mut self, body: impl Into<Body>) -> Response {
+        self.body = body.into();
+        self
+    }
+
+    /// The body.
+    pub fn body(&self) -> &Body {
+        &self.body
+    }
+
+    /// Replaces the body.
+    pub fn set_body(&mut self, body: impl Into<Body>) {
+        self.body = body.into();
+    }
+
+    /// Takes the error out (the server renders it into the body).
+    pub(crate) fn take_error(&mut self) -> Option<AppError> {
+        self.error.take()
+    }
+
+    pub(crate) fn into_parts(self) -> (StatusCode, Vec<(HeaderName, HeaderValue)>, Body) {
+        (self.status, self.headers, self.body)
+    }
+}
+
+/// Anything a handler may return.
+pub trait IntoResponse {
+    /// Converts into a response.
+    fn into_response(self) -> Response;
+}
+
+impl IntoResponse for Response {
+    fn into_response(self) -> Response {
+        self
+    }
+}
+
+impl IntoResponse for &'static str {
+    fn into_response(self) -> Response {
+        Response::text(self)
+    }
+}
+
+impl IntoResponse for String {
+    fn into_response(self) -> Response {
+        Response::text(self)
+    }
+}
+
+impl IntoResponse for Vec<u8> {
+    fn into_response(self) -> Response {
+        Response::new(StatusCode::OK)
+            .with_header("content-type", "application/octet-stream")
+            .with_body(self)
+    }
+}
+
+impl IntoResponse for () {
+    fn into_response(self) -> Response {
+        Response::new(StatusCode::NO_CONTENT)
+    }
+}
+
+impl IntoResponse for StatusCode {
+    fn into_response(self) -> Response {
+        Response::new(self)
+    }
+}
+
+impl<T: IntoResponse> IntoResponse for (StatusCode, T) {
+    fn into_response(self) -> Response {
+        self.1.into_response().with_status(self.0)
+    }
+}
+
+impl<T: IntoResponse, E: IntoResponse> IntoResponse for Result<T, E> {
+    fn into_response(self) -> Response {
+        match self {
+            Ok(ok) => ok.into_response(),
+            Err(err) => err.into_response(),
+        }
+    }
+}
+
+/// A JSON body: as a handler's return value it serializes `T`; as an extractor it parses
+/// the request body into `T` (see [`FromRequest`](crate::FromRequest)).
+///
+/// # Examples
+///
+/// ```
+/// use keel_http::{IntoResponse, Json};
+/// let res = Json(serde_json::json!({"message": "Hello, World!"})).into_response();
+/// assert_eq!(res.header("content-type"), Some("application/json"));
+/// ```
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Json<T>(pub T);
+
+impl<T: Serialize> IntoResponse for Json<T> {
+    fn into_response(self) -> Response {
+        Response::json(&self.0)
+    }
+}

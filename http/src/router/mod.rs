@@ -1,0 +1,239 @@
+//! [`Router`]: method + path patterns to handlers, with middleware around them.
+//!
+//! Matching is done by the path tree in `tree.rs` (static segments before `:params`
+//! before a `*tail`); this file adds methods on top: `HEAD` is served by `GET` routes, an
+//! unknown path is a JSON 404, a known path with another method a JSON 405 with `Allow`.
+
+mod params;
+mod tree;
+
+use std::collections::HashMap;
+use std::rc::Rc;
+
+pub use self::params::Params;
+pub(crate) use self::tree::PathTree;
+use crate::error::AppError;
+use crate::handler::{BoxedHandler, Handler, boxed};
+use crate::middleware::Middleware;
+use crate::proto::Method;
+use crate::response::IntoResponse;
+use crate::status::StatusCode;
+
+/// Routes and middleware of an application. Built once per loop (see
+/// [`Server::serve`](crate::Server::serve)), so handlers may own `!Send` state.
+///
+/// # Panics
+///
+/// Adding an invalid or duplicate route panics with the pattern in the message: a
+/// misdeclared route is a bug that must stop startup.
+///
+/// # Examples
+///
+/// ```
+/// use keel_http::{Params, Router};
+///
+/// let router = Router::new()
+///     .get("/users/:id", |p: Params| async move { format!("user {}", p.get("id").unwrap()) })
+///     .post("/upload", |body: Vec<u8>| async move { format!("{} bytes", body.len()) })
+///     .body_limit("/upload", 10 << 20);
+/// assert_eq!(router.route_patterns().count(), 2);
+/// ```
+#[derive(Default)]
+pub struct Router {
+    tree: PathTree<usize>,
+    routes: Vec<Route>,
+    by_pattern: HashMap<String, usize>,
+    layers: Vec<Rc<dyn Middleware>>,
+}
+
+struct Route {
+    pattern: Rc<str>,
+    methods: Vec<(Method, BoxedHandler)>,
+    body_limit: Option<u64>,
+}
+
+/// What a request's method and path resolve to.
+pub(crate) enum Resolved {
+    /// A handler.
+    Found {
+        handler: BoxedHandler,
+        pattern: Rc<str>,
+        params: Params,
+        body_limit: Option<u64>,
+    },
+    /// An error response to give (404, 405), with the pattern when the path matched.
+    Error(AppError, Option<Rc<str>>, Option<String>),
+}
+
+impl Router {
+    /// An empty router: every request is a 404.
+    pub fn new() -> Router {
+        Router::default()
+    }
+
+    /// Routes `method` on `pattern` to `handler`.
+    ///
+    /// Patterns: `/users`, `/users/:id` (one segment, named), `/files/*path` (the rest).
+    ///
+    /// # Panics
+    ///
+    /// When the pattern is invalid or `method` is already routed on it.
+    #[track_caller]
+    pub fn route<H: Handler<A>, A>(mut self, method: Method, pattern: &str, handler: H) -> Router {
+        let index = match self.by_pattern.get(pattern) {
+            Some(&index) => index,
+            None => {
+                let index = self.routes.len();
+                if let Err(e) = self.tree.insert(pattern, index) {
+                    panic!("invalid route {pattern:?}: {e}");
+                }
+                self.routes.push(Route {
+                    pattern: pattern.into(),
+                    methods: Vec::new(),
+                    body_limit: None,
+                });
+                self.by_pattern.insert(pattern.to_owned(), index);
+                index
+            }
+        };
+        let route = &mut self.routes[index];
+        if route.methods.iter().any(|(m, _)| *m == method) {
+            panic!("duplicate route: {method} {pattern} is already routed");
+        }
+        route.methods.push((method, boxed(handler)));
+        self
+    }
+
+    /// Routes `GET` (and so `HEAD`).
+    #[track_caller]
+    pub fn get<H: Handler<A>, A>(self, pattern: &str, handler: H) -> Router {
+        self.route(Method::Get, pattern, handler)
+    }
+
+    /// Routes `POST`.
+    #[track_caller]
+    pub fn post<H: Handler<A>, A>(self, pattern: &str, handler: H) -> Router {
+        self.route(Method::Post, pattern, handler)
+    }
+
+    /// Routes `PUT`.
+    #[track_caller]
+    pub fn put<H: Handler<A>, A>(self, pattern: &str, handler: H) -> Router {
+        self.route(Method::Put, pattern, handler)
+    }
+
+    /// Routes `PATCH`.
+    #[track_caller]
+    pub fn patch<H: Handler<A>, A>(self, pattern: &str, handler: H) -> Router {
+        self.route(Method::Patch, pattern, handler)
+    }
+
+    /// Routes `DELETE`.
+    #[track_caller]
+    pub fn delete<H: Handler<A>, A>(self, pattern: &str, handler: H) -> Router {
+        self.route(Method::Delete, pattern, handler)
+    }
+
+    /// Routes `OPTIONS`.
+    #[track_caller]
+    pub fn options<H: Handler<A>, A>(self, pattern: &str, handler: H) -> Router {
+        self.route(Method::Options, pattern, handler)
+    }
+
+    /// Sets the body size limit of the route with `pattern`, replacing the server's
+    /// default (`KEEL_MAX_BODY`) for it. Declared sizes above it are refused with 413
+    /// before any of the body is read.
+    ///
+    /// # Panics
+    ///
+    /// When no route has `pattern` yet.
+    #[track_caller]
+    pub fn body_limit(mut self, pattern: &str, bytes: u64) -> Router {
+        match self.by_pattern.get(pattern) {
+            Some(&index) => self.routes[index].body_limit = Some(bytes),
+            None => panic!("body_limit: no route {pattern:?} (add the route first)"),
+        }
+        self
+    }
+
+    /// Wraps every route (and the 404/405 answers) in `middleware`. The first layer added
+    /// runs first.
+    pub fn layer(mut self, middleware: impl Middleware) -> Router {
+        self.layers.push(Rc::new(middleware));
+        self
+    }
+
+    /// The route patterns, in the order they were added.
+    pub fn route_patterns(&self) -> impl Iterator<Item = &str> {
+        self.routes.iter().map(|r| &*r.pattern)
+    }
+
+    pub(crate) fn layers(&self) -> &[Rc<dyn Middleware>] {
+        &self.layers
+    }
+
+    /// Finds the handler for `method` on `path`.
+    pub(crate) fn resolve(&self, method: &Method, path: &str) -> Resolved {
+        let Some((&index, params)) = self.tree.at(path) else {
+            return Resolved::Error(
+                AppError::not_found(format!("no route for {method} {path}")),
+                None,
+                None,
+            );
+        };
+        let route = &self.routes[index];
+        let found = route.methods.iter().find(|(m, _)| m == method).or_else(|| {
+            (*method == Method::Head)
+                .then(|| route.methods.iter().find(|(m, _)| *m == Method::Get))
+                .flatten()
+        });
+        match found {
+            Some((_, handler)) => Resolved::Found {
+                handler: handler.clone(),
+                pattern: route.pattern.clone(),
+                params,
+                body_limit: route.body_limit,
+            },
+            None => {
+                let mut allow: Vec<&str> = route.methods.iter().map(|(m, _)| m.as_str()).collect();
+                if allow.contains(&"GET") && !allow.contains(&"HEAD") {
+                    allow.push("HEAD");
+                }
+                let allow = allow.join(", ");
+                Resolved::Error(
+                    AppError::new(
+                        StatusCode::METHOD_NOT_ALLOWED,
+                        "method_not_allowed",
+                        format!(
+                            "{method} is not allowed on {}; allowed: {allow}",
+                            route.pattern
+                        ),
+                    ),
+                    Some(route.pattern.clone()),
+                    Some(allow),
+                )
+            }
+        }
+    }
+}
+
+impl std::fmt::Debug for Router {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Router")
+            .field("routes", &self.route_patterns().collect::<Vec<_>>())
+            .field("layers", &self.layers.len())
+            .finish()
+    }
+}
+
+/// The endpoint for a request that matched no handler: answers `error` (with `Allow` for
+/// a 405).
+pub(crate) fn error_endpoint(error: AppError, allow: Option<String>) -> BoxedHandler {
+    Rc::new(move |_req| {
+        let mut res = error.clone().into_response();
+        if let Some(allow) = &allow {
+            res.set_header("allow", allow.clone());
+        }
+        Box::pin(std::future::ready(res))
+    })
+}

@@ -1,0 +1,187 @@
+//! [`ServerConfig`]: the server's limits, timeouts and modes, with documented defaults
+//! (Node's equivalents in brackets) and [`from_env`](ServerConfig::from_env) for the
+//! `KEEL_*` variables.
+
+use std::time::Duration;
+
+use keel_runtime::env::{self, EnvError};
+
+use crate::limits::Limits;
+
+/// Default time a client has to send a whole request head [headersTimeout].
+pub const DEFAULT_HEADERS_TIMEOUT: Duration = Duration::from_secs(60);
+/// Default time for a whole request, head to response [requestTimeout].
+pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(300);
+/// Default idle time of a keep-alive connection between requests [keepAliveTimeout].
+pub const DEFAULT_KEEPALIVE_TIMEOUT: Duration = Duration::from_secs(5);
+/// Default cap on open connections per loop; more are closed at once on accept.
+pub const DEFAULT_MAX_CONNECTIONS: usize = 10_000;
+/// Default time in-flight requests get to finish once shutdown starts.
+pub const DEFAULT_SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Where the server runs: production hides internal error messages from clients.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Environment {
+    /// Internal error messages never leave the process (`KEEL_ENV=production`).
+    #[default]
+    Production,
+    /// Error responses include internal messages (`KEEL_ENV=development`).
+    Development,
+}
+
+/// Server settings.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use keel_http::ServerConfig;
+///
+/// let config = ServerConfig::default()
+///     .keepalive_timeout(Duration::from_secs(10))
+///     .max_body_size(4 << 20);
+/// assert_eq!(config.limits().max_body_size, 4 << 20);
+/// ```
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    pub(crate) limits: Limits,
+    pub(crate) headers_timeout: Duration,
+    pub(crate) request_timeout: Duration,
+    pub(crate) keepalive_timeout: Duration,
+    pub(crate) max_connections: usize,
+    pub(crate) shutdown_timeout: Duration,
+    pub(crate) environment: Environment,
+}
+
+impl Default for ServerConfig {
+    fn default() -> ServerConfig {
+        ServerConfig {
+            limits: Limits::DEFAULT,
+            headers_timeout: DEFAULT_HEADERS_TIMEOUT,
+            request_timeout: DEFAULT_REQUEST_TIMEOUT,
+            keepalive_timeout: DEFAULT_KEEPALIVE_TIMEOUT,
+            max_connections: DEFAULT_MAX_CONNECTIONS,
+            shutdown_timeout: DEFAULT_SHUTDOWN_TIMEOUT,
+            environment: Environment::Production,
+        }
+    }
+}
+
+impl ServerConfig {
+    /// Defaults overridden by `KEEL_HEADERS_TIMEOUT`, `KEEL_REQUEST_TIMEOUT`,
+    /// `KEEL_KEEPALIVE_TIMEOUT` (durations: `30s`, `500ms`), `KEEL_MAX_HEADER_SIZE`,
+    /// `KEEL_MAX_BODY` (sizes: `16KiB`, `1MiB`), `KEEL_MAX_CONNECTIONS`,
+    /// `KEEL_SHUTDOWN_TIMEOUT` and `KEEL_ENV` (`production` or `development`).
+    ///
+    /// # Errors
+    ///
+    /// The first variable with a bad value, named in the error.
+    pub fn from_env() -> Result<ServerConfig, EnvError> {
+        let mut c = ServerConfig::default();
+        if let Some(d) = env::var("KEEL_HEADERS_TIMEOUT", env::parse_duration)? {
+            c.headers_timeout = nonzero("KEEL_HEADERS_TIMEOUT", d)?;
+        }
+        if let Some(d) = env::var("KEEL_REQUEST_TIMEOUT", env::parse_duration)? {
+            c.request_timeout = nonzero("KEEL_REQUEST_TIMEOUT", d)?;
+        }
+        if let Some(d) = env::var("KEEL_KEEPALIVE_TIMEOUT", env::parse_duration)? {
+            c.keepalive_timeout = d;
+        }
+        if let Some(d) = env::var("KEEL_SHUTDOWN_TIMEOUT", env::parse_duration)? {
+            c.shutdown_timeout = d;
+        }
+        if let Some(n) = env::var("KEEL_MAX_HEADER_SIZE", env::parse_size)? {
+            if !(1024..=1 << 20).contains(&n) {
+                return Err(EnvError::new(
+                    "KEEL_MAX_HEADER_SIZE",
+                    &n.to_string(),
+                    "a size from 1KiB to 1MiB",
+                ));
+            }
+            c.limits.max_head_size = n as usize;
+        }
+        if let Some(n) = env::var("KEEL_MAX_BODY", env::parse_size)? {
+            c.limits.max_body_size = n;
+        }
+        if let Some(n) = env::var("KEEL_MAX_CONNECTIONS", env::parse_number::<usize>)? {
+            if n == 0 {
+                return Err(EnvError::new("KEEL_MAX_CONNECTIONS", "0", "at least 1"));
+            }
+            c.max_connections = n;
+        }
+        if let Some(e) = env::var("KEEL_ENV", parse_environment)? {
+            c.environment = e;
+        }
+        Ok(c)
+    }
+
+    /// The size limits.
+    pub fn limits(&self) -> &Limits {
+        &self.limits
+    }
+
+    /// Replaces all size limits.
+    pub fn with_limits(mut self, limits: Limits) -> ServerConfig {
+        self.limits = limits;
+        self
+    }
+
+    /// The default body limit of every route (→ 413). # Default: 1 MiB.
+    pub fn max_body_size(mut self, bytes: u64) -> ServerConfig {
+        self.limits.max_body_size = bytes;
+        self
+    }
+
+    /// Time to receive a whole request head (→ 408 and close). # Default: 60 s.
+    pub fn headers_timeout(mut self, timeout: Duration) -> ServerConfig {
+        self.headers_timeout = timeout;
+        self
+    }
+
+    /// Time for a whole request, head to response (→ 408 and close). # Default: 300 s.
+    pub fn request_timeout(mut self, timeout: Duration) -> ServerConfig {
+        self.request_timeout = timeout;
+        self
+    }
+
+    /// Idle time allowed between requests on a keep-alive connection. # Default: 5 s.
+    pub fn keepalive_timeout(mut self, timeout: Duration) -> ServerConfig {
+        self.keepalive_timeout = timeout;
+        self
+    }
+
+    /// Open connections per loop; more are closed as soon as they are accepted.
+    /// # Default: 10 000.
+    pub fn max_connections(mut self, n: usize) -> ServerConfig {
+        self.max_connections = n.max(1);
+        self
+    }
+
+    /// Time in-flight requests get once shutdown starts. # Default: 30 s.
+    pub fn shutdown_timeout(mut self, timeout: Duration) -> ServerConfig {
+        self.shutdown_timeout = timeout;
+        self
+    }
+
+    /// Production or development. # Default: production.
+    pub fn environment(mut self, environment: Environment) -> ServerConfig {
+        self.environment = environment;
+        self
+    }
+}
+
+fn nonzero(name: &str, d: Duration) -> Result<Duration, EnvError> {
+    if d.is_zero() {
+        Err(EnvError::new(name, "0", "a duration above zero"))
+    } else {
+        Ok(d)
+    }
+}
+
+fn parse_environment(name: &str, value: &str) -> Result<Environment, EnvError> {
+    match value.to_ascii_lowercase().as_str() {
+        "production" | "prod" => Ok(Environment::Production),
+        "development" | "dev" => Ok(Environment::Development),
+        _ => Err(EnvError::new(name, value, "production or development")),
+    }
+}

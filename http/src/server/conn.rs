@@ -1,0 +1,569 @@
+//! One connection's task: read → parse → route → read body → middleware + handler →
+//! encode, in a loop, with keep-alive, pipelining, limits and timeouts.
+//!
+//! # Buffers
+//!
+//! `rbuf[start..end]` holds bytes read but not yet consumed. Every complete request in it
+//! is answered before the next read, and the answers to one read are batched in `wbuf`
+//! and written with one syscall (pipelining). `rbuf` grows only to fit one head at the
+//! head-size limit; bodies stream through it into the request's own buffer.
+//!
+//! # Timeouts
+//!
+//! * idle between requests: the keep-alive timeout, then a silent close;
+//! * from a request's first byte to its complete head: the headers timeout → 408, close;
+//! * from the complete head to the written response: the request timeout → 408, close.
+
+use std::io;
+use std::net::SocketAddr;
+use std::rc::Rc;
+use std::time::Instant;
+
+use keel_runtime::net::TcpStream;
+use keel_runtime::time::{timeout, timeout_at};
+
+use super::LoopServer;
+use super::catch_panic::CatchPanic;
+use super::config::Environment;
+use super::select::{Either, select};
+use crate::body::{Body, BodyStream};
+use crate::error::AppError;
+use crate::middleware::Next;
+use crate::proto::decode::Decoder;
+use crate::proto::encode::{BodyEncoder, CONTINUE, Connection, Framing, HeadEncoder};
+use crate::proto::parse::{ParseError, Status, parse_request};
+use crate::proto::{BodyLength, Method, Version};
+use crate::request::Request;
+use crate::response::{IntoResponse, Response};
+use crate::router::{Params, Resolved, error_endpoint};
+use crate::status::StatusCode;
+
+const INITIAL_READ_BUFFER: usize = 8 * 1024;
+/// Pending responses above this size are written out before parsing more pipelined
+/// requests, so a pipelining client cannot make the server buffer without bound.
+const MAX_PENDING_WRITE: usize = 64 * 1024;
+
+/// Serves one accepted connection until it closes.
+pub(crate) async fn serve(stream: TcpStream, peer: SocketAddr, server: Rc<LoopServer>) {
+    let _ = stream.set_nodelay(true);
+    let mut conn = Conn {
+        stream,
+        peer,
+        rbuf: vec![0; INITIAL_READ_BUFFER],
+        start: 0,
+        end: 0,
+        wbuf: Vec::with_capacity(INITIAL_READ_BUFFER),
+        server,
+    };
+    if let Err(e) = conn.run().await {
+        tracing::debug!(peer = %conn.peer, error = %e, "connection ended with an I/O error");
+    }
+}
+
+struct Conn {
+    stream: TcpStream,
+    peer: SocketAddr,
+    rbuf: Vec<u8>,
+    start: usize,
+    end: usize,
+    wbuf: Vec<u8>,
+    server: Rc<LoopServer>,
+}
+
+/// Whether to keep serving after a request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum After {
+    KeepAlive,
+    Close,
+}
+
+/// A streamed response body still to be written, with its chunk encoder.
+type PendingStream = (std::pin::Pin<Box<dyn BodyStream>>, BodyEncoder);
+
+/// What a read that waits for the peer found.
+enum Read {
+    Data,
+    Eof,
+    TimedOut,
+    Draining,
+}
+
+impl Conn {
+    async fn run(&mut self) -> io::Result<()> {
+        let mut head_deadline: Option<Instant> = None;
+        loop {
+            let pending = &self.rbuf[self.start..self.end];
+            match parse_request(pending, &self.server.config.limits) {
+                Ok(Status::Complete(head)) => {
+                    head_deadline = None;
+                    let next = self.handle(head).await?;
+                    if next == After::Close {
+                        return self.flush().await;
+                    }
+                    if self.wbuf.len() >= MAX_PENDING_WRITE {
+                        self.flush().await?;
+                    }
+                }
+                Ok(Status::Partial) => {
+                    // Answers to everything read so far go out before waiting for more.
+                    self.flush().await?;
+                    let idle = self.start == self.end;
+                    if idle && self.server.drain.is_draining() {
+                        return Ok(());
+                    }
+                    let read = if idle {
+                        self.read_idle().await?
+                    } else {
+                        let deadline = *head_deadline.get_or_insert_with(|| {
+                            Instant::now() + self.server.config.headers_timeout
+                        });
+                        self.read_until(deadline).await?
+                    };
+                    match read {
+                        Read::Data => {}
+                        Read::Eof | Read::Draining => return Ok(()),
+                        Read::TimedOut if idle => return Ok(()),
+                        Read::TimedOut => {
+                            let err = AppError::new(
+                                StatusCode::REQUEST_TIMEOUT,
+                                "request_timeout",
+                                "the request head did not arrive in time",
+                            );
+                            self.write_error(err, Version::Http11, false, None);
+                            return self.flush().await;
+                        }
+                    }
+                }
+                Err(e) => {
+                    let close = e.must_close() || e.head_len().is_none();
+                    self.write_error(protocol_error(&e), Version::Http11, !close, None);
+                    if close {
+                        return self.flush().await;
+                    }
+                    self.start += e.head_len().unwrap_or(0);
+                }
+            }
+        }
+    }
+
+    /// Answers one parsed request; its head is at `rbuf[start..]`.
+    async fn handle(&mut self, head: crate::proto::RequestHead) -> io::Result<After> {
+        let started = Instant::now();
+        let deadline = started + self.server.config.request_timeout;
+        let head_len = head.head_len();
+        let head_bytes = self.rbuf[self.start..self.start + head_len].to_vec();
+        self.start += head_len;
+
+        let is_head = *head.method() == Method::Head;
+        let version = head.version();
+        let mut keep_alive = head.keep_alive() && !self.server.drain.is_draining();
+        let request_id = head
+            .header(&head_bytes, "x-request-id")
+            .and_then(|v| std::str::from_utf8(v).ok())
+            .filter(|v| valid_request_id(v))
+            .map(str::to_owned);
+
+        let path = std::str::from_utf8(head.path(&head_bytes)).unwrap_or("/");
+        let (endpoint, route, body_limit) = match self.server.router.resolve(head.method(), path) {
+            Resolved::Found {
+                handler,
+                pattern,
+                params,
+                body_limit,
+            } => (handler, Some((pattern, params)), body_limit),
+            Resolved::Error(err, pattern, allow) => (
+                error_endpoint(err, allow),
+                pattern.map(|p| (p, Params::default())),
+                None,
+            ),
+        };
+        let limit = body_limit.unwrap_or(self.server.config.limits.max_body_size);
+
+        // The body, read in full before the handler runs.
+        let body = match head.body() {
+            BodyLength::Empty => Vec::new(),
+            BodyLength::Known(n) if n > limit => {
+                let err = AppError::new(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    "payload_too_large",
+                    format!("request body of {n} bytes is over the limit of {limit} bytes"),
+                );
+                self.write_error(err, version, false, request_id);
+                return Ok(After::Close);
+            }
+            framing => {
+                if head.expect_continue() && self.start == self.end {
+                    self.wbuf.extend_from_slice(CONTINUE);
+                    self.flush().await?;
+                }
+                match self.read_body(framing, limit, deadline).await? {
+                    Ok(body) => body,
+                    Err(err) => {
+                        if let Some(err) = err {
+                            self.write_error(err, version, false, request_id);
+                        }
+                        return Ok(After::Close);
+                    }
+                }
+            }
+        };
+
+        let mut req = Request::new(head_bytes, head, Some(self.peer));
+        req.set_body(body);
+        if let Some((pattern, params)) = route {
+            req.set_route(pattern, params);
+        }
+        let future = Next::new(self.server.layers.clone(), endpoint).run(req);
+        let response = match timeout_at(deadline, CatchPanic::new(future)).await {
+            Ok(Ok(response)) => response,
+            Ok(Err(message)) => {
+                tracing::error!(peer = %self.peer, panic = %message, "handler panicked; answered 500");
+                AppError::internal(format!("handler panicked: {message}")).into_response()
+            }
+            Err(_elapsed) => {
+                keep_alive = false;
+                AppError::new(
+                    StatusCode::REQUEST_TIMEOUT,
+                    "request_timeout",
+                    "the request took longer than the request timeout",
+                )
+                .into_response()
+            }
+        };
+        if self.server.drain.is_draining() {
+            keep_alive = false;
+        }
+        self.write_response(response, is_head, version, keep_alive, request_id)
+            .await
+    }
+
+    /// Reads a body of `framing` up to `limit`. `Ok(Err(Some(e)))`: answer `e` and close;
+    /// `Ok(Err(None))`: close silently (the peer left).
+    async fn read_body(
+        &mut self,
+        framing: BodyLength,
+        limit: u64,
+        deadline: Instant,
+    ) -> io::Result<Result<Vec<u8>, Option<AppError>>> {
+        let mut decoder = Decoder::new(framing, limit);
+        let mut body = Vec::new();
+        if let BodyLength::Known(n) = framing {
+            body.reserve_exact(n as usize);
+        }
+        loop {
+            let input = &self.rbuf[self.start..self.end];
+            match decoder.decode(input, |data| body.extend_from_slice(data)) {
+                Ok(progress) => {
+                    self.start += progress.consumed;
+                    if progress.done {
+                        return Ok(Ok(body));
+                    }
+                }
+                Err(e) => {
+                    let status =
+                        StatusCode::from_u16(e.status()).unwrap_or(StatusCode::BAD_REQUEST);
+                    let code = if e.status() == 413 {
+                        "payload_too_large"
+                    } else {
+                        "bad_request"
+                    };
+                    return Ok(Err(Some(AppError::new(status, code, e.reason()))));
+                }
+            }
+            match self.read_until(deadline).await? {
+                Read::Data => {}
+                Read::Eof | Read::Draining => return Ok(Err(None)),
+                Read::TimedOut => {
+                    return Ok(Err(Some(AppError::new(
+                        StatusCode::REQUEST_TIMEOUT,
+                        "request_timeout",
+                        "the request body did not arrive in time",
+                    ))));
+                }
+            }
+        }
+    }
+
+    /// Makes room at the end of `rbuf`: moves unread bytes to the front, and grows the
+    /// buffer when a head larger than it is still within the limit.
+    fn reserve(&mut self) {
+        if self.start == self.end {
+            self.start = 0;
+            self.end = 0;
+        }
+        if self.end < self.rbuf.len() {
+            return;
+        }
+        if self.start > 0 {
+            self.rbuf.copy_within(self.start..self.end, 0);
+            self.end -= self.start;
+            self.start = 0;
+            return;
+        }
+        // Full of one unfinished head: grow, up to one byte past the head limit so the
+        // parser can see the head is too large.
+        let cap = self.server.config.limits.max_head_size + 1;
+        let new_len =
+            (self.rbuf.len() * 2).clamp(INITIAL_READ_BUFFER, cap.max(INITIAL_READ_BUFFER));
+        if new_len > self.rbuf.len() {
+            self.rbuf.resize(new_len, 0);
+        } else {
+            // Body bytes stream through: a full buffer here means a head over the limit,
+            // which the parser reports before another read.
+            self.rbuf.resize(self.rbuf.len() + INITIAL_READ_BUFFER, 0);
+        }
+    }
+
+    async fn read_once(&mut self) -> io::Result<Read> {
+        self.reserve();
+        let n = self.stream.read(&mut self.rbuf[self.end..]).await?;
+        if n == 0 {
+            return Ok(Read::Eof);
+        }
+        self.end += n;
+        Ok(Read::Data)
+    }
+
+    async fn read_until(&mut self, deadline: Instant) -> io::Result<Read> {
+        match timeout_at(deadline, self.read_once()).await {
+            Ok(read) => read,
+            Err(_) => Ok(Read::TimedOut),
+        }
+    }
+
+    /// Waits for the next request on an idle keep-alive connection, giving up at the
+    /// keep-alive timeout or when the server starts draining.
+    async fn read_idle(&mut self) -> io::Result<Read> {
+        let keepalive = self.server.config.keepalive_timeout;
+        let server = self.server.clone();
+        let read = timeout(keepalive, self.read_once());
+        let drain = server.drain.wait();
+        match select(read, drain).await {
+            Either::Left(Ok(read)) => read,
+            Either::Left(Err(_)) => Ok(Read::TimedOut),
+            Either::Right(()) => Ok(Read::Draining),
+        }
+    }
+
+    async fn flush(&mut self) -> io::Result<()> {
+        if self.wbuf.is_empty() {
+            return Ok(());
+        }
+        let written = timeout(
+            self.server.config.request_timeout,
+            self.stream.write_all(&self.wbuf),
+        )
+        .await;
+        self.wbuf.clear();
+        match written {
+            Ok(result) => result,
+            Err(_) => Err(io::Error::new(
+                io::ErrorKind::TimedOut,
+                "peer stopped reading",
+            )),
+        }
+    }
+
+    /// Encodes an error response (rendered centrally) into `wbuf`.
+    fn write_error(
+        &mut self,
+        err: AppError,
+        version: Version,
+        keep_alive: bool,
+        request_id: Option<String>,
+    ) {
+        // An error response has a sized body, so nothing is handed back to stream.
+        let _ = self.encode_head(err.into_response(), false, version, keep_alive, request_id);
+    }
+
+    async fn write_response(
+        &mut self,
+        response: Response,
+        is_head: bool,
+        version: Version,
+        keep_alive: bool,
+        request_id: Option<String>,
+    ) -> io::Result<After> {
+        let (next, stream) = self.encode_head(response, is_head, version, keep_alive, request_id);
+        if let Some((stream, encoder)) = stream {
+            self.flush().await?;
+            self.stream_body(stream, encoder).await?;
+        }
+        Ok(next)
+    }
+
+    /// Encodes status, headers and a sized body into `wbuf`; a streamed body is handed
+    /// back with its encoder.
+    fn encode_head(
+        &mut self,
+        mut response: Response,
+        is_head: bool,
+        version: Version,
+        mut keep_alive: bool,
+        request_id: Option<String>,
+    ) -> (After, Option<PendingStream>) {
+        if let Some(err) = response.take_error() {
+            let id = request_id.unwrap_or_else(new_request_id);
+            if err.status().is_server_error() {
+                tracing::error!(request_id = %id, code = err.code(), message = err.message(), "request failed");
+            }
+            let show_internal = self.server.config.environment == Environment::Development;
+            response.set_header("content-type", "application/json");
+            response.set_header("x-request-id", id.clone());
+            response.set_body(err.to_json(&id, show_internal));
+        }
+        let (status, headers, body) = response.into_parts();
+        if matches!(body, Body::Stream(_)) && version == Version::Http10 {
+            keep_alive = false;
+        }
+        let connection = if !keep_alive {
+            Connection::Close
+        } else if version == Version::Http10 {
+            Connection::KeepAlive
+        } else {
+            Connection::Default
+        };
+        let mark = self.wbuf.len();
+        let mut encoder = HeadEncoder::new(&mut self.wbuf, status.as_u16(), is_head);
+        let mut bad_header = false;
+        for (name, value) in &headers {
+            if encoder.header(name.as_bytes(), value.as_bytes()).is_err() {
+                bad_header = true;
+                break;
+            }
+        }
+        if bad_header {
+            self.wbuf.truncate(mark);
+            tracing::error!("response header with invalid characters; answered 500");
+            let mut encoder = HeadEncoder::new(&mut self.wbuf, 500, is_head);
+            let _ = encoder.header(b"content-type", b"application/json");
+            let body: &[u8] = b"{\"error\":\"Internal Server Error\",\"code\":\"internal\"}";
+            let mut b = encoder.finish(Framing::Length(body.len() as u64), Connection::Close);
+            let _ = b.encode(&mut self.wbuf, body);
+            let _ = b.finish(&mut self.wbuf);
+            return (After::Close, None);
+        }
+        let next = if keep_alive {
+            After::KeepAlive
+        } else {
+            After::Close
+        };
+        match body {
+            Body::Stream(stream) => {
+                let framing = if version == Version::Http11 {
+                    Framing::Chunked
+                } else {
+                    Framing::CloseDelimited
+                };
+                let encoder = encoder.finish(framing, connection);
+                if is_head {
+                    return (next, None);
+                }
+                (next, Some((stream, encoder)))
+            }
+            sized => {
+                let bytes = sized.as_bytes().unwrap_or_default();
+                let mut body_encoder =
+                    encoder.finish(Framing::Length(bytes.len() as u64), connection);
+                let _ = body_encoder.encode(&mut self.wbuf, bytes);
+                let _ = body_encoder.finish(&mut self.wbuf);
+                (next, None)
+            }
+        }
+    }
+
+    async fn stream_body(
+        &mut self,
+        mut stream: std::pin::Pin<Box<dyn BodyStream>>,
+        mut encoder: BodyEncoder,
+    ) -> io::Result<()> {
+        loop {
+            let chunk = std::future::poll_fn(|cx| stream.as_mut().poll_next(cx)).await;
+            match chunk {
+                Some(Ok(chunk)) => {
+                    if chunk.is_empty() {
+                        continue;
+                    }
+                    encoder
+                        .encode(&mut self.wbuf, &chunk)
+                        .map_err(|e| io::Error::other(format!("{e:?}")))?;
+                    self.flush().await?;
+                }
+                Some(Err(e)) => {
+                    // Abort without the final chunk: the client sees a truncated body.
+                    return Err(e);
+                }
+                None => {
+                    encoder
+                        .finish(&mut self.wbuf)
+                        .map_err(|e| io::Error::other(format!("{e:?}")))?;
+                    return self.flush().await;
+                }
+            }
+        }
+    }
+}
+
+/// The JSON error for a request the parser refused.
+fn protocol_error(e: &ParseError) -> AppError {
+    let status = StatusCode::from_u16(e.status()).unwrap_or(StatusCode::BAD_REQUEST);
+    let code = match e.status() {
+        413 => "payload_too_large",
+        414 => "uri_too_long",
+        431 => "header_fields_too_large",
+        501 => "not_implemented",
+        505 => "http_version_not_supported",
+        _ => "bad_request",
+    };
+    AppError::new(status, code, e.reason())
+}
+
+/// An `X-Request-ID` we accept from clients: 1–128 characters of `[A-Za-z0-9._:-]`.
+fn valid_request_id(id: &str) -> bool {
+    (1..=128).contains(&id.len())
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-' | b':'))
+}
+
+/// 128 random bits as 32 hex characters.
+fn new_request_id() -> String {
+    use std::cell::Cell;
+    use std::hash::{BuildHasher, Hasher};
+    thread_local! {
+        static STATE: Cell<u64> = Cell::new({
+            let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+            h.write_u128(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0));
+            h.finish() | 1
+        });
+    }
+    let next = || {
+        STATE.with(|s| {
+            // xorshift64*
+            let mut x = s.get();
+            x ^= x >> 12;
+            x ^= x << 25;
+            x ^= x >> 27;
+            s.set(x);
+            x.wrapping_mul(0x2545_F491_4F6C_DD1D)
+        })
+    };
+    format!("{:016x}{:016x}", next(), next())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn request_ids() {
+        assert!(valid_request_id("abc-123_x.y:z"));
+        assert!(!valid_request_id(""));
+        assert!(!valid_request_id("has space"));
+        assert!(!valid_request_id(&"a".repeat(129)));
+        let a = new_request_id();
+        let b = new_request_id();
+        assert_eq!(a.len(), 32);
+        assert_ne!(a, b);
+    }
+}

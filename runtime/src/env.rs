@@ -1,0 +1,179 @@
+//! Typed environment variables: durations (`30s`, `500ms`, `2m`), byte sizes (`16KiB`,
+//! `1MiB`, `512`), whole numbers and switches — each failure an [`EnvError`] that names
+//! the variable, the value and what was expected, so a bad deployment stops at startup
+//! with a message an operator can act on.
+
+use std::fmt;
+use std::str::FromStr;
+use std::time::Duration;
+
+/// A variable was set to something that does not parse.
+///
+/// # Examples
+///
+/// ```
+/// let err = keel_runtime::env::parse_duration("KEEL_SHUTDOWN_TIMEOUT", "soon").unwrap_err();
+/// assert_eq!(err.name(), "KEEL_SHUTDOWN_TIMEOUT");
+/// assert!(err.to_string().contains("\"soon\""));
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EnvError {
+    name: String,
+    value: String,
+    expected: &'static str,
+}
+
+impl EnvError {
+    /// An error for variable `name` holding `value`, which should have been `expected`.
+    pub fn new(name: &str, value: &str, expected: &'static str) -> EnvError {
+        EnvError {
+            name: name.to_owned(),
+            value: value.to_owned(),
+            expected,
+        }
+    }
+
+    /// The variable's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+}
+
+impl fmt::Display for EnvError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "invalid value for {}: {:?} (expected {})",
+            self.name, self.value, self.expected
+        )
+    }
+}
+
+impl std::error::Error for EnvError {}
+
+/// Reads `name` and parses it with `parse`; `Ok(None)` when unset (or empty).
+///
+/// # Errors
+///
+/// The parse error, or a value that is not valid Unicode.
+///
+/// # Examples
+///
+/// ```
+/// use keel_runtime::env;
+/// let timeout = env::var("KEEL_DOC_EXAMPLE_UNSET", env::parse_duration).unwrap();
+/// assert_eq!(timeout, None);
+/// ```
+pub fn var<T>(
+    name: &str,
+    parse: impl FnOnce(&str, &str) -> Result<T, EnvError>,
+) -> Result<Option<T>, EnvError> {
+    match std::env::var(name) {
+        Ok(value) if value.trim().is_empty() => Ok(None),
+        Ok(value) => parse(name, value.trim()).map(Some),
+        Err(std::env::VarError::NotPresent) => Ok(None),
+        Err(std::env::VarError::NotUnicode(_)) => {
+            Err(EnvError::new(name, "<not unicode>", "valid UTF-8 text"))
+        }
+    }
+}
+
+/// A duration: a number and a unit `ms`, `s`, `m` or `h` (`30s`, `500ms`, `1.5s`); a bare
+/// number means seconds.
+///
+/// # Errors
+///
+/// Anything else, naming `name`.
+pub fn parse_duration(name: &str, value: &str) -> Result<Duration, EnvError> {
+    const EXPECTED: &str = "a duration such as 30s, 500ms, 2m or 1h";
+    let err = || EnvError::new(name, value, EXPECTED);
+    let (number, unit) = split_unit(value);
+    let n: f64 = number.parse().map_err(|_| err())?;
+    let secs = match unit.to_ascii_lowercase().as_str() {
+        "" | "s" | "sec" | "secs" => n,
+        "ms" => n / 1000.0,
+        "m" | "min" => n * 60.0,
+        "h" => n * 3600.0,
+        _ => return Err(err()),
+    };
+    if !secs.is_finite() || !(0.0..=1e9).contains(&secs) {
+        return Err(err());
+    }
+    Ok(Duration::from_secs_f64(secs))
+}
+
+/// A byte size: a whole number with an optional unit `B`, `KiB`, `MiB`, `GiB` (powers of
+/// 1024) or `KB`, `MB`, `GB` (powers of 1000); `16KiB`, `1MiB`, `512`.
+///
+/// # Errors
+///
+/// Anything else, naming `name`.
+pub fn parse_size(name: &str, value: &str) -> Result<u64, EnvError> {
+    const EXPECTED: &str = "a size such as 512, 16KiB, 1MiB or 2GiB";
+    let err = || EnvError::new(name, value, EXPECTED);
+    let (number, unit) = split_unit(value);
+    let n: u64 = number.parse().map_err(|_| err())?;
+    let scale: u64 = match unit.to_ascii_lowercase().as_str() {
+        "" | "b" => 1,
+        "k" | "kib" => 1 << 10,
+        "m" | "mib" => 1 << 20,
+        "g" | "gib" => 1 << 30,
+        "kb" => 1_000,
+        "mb" => 1_000_000,
+        "gb" => 1_000_000_000,
+        _ => return Err(err()),
+    };
+    n.checked_mul(scale).ok_or_else(err)
+}
+
+/// A whole number (`FromStr`).
+///
+/// # Errors
+///
+/// A value that does not parse, naming `name`.
+pub fn parse_number<T: FromStr>(name: &str, value: &str) -> Result<T, EnvError> {
+    value
+        .parse()
+        .map_err(|_| EnvError::new(name, value, "a whole number"))
+}
+
+fn split_unit(value: &str) -> (&str, &str) {
+    let value = value.trim();
+    let at = value
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(value.len());
+    (value[..at].trim(), value[at..].trim())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations() {
+        let d = |v| parse_duration("X", v);
+        assert_eq!(d("30s").unwrap(), Duration::from_secs(30));
+        assert_eq!(d("30").unwrap(), Duration::from_secs(30));
+        assert_eq!(d("500ms").unwrap(), Duration::from_millis(500));
+        assert_eq!(d("2m").unwrap(), Duration::from_secs(120));
+        assert_eq!(d("1h").unwrap(), Duration::from_secs(3600));
+        assert_eq!(d("1.5s").unwrap(), Duration::from_millis(1500));
+        for bad in ["", "s", "ten", "5 parsecs", "-1s", "1e99s"] {
+            let e = d(bad).unwrap_err();
+            assert_eq!(e.name(), "X", "{bad}");
+        }
+    }
+
+    #[test]
+    fn sizes() {
+        let s = |v| parse_size("Y", v);
+        assert_eq!(s("512").unwrap(), 512);
+        assert_eq!(s("16KiB").unwrap(), 16 * 1024);
+        assert_eq!(s("1MiB").unwrap(), 1 << 20);
+        assert_eq!(s("1536MiB").unwrap(), 1536 << 20);
+        assert_eq!(s("2GB").unwrap(), 2_000_000_000);
+        for bad in ["", "MiB", "1.5MiB", "-1", "12XB", "99999999999999999999GiB"] {
+            assert!(s(bad).is_err(), "{bad}");
+        }
+    }
+}
