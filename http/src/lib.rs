@@ -71,4 +71,5 @@ pub mod fuzzing {
     pub use crate::limits::Limits;
     pub use crate::proto::decode::Decoder;
     pub use crate::proto::parse::parse_request;
+    pub use crate::router::{PathTree, RouteError};
 }

@@ -55,6 +55,7 @@ pub fn block_on<F: Future>(future: F) -> F::Output {
         handle,
         io,
         DEFAULT_EVENT_INTERVAL,
+        crate::metrics::DEFAULT_STALL_THRESHOLD,
     ));
 
     context::enter(core.clone(), || {
@@ -71,9 +72,11 @@ pub fn block_on<F: Future>(future: F) -> F::Output {
             {
                 break output;
             }
-            event_loop::tick(&core, root.woken.load(Ordering::Acquire));
+            // Read at park time, not now: a task run by this very tick may wake the root.
+            event_loop::tick(&core, || root.woken.load(Ordering::Acquire));
         };
         core.drop_all_tasks();
+        core.shared.close();
         output
     })
 }

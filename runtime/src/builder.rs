@@ -2,6 +2,7 @@
 //! their defaults, their environment variables and their validation.
 
 use std::num::NonZeroUsize;
+use std::time::Duration;
 
 use crate::Runtime;
 use crate::error::BuildError;
@@ -11,6 +12,9 @@ pub const MAX_LOOPS: usize = 1024;
 
 /// Task polls between two I/O polls, by default (tokio uses the same figure).
 pub const DEFAULT_EVENT_INTERVAL: u32 = 61;
+
+/// How long one task poll may run before the watchdog reports the loop stuck.
+pub const DEFAULT_WATCHDOG_THRESHOLD: Duration = Duration::from_secs(1);
 
 /// Builds a [`Runtime`].
 ///
@@ -33,6 +37,8 @@ pub struct Builder {
     pin: bool,
     event_interval: u32,
     thread_name: String,
+    stall_threshold: Duration,
+    watchdog_threshold: Option<Duration>,
 }
 
 impl Default for Builder {
@@ -49,17 +55,21 @@ impl Builder {
             pin: true,
             event_interval: DEFAULT_EVENT_INTERVAL,
             thread_name: "keel-loop".to_owned(),
+            stall_threshold: crate::metrics::DEFAULT_STALL_THRESHOLD,
+            watchdog_threshold: Some(DEFAULT_WATCHDOG_THRESHOLD),
         }
     }
 
     /// Defaults overridden by the environment: `KEEL_LOOPS`, or else `WEB_CONCURRENCY`,
-    /// sets the number of loops.
+    /// sets the number of loops; `KEEL_HEAP_LIMIT` (a size such as `1536MiB`) the heap
+    /// limit, which otherwise is 75% of the container's memory limit.
     ///
     /// # Errors
     ///
-    /// A variable that is set but not a whole number from 1 to [`MAX_LOOPS`] is an error
-    /// naming it.
+    /// A variable that is set to a bad value is an error naming it (`KEEL_LOOPS` must be a
+    /// whole number from 1 to [`MAX_LOOPS`]).
     pub fn from_env() -> Result<Builder, BuildError> {
+        crate::heap::limit::resolve(&crate::cgroup::detect())?;
         let mut builder = Builder::new();
         for name in ["KEEL_LOOPS", "WEB_CONCURRENCY"] {
             if let Ok(value) = std::env::var(name) {
@@ -102,6 +112,28 @@ impl Builder {
         self
     }
 
+    /// A task poll that runs longer than this counts as a stall: it is counted per loop
+    /// and task name and logged (at most once a second per loop).
+    ///
+    /// # Default
+    ///
+    /// [`DEFAULT_STALL_THRESHOLD`](crate::metrics::DEFAULT_STALL_THRESHOLD) (50 ms).
+    pub fn stall_threshold(mut self, threshold: Duration) -> Builder {
+        self.stall_threshold = threshold;
+        self
+    }
+
+    /// How long one poll may run before the `keel-watchdog` thread reports the loop as
+    /// stuck (while it still is), naming the task; `None` runs no watchdog.
+    ///
+    /// # Default
+    ///
+    /// [`DEFAULT_WATCHDOG_THRESHOLD`] (1 s).
+    pub fn watchdog_threshold(mut self, threshold: Option<Duration>) -> Builder {
+        self.watchdog_threshold = threshold;
+        self
+    }
+
     /// The prefix of loop thread names; loop `i` is named `{prefix}-{i}`.
     ///
     /// # Default
@@ -140,6 +172,8 @@ impl Builder {
             pin: self.pin,
             event_interval: self.event_interval,
             thread_name: self.thread_name,
+            stall_threshold: self.stall_threshold,
+            watchdog_threshold: self.watchdog_threshold,
         })
     }
 }
@@ -151,6 +185,8 @@ pub(crate) struct Config {
     pub(crate) pin: bool,
     pub(crate) event_interval: u32,
     pub(crate) thread_name: String,
+    pub(crate) stall_threshold: Duration,
+    pub(crate) watchdog_threshold: Option<Duration>,
 }
 
 fn parse_loops(name: &str, value: &str) -> Result<usize, BuildError> {

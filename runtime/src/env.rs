@@ -37,6 +37,16 @@ impl EnvError {
     pub fn name(&self) -> &str {
         &self.name
     }
+
+    /// The value it held.
+    pub fn value(&self) -> &str {
+        &self.value
+    }
+
+    /// What was expected instead.
+    pub fn expected(&self) -> &str {
+        self.expected
+    }
 }
 
 impl fmt::Display for EnvError {

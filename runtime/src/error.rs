@@ -65,6 +65,12 @@ impl BuildError {
     }
 }
 
+impl From<crate::env::EnvError> for BuildError {
+    fn from(e: crate::env::EnvError) -> BuildError {
+        BuildError::invalid_value(e.name(), e.value(), e.expected())
+    }
+}
+
 impl fmt::Display for BuildError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &*self.inner {

@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use crate::context;
 use crate::event_loop::Shared;
 use crate::executor::{self, JoinHandle};
-use crate::metrics::RuntimeMetrics;
+use crate::metrics::{self, RuntimeMetrics};
 
 /// What a runtime's handles share.
 struct Inner {
@@ -115,6 +115,11 @@ impl Handle {
         executor::spawn_local_remote(self.loop_shared(index), None, Location::caller(), make)
     }
 
+    /// Every loop's shared half, in loop order.
+    pub(crate) fn loop_shareds(&self) -> &[Arc<Shared>] {
+        &self.inner.loops
+    }
+
     #[track_caller]
     pub(crate) fn loop_shared(&self, index: usize) -> &Arc<Shared> {
         match self.inner.loops.get(index) {
@@ -149,8 +154,9 @@ impl Handle {
                 .inner
                 .loops
                 .iter()
-                .map(|shared| shared.metrics.snapshot(shared.index))
+                .map(|s| metrics::snapshot(s))
                 .collect(),
+            heap: crate::heap::stats(),
         }
     }
 }

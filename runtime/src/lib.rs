@@ -42,24 +42,35 @@
 #![doc(test(attr(deny(warnings))))]
 
 mod block_on;
+pub mod blocking;
 mod builder;
 mod cgroup;
+#[cfg(feature = "tokio-io")]
+mod compat;
 mod context;
 pub mod env;
 mod error;
 mod event_loop;
 mod executor;
+pub mod fs;
 mod handle;
+pub mod heap;
+pub mod histogram;
+mod jobs;
 pub mod metrics;
 pub mod net;
+mod oneshot;
 mod park_thread;
+mod report;
 mod runtime;
 pub mod signal;
 mod sys;
 pub mod time;
+mod watchdog;
+pub mod workers;
 
 pub use block_on::block_on;
-pub use builder::{Builder, DEFAULT_EVENT_INTERVAL, MAX_LOOPS};
+pub use builder::{Builder, DEFAULT_EVENT_INTERVAL, DEFAULT_WATCHDOG_THRESHOLD, MAX_LOOPS};
 pub use error::BuildError;
 pub use executor::{JoinError, JoinHandle, spawn, spawn_local};
 pub use handle::Handle;

@@ -109,6 +109,7 @@ impl Runtime {
             let handle = handle.clone();
             let cpu = placement.as_ref().map(|cpus| cpus[index]);
             let event_interval = config.event_interval;
+            let stall_threshold = config.stall_threshold;
             let thread = thread::Builder::new()
                 .name(format!("{}-{index}", config.thread_name))
                 .spawn(move || {
@@ -123,15 +124,27 @@ impl Runtime {
                             return;
                         }
                     };
-                    let core = Rc::new(Core::new(shared, handle, io, event_interval));
+                    let core = Rc::new(Core::new(
+                        shared,
+                        handle,
+                        io,
+                        event_interval,
+                        stall_threshold,
+                    ));
                     context::enter(core.clone(), || {
                         event_loop::run(&core);
                         core.drop_all_tasks();
+                        core.shared.close();
                     });
                 })
                 .map_err(|e| BuildError::io("start a loop thread", e))?;
             runtime.threads.push(thread);
         }
+        // Joined on drop like the loops: it holds a `Handle` (and so every loop's `Shared`).
+        if let Some(watchdog) = crate::watchdog::start(handle, config.watchdog_threshold) {
+            runtime.threads.push(watchdog);
+        }
+        crate::report::startup(&config, placement.is_some());
         Ok(runtime)
     }
 
@@ -202,6 +215,9 @@ impl Runtime {
 impl Drop for Runtime {
     fn drop(&mut self) {
         self.handle.shutdown();
+        for thread in &self.threads {
+            thread.thread().unpark(); // the watchdog parks between rounds
+        }
         let me = thread::current().id();
         for thread in self.threads.drain(..) {
             // A runtime dropped on one of its own loops cannot join that loop.

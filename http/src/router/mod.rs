@@ -11,7 +11,7 @@ use std::collections::HashMap;
 use std::rc::Rc;
 
 pub use self::params::Params;
-pub(crate) use self::tree::PathTree;
+pub use self::tree::{PathTree, RouteError};
 use crate::error::AppError;
 use crate::handler::{BoxedHandler, Handler, boxed};
 use crate::middleware::Middleware;

@@ -28,6 +28,7 @@ use super::config::Environment;
 use super::select::{Either, select};
 use crate::body::{Body, BodyStream};
 use crate::error::AppError;
+use crate::limits::Limits;
 use crate::middleware::Next;
 use crate::proto::decode::Decoder;
 use crate::proto::encode::{BodyEncoder, CONTINUE, Connection, Framing, HeadEncoder};
@@ -91,9 +92,15 @@ enum Read {
 impl Conn {
     async fn run(&mut self) -> io::Result<()> {
         let mut head_deadline: Option<Instant> = None;
+        // The body limit depends on the route (`Router::body_limit` may raise it above
+        // the server default), so `handle` checks it after routing, not the parser.
+        let limits = Limits {
+            max_body_size: u64::MAX,
+            ..self.server.config.limits
+        };
         loop {
             let pending = &self.rbuf[self.start..self.end];
-            match parse_request(pending, &self.server.config.limits) {
+            match parse_request(pending, &limits) {
                 Ok(Status::Complete(head)) => {
                     head_deadline = None;
                     let next = self.handle(head).await?;
@@ -213,7 +220,10 @@ impl Conn {
         if let Some((pattern, params)) = route {
             req.set_route(pattern, params);
         }
-        let future = Next::new(self.server.layers.clone(), endpoint).run(req);
+        // Built on first poll, inside `CatchPanic`: extractors and the handler's own call
+        // run synchronously in `run`, and a panic there must be a 500 too.
+        let layers = self.server.layers.clone();
+        let future = async move { Next::new(layers, endpoint).run(req).await };
         let response = match timeout_at(deadline, CatchPanic::new(future)).await {
             Ok(Ok(response)) => response,
             Ok(Err(message)) => {

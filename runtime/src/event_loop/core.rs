@@ -9,6 +9,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::task::{Context, Waker};
+use std::time::{Duration, Instant};
 
 use slab::Slab;
 
@@ -18,6 +19,9 @@ use crate::executor::task::{Header, state};
 use crate::handle::Handle;
 use crate::metrics::LoopStats;
 use crate::metrics::batch::bump;
+use crate::metrics::clock::LoopClock;
+use crate::metrics::histogram::{self, LocalHistogram};
+use crate::metrics::stall::StallDetector;
 use crate::time::driver::TimeDriver;
 
 /// How many resource operations a task may complete in one poll before it is made to
@@ -50,6 +54,11 @@ pub(crate) struct Core {
     pub(crate) io: IoDriver,
     pub(crate) time: TimeDriver,
     pub(crate) stats: LoopStats,
+    pub(crate) clock: LoopClock,
+    stalls: StallDetector,
+    pub(crate) lag: LocalHistogram,
+    poll_time: LocalHistogram,
+    histograms_published: Cell<Instant>,
     budget: Cell<u32>,
 }
 
@@ -59,6 +68,7 @@ impl Core {
         handle: Handle,
         io: IoDriver,
         event_interval: u32,
+        stall_threshold: Duration,
     ) -> Core {
         Core {
             shared,
@@ -70,6 +80,11 @@ impl Core {
             io,
             time: TimeDriver::new(),
             stats: LoopStats::default(),
+            clock: LoopClock::new(),
+            stalls: StallDetector::new(stall_threshold),
+            lag: LocalHistogram::new(),
+            poll_time: LocalHistogram::new(),
+            histograms_published: Cell::new(Instant::now()),
             budget: Cell::new(POLL_BUDGET),
         }
     }
@@ -109,40 +124,53 @@ impl Core {
     /// Runs up to `max` queued tasks. Returns how many polls ran.
     pub(crate) fn run_tasks(&self, max: u32) -> u32 {
         let mut polled = 0;
+        // One clock read per poll: each poll ends when the next one starts.
+        let mut now = Instant::now();
         while polled < max {
             let Some(header) = self.pop_local() else {
                 break;
             };
-            if self.run_task(&header) {
+            if let Some(ended) = self.run_task(&header, now) {
+                now = ended;
                 polled += 1;
             }
         }
         polled
     }
 
-    /// Polls one task. Returns false when the queued entry was stale.
-    fn run_task(&self, header: &Arc<Header>) -> bool {
+    /// Polls one task, starting at `started`. Returns when the poll ended, or `None`
+    /// when the queued entry was stale (or aborted: nothing was timed).
+    fn run_task(&self, header: &Arc<Header>, started: Instant) -> Option<Instant> {
         let prev = header.begin_poll();
         if prev & state::COMPLETE != 0 {
-            return false;
+            return None;
         }
         let key = header.key();
-        let Some(mut slot) = self.tasks.borrow_mut().get_mut(key).and_then(Option::take) else {
-            return false;
-        };
+        let mut slot = self
+            .tasks
+            .borrow_mut()
+            .get_mut(key)
+            .and_then(Option::take)?;
         if prev & state::ABORTED != 0 {
             self.finish(header, slot);
-            return true;
+            return None;
         }
         bump(&self.stats.polls);
         self.budget.set(POLL_BUDGET);
         let mut cx = Context::from_waker(&slot.waker);
-        if slot.future.as_mut().poll(&mut cx).is_ready() {
+        self.shared.watch.begin(header, started);
+        let ready = slot.future.as_mut().poll(&mut cx).is_ready();
+        self.shared.watch.end();
+        let now = Instant::now();
+        let took = now.saturating_duration_since(started);
+        self.poll_time.record(took);
+        self.stalls.observe(header, took, now, self.shared.index);
+        if ready {
             self.finish(header, slot);
         } else if let Some(entry) = self.tasks.borrow_mut().get_mut(key) {
             *entry = Some(slot);
         }
-        true
+        Some(now)
     }
 
     /// Drops a task's future (reporting cancellation if it had not finished) and frees
@@ -204,11 +232,19 @@ impl Core {
 
     /// Publishes this loop's counters for other threads.
     pub(crate) fn publish(&self) {
-        self.stats.publish(
-            &self.shared.metrics,
-            self.shared.inject_len(),
-            self.time.len(),
-        );
+        let mut p = self.stats.gather();
+        p.inject_depth = self.shared.inject_len() as u64;
+        p.timers = self.time.len() as u64;
+        p.stalls = self.stalls.total();
+        p.heap_net = crate::heap::thread_net_bytes() as u64;
+        self.shared.metrics.store(&p);
+        if let Some(by_task) = self.stalls.take_changes() {
+            self.shared.metrics.store_stalls(by_task);
+        }
+        if histogram::due(&self.histograms_published, Instant::now()) {
+            self.shared.metrics.lag.store(&self.lag);
+            self.shared.metrics.poll_time.store(&self.poll_time);
+        }
     }
 }
 

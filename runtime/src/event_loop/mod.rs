@@ -30,16 +30,17 @@ use crate::metrics::batch::bump;
 /// Turns a loop thread's loop until the runtime shuts down.
 pub(crate) fn run(core: &Core) {
     while !core.handle.is_shutdown() {
-        tick(core, false);
+        tick(core, || false);
     }
 }
 
 /// One tick (see the module docs). `more_work` tells the park step that something outside
-/// the run queue (`block_on`'s root future) is ready, so it must not block.
-pub(crate) fn tick(core: &Core, more_work: bool) {
+/// the run queue (`block_on`'s root future) is ready, so it must not block. It is asked
+/// at park time, since the tasks this tick runs may be what made it ready.
+pub(crate) fn tick(core: &Core, more_work: impl Fn() -> bool) {
     core.run_tasks(core.event_interval);
     core.drain_inject();
-    park(core, more_work);
+    park(core, more_work());
 }
 
 /// Step 3 of a tick.
@@ -51,13 +52,18 @@ fn park(core: &Core, more_work: bool) {
     };
     core.publish();
     let blocking = timeout != Some(Duration::ZERO);
-    if blocking && !core.shared.prepare_sleep() {
+    // Shutdown is checked after `prepare_sleep`'s fence: `Handle::shutdown` sets its flag
+    // before `notify` reads `sleeping`, so either it wakes us or we see the flag here.
+    if blocking && (!core.shared.prepare_sleep() || core.handle.is_shutdown()) {
         timeout = Some(Duration::ZERO);
     }
     bump(&core.stats.parks);
+    let (lag, parked_at) = core.clock.before_park(&core.stats);
+    core.lag.record(lag);
     if let Err(e) = core.io.park(timeout) {
         tracing::error!(loop_index = core.shared.index, error = %e, "epoll_wait failed");
     }
+    core.clock.after_park(&core.stats, parked_at);
     if blocking {
         core.shared.end_sleep();
     }

@@ -35,6 +35,7 @@ use crossbeam_queue::SegQueue;
 
 use crate::executor::task::Header;
 use crate::metrics::PublishedLoopMetrics;
+use crate::metrics::watch::PollWatch;
 
 /// Work handed to a loop from another thread.
 pub(crate) enum Injected {
@@ -52,9 +53,13 @@ pub(crate) struct Shared {
     pub(crate) index: usize,
     inject: SegQueue<Injected>,
     sleeping: AtomicBool,
+    /// Set once the loop has stopped for good; see [`close`](Shared::close).
+    closed: AtomicBool,
     waker: mio::Waker,
     /// Figures the loop publishes each time it parks.
     pub(crate) metrics: PublishedLoopMetrics,
+    /// The poll running now, for the watchdog.
+    pub(crate) watch: PollWatch,
 }
 
 impl Shared {
@@ -63,8 +68,10 @@ impl Shared {
             index,
             inject: SegQueue::new(),
             sleeping: AtomicBool::new(false),
+            closed: AtomicBool::new(false),
             waker,
             metrics: PublishedLoopMetrics::default(),
+            watch: PollWatch::default(),
         }
     }
 
@@ -72,7 +79,29 @@ impl Shared {
     pub(crate) fn inject(&self, item: Injected) {
         self.inject.push(item);
         fence(Ordering::SeqCst);
+        if self.closed.load(Ordering::SeqCst) {
+            // The loop is gone and will never drain the queue: drop the item here, so a
+            // spawned task's join handle reports cancellation instead of waiting forever.
+            self.drop_injected();
+            return;
+        }
         self.notify();
+    }
+
+    /// Loop side, after its last tick and after dropping its tasks: marks the loop gone
+    /// and drops whatever was injected meanwhile. Same fence pattern as the sleep
+    /// protocol: an injector either sees `closed` (and drops its item itself) or pushed
+    /// before this drain, which then drops it.
+    pub(crate) fn close(&self) {
+        self.closed.store(true, Ordering::SeqCst);
+        fence(Ordering::SeqCst);
+        self.drop_injected();
+    }
+
+    fn drop_injected(&self) {
+        while let Some(item) = self.inject.pop() {
+            drop(item);
+        }
     }
 
     /// Wakes the loop if it sleeps. Also used to make it notice shutdown.

@@ -133,7 +133,10 @@ where
     let header = Header::new(owner.clone(), name, location);
     let cell = JoinCell::new();
     let handle = JoinHandle::new(cell.clone(), header.clone());
+    // A stopped loop drops this closure unrun; the join handle must then hear about it.
+    let mut unrun = CancelUnlessRun(Some(cell));
     let adopt = move || {
+        let cell = unrun.0.take().expect("the closure runs once");
         let task = TaskFuture::new(make(), cell, header.clone());
         context::expect_core("spawn_local_on", |core| core.adopt(header, Box::pin(task)));
     };
@@ -144,4 +147,16 @@ where
         owner.inject(Injected::Run(Box::new(adopt)));
     }
     handle
+}
+
+/// Reports cancellation to a `spawn_local_on` task's join cell when its closure is
+/// dropped without having run (the loop stopped first).
+struct CancelUnlessRun<T>(Option<Arc<JoinCell<T>>>);
+
+impl<T> Drop for CancelUnlessRun<T> {
+    fn drop(&mut self) {
+        if let Some(cell) = self.0.take() {
+            cell.complete(Err(JoinError::cancelled()));
+        }
+    }
 }

@@ -3,7 +3,7 @@
 
 use std::cell::Cell;
 
-use super::core::{Published, PublishedLoopMetrics};
+use super::core::Published;
 
 /// Counters owned by one loop thread.
 #[derive(Debug, Default)]
@@ -14,27 +14,35 @@ pub(crate) struct LoopStats {
     pub(crate) parks: Cell<u64>,
     pub(crate) connections_accepted: Cell<u64>,
     pub(crate) connections_open: Cell<u64>,
+    pub(crate) busy_ns: Cell<u64>,
+    pub(crate) idle_ns: Cell<u64>,
 }
 
 /// Adds one to a counter cell.
 pub(crate) fn bump(cell: &Cell<u64>) {
-    cell.set(cell.get().wrapping_add(1));
+    add(cell, 1);
+}
+
+/// Adds `n` to a counter cell.
+pub(crate) fn add(cell: &Cell<u64>, n: u64) {
+    cell.set(cell.get().wrapping_add(n));
 }
 
 impl LoopStats {
-    /// Copies the counters to the loop's published metrics.
-    pub(crate) fn publish(&self, to: &PublishedLoopMetrics, inject_depth: usize, timers: usize) {
+    /// The counters in published form; the caller adds what lives elsewhere.
+    pub(crate) fn gather(&self) -> Published {
         let spawned = self.tasks_spawned.get();
-        to.store(Published {
+        Published {
             tasks_spawned: spawned,
             tasks_alive: spawned.saturating_sub(self.tasks_completed.get()),
             polls: self.polls.get(),
             parks: self.parks.get(),
             connections_accepted: self.connections_accepted.get(),
             connections_open: self.connections_open.get(),
-            inject_depth: inject_depth as u64,
-            timers: timers as u64,
-        });
+            busy_ns: self.busy_ns.get(),
+            idle_ns: self.idle_ns.get(),
+            ..Published::default()
+        }
     }
 
     /// A TCP stream opened on this loop.

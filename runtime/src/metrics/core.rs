@@ -5,69 +5,87 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use crossbeam_utils::CachePadded;
+use parking_lot::Mutex;
 
-use super::LoopMetrics;
+use super::histogram::SharedHistogram;
 
-/// The published copy of one loop's [`LoopStats`](super::LoopStats).
+/// Declares the published counters once: the plain [`Published`] values a loop gathers
+/// and the atomic fields they are stored in.
+macro_rules! published {
+    ($($(#[$doc:meta])* $name:ident,)*) => {
+        /// The values a loop publishes, gathered by `LoopStats::publish`.
+        #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+        pub(crate) struct Published {
+            $($(#[$doc])* pub(crate) $name: u64,)*
+        }
+
+        #[derive(Debug, Default)]
+        struct Fields {
+            $($name: AtomicU64,)*
+        }
+
+        impl Fields {
+            fn store(&self, p: &Published) {
+                $(self.$name.store(p.$name, Ordering::Relaxed);)*
+            }
+
+            fn load(&self) -> Published {
+                Published {
+                    $($name: self.$name.load(Ordering::Relaxed),)*
+                }
+            }
+        }
+    };
+}
+
+published! {
+    tasks_spawned,
+    tasks_alive,
+    polls,
+    parks,
+    connections_accepted,
+    connections_open,
+    inject_depth,
+    timers,
+    /// Nanoseconds spent outside `epoll_wait`.
+    busy_ns,
+    /// Nanoseconds spent inside `epoll_wait`.
+    idle_ns,
+    stalls,
+    /// Net heap bytes of the loop thread, as `i64` bits.
+    heap_net,
+}
+
+/// The published copy of one loop's counters.
 #[derive(Debug, Default)]
 pub(crate) struct PublishedLoopMetrics {
-    inner: CachePadded<Fields>,
-}
-
-#[derive(Debug, Default)]
-struct Fields {
-    tasks_spawned: AtomicU64,
-    tasks_alive: AtomicU64,
-    polls: AtomicU64,
-    parks: AtomicU64,
-    connections_accepted: AtomicU64,
-    connections_open: AtomicU64,
-    inject_depth: AtomicU64,
-    timers: AtomicU64,
-}
-
-/// The values a loop publishes, gathered by `LoopStats::publish`.
-#[derive(Debug, Default, Clone, Copy)]
-pub(crate) struct Published {
-    pub(crate) tasks_spawned: u64,
-    pub(crate) tasks_alive: u64,
-    pub(crate) polls: u64,
-    pub(crate) parks: u64,
-    pub(crate) connections_accepted: u64,
-    pub(crate) connections_open: u64,
-    pub(crate) inject_depth: u64,
-    pub(crate) timers: u64,
+    fields: CachePadded<Fields>,
+    /// Stall counts per task name; written only when they change.
+    stalls_by_task: Mutex<Vec<(String, u64)>>,
+    /// Loop lag per turn.
+    pub(crate) lag: SharedHistogram,
+    /// Task poll durations.
+    pub(crate) poll_time: SharedHistogram,
 }
 
 impl PublishedLoopMetrics {
     /// Owner side: stores the current figures.
-    pub(crate) fn store(&self, p: Published) {
-        let f = &*self.inner;
-        f.tasks_spawned.store(p.tasks_spawned, Ordering::Relaxed);
-        f.tasks_alive.store(p.tasks_alive, Ordering::Relaxed);
-        f.polls.store(p.polls, Ordering::Relaxed);
-        f.parks.store(p.parks, Ordering::Relaxed);
-        f.connections_accepted
-            .store(p.connections_accepted, Ordering::Relaxed);
-        f.connections_open
-            .store(p.connections_open, Ordering::Relaxed);
-        f.inject_depth.store(p.inject_depth, Ordering::Relaxed);
-        f.timers.store(p.timers, Ordering::Relaxed);
+    pub(crate) fn store(&self, p: &Published) {
+        self.fields.store(p);
     }
 
-    /// Reader side: a snapshot for loop `index`.
-    pub(crate) fn snapshot(&self, index: usize) -> LoopMetrics {
-        let f = &*self.inner;
-        LoopMetrics {
-            index,
-            tasks_spawned: f.tasks_spawned.load(Ordering::Relaxed),
-            tasks_alive: f.tasks_alive.load(Ordering::Relaxed),
-            polls: f.polls.load(Ordering::Relaxed),
-            parks: f.parks.load(Ordering::Relaxed),
-            connections_accepted: f.connections_accepted.load(Ordering::Relaxed),
-            connections_open: f.connections_open.load(Ordering::Relaxed),
-            inject_depth: f.inject_depth.load(Ordering::Relaxed),
-            timers: f.timers.load(Ordering::Relaxed),
-        }
+    /// Owner side: stores new per-task stall counts.
+    pub(crate) fn store_stalls(&self, by_task: Vec<(String, u64)>) {
+        *self.stalls_by_task.lock() = by_task;
+    }
+
+    /// Reader side.
+    pub(crate) fn load(&self) -> Published {
+        self.fields.load()
+    }
+
+    /// Reader side.
+    pub(crate) fn stalls_by_task(&self) -> Vec<(String, u64)> {
+        self.stalls_by_task.lock().clone()
     }
 }

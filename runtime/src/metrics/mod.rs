@@ -3,20 +3,36 @@
 //! snapshots by anyone (the `/metrics` endpoint, tests, users).
 //!
 //! Nothing on a loop's hot path writes shared memory: counting is a `Cell` increment,
-//! and publishing is a handful of relaxed stores per park.
+//! and publishing is a handful of relaxed stores per park. The same holds for the
+//! introspection parts: loop utilization and lag (`clock.rs`), stalls (`stall.rs`) and
+//! the watchdog's view of the running poll (`watch.rs`).
 
 pub(crate) mod batch;
+pub(crate) mod clock;
 mod core;
+pub(crate) mod histogram;
+pub(crate) mod stall;
+pub(crate) mod watch;
+
+use std::time::Duration;
 
 pub(crate) use self::batch::LoopStats;
 pub(crate) use self::core::PublishedLoopMetrics;
+pub use self::histogram::HistogramSnapshot;
+pub use self::stall::DEFAULT_STALL_THRESHOLD;
+pub use self::watch::StuckTask;
+use crate::event_loop::Shared;
+use crate::heap::HeapStats;
 
-/// A snapshot of every loop of a runtime, from [`Handle::metrics`](crate::Handle::metrics).
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+/// A snapshot of every loop of a runtime and of the heap, from
+/// [`Handle::metrics`](crate::Handle::metrics).
+#[derive(Clone, Debug, Default, PartialEq)]
 #[non_exhaustive]
 pub struct RuntimeMetrics {
     /// One entry per loop, in loop order.
     pub loops: Vec<LoopMetrics>,
+    /// The process's heap.
+    pub heap: HeapStats,
 }
 
 impl RuntimeMetrics {
@@ -32,7 +48,7 @@ impl RuntimeMetrics {
 }
 
 /// The figures of one loop as last published (at its last park).
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq)]
 #[non_exhaustive]
 pub struct LoopMetrics {
     /// The loop's index, `0..loops`.
@@ -53,4 +69,63 @@ pub struct LoopMetrics {
     pub inject_depth: u64,
     /// Timers registered on this loop.
     pub timers: u64,
+    /// Time spent running tasks and handling events (outside `epoll_wait`).
+    pub busy: Duration,
+    /// Time spent waiting in `epoll_wait`.
+    pub idle: Duration,
+    /// Polls longer than the stall threshold.
+    pub stalls: u64,
+    /// Stalls per task name.
+    pub stalls_by_task: Vec<(String, u64)>,
+    /// Times the watchdog found this loop stuck in one poll.
+    pub watchdog_reports: u64,
+    /// The watchdog's last report for this loop.
+    pub last_stuck: Option<StuckTask>,
+    /// Bytes allocated minus bytes freed by this loop's thread (needs
+    /// [`heap::Tracked`](crate::heap::Tracked)).
+    pub heap_net_bytes: i64,
+    /// Loop lag, one sample per turn: how long the loop ran before it could look at I/O
+    /// and timers again (what a new request or a due timer waited at most).
+    pub lag: HistogramSnapshot,
+    /// Duration of each task poll.
+    pub poll_time: HistogramSnapshot,
+}
+
+impl LoopMetrics {
+    /// Event-loop utilization over the loop's life, like Node's `eventLoopUtilization()`:
+    /// busy ÷ (busy + idle), from 0 to 1. Compare two snapshots for a recent window.
+    pub fn utilization(&self) -> f64 {
+        let total = self.busy + self.idle;
+        if total.is_zero() {
+            0.0
+        } else {
+            self.busy.as_secs_f64() / total.as_secs_f64()
+        }
+    }
+}
+
+/// Reads one loop's published figures.
+pub(crate) fn snapshot(shared: &Shared) -> LoopMetrics {
+    let p = shared.metrics.load();
+    let (watchdog_reports, last_stuck) = shared.watch.reports();
+    LoopMetrics {
+        index: shared.index,
+        tasks_spawned: p.tasks_spawned,
+        tasks_alive: p.tasks_alive,
+        polls: p.polls,
+        parks: p.parks,
+        connections_accepted: p.connections_accepted,
+        connections_open: p.connections_open,
+        inject_depth: p.inject_depth,
+        timers: p.timers,
+        busy: Duration::from_nanos(p.busy_ns),
+        idle: Duration::from_nanos(p.idle_ns),
+        stalls: p.stalls,
+        stalls_by_task: shared.metrics.stalls_by_task(),
+        watchdog_reports,
+        last_stuck,
+        heap_net_bytes: p.heap_net as i64,
+        lag: shared.metrics.lag.snapshot(),
+        poll_time: shared.metrics.poll_time.snapshot(),
+    }
 }

@@ -5,8 +5,10 @@
 //! `docs/why-thread-per-core.md`). Each loop binds its own listener on the shared port
 //! (`SO_REUSEPORT`) and the kernel spreads new connections across the loops.
 
+mod lookup;
 mod registration;
 pub(crate) mod scheduled_io;
 mod tcp;
 
+pub use self::lookup::{ToSocketAddrs, lookup_host};
 pub use self::tcp::{DEFAULT_BACKLOG, TcpListener, TcpSocket, TcpStream};

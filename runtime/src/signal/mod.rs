@@ -15,6 +15,7 @@
 //!     }
 //!     Ok(())
 //! }
+//! # let _ = reload_on_hangup;
 //! ```
 //!
 //! # Subscribing replaces the default action
@@ -173,6 +174,7 @@ pub fn signal(kind: SignalKind) -> io::Result<Signal> {
 ///     // Begin graceful shutdown.
 ///     Ok(())
 /// }
+/// # let _ = shutdown_on_terminate;
 /// ```
 pub struct Signal {
     kind: SignalKind,
@@ -216,6 +218,7 @@ impl Signal {
     ///     }
     ///     Ok(count)
     /// }
+    /// # let _ = count_interrupts;
     /// ```
     pub async fn recv(&mut self) -> Option<()> {
         poll_fn(|cx| self.poll_recv(cx)).await

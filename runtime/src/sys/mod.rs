@@ -10,5 +10,10 @@
 //!
 //! - [`signal`]: the process-wide self-pipe, `sigaction` installation and the
 //!   async-signal-safe handler behind `crate::signal`.
+//! - [`process`]: facts about the process (page size) for the heap statistics.
+//!
+//! One more file holds `unsafe` outside `sys/`: `heap/tracked.rs`, the `GlobalAlloc`
+//! forwarding impl, which cannot live anywhere else.
 
+pub(crate) mod process;
 pub(crate) mod signal;

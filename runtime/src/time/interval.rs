@@ -78,7 +78,11 @@ impl Interval {
         }
         let scheduled = self.sleep.deadline();
         let now = Instant::now();
+        // A tick is missed only when the next one is already due; an on-time tick (even a
+        // little late, as every timer is) keeps the schedule under every policy.
+        let missed = now >= scheduled + self.period;
         let next = match self.missed {
+            _ if !missed => scheduled + self.period,
             MissedTickBehavior::Burst => scheduled + self.period,
             MissedTickBehavior::Delay => now + self.period,
             MissedTickBehavior::Skip => {

@@ -63,6 +63,24 @@ impl Header {
         self.state.fetch_or(COMPLETE, Ordering::AcqRel);
     }
 
+    /// The task's name (`<unnamed>` without one) and spawn location, from a raw pointer
+    /// published for the watchdog. Returns empty strings for a null pointer.
+    ///
+    /// # Safety
+    ///
+    /// `header` must be null or point to a live `Header` for the whole call (the
+    /// watchdog protocol in `metrics/watch.rs` guarantees it).
+    pub(crate) unsafe fn describe(header: *const Header) -> (String, String) {
+        // SAFETY: the caller guarantees the pointer is null or valid for this call.
+        match unsafe { header.as_ref() } {
+            Some(h) => (
+                h.name.as_deref().unwrap_or("<unnamed>").to_owned(),
+                h.location.to_string(),
+            ),
+            None => (String::new(), String::new()),
+        }
+    }
+
     /// Requests cancellation and wakes the task so its loop sees it.
     pub(crate) fn abort(self: &Arc<Self>) {
         let prev = self.state.fetch_or(ABORTED, Ordering::AcqRel);

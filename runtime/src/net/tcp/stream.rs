@@ -3,13 +3,14 @@
 
 use std::future::poll_fn;
 use std::io::{self, IoSlice, Read, Write};
-use std::net::{Shutdown, SocketAddr, ToSocketAddrs};
+use std::net::{Shutdown, SocketAddr};
 use std::task::{Context, Poll};
 
 use super::TcpSocket;
 use crate::context;
 use crate::net::registration::Registered;
 use crate::net::scheduled_io::Direction;
+use crate::net::{ToSocketAddrs, lookup_host};
 
 /// A TCP connection registered with the loop that created it.
 ///
@@ -45,15 +46,16 @@ pub struct TcpStream {
 impl TcpStream {
     /// Connects to `addr`, trying each address it resolves to in turn.
     ///
-    /// Name resolution here uses the OS resolver synchronously; pass a `SocketAddr` (or
-    /// an IP literal) on latency-sensitive paths.
+    /// Host names (`"db.internal:5432"`, `("db.internal", 5432)`) are resolved with
+    /// [`lookup_host`], on the blocking pool's DNS class, never on the loop; socket
+    /// addresses and IP literals need no lookup.
     ///
     /// # Errors
     ///
-    /// The last connect error, or not being on a Keel loop.
+    /// The lookup's error, the last connect error, or not being on a Keel loop.
     pub async fn connect(addr: impl ToSocketAddrs) -> io::Result<TcpStream> {
         let mut last = None;
-        for addr in addr.to_socket_addrs()? {
+        for addr in lookup_host(addr).await? {
             match TcpSocket::for_addr(addr)?.connect(addr).await {
                 Ok(stream) => return Ok(stream),
                 Err(e) => last = Some(e),

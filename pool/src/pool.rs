@@ -1,0 +1,856 @@
+//! [`Pool`]: the connection pool of one loop — acquire ([`Pool::get`],
+//! [`Pool::try_get`]), return (dropping a [`Pooled`]), the background task (reaping,
+//! refilling `min`, leak warnings) and [`Pool::close`].
+//!
+//! # Protocol
+//!
+//! A pool lives on one loop: its state is an `Rc<RefCell<..>>`, never borrowed across
+//! an `.await` nor while calling the manager, and no lock is taken anywhere.
+//!
+//! * **Slots.** `size` counts connections that exist or are being made: idle, in use,
+//!   being created or checked, and "in transit" to a woken waiter. It never exceeds
+//!   `max`. A task that raises `size` holds a *slot* (a guard) until the slot becomes a
+//!   lent connection; a guard dropped on any path (error, timeout, a cancelled `get()`)
+//!   gives the slot back, so a cancelled acquire never leaks one.
+//! * **Acquire.** With nobody queued: take the most recently returned idle connection,
+//!   else take a slot and create. Otherwise queue (see `permits`): FIFO, and
+//!   whatever frees up goes *directly* to the oldest waiter — a connection, or a slot to
+//!   create one — never to a task arriving later.
+//! * **Checkout check.** Before lending a connection: [`Manager::check`] (sync), the
+//!   lifetime, and [`Manager::recycle`] when it was idle longer than the validation
+//!   window or `check` asked for it. A connection that fails is closed and the acquire
+//!   keeps its slot to create a replacement (it does not queue again).
+//! * **Return.** Dropping a [`Pooled`]: closed pool → close it; broken or past its
+//!   lifetime → close it and pass the slot on; else hand it to the oldest waiter, or
+//!   push it on the idle list.
+//! * **Create.** Failed connects are retried with exponential backoff and jitter until
+//!   the acquire deadline; the timeout then carries the last connect error.
+//! * **Background task.** Started by the first acquire on a loop; each
+//!   `reap_interval` it closes idle connections that are broken, past their lifetime,
+//!   or past the idle timeout (down to `min`), opens connections until `min` are idle, and warns about leases
+//!   held past the leak threshold. It holds only a `Weak` and stops with the pool.
+//! * **Close.** Waiters get [`Error::Closed`], idle connections close now, checked-out
+//!   ones close when returned, creates in flight close when they finish.
+
+use std::cell::{Cell, RefCell};
+use std::collections::VecDeque;
+use std::fmt;
+use std::future::{Future, poll_fn};
+use std::panic::Location;
+use std::rc::{Rc, Weak};
+use std::time::{Duration, Instant};
+
+use keel_runtime::time::{sleep, sleep_until, timeout, timeout_at};
+use slab::Slab;
+
+use crate::builder::{Builder, Config};
+use crate::error::{Error, Phase};
+use crate::jitter::Rng;
+use crate::manager::{Health, Manager};
+use crate::metrics::{Counters, Metrics, Reason, Status};
+use crate::object::Pooled;
+use crate::permits::{Waiter, Waiters};
+
+/// A pool of connections made by a [`Manager`], living on the loop that uses it.
+///
+/// Cheap to clone (an `Rc`): clones share one pool. It is `!Send` on purpose — a pool
+/// belongs to one loop and takes no lock; build one per loop (see the crate docs,
+/// "A pool per loop"), so a process opens up to `loops × max` connections.
+///
+/// # Examples
+///
+/// ```
+/// # use keel_pool::{Manager, Pool};
+/// # struct M;
+/// # impl Manager for M {
+/// #     type Connection = String; type Error = std::convert::Infallible;
+/// #     async fn create(&self) -> Result<String, Self::Error> { Ok(String::new()) }
+/// #     async fn recycle(&self, _: &mut String) -> Result<(), Self::Error> { Ok(()) }
+/// # }
+/// keel_runtime::block_on(async {
+///     let pool = Pool::builder(M).max(2).build();
+///     let mut conn = pool.get().await.unwrap();
+///     conn.push_str("used"); // Deref/DerefMut to the connection
+///     drop(conn); // back to the pool
+///     assert_eq!(pool.status().idle, 1);
+/// });
+/// ```
+pub struct Pool<M: Manager> {
+    inner: Rc<Inner<M>>,
+}
+
+/// The shared state behind every clone of a [`Pool`] and every [`Pooled`].
+pub(crate) struct Inner<M: Manager> {
+    pub(crate) manager: M,
+    config: Config,
+    state: RefCell<State<M::Connection>>,
+    counters: Counters,
+    rng: Rng,
+    maintenance: Cell<bool>,
+}
+
+struct State<C> {
+    /// Oldest-returned at the front; acquires take from the back (most recent).
+    idle: VecDeque<Conn<C>>,
+    size: usize,
+    in_use: usize,
+    waiters: Waiters<Grant<C>>,
+    leases: Slab<Lease>,
+    closed: bool,
+}
+
+/// A connection with the pool's bookkeeping.
+pub(crate) struct Conn<C> {
+    pub(crate) raw: C,
+    expires: Option<Instant>,
+    idle_since: Instant,
+    needs_recycle: bool,
+}
+
+/// What a waiter is handed.
+enum Grant<C> {
+    Conn(Conn<C>),
+    /// Permission to create one (the slot is already counted in `size`).
+    Slot,
+}
+
+/// A checked-out connection: when and where it was taken.
+#[derive(Debug)]
+struct Lease {
+    taken: Instant,
+    location: &'static Location<'static>,
+    warned: bool,
+}
+
+impl<C> Conn<C> {
+    fn expired(&self, now: Instant) -> bool {
+        self.expires.is_some_and(|at| now >= at)
+    }
+}
+
+// ===== impl Pool =====
+
+impl<M: Manager> Pool<M> {
+    /// Starts building a pool around `manager`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use keel_pool::{Manager, Pool};
+    /// # struct M;
+    /// # impl Manager for M {
+    /// #     type Connection = (); type Error = std::convert::Infallible;
+    /// #     async fn create(&self) -> Result<(), Self::Error> { Ok(()) }
+    /// #     async fn recycle(&self, _: &mut ()) -> Result<(), Self::Error> { Ok(()) }
+    /// # }
+    /// let pool = Pool::builder(M).max(3).build();
+    /// assert_eq!(pool.status().max, 3);
+    /// ```
+    pub fn builder(manager: M) -> Builder<M> {
+        Builder::new(manager)
+    }
+
+    /// A pool with the default settings (see [`Builder`]).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use keel_pool::{Manager, Pool};
+    /// # struct M;
+    /// # impl Manager for M {
+    /// #     type Connection = (); type Error = std::convert::Infallible;
+    /// #     async fn create(&self) -> Result<(), Self::Error> { Ok(()) }
+    /// #     async fn recycle(&self, _: &mut ()) -> Result<(), Self::Error> { Ok(()) }
+    /// # }
+    /// assert_eq!(Pool::new(M).status().max, keel_pool::DEFAULT_MAX);
+    /// ```
+    pub fn new(manager: M) -> Pool<M> {
+        Builder::new(manager).build()
+    }
+
+    pub(crate) fn from_parts(manager: M, config: Config) -> Pool<M> {
+        Pool {
+            inner: Rc::new(Inner {
+                manager,
+                config,
+                state: RefCell::new(State {
+                    idle: VecDeque::new(),
+                    size: 0,
+                    in_use: 0,
+                    waiters: Waiters::new(),
+                    leases: Slab::new(),
+                    closed: false,
+                }),
+                counters: Counters::default(),
+                rng: Rng::new(),
+                maintenance: Cell::new(false),
+            }),
+        }
+    }
+
+    /// Acquires a connection: an idle one (checked if it sat idle past the validation
+    /// window), a new one, or the next one returned, in arrival order. Dropping the
+    /// [`Pooled`] returns it. Where this was called is remembered for leak warnings.
+    ///
+    /// Cancel-safe: dropping the future (for example in a
+    /// [`timeout`](keel_runtime::time::timeout)) gives back its queue place, its slot
+    /// or anything handed to it.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Timeout`] past the acquire timeout (naming the phase, with the last
+    /// connect error when connects kept failing); [`Error::Backend`] with
+    /// [`Builder::fail_fast`]; [`Error::Closed`] after [`close`](Pool::close).
+    ///
+    /// # Panics
+    ///
+    /// When polled outside a Keel loop (the pool needs the loop's timers).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use keel_pool::{Manager, Pool};
+    /// # struct M;
+    /// # impl Manager for M {
+    /// #     type Connection = u8; type Error = std::convert::Infallible;
+    /// #     async fn create(&self) -> Result<u8, Self::Error> { Ok(7) }
+    /// #     async fn recycle(&self, _: &mut u8) -> Result<(), Self::Error> { Ok(()) }
+    /// # }
+    /// keel_runtime::block_on(async {
+    ///     let pool = Pool::new(M);
+    ///     assert_eq!(*pool.get().await.unwrap(), 7);
+    /// });
+    /// ```
+    #[track_caller]
+    pub fn get(&self) -> impl Future<Output = Result<Pooled<M>, Error<M::Error>>> + 'static {
+        let location = Location::caller();
+        let inner = self.inner.clone();
+        async move { Inner::acquire(&inner, location).await }
+    }
+
+    /// Takes an idle connection without waiting, or `None` (nothing idle that passes
+    /// [`Manager::check`], tasks already queued, or the pool closed). It never creates
+    /// a connection nor runs [`Manager::recycle`]; a connection that needs recycling is
+    /// left for [`get`](Pool::get).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use keel_pool::{Manager, Pool};
+    /// # struct M;
+    /// # impl Manager for M {
+    /// #     type Connection = (); type Error = std::convert::Infallible;
+    /// #     async fn create(&self) -> Result<(), Self::Error> { Ok(()) }
+    /// #     async fn recycle(&self, _: &mut ()) -> Result<(), Self::Error> { Ok(()) }
+    /// # }
+    /// keel_runtime::block_on(async {
+    ///     let pool = Pool::new(M);
+    ///     assert!(pool.try_get().is_none());
+    ///     drop(pool.get().await.unwrap());
+    ///     assert!(pool.try_get().is_some());
+    /// });
+    /// ```
+    #[track_caller]
+    pub fn try_get(&self) -> Option<Pooled<M>> {
+        let location = Location::caller();
+        self.inner.try_acquire(location)
+    }
+
+    /// The gauges now: size, idle, in use, waiting, max.
+    pub fn status(&self) -> Status {
+        let st = self.inner.state.borrow();
+        Status {
+            size: st.size,
+            idle: st.idle.len(),
+            in_use: st.in_use,
+            waiting: st.waiters.len(),
+            max: self.inner.config.max,
+        }
+    }
+
+    /// The counters since the pool was built.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use keel_pool::{Manager, Pool};
+    /// # struct M;
+    /// # impl Manager for M {
+    /// #     type Connection = (); type Error = std::convert::Infallible;
+    /// #     async fn create(&self) -> Result<(), Self::Error> { Ok(()) }
+    /// #     async fn recycle(&self, _: &mut ()) -> Result<(), Self::Error> { Ok(()) }
+    /// # }
+    /// keel_runtime::block_on(async {
+    ///     let pool = Pool::new(M);
+    ///     drop(pool.get().await.unwrap());
+    ///     let m = pool.metrics();
+    ///     assert_eq!((m.creates, m.acquire_wait.count, m.usage.count), (1, 1, 1));
+    /// });
+    /// ```
+    pub fn metrics(&self) -> Metrics {
+        self.inner.counters.snapshot()
+    }
+
+    /// The manager.
+    pub fn manager(&self) -> &M {
+        &self.inner.manager
+    }
+
+    /// Closes the pool: queued acquires fail with [`Error::Closed`], idle connections
+    /// close now, checked-out ones when they are returned; later acquires fail with
+    /// `Closed`. Idempotent.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use keel_pool::{Manager, Pool};
+    /// # struct M;
+    /// # impl Manager for M {
+    /// #     type Connection = (); type Error = std::convert::Infallible;
+    /// #     async fn create(&self) -> Result<(), Self::Error> { Ok(()) }
+    /// #     async fn recycle(&self, _: &mut ()) -> Result<(), Self::Error> { Ok(()) }
+    /// # }
+    /// keel_runtime::block_on(async {
+    ///     let pool = Pool::new(M);
+    ///     let held = pool.get().await.unwrap();
+    ///     pool.close();
+    ///     assert!(pool.get().await.unwrap_err().is_closed());
+    ///     drop(held);
+    ///     assert_eq!(pool.status().size, 0);
+    /// });
+    /// ```
+    pub fn close(&self) {
+        let idle = {
+            let mut st = self.inner.state.borrow_mut();
+            st.closed = true;
+            st.waiters.close();
+            let idle = std::mem::take(&mut st.idle);
+            st.size -= idle.len();
+            idle
+        };
+        for conn in idle {
+            self.inner.discard(conn, Reason::PoolClosed);
+        }
+    }
+
+    /// Whether [`close`](Pool::close) was called.
+    pub fn is_closed(&self) -> bool {
+        self.inner.state.borrow().closed
+    }
+}
+
+impl<M: Manager> Clone for Pool<M> {
+    fn clone(&self) -> Self {
+        Pool {
+            inner: self.inner.clone(),
+        }
+    }
+}
+
+impl<M: Manager> fmt::Debug for Pool<M> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Pool")
+            .field("status", &self.status())
+            .field("closed", &self.is_closed())
+            .finish()
+    }
+}
+
+// ===== impl Inner =====
+
+impl<M: Manager> Inner<M> {
+    async fn acquire(
+        this: &Rc<Self>,
+        location: &'static Location<'static>,
+    ) -> Result<Pooled<M>, Error<M::Error>> {
+        let start = Instant::now();
+        let deadline = start + this.config.acquire_timeout;
+        this.start_maintenance();
+        enum First<C> {
+            Conn(Conn<C>),
+            Slot,
+            Wait(Waiter<Grant<C>>),
+        }
+        let first = {
+            let mut st = this.state.borrow_mut();
+            if st.closed {
+                return Err(Error::Closed);
+            }
+            if !st.waiters.is_empty() {
+                First::Wait(st.waiters.push())
+            } else if let Some(conn) = st.idle.pop_back() {
+                First::Conn(conn)
+            } else if st.size < this.config.max {
+                st.size += 1;
+                First::Slot
+            } else {
+                First::Wait(st.waiters.push())
+            }
+        };
+        let grant = match first {
+            First::Conn(conn) => Grant::Conn(conn),
+            First::Slot => Grant::Slot,
+            First::Wait(waiter) => {
+                let guard = WaitGuard {
+                    inner: this,
+                    waiter,
+                };
+                match timeout_at(deadline, poll_fn(|cx| guard.waiter.poll(cx))).await {
+                    Ok(Some(grant)) => grant,
+                    Ok(None) => return Err(Error::Closed),
+                    Err(_) => return Err(this.timed_out(Phase::Wait, start, None)),
+                }
+            }
+        };
+        let slot = SlotGuard { inner: this };
+        let conn = match grant {
+            Grant::Conn(conn) => this.checkout(slot, conn, start, deadline).await?,
+            Grant::Slot => this.create(slot, start, deadline).await?,
+        };
+        this.lend(conn, start, location)
+    }
+
+    /// Checks a connection before lending it; replaces it when it fails.
+    async fn checkout(
+        self: &Rc<Self>,
+        slot: SlotGuard<'_, M>,
+        mut conn: Conn<M::Connection>,
+        start: Instant,
+        deadline: Instant,
+    ) -> Result<Conn<M::Connection>, Error<M::Error>> {
+        let now = Instant::now();
+        let mut failed = if conn.expired(now) {
+            Some(Reason::MaxLifetime)
+        } else {
+            match self.manager.check(&mut conn.raw) {
+                Health::Ok => None,
+                Health::NeedsRecycle => {
+                    conn.needs_recycle = true;
+                    None
+                }
+                Health::Broken => Some(Reason::Broken),
+            }
+        };
+        let idle_for = now.saturating_duration_since(conn.idle_since);
+        if failed.is_none() && (conn.needs_recycle || idle_for > self.config.validation_window) {
+            let limit = deadline.min(now + self.config.recycle_timeout);
+            match timeout_at(limit, self.manager.recycle(&mut conn.raw)).await {
+                Ok(Ok(())) => conn.needs_recycle = false,
+                Ok(Err(_)) => failed = Some(Reason::RecycleFailed),
+                Err(_) => {
+                    self.discard(conn, Reason::RecycleFailed);
+                    if Instant::now() >= deadline {
+                        return Err(self.timed_out(Phase::Recycle, start, None));
+                    }
+                    return self.create(slot, start, deadline).await;
+                }
+            }
+        }
+        match failed {
+            None => {
+                slot.disarm();
+                Ok(conn)
+            }
+            Some(reason) => {
+                self.discard(conn, reason);
+                self.create(slot, start, deadline).await
+            }
+        }
+    }
+
+    /// Creates a connection in the slot held, retrying with backoff until `deadline`.
+    async fn create(
+        self: &Rc<Self>,
+        slot: SlotGuard<'_, M>,
+        start: Instant,
+        deadline: Instant,
+    ) -> Result<Conn<M::Connection>, Error<M::Error>> {
+        let mut last_error = None;
+        let mut attempt = 0;
+        loop {
+            if self.state.borrow().closed {
+                return Err(Error::Closed);
+            }
+            let now = Instant::now();
+            if now >= deadline {
+                return Err(self.timed_out(Phase::Create, start, last_error));
+            }
+            let limit = deadline.min(now + self.config.create_timeout);
+            match timeout_at(limit, self.manager.create()).await {
+                Ok(Ok(raw)) => {
+                    self.counters.created();
+                    slot.disarm();
+                    return Ok(self.wrap(raw));
+                }
+                Ok(Err(e)) => {
+                    self.counters.create_failed();
+                    if self.config.fail_fast {
+                        return Err(Error::Backend(e));
+                    }
+                    last_error = Some(e);
+                }
+                Err(_) => self.counters.create_failed(),
+            }
+            tracing::debug!(attempt, "keel-pool: connect failed; retrying after backoff");
+            let pause =
+                self.rng
+                    .backoff(attempt, self.config.backoff_base, self.config.backoff_max);
+            attempt += 1;
+            sleep_until(deadline.min(Instant::now() + pause)).await;
+        }
+    }
+
+    fn try_acquire(self: &Rc<Self>, location: &'static Location<'static>) -> Option<Pooled<M>> {
+        let start = Instant::now();
+        self.start_maintenance();
+        let candidates = self.state.borrow().idle.len();
+        for _ in 0..candidates {
+            let mut conn = {
+                let mut st = self.state.borrow_mut();
+                if st.closed || !st.waiters.is_empty() {
+                    return None;
+                }
+                st.idle.pop_back()?
+            };
+            let slot = SlotGuard { inner: self };
+            let reason = if conn.expired(start) {
+                Some(Reason::MaxLifetime)
+            } else {
+                match self.manager.check(&mut conn.raw) {
+                    Health::Broken => Some(Reason::Broken),
+                    Health::NeedsRecycle => {
+                        conn.needs_recycle = true;
+                        None
+                    }
+                    Health::Ok => None,
+                }
+            };
+            if let Some(reason) = reason {
+                self.discard(conn, reason);
+                drop(slot);
+                continue;
+            }
+            slot.disarm();
+            if conn.needs_recycle {
+                // Leave it for `get`, which can run the async recycle.
+                self.state.borrow_mut().idle.push_front(conn);
+                continue;
+            }
+            return self.lend(conn, start, location).ok();
+        }
+        None
+    }
+
+    fn wrap(&self, raw: M::Connection) -> Conn<M::Connection> {
+        let now = Instant::now();
+        Conn {
+            raw,
+            expires: self
+                .config
+                .max_lifetime
+                .map(|life| now + self.rng.shorten(life, self.config.lifetime_jitter)),
+            idle_since: now,
+            needs_recycle: false,
+        }
+    }
+
+    /// Records the lease and wraps the connection in its guard.
+    fn lend(
+        self: &Rc<Self>,
+        conn: Conn<M::Connection>,
+        start: Instant,
+        location: &'static Location<'static>,
+    ) -> Result<Pooled<M>, Error<M::Error>> {
+        let now = Instant::now();
+        let lease = {
+            let mut st = self.state.borrow_mut();
+            if st.closed {
+                None
+            } else {
+                st.in_use += 1;
+                Some(st.leases.insert(Lease {
+                    taken: now,
+                    location,
+                    warned: false,
+                }))
+            }
+        };
+        let Some(lease) = lease else {
+            self.discard(conn, Reason::PoolClosed);
+            self.release_slot();
+            return Err(Error::Closed);
+        };
+        self.counters.acquired(now - start);
+        Ok(Pooled::new(self.clone(), conn, lease))
+    }
+
+    /// A connection comes back from a [`Pooled`].
+    pub(crate) fn checkin(&self, mut conn: Conn<M::Connection>, lease: usize) {
+        let now = Instant::now();
+        let (lease, closed) = {
+            let mut st = self.state.borrow_mut();
+            st.in_use -= 1;
+            (st.leases.remove(lease), st.closed)
+        };
+        let held = now - lease.taken;
+        self.counters.returned(held);
+        if lease.warned {
+            tracing::info!(
+                held_ms = held.as_millis() as u64,
+                taken_at = %lease.location,
+                "keel-pool: connection reported as a possible leak was returned"
+            );
+        }
+        let reason = if closed {
+            Some(Reason::PoolClosed)
+        } else if conn.expired(now) {
+            Some(Reason::MaxLifetime)
+        } else {
+            match self.manager.check(&mut conn.raw) {
+                Health::Broken => Some(Reason::Broken),
+                Health::NeedsRecycle => {
+                    conn.needs_recycle = true;
+                    None
+                }
+                Health::Ok => None,
+            }
+        };
+        match reason {
+            Some(reason) => {
+                self.discard(conn, reason);
+                self.release_slot();
+            }
+            None => {
+                conn.idle_since = now;
+                self.dispatch(conn);
+            }
+        }
+    }
+
+    /// A connection leaves the pool for good through [`Pooled::detach`].
+    pub(crate) fn detach(&self, conn: &mut M::Connection, lease: usize) {
+        {
+            let mut st = self.state.borrow_mut();
+            st.in_use -= 1;
+            st.leases.remove(lease);
+        }
+        self.counters.closed(Reason::Detached);
+        self.manager.detach(conn);
+        self.release_slot();
+    }
+
+    /// Hands a usable connection to the oldest waiter, or makes it idle.
+    fn dispatch(&self, conn: Conn<M::Connection>) {
+        let refused = {
+            let mut st = self.state.borrow_mut();
+            if st.closed {
+                st.size -= 1;
+                Some(conn)
+            } else {
+                match st.waiters.grant(Grant::Conn(conn)) {
+                    Ok(()) => None,
+                    Err(Grant::Conn(conn)) => {
+                        st.idle.push_back(conn);
+                        None
+                    }
+                    Err(Grant::Slot) => unreachable!("granted a connection"),
+                }
+            }
+        };
+        if let Some(conn) = refused {
+            self.discard(conn, Reason::PoolClosed);
+        }
+    }
+
+    /// Gives a slot back: to the oldest waiter (to create with), else frees it.
+    fn release_slot(&self) {
+        let mut st = self.state.borrow_mut();
+        if st.closed || st.waiters.grant(Grant::Slot).is_err() {
+            st.size -= 1;
+        }
+    }
+
+    /// Closes a connection (its slot is the caller's business).
+    fn discard(&self, mut conn: Conn<M::Connection>, reason: Reason) {
+        self.counters.closed(reason);
+        self.manager.detach(&mut conn.raw);
+        drop(conn);
+    }
+
+    fn timed_out(
+        &self,
+        phase: Phase,
+        start: Instant,
+        last_error: Option<M::Error>,
+    ) -> Error<M::Error> {
+        self.counters.timed_out(phase);
+        Error::Timeout {
+            phase,
+            waited: start.elapsed(),
+            last_error,
+        }
+    }
+
+    // ----- the background task -----
+
+    fn start_maintenance(self: &Rc<Self>) {
+        if self.maintenance.replace(true) {
+            return;
+        }
+        let weak = Rc::downgrade(self);
+        let interval = self.config.reap_interval;
+        drop(
+            keel_runtime::task::Builder::new()
+                .name("keel-pool maintenance")
+                .spawn_local(maintain(weak, interval)),
+        );
+    }
+
+    /// Closes idle connections that are broken ([`Manager::check`]), past their
+    /// lifetime, or idle past the idle timeout (down to `min`).
+    fn reap(&self) {
+        let now = Instant::now();
+        // Out of the state while the manager looks at them (no borrow across a call).
+        let idle = std::mem::take(&mut self.state.borrow_mut().idle);
+        let mut keep = VecDeque::with_capacity(idle.len());
+        let mut gone = Vec::new();
+        let mut left = idle.len();
+        for mut conn in idle {
+            let reason = if conn.expired(now) {
+                Some(Reason::MaxLifetime)
+            } else if self.manager.check(&mut conn.raw) == Health::Broken {
+                Some(Reason::Broken)
+            } else if left > self.config.min
+                && self
+                    .config
+                    .idle_timeout
+                    .is_some_and(|t| now.saturating_duration_since(conn.idle_since) >= t)
+            {
+                Some(Reason::IdleTimeout)
+            } else {
+                None
+            };
+            match reason {
+                Some(reason) => {
+                    left -= 1;
+                    gone.push((conn, reason));
+                }
+                None => keep.push_back(conn),
+            }
+        }
+        {
+            let mut st = self.state.borrow_mut();
+            st.size -= gone.len();
+            // Anything returned meanwhile is more recent: it stays at the back.
+            keep.append(&mut st.idle);
+            st.idle = keep;
+        }
+        for (conn, reason) in gone {
+            self.discard(conn, reason);
+        }
+    }
+
+    /// Opens connections until `min` are idle (or `max` exist); stops at the first
+    /// failure (the next tick tries again).
+    async fn refill(self: &Rc<Self>) {
+        loop {
+            {
+                let mut st = self.state.borrow_mut();
+                if st.closed || st.idle.len() >= self.config.min || st.size >= self.config.max {
+                    return;
+                }
+                st.size += 1;
+            }
+            let slot = SlotGuard { inner: self };
+            match timeout(self.config.create_timeout, self.manager.create()).await {
+                Ok(Ok(raw)) => {
+                    self.counters.created();
+                    slot.disarm();
+                    let conn = self.wrap(raw);
+                    self.dispatch(conn);
+                }
+                _ => {
+                    self.counters.create_failed();
+                    return;
+                }
+            }
+        }
+    }
+
+    /// Warns once about each lease held longer than the leak threshold.
+    fn find_leaks(&self) {
+        let Some(threshold) = self.config.leak_threshold else {
+            return;
+        };
+        let now = Instant::now();
+        let mut st = self.state.borrow_mut();
+        for (_, lease) in st.leases.iter_mut() {
+            let held = now.saturating_duration_since(lease.taken);
+            if !lease.warned && held > threshold {
+                lease.warned = true;
+                self.counters.leaked();
+                tracing::warn!(
+                    held_ms = held.as_millis() as u64,
+                    threshold_ms = threshold.as_millis() as u64,
+                    taken_at = %lease.location,
+                    "keel-pool: connection held longer than the leak threshold (possible leak)"
+                );
+            }
+        }
+    }
+}
+
+/// The background task: reap, refill, look for leaks, sleep; ends with the pool.
+async fn maintain<M: Manager>(pool: Weak<Inner<M>>, interval: Duration) {
+    loop {
+        {
+            let Some(inner) = pool.upgrade() else {
+                return;
+            };
+            if inner.state.borrow().closed {
+                return;
+            }
+            inner.reap();
+            inner.find_leaks();
+            inner.refill().await;
+        }
+        sleep(interval).await;
+    }
+}
+
+// ===== guards =====
+
+/// A queued acquire; dropping it leaves the queue or passes on what it was handed.
+struct WaitGuard<'a, M: Manager> {
+    inner: &'a Rc<Inner<M>>,
+    waiter: Waiter<Grant<M::Connection>>,
+}
+
+impl<M: Manager> Drop for WaitGuard<'_, M> {
+    fn drop(&mut self) {
+        let granted = self.inner.state.borrow_mut().waiters.cancel(&self.waiter);
+        match granted {
+            Some(Grant::Conn(conn)) => self.inner.dispatch(conn),
+            Some(Grant::Slot) => self.inner.release_slot(),
+            None => {}
+        }
+    }
+}
+
+/// A slot held by an acquire or the refill; given back on drop unless disarmed.
+struct SlotGuard<'a, M: Manager> {
+    inner: &'a Rc<Inner<M>>,
+}
+
+impl<M: Manager> SlotGuard<'_, M> {
+    /// The slot now belongs to a connection.
+    fn disarm(self) {
+        std::mem::forget(self);
+    }
+}
+
+impl<M: Manager> Drop for SlotGuard<'_, M> {
+    fn drop(&mut self) {
+        self.inner.release_slot();
+    }
+}

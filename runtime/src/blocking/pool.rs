@@ -1,0 +1,390 @@
+//! The blocking pool's machinery: the per-class queues, the threads (started lazily, up
+//! to the size; exiting when idle past the keep-alive, down to the floor), the class
+//! caps, and the counters behind [`BlockingMetrics`].
+//!
+//! # State and who touches it
+//!
+//! Everything that decides which thread runs what lives in one [`State`] behind one
+//! mutex: the class queues, `running` per class, and the thread counts `threads`, `idle`,
+//! `notified` and `starting`. A submit and a job hand-off each take the lock once; the
+//! job itself runs with the lock released.
+//!
+//! 1. `threads` counts live threads, including ones spawned but not yet running
+//!    (`starting`). It never exceeds the configured size: the hard cap.
+//! 2. `idle` counts threads waiting on the `work` condvar. Only the thread that *wakes*
+//!    one (see `kick`) moves it from `idle` to `notified`; the woken thread takes the
+//!    `notified` token. A thread woken by a timeout finds no token and may exit.
+//! 3. `kick` runs after every submit and every hand-off: it counts the queued jobs that
+//!    could start now under the class caps, subtracts the threads already on their way
+//!    (`notified + starting`), and wakes idle threads, then spawns new ones, for the rest.
+//! 4. `pick` takes the oldest job (by submit sequence) among classes below their cap,
+//!    and counts it in `running`. A job of a class at its cap waits while others pass.
+//! 5. A queue slot (`QueueSlots`) is given back when `pick` takes the job, so the bound
+//!    counts waiting jobs only.
+//!
+//! Shutdown (in `shutdown.rs`) sets `shutdown`, takes every queued job out, and waits on
+//! the `exited` condvar, which threads signal when they finish a job or exit.
+
+use std::collections::VecDeque;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::time::Instant;
+
+use parking_lot::{Condvar, Mutex, MutexGuard};
+
+use super::builder::Config;
+use super::metrics::{BlockingMetrics, ClassMetrics};
+use super::{Class, PoolError};
+use crate::histogram::Histogram;
+use crate::jobs::QueueSlots;
+use crate::oneshot;
+
+/// The name in errors and reports.
+pub(crate) const POOL: &str = "blocking";
+
+/// How a job ended, as counted in the metrics.
+pub(crate) enum Outcome {
+    Completed,
+    Panicked,
+    /// Its handle was dropped before it started: it never ran.
+    Skipped,
+}
+
+/// A job's body: runs it and reports its outcome through the callback.
+type RunFn = Box<dyn FnOnce(&dyn Fn(Outcome)) + Send>;
+
+/// A queued job.
+pub(crate) struct Job {
+    seq: u64,
+    class: Class,
+    enqueued: Instant,
+    /// Runs the job; calls its argument with the outcome *before* the result is sent, so
+    /// whoever awaits the result sees the job counted.
+    run: RunFn,
+}
+
+impl Job {
+    /// Wraps `f` so that it sends its result (or its panic) to the returned receiver, and
+    /// is skipped when the receiver is gone before it starts.
+    pub(crate) fn new<F, T>(class: Class, f: F) -> (Job, oneshot::Receiver<Result<T, PoolError>>)
+    where
+        F: FnOnce() -> T + Send + 'static,
+        T: Send + 'static,
+    {
+        let (tx, rx) = oneshot::channel();
+        let run = Box::new(move |report: &dyn Fn(Outcome)| {
+            if tx.is_closed() {
+                return report(Outcome::Skipped);
+            }
+            match catch_unwind(AssertUnwindSafe(f)) {
+                Ok(value) => {
+                    report(Outcome::Completed);
+                    let _ = tx.send(Ok(value));
+                }
+                Err(payload) => {
+                    report(Outcome::Panicked);
+                    let _ = tx.send(Err(PoolError::panicked(POOL, payload)));
+                }
+            }
+        });
+        let job = Job {
+            seq: 0,
+            class,
+            enqueued: Instant::now(),
+            run,
+        };
+        (job, rx)
+    }
+}
+
+/// Per-class counters, updated without the state lock.
+#[derive(Default)]
+struct ClassStats {
+    submitted: AtomicU64,
+    completed: AtomicU64,
+    rejected: AtomicU64,
+    panicked: AtomicU64,
+    cancelled: AtomicU64,
+    queue_wait: Histogram,
+    run_time: Histogram,
+}
+
+pub(crate) struct State {
+    queues: [VecDeque<Job>; Class::COUNT],
+    next_seq: u64,
+    pub(crate) running: [usize; Class::COUNT],
+    pub(crate) threads: usize,
+    idle: usize,
+    notified: usize,
+    starting: usize,
+    pub(crate) shutdown: bool,
+    /// Every user handle is gone: idle threads exit at once instead of after keep-alive.
+    released: bool,
+}
+
+impl State {
+    pub(crate) fn busy(&self) -> usize {
+        self.running.iter().sum()
+    }
+
+    /// Takes every queued job out (for shutdown).
+    pub(crate) fn drain(&mut self) -> Vec<Job> {
+        self.queues.iter_mut().flat_map(|q| q.drain(..)).collect()
+    }
+}
+
+/// The pool: shared by its handles, its threads and its permits.
+pub(crate) struct Inner {
+    pub(crate) config: Config,
+    pub(crate) state: Mutex<State>,
+    /// Idle threads wait here for a job.
+    work: Condvar,
+    /// Signalled when a thread finishes a job during shutdown, or exits.
+    pub(crate) exited: Condvar,
+    pub(crate) slots: QueueSlots,
+    stats: [ClassStats; Class::COUNT],
+    thread_ids: AtomicUsize,
+}
+
+impl Inner {
+    pub(crate) fn new(config: Config) -> Inner {
+        Inner {
+            slots: QueueSlots::new(config.queue_capacity),
+            state: Mutex::new(State {
+                queues: Default::default(),
+                next_seq: 0,
+                running: [0; Class::COUNT],
+                threads: 0,
+                idle: 0,
+                notified: 0,
+                starting: 0,
+                shutdown: false,
+                released: false,
+            }),
+            work: Condvar::new(),
+            exited: Condvar::new(),
+            stats: Default::default(),
+            thread_ids: AtomicUsize::new(0),
+            config,
+        }
+    }
+
+    /// Submits `job`, taking a queue slot first unless the caller holds one.
+    pub(crate) fn submit(self: &Arc<Self>, mut job: Job, have_slot: bool) -> Result<(), PoolError> {
+        let class = job.class;
+        if !have_slot && !self.slots.try_acquire() {
+            self.stats[class.index()]
+                .rejected
+                .fetch_add(1, Ordering::Relaxed);
+            return Err(PoolError::queue_full(POOL, self.slots.limit()));
+        }
+        let mut state = self.state.lock();
+        if state.shutdown {
+            drop(state);
+            self.slots.release();
+            drop(job);
+            return Err(PoolError::shut_down(POOL));
+        }
+        job.seq = state.next_seq;
+        state.next_seq += 1;
+        state.queues[class.index()].push_back(job);
+        self.stats[class.index()]
+            .submitted
+            .fetch_add(1, Ordering::Relaxed);
+        let spawn = self.kick(&mut state);
+        drop(state);
+        self.spawn_threads(spawn);
+        Ok(())
+    }
+
+    /// Wakes or plans threads for the jobs that could start now (rule 3); returns how
+    /// many threads to spawn once the lock is released.
+    fn kick(&self, state: &mut State) -> usize {
+        let startable: usize = Class::ALL
+            .iter()
+            .map(|c| {
+                let i = c.index();
+                state.queues[i]
+                    .len()
+                    .min(self.config.caps[i].saturating_sub(state.running[i]))
+            })
+            .sum();
+        let mut want = startable.saturating_sub(state.notified + state.starting);
+        let mut spawn = 0;
+        while want > 0 {
+            if state.idle > 0 {
+                state.idle -= 1;
+                state.notified += 1;
+                self.work.notify_one();
+            } else if state.threads < self.config.threads {
+                state.threads += 1;
+                state.starting += 1;
+                spawn += 1;
+            } else {
+                break;
+            }
+            want -= 1;
+        }
+        spawn
+    }
+
+    fn spawn_threads(self: &Arc<Self>, n: usize) {
+        for _ in 0..n {
+            let id = self.thread_ids.fetch_add(1, Ordering::Relaxed);
+            let inner = self.clone();
+            let spawned = std::thread::Builder::new()
+                .name(format!("{}-{id}", self.config.thread_name))
+                .spawn(move || inner.run_thread());
+            if let Err(e) = spawned {
+                tracing::error!(error = %e, "blocking pool: could not start a thread");
+                let mut state = self.state.lock();
+                state.threads -= 1;
+                state.starting -= 1;
+            }
+        }
+    }
+
+    /// Takes the oldest job among classes below their cap (rule 4).
+    fn pick(&self, state: &mut State) -> Option<Job> {
+        let class = Class::ALL
+            .into_iter()
+            .filter(|c| state.running[c.index()] < self.config.caps[c.index()])
+            .filter_map(|c| state.queues[c.index()].front().map(|job| (job.seq, c)))
+            .min()?
+            .1;
+        state.running[class.index()] += 1;
+        state.queues[class.index()].pop_front()
+    }
+
+    /// A pool thread's life: run jobs while there are any, wait idle up to the
+    /// keep-alive, exit when idle too long above the floor, or at shutdown.
+    fn run_thread(self: Arc<Self>) {
+        let mut state = self.state.lock();
+        state.starting -= 1;
+        loop {
+            if let Some(job) = self.pick(&mut state) {
+                let spawn = self.kick(&mut state);
+                drop(state);
+                self.spawn_threads(spawn);
+                self.slots.release();
+                let class = job.class;
+                self.run_job(job);
+                state = self.state.lock();
+                state.running[class.index()] -= 1;
+                if state.shutdown {
+                    self.exited.notify_all();
+                }
+                continue;
+            }
+            if state.shutdown || !self.wait_for_work(&mut state) {
+                break;
+            }
+        }
+        state.threads -= 1;
+        self.exited.notify_all();
+    }
+
+    /// Waits idle for a `notified` token. `false` when the thread should exit instead.
+    fn wait_for_work(&self, state: &mut MutexGuard<'_, State>) -> bool {
+        state.idle += 1;
+        let mut deadline = Instant::now() + self.config.keep_alive;
+        loop {
+            let timed_out = self.work.wait_until(state, deadline).timed_out();
+            if state.notified > 0 {
+                state.notified -= 1;
+                return true;
+            }
+            if state.shutdown {
+                state.idle -= 1;
+                return false;
+            }
+            if (timed_out || state.released) && state.threads > self.config.min_threads {
+                state.idle -= 1;
+                return false;
+            }
+            if timed_out {
+                deadline = Instant::now() + self.config.keep_alive;
+            }
+        }
+    }
+
+    fn run_job(&self, job: Job) {
+        let stats = &self.stats[job.class.index()];
+        let started = Instant::now();
+        let enqueued = job.enqueued;
+        (job.run)(&|outcome| {
+            let counter = match outcome {
+                Outcome::Skipped => {
+                    stats.cancelled.fetch_add(1, Ordering::Relaxed);
+                    return;
+                }
+                Outcome::Completed => &stats.completed,
+                Outcome::Panicked => &stats.panicked,
+            };
+            counter.fetch_add(1, Ordering::Relaxed);
+            stats
+                .queue_wait
+                .record(started.saturating_duration_since(enqueued));
+            stats.run_time.record(started.elapsed());
+        });
+    }
+
+    /// Counts queued jobs that shutdown dropped.
+    pub(crate) fn count_cancelled(&self, class: Class) {
+        self.stats[class.index()]
+            .cancelled
+            .fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// The last user handle is gone: let idle threads go now.
+    pub(crate) fn release(&self) {
+        self.state.lock().released = true;
+        self.work.notify_all();
+    }
+
+    /// Wakes every idle thread (shutdown).
+    pub(crate) fn wake_all(&self) {
+        self.work.notify_all();
+    }
+
+    pub(crate) fn metrics(&self) -> BlockingMetrics {
+        let state = self.state.lock();
+        let classes = Class::ALL
+            .into_iter()
+            .map(|class| {
+                let i = class.index();
+                let s = &self.stats[i];
+                ClassMetrics {
+                    class,
+                    cap: self.config.caps[i],
+                    running: state.running[i],
+                    queued: state.queues[i].len(),
+                    submitted: s.submitted.load(Ordering::Relaxed),
+                    completed: s.completed.load(Ordering::Relaxed),
+                    rejected: s.rejected.load(Ordering::Relaxed),
+                    panicked: s.panicked.load(Ordering::Relaxed),
+                    cancelled: s.cancelled.load(Ordering::Relaxed),
+                    queue_wait: s.queue_wait.snapshot(),
+                    run_time: s.run_time.snapshot(),
+                }
+            })
+            .collect();
+        BlockingMetrics {
+            max_threads: self.config.threads,
+            threads: state.threads,
+            busy: state.busy(),
+            idle: state.threads.saturating_sub(state.busy()),
+            queue_depth: state.queues.iter().map(VecDeque::len).sum(),
+            queue_capacity: self.config.queue_capacity,
+            waiting_for_room: self.slots.waiting(),
+            classes,
+        }
+    }
+}
+
+impl Job {
+    pub(crate) fn class(&self) -> Class {
+        self.class
+    }
+}

@@ -1,0 +1,85 @@
+//! Heap accounting, like `v8.getHeapStatistics()`: [`Tracked`] counts allocations per
+//! thread (so per loop, exactly: tasks never migrate), [`stats`] gives a snapshot with
+//! the process's RSS and virtual size, and the heap limit raises a memory-pressure flag
+//! ([`under_pressure`]) that readiness and load shedding read.
+//!
+//! Without `Tracked` installed, the heap figures are zero and the limit is checked
+//! against RSS instead.
+
+mod counters;
+pub(crate) mod limit;
+mod tracked;
+
+pub use self::limit::{
+    DEFAULT_LIMIT_PERCENT, PRESSURE_OFF_PERCENT, PRESSURE_ON_PERCENT, under_pressure,
+};
+pub use self::tracked::Tracked;
+
+/// A heap snapshot from [`stats`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct HeapStats {
+    /// Whether a [`Tracked`] allocator is installed (else the heap figures are 0).
+    pub tracked: bool,
+    /// Bytes in use now (within 64 KiB per thread).
+    pub used: u64,
+    /// The most bytes in use at once so far.
+    pub peak: u64,
+    /// Allocations so far.
+    pub allocations: u64,
+    /// Frees so far.
+    pub frees: u64,
+    /// The heap limit, if any.
+    pub limit: Option<u64>,
+    /// Whether the process is under memory pressure.
+    pub under_pressure: bool,
+    /// Resident set size, from `/proc/self/statm`.
+    pub rss: u64,
+    /// Virtual size, from `/proc/self/statm`.
+    pub virtual_size: u64,
+}
+
+/// A snapshot of the process's heap.
+///
+/// # Examples
+///
+/// ```
+/// let stats = keel_runtime::heap::stats();
+/// assert!(stats.rss > 0);
+/// ```
+pub fn stats() -> HeapStats {
+    let (used, peak, allocations, frees) = counters::totals();
+    let (virtual_size, rss) = statm().unwrap_or((0, 0));
+    HeapStats {
+        tracked: counters::enabled(),
+        used,
+        peak,
+        allocations,
+        frees,
+        limit: limit::limit(),
+        under_pressure: under_pressure(),
+        rss,
+        virtual_size,
+    }
+}
+
+/// The calling thread's net heap bytes (allocated minus freed by it).
+pub(crate) fn thread_net_bytes() -> i64 {
+    counters::thread_net()
+}
+
+/// Checks the limit against the heap (or RSS when untracked) and updates the flag.
+pub(crate) fn check_pressure() {
+    let s = stats();
+    limit::check(if s.tracked { s.used } else { s.rss });
+}
+
+/// `(virtual, resident)` bytes.
+fn statm() -> Option<(u64, u64)> {
+    let text = std::fs::read_to_string("/proc/self/statm").ok()?;
+    let mut fields = text.split_whitespace().map(|f| f.parse::<u64>().ok());
+    let pages = fields.next()??;
+    let resident = fields.next()??;
+    let page = crate::sys::process::page_size();
+    Some((pages * page, resident * page))
+}

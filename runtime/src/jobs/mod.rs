@@ -1,0 +1,21 @@
+//! What Keel's two job pools share: the [`PoolError`] a job or a submission ends with,
+//! the bounded queue's [`QueueSlots`] (with async waiting for room), the
+//! [`ShutdownReport`], and the [`JobResult`] future a handle awaits.
+//!
+//! The pools themselves are [`blocking`](crate::blocking) (blocking syscalls, sized and
+//! classed, like libuv's thread pool) and [`workers`](crate::workers) (CPU-bound work on
+//! work-stealing threads, like Node's worker_threads / piscina). Both hand a job's result
+//! back through a [`oneshot`](crate::oneshot) channel, so the awaiting task is woken on
+//! its own loop.
+
+mod error;
+mod report;
+mod result;
+mod settings;
+mod slots;
+
+pub use self::error::{ErrorKind, PoolError};
+pub use self::report::ShutdownReport;
+pub(crate) use self::result::JobResult;
+pub(crate) use self::settings::{available_cpus, check_count, env_count, env_duration};
+pub(crate) use self::slots::{QueueSlots, WaiterId};

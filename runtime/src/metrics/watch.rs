@@ -1,0 +1,128 @@
+//! [`PollWatch`]: what one loop is polling right now, published for the watchdog thread.
+//!
+//! # Protocol
+//!
+//! The loop publishes around every task poll, without locks and without touching the
+//! task's reference count:
+//!
+//! 1. before the poll: `current` = the task's header pointer, `seq` += 1, then
+//!    `started` = now (`SeqCst`);
+//! 2. after the poll: `started` = 0 (`SeqCst`), then it waits while `reading` is set.
+//!
+//! The watchdog, to name a stuck task:
+//!
+//! 1. sets `reading` (`SeqCst`);
+//! 2. loads `started`; only if it is non-zero does it load `current` and read the header;
+//! 3. clears `reading`.
+//!
+//! Either the watchdog's load of `started` comes before the loop's "`started` = 0" in the
+//! single `SeqCst` order — then the loop's later load of `reading` sees it set and waits,
+//! so the header the watchdog reads (that of the running or just-finished poll, which
+//! the loop still owns through its run-queue entry) stays alive while it is read — or it
+//! comes after, the watchdog sees 0 and reads nothing. The read is a few string copies;
+//! the loop waits at most that long, and only when a report is being made.
+
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use parking_lot::Mutex;
+
+use crate::executor::task::Header;
+
+/// Nanoseconds since the first call, for cheap cross-thread timestamps.
+pub(crate) fn epoch_nanos(at: Instant) -> u64 {
+    static EPOCH: OnceLock<Instant> = OnceLock::new();
+    let epoch = *EPOCH.get_or_init(Instant::now);
+    at.saturating_duration_since(epoch).as_nanos() as u64 + 1
+}
+
+/// A task the watchdog found stuck in one poll.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StuckTask {
+    /// The task's name (`<unnamed>` when it has none).
+    pub task: String,
+    /// Where it was spawned (`file:line:column`).
+    pub spawned_at: String,
+    /// How long the poll had been running when seen.
+    pub running_for: Duration,
+}
+
+/// One loop's published "currently polling" record.
+#[derive(Debug, Default)]
+pub(crate) struct PollWatch {
+    current: AtomicPtr<Header>,
+    /// `epoch_nanos` of the current poll's start; 0 while not polling.
+    started: AtomicU64,
+    seq: AtomicU64,
+    reading: AtomicBool,
+    /// The `seq` the watchdog last reported, so each stuck poll is reported once.
+    reported_seq: AtomicU64,
+    reports: AtomicU64,
+    last_report: Mutex<Option<StuckTask>>,
+}
+
+impl PollWatch {
+    /// Loop side, step 1: a poll of `header` starts at `now`.
+    pub(crate) fn begin(&self, header: &Header, now: Instant) {
+        self.current
+            .store(std::ptr::from_ref(header).cast_mut(), Ordering::Relaxed);
+        let seq = self.seq.load(Ordering::Relaxed);
+        self.seq.store(seq.wrapping_add(1), Ordering::Relaxed);
+        self.started.store(epoch_nanos(now), Ordering::SeqCst);
+    }
+
+    /// Loop side, step 2: the poll returned. After this the header may be dropped.
+    pub(crate) fn end(&self) {
+        self.started.store(0, Ordering::SeqCst);
+        while self.reading.load(Ordering::SeqCst) {
+            std::hint::spin_loop();
+        }
+    }
+
+    /// Watchdog side: the stuck task when the current poll has run longer than
+    /// `threshold` (each stuck poll is returned once).
+    pub(crate) fn check(&self, now: Instant, threshold: Duration) -> Option<StuckTask> {
+        self.reading.store(true, Ordering::SeqCst);
+        let found = self.inspect(now, threshold);
+        self.reading.store(false, Ordering::SeqCst);
+        let stuck = found?;
+        self.reports.fetch_add(1, Ordering::Relaxed);
+        *self.last_report.lock() = Some(stuck.clone());
+        Some(stuck)
+    }
+
+    /// Step 2 of the watchdog side; runs with `reading` set.
+    fn inspect(&self, now: Instant, threshold: Duration) -> Option<StuckTask> {
+        let started = self.started.load(Ordering::SeqCst);
+        if started == 0 {
+            return None;
+        }
+        let running_for = Duration::from_nanos(epoch_nanos(now).saturating_sub(started));
+        if running_for < threshold {
+            return None;
+        }
+        let seq = self.seq.load(Ordering::Relaxed);
+        if self.reported_seq.swap(seq, Ordering::Relaxed) == seq {
+            return None;
+        }
+        let current = self.current.load(Ordering::Relaxed);
+        // SAFETY: `started` was non-zero after `reading` was set, so by the protocol in
+        // the module docs the loop cannot pass `end` — and so cannot drop the header it
+        // published in `begin` — until `reading` is cleared after this returns.
+        let (task, spawned_at) = unsafe { Header::describe(current) };
+        Some(StuckTask {
+            task,
+            spawned_at,
+            running_for,
+        })
+    }
+
+    /// Reports made so far, and the last one.
+    pub(crate) fn reports(&self) -> (u64, Option<StuckTask>) {
+        (
+            self.reports.load(Ordering::Relaxed),
+            self.last_report.lock().clone(),
+        )
+    }
+}

@@ -1,0 +1,55 @@
+//! [`WorkerMetrics`]: a snapshot of the worker pool's threads, queue, job counts and
+//! timings (per-worker histograms merged).
+
+use crate::histogram::HistogramSnapshot;
+
+/// A snapshot of a worker pool, from [`WorkerPool::metrics`](super::WorkerPool::metrics).
+///
+/// Every submitted job ends as exactly one of completed, panicked, cancelled (handle
+/// dropped before it started, or dropped by shutdown) or timed out; rejected jobs
+/// (`QueueFull`) were never submitted.
+///
+/// # Examples
+///
+/// ```
+/// let pool = keel_runtime::workers::Builder::new().threads(1).build().unwrap();
+/// keel_runtime::block_on(async { pool.run(|| 2 + 2).unwrap().await.unwrap() });
+/// let m = pool.metrics();
+/// assert_eq!((m.submitted, m.completed), (1, 1));
+/// assert_eq!(m.run_time.count(), 1);
+/// # pool.shutdown(std::time::Duration::from_secs(1));
+/// ```
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub struct WorkerMetrics {
+    /// The configured size.
+    pub max_threads: usize,
+    /// Worker threads alive.
+    pub threads: usize,
+    /// Workers running a job.
+    pub busy: usize,
+    /// Workers without a job.
+    pub idle: usize,
+    /// Jobs waiting in the queues (plus room held by unused permits).
+    pub queue_depth: usize,
+    /// The queue's bound.
+    pub queue_capacity: usize,
+    /// Tasks waiting in `reserve` for room in the queue.
+    pub waiting_for_room: usize,
+    /// Jobs accepted into the queue.
+    pub submitted: u64,
+    /// Jobs that ran to completion.
+    pub completed: u64,
+    /// Jobs refused because the queue was full.
+    pub rejected: u64,
+    /// Jobs that panicked.
+    pub panicked: u64,
+    /// Jobs that never ran: handle dropped before they started, or dropped by shutdown.
+    pub cancelled: u64,
+    /// Jobs that had not started by their deadline.
+    pub timed_out: u64,
+    /// Time from submit to start, for jobs that ran.
+    pub queue_wait: HistogramSnapshot,
+    /// Time from start to finish, for jobs that ran.
+    pub run_time: HistogramSnapshot,
+}

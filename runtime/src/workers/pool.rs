@@ -1,0 +1,494 @@
+//! The worker pool's machinery: fixed threads sharing work through crossbeam-deque (a
+//! global injector plus one deque per worker), the sleep/wake protocol, the deadline
+//! check at start, and the counters behind [`WorkerMetrics`].
+//!
+//! # Where a job goes
+//!
+//! A job submitted from one of this pool's own threads (a job that spawns jobs) is
+//! pushed onto that thread's deque, so it stays local and warm in cache; any other
+//! submit goes to the global injector. A worker looks for work in this order: its own
+//! deque, a batch from the injector, then the other workers' deques (stealing).
+//!
+//! # Sleeping and waking
+//!
+//! A worker that finds nothing spins briefly (`Backoff`), then:
+//!
+//! 1. raises `sleeping` and issues a `SeqCst` fence;
+//! 2. looks for work once more, and runs it if found (lowering `sleeping`);
+//! 3. otherwise waits on the condvar until it finds a wake token (or shutdown), takes
+//!    one, and lowers `sleeping`.
+//!
+//! A submitter pushes the job, issues a `SeqCst` fence, and reads `sleeping`; if anyone
+//! sleeps it adds a token (at most one per sleeper) and notifies one. The fences order
+//! "push, then read `sleeping`" against "raise `sleeping`, then look": either the worker
+//! finds the job in step 2 or the submitter sees it sleeping and wakes it. A busy pool
+//! pays one fence and one load per submit, and no lock.
+//!
+//! # Start of a job
+//!
+//! The queue slot is given back as soon as a worker takes the job. Then the job is
+//! skipped when its handle is gone; fails with `TimedOut` when it carries a deadline that
+//! has passed (or its handle already gave up on it, see `JobDeadline`); and otherwise
+//! runs under `catch_unwind`, so a panic becomes the handle's error and the thread lives
+//! on.
+
+use std::cell::RefCell;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, AtomicUsize, Ordering, fence};
+use std::time::Instant;
+
+use crossbeam_deque::{Injector, Steal, Stealer, Worker};
+use crossbeam_utils::{Backoff, CachePadded};
+use parking_lot::{Condvar, Mutex};
+
+use super::builder::Config;
+use super::metrics::WorkerMetrics;
+use crate::histogram::{Histogram, HistogramSnapshot};
+use crate::jobs::{PoolError, QueueSlots, ShutdownReport};
+use crate::oneshot;
+
+/// The name in errors and reports.
+pub(crate) const POOL: &str = "workers";
+
+/// `JobDeadline` states: still queued, started by a worker, given up by its handle.
+pub(crate) const QUEUED: u8 = 0;
+pub(crate) const STARTED: u8 = 1;
+pub(crate) const EXPIRED: u8 = 2;
+
+/// A start deadline shared by a job and its handle. Whoever moves `state` off `QUEUED`
+/// first decides: the worker starts the job, or the handle reports `TimedOut`.
+pub(crate) struct JobDeadline {
+    pub(crate) at: Instant,
+    pub(crate) state: AtomicU8,
+}
+
+enum Outcome {
+    Completed,
+    Panicked,
+    Skipped,
+    TimedOut,
+}
+
+/// A job's body: runs it and reports its outcome through the callback.
+type RunFn = Box<dyn FnOnce(&dyn Fn(Outcome)) + Send>;
+
+/// A queued job.
+pub(crate) struct Job {
+    enqueued: Instant,
+    /// Runs the job; calls its argument with the outcome *before* the result is sent, so
+    /// whoever awaits the result sees the job counted.
+    run: RunFn,
+}
+
+impl Job {
+    /// Wraps `f`: skipped when the receiver is gone, `TimedOut` past `deadline`, panics
+    /// caught and sent as errors.
+    pub(crate) fn new<F, T>(
+        f: F,
+        deadline: Option<Arc<JobDeadline>>,
+    ) -> (Job, oneshot::Receiver<Result<T, PoolError>>)
+    where
+        F: FnOnce() -> T + Send + 'static,
+        T: Send + 'static,
+    {
+        let (tx, rx) = oneshot::channel();
+        let run = Box::new(move |report: &dyn Fn(Outcome)| {
+            if let Some(deadline) = &deadline
+                && deadline.state.load(Ordering::Acquire) == EXPIRED
+            {
+                // The handle already reported the timeout.
+                return report(Outcome::TimedOut);
+            }
+            if tx.is_closed() {
+                return report(Outcome::Skipped);
+            }
+            if let Some(deadline) = deadline {
+                let won = deadline
+                    .state
+                    .compare_exchange(QUEUED, STARTED, Ordering::AcqRel, Ordering::Acquire)
+                    .is_ok();
+                if !won {
+                    // The handle already reported the timeout.
+                    return report(Outcome::TimedOut);
+                }
+                if Instant::now() > deadline.at {
+                    report(Outcome::TimedOut);
+                    let _ = tx.send(Err(PoolError::timed_out(POOL)));
+                    return;
+                }
+            }
+            match catch_unwind(AssertUnwindSafe(f)) {
+                Ok(value) => {
+                    report(Outcome::Completed);
+                    let _ = tx.send(Ok(value));
+                }
+                Err(payload) => {
+                    report(Outcome::Panicked);
+                    let _ = tx.send(Err(PoolError::panicked(POOL, payload)));
+                }
+            }
+        });
+        let job = Job {
+            enqueued: Instant::now(),
+            run,
+        };
+        (job, rx)
+    }
+}
+
+/// One worker's counters: written only by that worker, read by snapshots.
+#[derive(Default)]
+struct WorkerStats {
+    completed: AtomicU64,
+    panicked: AtomicU64,
+    cancelled: AtomicU64,
+    timed_out: AtomicU64,
+    queue_wait: Histogram,
+    run_time: Histogram,
+}
+
+thread_local! {
+    /// The calling thread's own deque, when it is a worker: `(pool id, deque)`.
+    static LOCAL: RefCell<Option<(usize, Worker<Job>)>> = const { RefCell::new(None) };
+}
+
+/// The pool, shared by its handles and threads.
+pub(crate) struct Inner {
+    pub(crate) config: Config,
+    injector: Injector<Job>,
+    stealers: Vec<Stealer<Job>>,
+    pub(crate) slots: QueueSlots,
+    sleeping: CachePadded<AtomicUsize>,
+    tokens: Mutex<usize>,
+    wake: Condvar,
+    submitted: CachePadded<AtomicU64>,
+    rejected: AtomicU64,
+    busy: CachePadded<AtomicUsize>,
+    stats: Vec<CachePadded<WorkerStats>>,
+    shutdown: AtomicBool,
+    /// Every user handle is gone: workers exit once they find no work.
+    released: AtomicBool,
+    alive: Mutex<usize>,
+    exited: Condvar,
+    /// Queued jobs dropped by shutdown (from the injector or a worker's deque).
+    dropped: AtomicUsize,
+}
+
+impl Inner {
+    /// Creates the pool and starts its threads.
+    pub(crate) fn start(config: Config) -> Arc<Inner> {
+        let deques: Vec<Worker<Job>> = (0..config.threads).map(|_| Worker::new_fifo()).collect();
+        let inner = Arc::new(Inner {
+            injector: Injector::new(),
+            stealers: deques.iter().map(Worker::stealer).collect(),
+            slots: QueueSlots::new(config.queue_capacity),
+            sleeping: CachePadded::new(AtomicUsize::new(0)),
+            tokens: Mutex::new(0),
+            wake: Condvar::new(),
+            submitted: CachePadded::new(AtomicU64::new(0)),
+            rejected: AtomicU64::new(0),
+            busy: CachePadded::new(AtomicUsize::new(0)),
+            stats: (0..config.threads)
+                .map(|_| CachePadded::default())
+                .collect(),
+            shutdown: AtomicBool::new(false),
+            released: AtomicBool::new(false),
+            alive: Mutex::new(0),
+            exited: Condvar::new(),
+            dropped: AtomicUsize::new(0),
+            config,
+        });
+        for (index, deque) in deques.into_iter().enumerate() {
+            let worker = inner.clone();
+            *inner.alive.lock() += 1;
+            let spawned = std::thread::Builder::new()
+                .name(format!("{}-{index}", inner.config.thread_name))
+                .spawn(move || worker.run_thread(index, deque));
+            if let Err(e) = spawned {
+                *inner.alive.lock() -= 1;
+                tracing::error!(error = %e, index, "worker pool: could not start a thread");
+            }
+        }
+        inner
+    }
+
+    fn id(&self) -> usize {
+        self as *const Inner as usize
+    }
+
+    /// Queues `job`, taking a queue slot first unless the caller holds one.
+    pub(crate) fn submit(&self, job: Job, have_slot: bool) -> Result<(), PoolError> {
+        if self.shutdown.load(Ordering::Acquire) {
+            if have_slot {
+                self.slots.release();
+            }
+            return Err(PoolError::shut_down(POOL));
+        }
+        if !have_slot && !self.slots.try_acquire() {
+            self.rejected.fetch_add(1, Ordering::Relaxed);
+            return Err(PoolError::queue_full(POOL, self.slots.limit()));
+        }
+        self.submitted.fetch_add(1, Ordering::Relaxed);
+        let id = self.id();
+        let job = LOCAL.with(|local| match &*local.borrow() {
+            Some((pool, deque)) if *pool == id => {
+                deque.push(job);
+                None
+            }
+            _ => Some(job),
+        });
+        if let Some(job) = job {
+            self.injector.push(job);
+        }
+        fence(Ordering::SeqCst);
+        if self.sleeping.load(Ordering::SeqCst) > 0 {
+            self.wake_one();
+        }
+        Ok(())
+    }
+
+    fn wake_one(&self) {
+        let mut tokens = self.tokens.lock();
+        if *tokens < self.sleeping.load(Ordering::SeqCst) {
+            *tokens += 1;
+            self.wake.notify_one();
+        }
+    }
+
+    /// Wakes every sleeping worker (shutdown, release).
+    pub(crate) fn wake_all(&self) {
+        let _tokens = self.tokens.lock();
+        self.wake.notify_all();
+    }
+
+    fn find_job(&self, index: usize, local: &Worker<Job>) -> Option<Job> {
+        if let Some(job) = local.pop() {
+            return Some(job);
+        }
+        loop {
+            let mut retry = false;
+            match self.injector.steal_batch_and_pop(local) {
+                Steal::Success(job) => return Some(job),
+                Steal::Retry => retry = true,
+                Steal::Empty => {}
+            }
+            for (i, stealer) in self.stealers.iter().enumerate() {
+                if i == index {
+                    continue;
+                }
+                match stealer.steal_batch_and_pop(local) {
+                    Steal::Success(job) => return Some(job),
+                    Steal::Retry => retry = true,
+                    Steal::Empty => {}
+                }
+            }
+            if !retry {
+                return None;
+            }
+        }
+    }
+
+    /// Looks for a job with the thread's own deque, which lives in `LOCAL`.
+    fn find(&self, index: usize) -> Option<Job> {
+        LOCAL.with(|local| {
+            let local = local.borrow();
+            let (_, deque) = local.as_ref().expect("worker deque installed");
+            self.find_job(index, deque)
+        })
+    }
+
+    fn run_thread(self: Arc<Self>, index: usize, deque: Worker<Job>) {
+        if let Some(cpus) = &self.config.cpus {
+            let id = cpus[index % cpus.len()];
+            if !core_affinity::set_for_current(core_affinity::CoreId { id }) {
+                tracing::warn!(index, cpu = id, "worker pool: could not pin thread");
+            }
+        }
+        LOCAL.with(|local| *local.borrow_mut() = Some((self.id(), deque)));
+        let backoff = Backoff::new();
+        loop {
+            if self.shutdown.load(Ordering::Acquire) {
+                break;
+            }
+            if let Some(job) = self.find(index) {
+                backoff.reset();
+                self.run_job(index, job);
+                continue;
+            }
+            if !backoff.is_completed() {
+                backoff.snooze();
+                continue;
+            }
+            if !self.sleep(index) {
+                break;
+            }
+            backoff.reset();
+        }
+        // Shutdown (or release): drop what is left in this thread's deque.
+        let left = LOCAL.with(|local| local.borrow_mut().take());
+        if let Some((_, deque)) = left {
+            while let Some(job) = deque.pop() {
+                self.slots.release();
+                self.dropped.fetch_add(1, Ordering::Relaxed);
+                drop(job);
+            }
+        }
+        let mut alive = self.alive.lock();
+        *alive -= 1;
+        self.exited.notify_all();
+    }
+
+    /// Steps 1–3 of the sleep protocol. `false` when the thread should exit.
+    fn sleep(&self, index: usize) -> bool {
+        self.sleeping.fetch_add(1, Ordering::SeqCst);
+        fence(Ordering::SeqCst);
+        if let Some(job) = self.find(index) {
+            self.sleeping.fetch_sub(1, Ordering::SeqCst);
+            self.run_job(index, job);
+            return true;
+        }
+        let mut tokens = self.tokens.lock();
+        loop {
+            if self.shutdown.load(Ordering::Acquire) || self.released.load(Ordering::Acquire) {
+                self.sleeping.fetch_sub(1, Ordering::SeqCst);
+                return !self.shutdown.load(Ordering::Acquire) && self.has_work();
+            }
+            if *tokens > 0 {
+                *tokens -= 1;
+                self.sleeping.fetch_sub(1, Ordering::SeqCst);
+                return true;
+            }
+            self.wake.wait(&mut tokens);
+        }
+    }
+
+    fn has_work(&self) -> bool {
+        !self.injector.is_empty() || self.stealers.iter().any(|s| !s.is_empty())
+    }
+
+    fn run_job(&self, index: usize, job: Job) {
+        self.slots.release();
+        let stats = &self.stats[index];
+        self.busy.fetch_add(1, Ordering::Relaxed);
+        let started = Instant::now();
+        let enqueued = job.enqueued;
+        (job.run)(&|outcome| {
+            self.busy.fetch_sub(1, Ordering::Relaxed);
+            let counter = match outcome {
+                Outcome::Skipped => &stats.cancelled,
+                Outcome::TimedOut => &stats.timed_out,
+                Outcome::Completed => &stats.completed,
+                Outcome::Panicked => &stats.panicked,
+            };
+            counter.fetch_add(1, Ordering::Relaxed);
+            if matches!(outcome, Outcome::Completed | Outcome::Panicked) {
+                stats
+                    .queue_wait
+                    .record(started.saturating_duration_since(enqueued));
+                stats.run_time.record(started.elapsed());
+            }
+        });
+    }
+
+    /// The last user handle is gone: workers exit once the queues are empty.
+    pub(crate) fn release(&self) {
+        self.released.store(true, Ordering::Release);
+        self.wake_all();
+    }
+
+    /// Stops taking jobs, drops queued ones, waits up to `timeout` for running ones.
+    pub(crate) fn shutdown(&self, timeout: std::time::Duration) -> ShutdownReport {
+        let start = Instant::now();
+        self.shutdown.store(true, Ordering::Release);
+        self.slots.close();
+        self.wake_all();
+        loop {
+            match self.injector.steal() {
+                Steal::Success(job) => {
+                    self.slots.release();
+                    self.dropped.fetch_add(1, Ordering::Relaxed);
+                    drop(job);
+                }
+                Steal::Retry => continue,
+                Steal::Empty => break,
+            }
+        }
+        let deadline = start + timeout;
+        let mut alive = self.alive.lock();
+        while *alive > 0 {
+            if self.exited.wait_until(&mut alive, deadline).timed_out() {
+                break;
+            }
+        }
+        drop(alive);
+        let report = ShutdownReport::new(
+            POOL,
+            self.dropped.load(Ordering::Relaxed),
+            self.busy.load(Ordering::Relaxed),
+            start.elapsed(),
+        );
+        if !report.is_clean() {
+            tracing::warn!(%report, "worker pool shutdown left work behind");
+        }
+        report
+    }
+
+    pub(crate) fn metrics(&self) -> WorkerMetrics {
+        let sum = |f: fn(&WorkerStats) -> &AtomicU64| -> u64 {
+            self.stats
+                .iter()
+                .map(|s| f(s).load(Ordering::Relaxed))
+                .sum()
+        };
+        let merged = |f: fn(&WorkerStats) -> &Histogram| {
+            let mut all = HistogramSnapshot::default();
+            self.stats.iter().for_each(|s| all.merge(&f(s).snapshot()));
+            all
+        };
+        let threads = *self.alive.lock();
+        let busy = self.busy.load(Ordering::Relaxed);
+        WorkerMetrics {
+            max_threads: self.config.threads,
+            threads,
+            busy,
+            idle: threads.saturating_sub(busy),
+            queue_depth: self.slots.used(),
+            queue_capacity: self.slots.limit(),
+            waiting_for_room: self.slots.waiting(),
+            submitted: self.submitted.load(Ordering::Relaxed),
+            completed: sum(|s| &s.completed),
+            rejected: self.rejected.load(Ordering::Relaxed),
+            panicked: sum(|s| &s.panicked),
+            cancelled: sum(|s| &s.cancelled) + self.dropped.load(Ordering::Relaxed) as u64,
+            timed_out: sum(|s| &s.timed_out),
+            queue_wait: merged(|s| &s.queue_wait),
+            run_time: merged(|s| &s.run_time),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::workers::Builder;
+
+    #[test]
+    fn jobs_spawned_by_jobs_stay_local() {
+        let pool = Builder::new().threads(1).build().unwrap();
+        let inner = pool.inner().clone();
+        let child_pool = pool.clone();
+        let injector_empty_after_nested_submit = crate::block_on(async move {
+            pool.run(move || {
+                let child = child_pool.run(|| 1).unwrap();
+                let local = inner.injector.is_empty();
+                (local, child)
+            })
+            .unwrap()
+            .await
+            .unwrap()
+        });
+        let (local, child) = injector_empty_after_nested_submit;
+        assert!(local, "a nested job went to the global injector");
+        assert_eq!(crate::block_on(child).unwrap(), 1);
+    }
+}

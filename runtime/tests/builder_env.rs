@@ -1,0 +1,106 @@
+//! `Builder::from_env` and `Runtime::new`: `KEEL_LOOPS` (else `WEB_CONCURRENCY`) sets the
+//! loop count, and a bad value is an error naming the variable. Environment variables are
+//! process-wide, so these tests live alone in this binary and take a lock around every
+//! change.
+
+use std::sync::{Mutex, MutexGuard};
+
+use keel_runtime::{Builder, Runtime};
+
+static ENV: Mutex<()> = Mutex::new(());
+
+/// Holds the lock and sets the two variables; restores "unset" on drop.
+struct Env {
+    _lock: MutexGuard<'static, ()>,
+}
+
+impl Env {
+    fn set(keel_loops: Option<&str>, web_concurrency: Option<&str>) -> Env {
+        let lock = ENV.lock().unwrap_or_else(|e| e.into_inner());
+        write_var("KEEL_LOOPS", keel_loops);
+        write_var("WEB_CONCURRENCY", web_concurrency);
+        Env { _lock: lock }
+    }
+}
+
+impl Drop for Env {
+    fn drop(&mut self) {
+        write_var("KEEL_LOOPS", None);
+        write_var("WEB_CONCURRENCY", None);
+    }
+}
+
+fn write_var(name: &str, value: Option<&str>) {
+    // SAFETY: every test in this binary changes or reads the environment only while
+    // holding `ENV`, and the runtime's own threads never read it (only `from_env` does,
+    // on the calling thread, under the lock).
+    unsafe {
+        match value {
+            Some(v) => std::env::set_var(name, v),
+            None => std::env::remove_var(name),
+        }
+    }
+}
+
+#[test]
+fn non_numeric_keel_loops_is_named_in_the_error() {
+    let _env = Env::set(Some("abc"), None);
+    let err = Builder::from_env().unwrap_err();
+    assert!(err.is_invalid_value());
+    assert_eq!(err.setting(), Some("KEEL_LOOPS"));
+    let text = err.to_string();
+    assert!(
+        text.contains("KEEL_LOOPS") && text.contains("abc"),
+        "{text}"
+    );
+    let err = Runtime::new().unwrap_err();
+    assert_eq!(err.setting(), Some("KEEL_LOOPS"));
+}
+
+#[test]
+fn zero_keel_loops_is_refused() {
+    let _env = Env::set(Some("0"), None);
+    assert_eq!(
+        Builder::from_env().unwrap_err().setting(),
+        Some("KEEL_LOOPS")
+    );
+}
+
+#[test]
+fn bad_web_concurrency_is_named_in_the_error() {
+    let _env = Env::set(None, Some("many"));
+    let err = Builder::from_env().unwrap_err();
+    assert_eq!(err.setting(), Some("WEB_CONCURRENCY"));
+    assert!(err.to_string().contains("WEB_CONCURRENCY"), "{err}");
+}
+
+#[test]
+fn keel_loops_sets_the_loop_count() {
+    let _env = Env::set(Some("3"), None);
+    let rt = Builder::from_env().unwrap().pin(false).build().unwrap();
+    assert_eq!(rt.handle().loops(), 3);
+}
+
+#[test]
+fn web_concurrency_is_the_fallback_and_keel_loops_wins() {
+    {
+        let _env = Env::set(None, Some("2"));
+        let rt = Builder::from_env().unwrap().pin(false).build().unwrap();
+        assert_eq!(rt.handle().loops(), 2);
+    }
+    let _env = Env::set(Some("1"), Some("2"));
+    let rt = Builder::from_env().unwrap().pin(false).build().unwrap();
+    assert_eq!(rt.handle().loops(), 1);
+}
+
+#[test]
+fn explicit_loops_override_the_environment() {
+    let _env = Env::set(Some("3"), None);
+    let rt = Builder::from_env()
+        .unwrap()
+        .loops(1)
+        .pin(false)
+        .build()
+        .unwrap();
+    assert_eq!(rt.handle().loops(), 1);
+}

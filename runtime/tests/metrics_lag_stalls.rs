@@ -1,0 +1,145 @@
+//! Introspection through the public API: a task that blocks its loop shows up in that
+//! loop's lag and stall counts (with its name) while other loops stay unaffected, the
+//! watchdog reports a stuck loop while it is still stuck, and utilization adds up.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use keel_runtime::task::Builder as TaskBuilder;
+use keel_runtime::{Handle, Runtime};
+
+fn runtime(watchdog: Option<Duration>) -> Runtime {
+    Runtime::builder()
+        .loops(2)
+        .pin(false)
+        .watchdog_threshold(watchdog)
+        .build()
+        .unwrap()
+}
+
+/// Waits (bounded) until `check` holds for the runtime's metrics.
+fn wait_for(
+    handle: &Handle,
+    what: &str,
+    check: impl Fn(&keel_runtime::metrics::RuntimeMetrics) -> bool,
+) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        if check(&handle.metrics()) {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "timed out waiting for {what}: {:#?}",
+            handle.metrics()
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+#[test]
+fn blocking_task_shows_in_its_loops_lag_and_stalls() {
+    let rt = runtime(None);
+    let handle = rt.handle().clone();
+    // Keep loop 0 ticking so it records lag samples of its own.
+    let ticker = handle.spawn_on(0, async {
+        for _ in 0..50 {
+            keel_runtime::time::sleep(Duration::from_millis(2)).await;
+        }
+    });
+    let blocker = TaskBuilder::new()
+        .name("blocker")
+        .spawn_on(&handle, 1, async {
+            std::thread::sleep(Duration::from_millis(200));
+        });
+    rt.block_on(async move {
+        blocker.await.unwrap();
+        ticker.await.unwrap();
+    });
+    wait_for(&handle, "loop 1 to publish its stall", |m| {
+        m.loops[1].stalls >= 1
+    });
+    // Histograms are published at most every 10 ms: let loop 1 turn a few more times.
+    let nudge = handle.clone();
+    rt.block_on(async move {
+        for _ in 0..5 {
+            nudge
+                .spawn_on(1, keel_runtime::time::sleep(Duration::from_millis(5)))
+                .await
+                .unwrap();
+        }
+    });
+    wait_for(&handle, "loop 1's lag histogram", |m| {
+        m.loops[1].lag.max() >= Duration::from_millis(150)
+    });
+
+    let m = handle.metrics();
+    let blocked = &m.loops[1];
+    assert!(
+        blocked.lag.percentile(99.0) >= Duration::from_millis(150),
+        "{:?}",
+        blocked.lag
+    );
+    assert!(
+        blocked.poll_time.max() >= Duration::from_millis(200),
+        "{:?}",
+        blocked.poll_time
+    );
+    assert!(
+        blocked
+            .stalls_by_task
+            .iter()
+            .any(|(name, n)| name == "blocker" && *n >= 1),
+        "{:?}",
+        blocked.stalls_by_task
+    );
+    let other = &m.loops[0];
+    assert!(other.lag.count() > 0);
+    assert!(
+        other.lag.percentile(50.0) < Duration::from_millis(100),
+        "loop 0 was not blocked, yet its median lag is {:?}",
+        other.lag.percentile(50.0)
+    );
+    assert_eq!(other.stalls, 0, "{:?}", other.stalls_by_task);
+    // Busy + idle cover the loop's life; the blocked loop was busy at least 200 ms.
+    assert!(blocked.busy >= Duration::from_millis(200));
+    let u = blocked.utilization();
+    assert!((0.0..=1.0).contains(&u) && u > 0.0, "{u}");
+}
+
+#[test]
+fn watchdog_reports_a_stuck_loop_before_it_recovers() {
+    let rt = runtime(Some(Duration::from_millis(300)));
+    let handle = rt.handle().clone();
+    let done = Arc::new(AtomicBool::new(false));
+    let finished = done.clone();
+    let stuck = TaskBuilder::new()
+        .name("stuck-in-sync-io")
+        .spawn_on(&handle, 1, async move {
+            std::thread::sleep(Duration::from_secs(2));
+            finished.store(true, Ordering::SeqCst);
+        });
+    wait_for(&handle, "the watchdog report", |m| {
+        m.loops[1].watchdog_reports >= 1
+    });
+    assert!(
+        !done.load(Ordering::SeqCst),
+        "the report came only after the block ended"
+    );
+    let report = handle.metrics().loops[1]
+        .last_stuck
+        .clone()
+        .expect("a report");
+    assert_eq!(report.task, "stuck-in-sync-io");
+    assert!(
+        report.spawned_at.contains("metrics_lag_stalls.rs"),
+        "{}",
+        report.spawned_at
+    );
+    assert!(report.running_for >= Duration::from_millis(300));
+    assert_eq!(handle.metrics().loops[0].watchdog_reports, 0);
+    rt.block_on(async move { stuck.await.unwrap() });
+    // One stuck poll is reported once, however long it lasted.
+    assert_eq!(handle.metrics().loops[1].watchdog_reports, 1);
+}

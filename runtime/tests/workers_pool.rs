@@ -1,0 +1,297 @@
+//! The CPU worker pool through its public API: results and panics, the size as a hard
+//! cap, `run_all` order, `QueueFull` at the bound (and waiting for room), dropped handles
+//! and start deadlines, waking the awaiting task on its own loop, and shutdown.
+
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Barrier, Condvar, Mutex};
+use std::time::{Duration, Instant};
+
+use keel_runtime::Runtime;
+use keel_runtime::time::timeout;
+use keel_runtime::workers::{self, Builder};
+
+/// Every wait in this file gives up after this long.
+const LIMIT: Duration = Duration::from_secs(20);
+
+/// A door jobs wait at until the test opens it (bounded by `LIMIT`).
+#[derive(Clone, Default)]
+struct Gate(Arc<(Mutex<bool>, Condvar)>);
+
+impl Gate {
+    fn wait(&self) {
+        let (open, cv) = &*self.0;
+        let guard = open.lock().unwrap();
+        let (guard, _) = cv.wait_timeout_while(guard, LIMIT, |open| !*open).unwrap();
+        assert!(*guard, "gate never opened");
+    }
+
+    fn open(&self) {
+        *self.0.0.lock().unwrap() = true;
+        self.0.1.notify_all();
+    }
+}
+
+fn eventually(what: &str, mut cond: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while !cond() {
+        assert!(start.elapsed() < LIMIT, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(2));
+    }
+}
+
+#[test]
+fn runs_on_a_worker_thread_and_returns() {
+    let pool = Builder::new().threads(2).build().unwrap();
+    keel_runtime::block_on(async {
+        let name = pool
+            .run(|| std::thread::current().name().map(str::to_owned))
+            .unwrap();
+        let name = timeout(LIMIT, name).await.unwrap().unwrap().unwrap();
+        assert!(name.starts_with("keel-worker-"), "{name}");
+    });
+    assert!(pool.shutdown(LIMIT).is_clean());
+}
+
+#[test]
+fn the_global_pool_works() {
+    keel_runtime::block_on(async {
+        let h = workers::run(|| 21 * 2).unwrap();
+        assert_eq!(timeout(LIMIT, h).await.unwrap().unwrap(), 42);
+    });
+    let m = workers::metrics().unwrap();
+    assert_eq!(m.threads, workers::default_threads());
+    assert!(m.completed >= 1);
+}
+
+#[test]
+fn size_is_a_hard_cap() {
+    const N: usize = 3;
+    let pool = Builder::new().threads(N).build().unwrap();
+    let barrier = Arc::new(Barrier::new(N));
+    let (now, max) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+    keel_runtime::block_on(async {
+        let jobs = (0..30).map(|i| {
+            let (barrier, now, max) = (barrier.clone(), now.clone(), max.clone());
+            move || {
+                max.fetch_max(now.fetch_add(1, Ordering::SeqCst) + 1, Ordering::SeqCst);
+                barrier.wait();
+                now.fetch_sub(1, Ordering::SeqCst);
+                i
+            }
+        });
+        let out = timeout(LIMIT, pool.run_all(jobs)).await.unwrap().unwrap();
+        assert_eq!(out, (0..30).collect::<Vec<_>>());
+    });
+    assert_eq!(max.load(Ordering::SeqCst), N);
+}
+
+#[test]
+fn run_all_keeps_input_order() {
+    let pool = Builder::new().threads(2).queue_capacity(8).build().unwrap();
+    keel_runtime::block_on(async {
+        // Uneven work, so jobs finish out of order.
+        let jobs = (0..200u64).map(|i| {
+            move || {
+                let spins = (i * 7919) % 5000;
+                (0..spins).fold(i, |acc, x| std::hint::black_box(acc ^ x))
+                    ^ (0..spins).fold(0, |a, x| a ^ x)
+            }
+        });
+        let out = timeout(LIMIT, pool.run_all(jobs)).await.unwrap().unwrap();
+        assert_eq!(out, (0..200).collect::<Vec<_>>());
+    });
+    let m = pool.metrics();
+    assert_eq!((m.submitted, m.completed, m.rejected), (200, 200, 0));
+}
+
+#[test]
+fn run_all_reports_the_first_failure() {
+    let pool = Builder::new().threads(2).build().unwrap();
+    keel_runtime::block_on(async {
+        let jobs = (0..5).map(|i| {
+            move || {
+                assert!(i != 3, "job three");
+                i
+            }
+        });
+        let err = timeout(LIMIT, pool.run_all(jobs))
+            .await
+            .unwrap()
+            .unwrap_err();
+        assert_eq!(err.panic_message(), Some("job three"));
+    });
+}
+
+#[test]
+fn queue_full_at_the_bound_then_clears() {
+    let pool = Builder::new().threads(1).queue_capacity(2).build().unwrap();
+    let gate = Gate::default();
+    keel_runtime::block_on(async {
+        let g = gate.clone();
+        let blocker = pool.run(move || g.wait()).unwrap();
+        eventually("the blocker to start", || pool.metrics().busy == 1);
+        let a = pool.run(|| 1).unwrap();
+        let b = pool.run(|| 2).unwrap();
+        let err = pool.run(|| 3).unwrap_err();
+        assert!(err.is_queue_full(), "{err}");
+        assert_eq!(pool.metrics().rejected, 1);
+
+        let waiter_pool = pool.clone();
+        let waiter = keel_runtime::spawn_local(async move {
+            waiter_pool
+                .reserve()
+                .await
+                .unwrap()
+                .run(|| 4)
+                .await
+                .unwrap()
+        });
+        keel_runtime::time::sleep(Duration::from_millis(20)).await;
+        assert!(!waiter.is_finished());
+        gate.open();
+        timeout(LIMIT, async {
+            blocker.await.unwrap();
+            assert_eq!(a.await.unwrap() + b.await.unwrap(), 3);
+            assert_eq!(waiter.await.unwrap(), 4);
+        })
+        .await
+        .unwrap();
+        assert_eq!(pool.run(|| 5).unwrap().await.unwrap(), 5);
+    });
+}
+
+#[test]
+fn dropped_handle_skips_the_job() {
+    let pool = Builder::new().threads(1).build().unwrap();
+    let gate = Gate::default();
+    let ran = Arc::new(AtomicBool::new(false));
+    keel_runtime::block_on(async {
+        let g = gate.clone();
+        let blocker = pool.run(move || g.wait()).unwrap();
+        let r = ran.clone();
+        drop(pool.run(move || r.store(true, Ordering::SeqCst)).unwrap());
+        gate.open();
+        let after = pool.run(|| ()).unwrap();
+        timeout(LIMIT, async {
+            blocker.await.unwrap();
+            after.await.unwrap();
+        })
+        .await
+        .unwrap();
+    });
+    assert!(!ran.load(Ordering::SeqCst));
+    assert_eq!(pool.metrics().cancelled, 1);
+}
+
+#[test]
+fn a_job_past_its_start_deadline_times_out() {
+    let pool = Builder::new().threads(1).build().unwrap();
+    let gate = Gate::default();
+    let ran = Arc::new(AtomicBool::new(false));
+    keel_runtime::block_on(async {
+        let g = gate.clone();
+        let blocker = pool.run(move || g.wait()).unwrap();
+        let r = ran.clone();
+        let deadline = Instant::now() + Duration::from_millis(20);
+        let late = pool
+            .run_with_deadline(deadline, move || r.store(true, Ordering::SeqCst))
+            .unwrap();
+        // Reported at the deadline, while the worker is still busy.
+        let err = timeout(LIMIT, late).await.unwrap().unwrap_err();
+        assert!(err.is_timed_out(), "{err}");
+        assert!(Instant::now() >= deadline);
+        assert_eq!(pool.metrics().busy, 1);
+        gate.open();
+        let after = pool.run(|| ()).unwrap();
+        timeout(LIMIT, async {
+            blocker.await.unwrap();
+            after.await.unwrap();
+        })
+        .await
+        .unwrap();
+    });
+    assert!(!ran.load(Ordering::SeqCst), "a timed-out job ran");
+    assert_eq!(pool.metrics().timed_out, 1);
+}
+
+#[test]
+fn panics_are_errors_and_the_worker_lives_on() {
+    let pool = Builder::new().threads(1).build().unwrap();
+    keel_runtime::block_on(async {
+        let err = pool.run(|| panic!("bad input")).unwrap().await.unwrap_err();
+        assert!(err.is_panic());
+        assert_eq!(err.panic_message(), Some("bad input"));
+        assert_eq!(pool.run(|| 7).unwrap().await.unwrap(), 7);
+    });
+    let m = pool.metrics();
+    assert_eq!((m.panicked, m.completed, m.threads), (1, 1, 1));
+    assert_eq!(m.run_time.count(), 2);
+}
+
+#[test]
+fn jobs_can_spawn_jobs() {
+    let pool = Builder::new().threads(2).build().unwrap();
+    keel_runtime::block_on(async {
+        let inner_pool = pool.clone();
+        let children = pool
+            .run(move || {
+                (0..10)
+                    .map(|i| inner_pool.run(move || i * 10).unwrap())
+                    .collect::<Vec<_>>()
+            })
+            .unwrap();
+        let children = timeout(LIMIT, children).await.unwrap().unwrap();
+        let mut sum = 0;
+        for child in children {
+            sum += timeout(LIMIT, child).await.unwrap().unwrap();
+        }
+        assert_eq!(sum, 450);
+    });
+}
+
+#[test]
+fn the_awaiting_task_is_woken_on_its_own_loop() {
+    let pool = Builder::new().threads(1).build().unwrap();
+    let rt = Runtime::builder().loops(2).pin(false).build().unwrap();
+    let loops = rt.block_on(async move {
+        let handle = keel_runtime::Handle::current();
+        let task = handle.spawn_on(1, async move {
+            let before = keel_runtime::current_loop();
+            let job = pool
+                .run(|| std::thread::sleep(Duration::from_millis(5)))
+                .unwrap();
+            job.await.unwrap();
+            (before, keel_runtime::current_loop())
+        });
+        timeout(LIMIT, task).await.unwrap().unwrap()
+    });
+    assert_eq!(loops, (Some(1), Some(1)));
+}
+
+#[test]
+fn shutdown_with_jobs_queued_keeps_its_deadline() {
+    let pool = Builder::new().threads(1).build().unwrap();
+    let gate = Gate::default();
+    let g = gate.clone();
+    let stuck = pool.run(move || g.wait()).unwrap();
+    eventually("the stuck job to start", || pool.metrics().busy == 1);
+    let queued: Vec<_> = (0..5).map(|i| pool.run(move || i).unwrap()).collect();
+    let start = Instant::now();
+    let report = pool.shutdown(Duration::from_millis(100));
+    let took = start.elapsed();
+    assert!(took < Duration::from_secs(2), "{took:?}");
+    assert_eq!(
+        (report.cancelled(), report.still_running()),
+        (5, 1),
+        "{report}"
+    );
+    assert!(pool.run(|| ()).unwrap_err().is_shutdown());
+    gate.open();
+    keel_runtime::block_on(async {
+        for h in queued {
+            assert!(timeout(LIMIT, h).await.unwrap().unwrap_err().is_shutdown());
+        }
+        timeout(LIMIT, stuck).await.unwrap().unwrap();
+    });
+    eventually("the worker to exit", || pool.metrics().threads == 0);
+}
