@@ -8,11 +8,11 @@ use keel_runtime::env::{self, EnvError};
 
 use crate::limits::Limits;
 
-/// Default time a client has to send a whole request head [headersTimeout].
+/// Default time a client has to send a whole request head (Node's `headersTimeout`).
 pub const DEFAULT_HEADERS_TIMEOUT: Duration = Duration::from_secs(60);
-/// Default time for a whole request, head to response [requestTimeout].
+/// Default time for a whole request, head to response (Node's `requestTimeout`).
 pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(300);
-/// Default idle time of a keep-alive connection between requests [keepAliveTimeout].
+/// Default idle time of a keep-alive connection between requests (Node's `keepAliveTimeout`).
 pub const DEFAULT_KEEPALIVE_TIMEOUT: Duration = Duration::from_secs(5);
 /// Default cap on open connections per loop; more are closed at once on accept.
 pub const DEFAULT_MAX_CONNECTIONS: usize = 10_000;

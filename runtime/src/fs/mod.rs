@@ -1,5 +1,5 @@
 //! File system calls off the loop: each function runs its `std::fs` call as a
-//! [`Class::Fs`](crate::blocking::Class::Fs) job on the process-wide
+//! [`crate::blocking::Class::Fs`] job on the process-wide
 //! [blocking pool](crate::blocking), and awaits the result.
 //!
 //! These wait for room when the pool's queue is full (backpressure rather than

@@ -1,6 +1,6 @@
 //! Timers: [`sleep`], [`sleep_until`], [`timeout`], [`interval`].
 //!
-//! Each loop keeps its timers in a hierarchical wheel ([`wheel`], millisecond resolution)
+//! Each loop keeps its timers in a hierarchical wheel (`wheel`, millisecond resolution)
 //! whose next deadline is the loop's `epoll_wait` timeout; there is no timer thread. A
 //! timer registers with the loop that first polls it; dropping it removes it from the
 //! wheel in O(1). A timer never fires early: deadlines round up to the next millisecond.
