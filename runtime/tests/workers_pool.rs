@@ -295,3 +295,108 @@ fn shutdown_with_jobs_queued_keeps_its_deadline() {
     });
     eventually("the worker to exit", || pool.metrics().threads == 0);
 }
+
+#[test]
+fn a_task_waiting_in_reserve_gets_an_error_at_shutdown() {
+    let pool = Builder::new().threads(1).queue_capacity(1).build().unwrap();
+    let gate = Gate::default();
+    keel_runtime::block_on(async {
+        let g = gate.clone();
+        let blocker = pool.run(move || g.wait()).unwrap();
+        eventually("the blocker to start", || pool.metrics().busy == 1);
+        let queued = pool.run(|| ()).unwrap();
+        let waiter_pool = pool.clone();
+        let waiter =
+            keel_runtime::spawn_local(async move { waiter_pool.reserve().await.map(drop) });
+        while pool.metrics().waiting_for_room == 0 {
+            keel_runtime::time::sleep(Duration::from_millis(2)).await;
+        }
+        let stopper = pool.clone();
+        let (report, err) = timeout(LIMIT, async {
+            // Shutdown blocks until its deadline; run it off the loop.
+            let report = std::thread::spawn(move || stopper.shutdown(Duration::from_millis(50)));
+            let err = waiter.await.unwrap().unwrap_err();
+            (report, err)
+        })
+        .await
+        .unwrap();
+        assert!(err.is_shutdown(), "{err}");
+        gate.open();
+        let report = report.join().unwrap();
+        assert_eq!(report.cancelled(), 1, "{report}");
+        assert!(timeout(LIMIT, queued).await.unwrap().unwrap_err().is_shutdown());
+        timeout(LIMIT, blocker).await.unwrap().unwrap();
+    });
+    assert_eq!(pool.metrics().waiting_for_room, 0);
+}
+
+/// Runs `test` of this binary in a child process with `vars` set, and checks that the
+/// child ran exactly that one test and it passed (a renamed child would otherwise run
+/// nothing and "pass").
+fn run_child(test: &str, vars: &[(&str, &str)]) {
+    let exe = std::env::current_exe().unwrap();
+    let out = std::process::Command::new(exe)
+        .args([test, "--exact", "--ignored", "--nocapture", "--test-threads=1"])
+        .envs(vars.iter().copied())
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success(),
+        "child {test} failed:\n{stdout}\n{stderr}"
+    );
+    assert!(
+        stdout.contains("running 1 test") && stdout.contains("test result: ok. 1 passed;"),
+        "child {test} did not run exactly one passing test:\n{stdout}\n{stderr}"
+    );
+}
+
+#[test]
+fn bad_env_value_is_an_error_naming_the_variable() {
+    run_child("child_bad_env", &[("KEEL_WORKER_THREADS", "many")]);
+}
+
+#[test]
+#[ignore = "run by bad_env_value_is_an_error_naming_the_variable in a child process"]
+fn child_bad_env() {
+    let err = workers::init().unwrap_err();
+    assert!(err.is_config(), "{err}");
+    assert_eq!(err.setting(), Some("KEEL_WORKER_THREADS"));
+    assert!(err.to_string().contains("KEEL_WORKER_THREADS"), "{err}");
+    assert!(err.to_string().contains("\"many\""), "{err}");
+    // Every use reports it, and no pool was started.
+    let err = workers::run(|| ()).unwrap_err();
+    assert_eq!(err.setting(), Some("KEEL_WORKER_THREADS"));
+    assert!(workers::metrics().is_none());
+}
+
+#[test]
+fn out_of_range_env_value_is_an_error_naming_the_variable() {
+    run_child("child_zero_threads", &[("KEEL_WORKER_THREADS", "0")]);
+}
+
+#[test]
+#[ignore = "run by out_of_range_env_value_is_an_error_naming_the_variable in a child process"]
+fn child_zero_threads() {
+    let err = workers::init().unwrap_err();
+    assert_eq!(err.setting(), Some("KEEL_WORKER_THREADS"), "{err}");
+    assert!(err.to_string().contains("KEEL_WORKER_THREADS"), "{err}");
+}
+
+#[test]
+fn env_sizes_the_global_pool() {
+    run_child(
+        "child_env_sizes",
+        &[("KEEL_WORKER_THREADS", "3"), ("KEEL_WORKER_QUEUE", "40")],
+    );
+}
+
+#[test]
+#[ignore = "run by env_sizes_the_global_pool in a child process"]
+fn child_env_sizes() {
+    let pool = workers::pool().unwrap();
+    assert_eq!(pool.threads(), 3);
+    assert_eq!(pool.metrics().queue_capacity, 40);
+    assert!(Builder::new().threads(2).install().is_err());
+}
