@@ -400,3 +400,98 @@ fn child_env_sizes() {
     assert_eq!(pool.metrics().queue_capacity, 40);
     assert!(Builder::new().threads(2).install().is_err());
 }
+
+#[test]
+fn run_all_with_a_deadline_times_out_when_nothing_starts() {
+    let pool = Builder::new().threads(1).queue_capacity(1).build().unwrap();
+    let gate = Gate::default();
+    let ran = Arc::new(AtomicUsize::new(0));
+    keel_runtime::block_on(async {
+        let g = gate.clone();
+        let blocker = pool.run(move || g.wait()).unwrap();
+        eventually("the blocker to start", || pool.metrics().busy == 1);
+        // Three jobs through a queue of one: the second cannot even be queued before
+        // the deadline, so the whole call fails then, while the worker is still busy.
+        let deadline = Instant::now() + Duration::from_millis(30);
+        let jobs = (0..3).map(|_| {
+            let ran = ran.clone();
+            move || ran.fetch_add(1, Ordering::SeqCst)
+        });
+        let err = timeout(LIMIT, pool.run_all_with_deadline(deadline, jobs))
+            .await
+            .unwrap()
+            .unwrap_err();
+        assert!(err.is_timed_out(), "{err}");
+        assert!(Instant::now() >= deadline);
+        assert_eq!(pool.metrics().busy, 1);
+        gate.open();
+        timeout(LIMIT, blocker).await.unwrap().unwrap();
+        // In time, the same call succeeds.
+        let deadline = Instant::now() + LIMIT;
+        let out = timeout(LIMIT, pool.run_all_with_deadline(deadline, (0..5).map(|i| move || i)))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(out, (0..5).collect::<Vec<_>>());
+    });
+    assert_eq!(ran.load(Ordering::SeqCst), 0, "a job started past its deadline");
+    // The first job was queued and dropped with the failed call: skipped or timed out.
+    let m = pool.metrics();
+    assert_eq!(m.cancelled + m.timed_out, 1, "{m:?}");
+}
+
+#[test]
+fn a_permit_job_past_its_start_deadline_times_out() {
+    let pool = Builder::new().threads(1).build().unwrap();
+    let gate = Gate::default();
+    let ran = Arc::new(AtomicBool::new(false));
+    keel_runtime::block_on(async {
+        let g = gate.clone();
+        let blocker = pool.run(move || g.wait()).unwrap();
+        let permit = timeout(LIMIT, pool.reserve()).await.unwrap().unwrap();
+        let r = ran.clone();
+        let deadline = Instant::now() + Duration::from_millis(20);
+        let late = permit.run_with_deadline(deadline, move || r.store(true, Ordering::SeqCst));
+        let err = timeout(LIMIT, late).await.unwrap().unwrap_err();
+        assert!(err.is_timed_out(), "{err}");
+        gate.open();
+        timeout(LIMIT, blocker).await.unwrap().unwrap();
+        // Let the worker reach the expired job, then check it did not run.
+        let after = pool.run(|| ()).unwrap();
+        timeout(LIMIT, after).await.unwrap().unwrap();
+    });
+    assert!(!ran.load(Ordering::SeqCst), "a timed-out job ran");
+    assert_eq!(pool.metrics().timed_out, 1);
+}
+
+#[test]
+fn shutdown_counts_jobs_queued_in_a_busy_workers_deque() {
+    let pool = Builder::new().threads(1).build().unwrap();
+    let gate = Gate::default();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let (g, inner) = (gate.clone(), pool.clone());
+    // A job that queues three children on its own worker's deque, then stays busy.
+    let parent = pool
+        .run(move || {
+            let children: Vec<_> = (0..3).map(|i| inner.run(move || i).unwrap()).collect();
+            tx.send(children).unwrap();
+            g.wait();
+        })
+        .unwrap();
+    let children = rx.recv_timeout(LIMIT).unwrap();
+    let report = pool.shutdown(Duration::from_millis(50));
+    assert_eq!(
+        (report.cancelled(), report.still_running()),
+        (3, 1),
+        "{report}"
+    );
+    gate.open();
+    keel_runtime::block_on(async {
+        for child in children {
+            assert!(timeout(LIMIT, child).await.unwrap().unwrap_err().is_shutdown());
+        }
+        timeout(LIMIT, parent).await.unwrap().unwrap();
+    });
+    eventually("the worker to exit", || pool.metrics().threads == 0);
+    assert_eq!(pool.metrics().cancelled, 3);
+}

@@ -10,7 +10,8 @@
 //! * A bounded queue: [`run`] fails at once with [`PoolError::is_queue_full`];
 //!   [`reserve`] waits for room; [`run_all`] always waits for room.
 //! * Per job: dropping the [`WorkerHandle`] before the job starts skips it; a start
-//!   deadline ([`run_with_deadline`]) fails it with [`PoolError::is_timed_out`]; a panic
+//!   deadline ([`run_with_deadline`], [`run_all_with_deadline`],
+//!   [`Permit::run_with_deadline`]) fails it with [`PoolError::is_timed_out`]; a panic
 //!   comes back as [`PoolError::is_panic`] and the worker lives on.
 //! * [`metrics`](WorkerPool::metrics): threads, queue depth, job counts, queue-wait and
 //!   run-time histograms.
@@ -192,6 +193,36 @@ where
     pool()?.run_all(jobs).await
 }
 
+/// [`run_all`] with a start deadline for every job: a job not started by `deadline`
+/// fails with [`PoolError::is_timed_out`], and so does the whole call when the queue has
+/// no room for a job by then.
+///
+/// # Errors
+///
+/// As [`run_all`], plus [`PoolError::is_timed_out`].
+///
+/// # Examples
+///
+/// ```
+/// use std::time::{Duration, Instant};
+///
+/// keel_runtime::block_on(async {
+///     let deadline = Instant::now() + Duration::from_secs(10);
+///     let jobs = (1..=3u32).map(|i| move || i * 2);
+///     let out = keel_runtime::workers::run_all_with_deadline(deadline, jobs).await.unwrap();
+///     assert_eq!(out, [2, 4, 6]);
+/// });
+/// ```
+pub async fn run_all_with_deadline<I, F, T>(deadline: Instant, jobs: I) -> Result<Vec<T>, PoolError>
+where
+    I: IntoIterator<Item = F>,
+    F: FnOnce() -> T + Send + 'static,
+    T: Send + 'static,
+{
+    let jobs: Vec<F> = jobs.into_iter().collect();
+    pool()?.run_all_with_deadline(deadline, jobs).await
+}
+
 /// Waits for room in the process-wide pool's queue and holds it.
 ///
 /// # Errors
@@ -350,14 +381,69 @@ impl WorkerPool {
         F: FnOnce() -> T + Send + 'static,
         T: Send + 'static,
     {
-        let jobs: Vec<F> = jobs.into_iter().collect();
+        self.fan_out(jobs.into_iter().collect(), None)
+    }
+
+    /// [`run_all`](WorkerPool::run_all) with a start deadline for every job: a job not
+    /// started by `deadline` fails with [`PoolError::is_timed_out`], and so does the
+    /// whole call when the queue has no room for a job by then (checked at the deadline
+    /// on a Keel loop, else when room comes).
+    ///
+    /// # Errors
+    ///
+    /// As [`run_all`](WorkerPool::run_all), plus [`PoolError::is_timed_out`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::{Duration, Instant};
+    ///
+    /// let pool = keel_runtime::workers::Builder::new().threads(1).build().unwrap();
+    /// keel_runtime::block_on(async {
+    ///     let busy = pool.run(|| std::thread::sleep(Duration::from_millis(50))).unwrap();
+    ///     // The only worker is busy past the deadline: nothing starts in time.
+    ///     let late = pool.run_all_with_deadline(Instant::now(), [|| 1, || 2]);
+    ///     assert!(late.await.unwrap_err().is_timed_out());
+    ///     busy.await.unwrap();
+    /// });
+    /// ```
+    pub fn run_all_with_deadline<I, F, T>(
+        &self,
+        deadline: Instant,
+        jobs: I,
+    ) -> impl Future<Output = Result<Vec<T>, PoolError>> + Send + 'static
+    where
+        I: IntoIterator<Item = F>,
+        F: FnOnce() -> T + Send + 'static,
+        T: Send + 'static,
+    {
+        self.fan_out(jobs.into_iter().collect(), Some(deadline))
+    }
+
+    /// Submits `jobs` in order (waiting for room, up to `deadline` when there is one) and
+    /// collects their results in the same order.
+    fn fan_out<F, T>(
+        &self,
+        jobs: Vec<F>,
+        deadline: Option<Instant>,
+    ) -> impl Future<Output = Result<Vec<T>, PoolError>> + Send + 'static
+    where
+        F: FnOnce() -> T + Send + 'static,
+        T: Send + 'static,
+    {
         let pool = self.clone();
         async move {
             let mut handles = Vec::with_capacity(jobs.len());
             for f in jobs {
                 // Room first (at once when there is some), so nothing fails with QueueFull.
-                let permit = pool.reserve().await?;
-                handles.push(permit.run(f));
+                // On an early return, the handles dropped cancel the jobs not started.
+                let handle = match deadline {
+                    None => pool.reserve().await?.run(f),
+                    Some(at) => ReserveUntil::new(pool.reserve(), at)
+                        .await?
+                        .run_with_deadline(at, f),
+                };
+                handles.push(handle);
             }
             let mut out = Vec::with_capacity(handles.len());
             for handle in handles {
@@ -567,6 +653,77 @@ impl Permit {
         let (job, rx) = Job::new(f, None);
         let _ = owner.0.submit(job, true);
         WorkerHandle::new(rx, None)
+    }
+
+    /// Runs `f` in the held room unless it has not started by `deadline`; then the
+    /// handle reports [`PoolError::is_timed_out`] (see [`WorkerPool::run_with_deadline`]).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::{Duration, Instant};
+    ///
+    /// keel_runtime::block_on(async {
+    ///     let permit = keel_runtime::workers::reserve().await.unwrap();
+    ///     let deadline = Instant::now() + Duration::from_secs(10);
+    ///     assert_eq!(permit.run_with_deadline(deadline, || 5).await.unwrap(), 5);
+    /// });
+    /// ```
+    pub fn run_with_deadline<F, T>(mut self, deadline: Instant, f: F) -> WorkerHandle<T>
+    where
+        F: FnOnce() -> T + Send + 'static,
+        T: Send + 'static,
+    {
+        let owner = self.owner.take().expect("permit used once");
+        let shared = Arc::new(JobDeadline {
+            at: deadline,
+            state: AtomicU8::new(QUEUED),
+        });
+        let (job, rx) = Job::new(f, Some(shared.clone()));
+        let _ = owner.0.submit(job, true);
+        WorkerHandle::new(rx, Some(shared))
+    }
+}
+
+/// [`Reserve`] that gives up with `TimedOut` at a start deadline: on a Keel loop a timer
+/// wakes it then; elsewhere the deadline is checked whenever it is polled.
+struct ReserveUntil {
+    reserve: Reserve,
+    deadline: Instant,
+    sleep: Option<Sleep>,
+}
+
+impl ReserveUntil {
+    fn new(reserve: Reserve, deadline: Instant) -> ReserveUntil {
+        ReserveUntil {
+            reserve,
+            deadline,
+            sleep: None,
+        }
+    }
+}
+
+impl Future for ReserveUntil {
+    type Output = Result<Permit, PoolError>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = &mut *self;
+        if let Poll::Ready(out) = Pin::new(&mut this.reserve).poll(cx) {
+            return Poll::Ready(out);
+        }
+        if Instant::now() >= this.deadline {
+            return Poll::Ready(Err(PoolError::timed_out(POOL)));
+        }
+        if crate::current_loop().is_some() {
+            let deadline = this.deadline;
+            let sleep = this
+                .sleep
+                .get_or_insert_with(|| crate::time::sleep_until(deadline));
+            if Pin::new(sleep).poll(cx).is_ready() {
+                return Poll::Ready(Err(PoolError::timed_out(POOL)));
+            }
+        }
+        Poll::Pending
     }
 }
 
