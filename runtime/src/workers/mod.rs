@@ -31,6 +31,35 @@
 //!     assert_eq!(sum, 500_500);
 //! });
 //! ```
+//!
+//! # Fan-out: `run_all`, and why there is no borrowing scope
+//!
+//! [`run_all`] (and [`run_all_with_deadline`]) is the fan-out form: it takes any number
+//! of `'static` closures, queues them as room comes, and gives the results back in input
+//! order; the first failure in input order wins and the jobs not yet started are
+//! cancelled. Large inputs are shared by moving an `Arc` (an `Arc<[u8]>` and a range per
+//! job), not by borrowing.
+//!
+//! A scope whose jobs *borrow* the caller's data is deliberately not offered:
+//!
+//! * An **async** scope (`scope(|s| async { s.spawn(|| &data[..]) }).await`) is unsound
+//!   in safe Rust — the scoped-task trilemma: the future holding the borrow can be
+//!   dropped half-way or `mem::forget`-ten while workers still read the data, and its
+//!   `Drop` cannot wait for them without blocking the loop (nor runs at all when
+//!   forgotten). Concurrency, parallelism and borrowing: an API can have only two.
+//! * A **blocking** scope (like `std::thread::scope` or `rayon::scope`) is sound, but it
+//!   parks the calling thread until every job ends: on a loop thread that stalls every
+//!   task of the loop, and on a worker thread it deadlocks unless the waiting worker runs
+//!   queued jobs itself. Code already off the loops can use `std::thread::scope` or rayon
+//!   directly; on a loop, `run_all` with owned or `Arc`-shared inputs is the answer.
+//!
+//! # Shutdown and the runtime
+//!
+//! Like the [blocking pool](crate::blocking#shutdown-and-the-runtime), the process-wide
+//! worker pool outlives any [`Runtime`](crate::Runtime): dropping a runtime does not shut
+//! it down (tasks dropped with it drop their handles, so their queued jobs are skipped),
+//! and the next runtime keeps using it. [`shutdown`] is the one explicit, final call, made
+//! at the end of the process (DESIGN.md's *Hooks* step).
 
 mod builder;
 mod metrics;
@@ -254,7 +283,20 @@ pub fn metrics() -> Option<WorkerMetrics> {
 }
 
 /// Shuts the process-wide pool down (see [`WorkerPool::shutdown`]); `None` when it was
-/// never started.
+/// never started. Final for the process: later jobs fail with [`PoolError::is_shutdown`].
+/// No [`Runtime`](crate::Runtime) calls it; see
+/// [the module docs](self#shutdown-and-the-runtime).
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+///
+/// // ... at the end of main, after the runtime has stopped:
+/// if let Some(report) = keel_runtime::workers::shutdown(Duration::from_secs(5)) {
+///     assert!(report.is_clean(), "{report}");
+/// }
+/// ```
 pub fn shutdown(timeout: Duration) -> Option<ShutdownReport> {
     GLOBAL.get().map(|pool| pool.shutdown(timeout))
 }
