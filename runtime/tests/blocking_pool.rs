@@ -155,7 +155,11 @@ fn dns_cap_leaves_room_for_fs() {
 /// Fills `class` (capped at 2 in a pool of 4) with ten stuck jobs, then checks that
 /// never more than 2 of them run, and that `other` jobs still get the free threads.
 fn class_cap_holds(class: Class, other: Class) {
-    let pool = Builder::new().threads(4).class_cap(class, 2).build().unwrap();
+    let pool = Builder::new()
+        .threads(4)
+        .class_cap(class, 2)
+        .build()
+        .unwrap();
     assert_eq!(pool.class_cap(class), 2);
     let gate = Gate::default();
     let seen = Concurrency::default();
@@ -249,9 +253,10 @@ fn a_task_waiting_in_reserve_gets_an_error_at_shutdown() {
         eventually("the blocker to start", || pool.metrics().busy == 1);
         let queued = pool.spawn(|| ()).unwrap();
         let waiter_pool = pool.clone();
-        let waiter = keel_runtime::spawn_local(async move {
-            waiter_pool.reserve(Class::User).await.map(drop)
-        });
+        let waiter =
+            keel_runtime::spawn_local(
+                async move { waiter_pool.reserve(Class::User).await.map(drop) },
+            );
         while pool.metrics().waiting_for_room == 0 {
             keel_runtime::time::sleep(Duration::from_millis(2)).await;
         }
@@ -268,7 +273,13 @@ fn a_task_waiting_in_reserve_gets_an_error_at_shutdown() {
         gate.open();
         let report = report.join().unwrap();
         assert_eq!(report.cancelled(), 1, "{report}");
-        assert!(timeout(LIMIT, queued).await.unwrap().unwrap_err().is_shutdown());
+        assert!(
+            timeout(LIMIT, queued)
+                .await
+                .unwrap()
+                .unwrap_err()
+                .is_shutdown()
+        );
         timeout(LIMIT, blocker).await.unwrap().unwrap();
     });
     assert_eq!(pool.metrics().waiting_for_room, 0);
@@ -463,7 +474,13 @@ fn bad_settings_name_the_knob() {
 fn run_child(test: &str, vars: &[(&str, &str)]) {
     let exe = std::env::current_exe().unwrap();
     let out = std::process::Command::new(exe)
-        .args([test, "--exact", "--ignored", "--nocapture", "--test-threads=1"])
+        .args([
+            test,
+            "--exact",
+            "--ignored",
+            "--nocapture",
+            "--test-threads=1",
+        ])
         .envs(vars.iter().copied())
         .output()
         .unwrap();

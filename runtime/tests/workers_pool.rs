@@ -324,7 +324,13 @@ fn a_task_waiting_in_reserve_gets_an_error_at_shutdown() {
         gate.open();
         let report = report.join().unwrap();
         assert_eq!(report.cancelled(), 1, "{report}");
-        assert!(timeout(LIMIT, queued).await.unwrap().unwrap_err().is_shutdown());
+        assert!(
+            timeout(LIMIT, queued)
+                .await
+                .unwrap()
+                .unwrap_err()
+                .is_shutdown()
+        );
         timeout(LIMIT, blocker).await.unwrap().unwrap();
     });
     assert_eq!(pool.metrics().waiting_for_room, 0);
@@ -336,7 +342,13 @@ fn a_task_waiting_in_reserve_gets_an_error_at_shutdown() {
 fn run_child(test: &str, vars: &[(&str, &str)]) {
     let exe = std::env::current_exe().unwrap();
     let out = std::process::Command::new(exe)
-        .args([test, "--exact", "--ignored", "--nocapture", "--test-threads=1"])
+        .args([
+            test,
+            "--exact",
+            "--ignored",
+            "--nocapture",
+            "--test-threads=1",
+        ])
         .envs(vars.iter().copied())
         .output()
         .unwrap();
@@ -428,13 +440,20 @@ fn run_all_with_a_deadline_times_out_when_nothing_starts() {
         timeout(LIMIT, blocker).await.unwrap().unwrap();
         // In time, the same call succeeds.
         let deadline = Instant::now() + LIMIT;
-        let out = timeout(LIMIT, pool.run_all_with_deadline(deadline, (0..5).map(|i| move || i)))
-            .await
-            .unwrap()
-            .unwrap();
+        let out = timeout(
+            LIMIT,
+            pool.run_all_with_deadline(deadline, (0..5).map(|i| move || i)),
+        )
+        .await
+        .unwrap()
+        .unwrap();
         assert_eq!(out, (0..5).collect::<Vec<_>>());
     });
-    assert_eq!(ran.load(Ordering::SeqCst), 0, "a job started past its deadline");
+    assert_eq!(
+        ran.load(Ordering::SeqCst),
+        0,
+        "a job started past its deadline"
+    );
     // The first job was queued and dropped with the failed call: skipped or timed out.
     let m = pool.metrics();
     assert_eq!(m.cancelled + m.timed_out, 1, "{m:?}");
@@ -488,7 +507,13 @@ fn shutdown_counts_jobs_queued_in_a_busy_workers_deque() {
     gate.open();
     keel_runtime::block_on(async {
         for child in children {
-            assert!(timeout(LIMIT, child).await.unwrap().unwrap_err().is_shutdown());
+            assert!(
+                timeout(LIMIT, child)
+                    .await
+                    .unwrap()
+                    .unwrap_err()
+                    .is_shutdown()
+            );
         }
         timeout(LIMIT, parent).await.unwrap().unwrap();
     });
