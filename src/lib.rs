@@ -1,8 +1,21 @@
 //! Keel: production network services on a thread-per-core runtime.
 //!
-//! This crate gathers the parts: [`runtime`] (event loops, tasks, timers, TCP, signals),
-//! [`http`] (the HTTP/1.1 server) and [`pool`] (connection pools).
+//! This crate gathers the parts: [`runtime`] (event loops, tasks, timers, TCP, signals,
+//! the blocking and CPU worker pools), [`http`] (the HTTP/1.1 server) and [`pool`]
+//! (connection pools). The most used corners of the runtime are also here at the root:
+//! [`fs`] (file system calls on the blocking pool) and [`net`] (TCP, and
+//! [`lookup_host`](net::lookup_host) on the blocking pool's `dns` class).
+//!
+//! ```
+//! keel::runtime::block_on(async {
+//!     let addrs = keel::net::lookup_host("127.0.0.1:80").await.unwrap();
+//!     assert_eq!(addrs[0].port(), 80);
+//!     let meta = keel::fs::metadata("/").await.unwrap();
+//!     assert!(meta.is_dir());
+//! });
+//! ```
 
 pub use keel_http as http;
 pub use keel_pool as pool;
 pub use keel_runtime as runtime;
+pub use keel_runtime::{fs, net};

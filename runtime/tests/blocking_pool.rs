@@ -7,6 +7,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Barrier, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
+use keel_runtime::Runtime;
 use keel_runtime::blocking::{self, Builder, Class};
 use keel_runtime::time::timeout;
 
@@ -151,6 +152,139 @@ fn dns_cap_leaves_room_for_fs() {
     assert_eq!(pool.metrics().class(Class::Dns).completed, 10);
 }
 
+/// Fills `class` (capped at 2 in a pool of 4) with ten stuck jobs, then checks that
+/// never more than 2 of them run, and that `other` jobs still get the free threads.
+fn class_cap_holds(class: Class, other: Class) {
+    let pool = Builder::new()
+        .threads(4)
+        .class_cap(class, 2)
+        .build()
+        .unwrap();
+    assert_eq!(pool.class_cap(class), 2);
+    let gate = Gate::default();
+    let seen = Concurrency::default();
+    let others = Arc::new(Barrier::new(2));
+    keel_runtime::block_on(async {
+        let capped: Vec<_> = (0..10)
+            .map(|_| {
+                let (gate, seen) = (gate.clone(), seen.clone());
+                pool.spawn_in(class, move || {
+                    seen.enter();
+                    gate.wait();
+                    seen.leave();
+                })
+                .unwrap()
+            })
+            .collect();
+        eventually("the capped class to fill its cap", || {
+            pool.metrics().class(class).running == 2
+        });
+        // Two jobs of another class that can only finish together: they need both of
+        // the threads the cap leaves free.
+        let free: Vec<_> = (0..2)
+            .map(|_| {
+                let barrier = others.clone();
+                pool.spawn_in(other, move || {
+                    barrier.wait();
+                })
+                .unwrap()
+            })
+            .collect();
+        timeout(LIMIT, async {
+            for h in free {
+                h.await.unwrap();
+            }
+        })
+        .await
+        .unwrap_or_else(|_| panic!("{other} starved by {class}"));
+        let m = pool.metrics();
+        assert_eq!(m.class(class).running, 2, "{m:?}");
+        assert_eq!(m.class(class).queued, 8, "{m:?}");
+        gate.open();
+        timeout(LIMIT, async {
+            for h in capped {
+                h.await.unwrap();
+            }
+        })
+        .await
+        .unwrap();
+    });
+    assert_eq!(seen.max(), 2, "the {class} cap was exceeded");
+    assert_eq!(pool.metrics().class(class).completed, 10);
+    assert!(pool.shutdown(LIMIT).is_clean());
+}
+
+#[test]
+fn fs_cap_holds() {
+    class_cap_holds(Class::Fs, Class::User);
+}
+
+#[test]
+fn user_cap_holds() {
+    class_cap_holds(Class::User, Class::Fs);
+}
+
+#[test]
+fn the_awaiting_task_is_woken_on_its_own_loop() {
+    let pool = Builder::new().threads(1).build().unwrap();
+    let rt = Runtime::builder().loops(2).pin(false).build().unwrap();
+    let loops = rt.block_on(async move {
+        let handle = keel_runtime::Handle::current();
+        let task = handle.spawn_on(1, async move {
+            let before = keel_runtime::current_loop();
+            let job = pool
+                .spawn(|| std::thread::sleep(Duration::from_millis(5)))
+                .unwrap();
+            job.await.unwrap();
+            (before, keel_runtime::current_loop())
+        });
+        timeout(LIMIT, task).await.unwrap().unwrap()
+    });
+    assert_eq!(loops, (Some(1), Some(1)));
+}
+
+#[test]
+fn a_task_waiting_in_reserve_gets_an_error_at_shutdown() {
+    let pool = Builder::new().threads(1).queue_capacity(1).build().unwrap();
+    let gate = Gate::default();
+    keel_runtime::block_on(async {
+        let g = gate.clone();
+        let blocker = pool.spawn(move || g.wait()).unwrap();
+        eventually("the blocker to start", || pool.metrics().busy == 1);
+        let queued = pool.spawn(|| ()).unwrap();
+        let waiter_pool = pool.clone();
+        let waiter =
+            keel_runtime::spawn_local(
+                async move { waiter_pool.reserve(Class::User).await.map(drop) },
+            );
+        while pool.metrics().waiting_for_room == 0 {
+            keel_runtime::time::sleep(Duration::from_millis(2)).await;
+        }
+        let stopper = pool.clone();
+        let (report, err) = timeout(LIMIT, async {
+            // Shutdown blocks until its deadline; run it off the loop.
+            let report = std::thread::spawn(move || stopper.shutdown(Duration::from_millis(50)));
+            let err = waiter.await.unwrap().unwrap_err();
+            (report, err)
+        })
+        .await
+        .unwrap();
+        assert!(err.is_shutdown(), "{err}");
+        gate.open();
+        let report = report.join().unwrap();
+        assert_eq!(report.cancelled(), 1, "{report}");
+        assert!(
+            timeout(LIMIT, queued)
+                .await
+                .unwrap()
+                .unwrap_err()
+                .is_shutdown()
+        );
+        timeout(LIMIT, blocker).await.unwrap().unwrap();
+    });
+    assert_eq!(pool.metrics().waiting_for_room, 0);
+}
+
 #[test]
 fn queue_full_at_the_bound_then_clears() {
     let pool = Builder::new().threads(1).queue_capacity(3).build().unwrap();
@@ -246,22 +380,23 @@ fn idle_threads_exit_after_keep_alive() {
         .keep_alive(Duration::from_millis(30))
         .build()
         .unwrap();
-    let barrier = Arc::new(Barrier::new(3));
+    let gate = Gate::default();
     keel_runtime::block_on(async {
         let handles: Vec<_> = (0..3)
             .map(|_| {
-                let b = barrier.clone();
-                pool.spawn(move || {
-                    b.wait();
-                })
-                .unwrap()
+                let g = gate.clone();
+                pool.spawn(move || g.wait()).unwrap()
             })
             .collect();
+        // The jobs hold their threads until the gate opens, so no keep-alive can run
+        // out before this check, however slow the machine.
+        eventually("three busy threads", || pool.metrics().busy == 3);
+        assert_eq!(pool.metrics().threads, 3);
+        gate.open();
         for h in handles {
             timeout(LIMIT, h).await.unwrap().unwrap();
         }
     });
-    assert_eq!(pool.metrics().threads, 3);
     eventually("idle threads to shrink to the floor", || {
         pool.metrics().threads == 1
     });
@@ -333,19 +468,31 @@ fn bad_settings_name_the_knob() {
     assert!(err.to_string().contains("min_threads"), "{err}");
 }
 
-/// Runs `test` of this binary in a child process with `vars` set.
+/// Runs `test` of this binary in a child process with `vars` set, and checks that the
+/// child ran exactly that one test and it passed (a renamed child would otherwise run
+/// nothing and "pass").
 fn run_child(test: &str, vars: &[(&str, &str)]) {
     let exe = std::env::current_exe().unwrap();
     let out = std::process::Command::new(exe)
-        .args([test, "--exact", "--ignored", "--nocapture"])
+        .args([
+            test,
+            "--exact",
+            "--ignored",
+            "--nocapture",
+            "--test-threads=1",
+        ])
         .envs(vars.iter().copied())
         .output()
         .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
         out.status.success(),
-        "child {test} failed:\n{}\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
+        "child {test} failed:\n{stdout}\n{stderr}"
+    );
+    assert!(
+        stdout.contains("running 1 test") && stdout.contains("test result: ok. 1 passed;"),
+        "child {test} did not run exactly one passing test:\n{stdout}\n{stderr}"
     );
 }
 
@@ -360,10 +507,24 @@ fn child_bad_env() {
     let err = blocking::init().unwrap_err();
     assert!(err.is_config());
     assert_eq!(err.setting(), Some("KEEL_BLOCKING_THREADS"));
+    assert!(err.to_string().contains("KEEL_BLOCKING_THREADS"), "{err}");
     assert!(err.to_string().contains("\"lots\""), "{err}");
     let err = blocking::spawn(|| ()).unwrap_err();
     assert_eq!(err.setting(), Some("KEEL_BLOCKING_THREADS"));
     assert!(blocking::metrics().is_none());
+}
+
+#[test]
+fn out_of_range_env_value_is_an_error_naming_the_variable() {
+    run_child("child_zero_threads", &[("KEEL_BLOCKING_THREADS", "0")]);
+}
+
+#[test]
+#[ignore = "run by out_of_range_env_value_is_an_error_naming_the_variable in a child process"]
+fn child_zero_threads() {
+    let err = blocking::init().unwrap_err();
+    assert_eq!(err.setting(), Some("KEEL_BLOCKING_THREADS"), "{err}");
+    assert!(err.to_string().contains("KEEL_BLOCKING_THREADS"), "{err}");
 }
 
 #[test]

@@ -295,3 +295,228 @@ fn shutdown_with_jobs_queued_keeps_its_deadline() {
     });
     eventually("the worker to exit", || pool.metrics().threads == 0);
 }
+
+#[test]
+fn a_task_waiting_in_reserve_gets_an_error_at_shutdown() {
+    let pool = Builder::new().threads(1).queue_capacity(1).build().unwrap();
+    let gate = Gate::default();
+    keel_runtime::block_on(async {
+        let g = gate.clone();
+        let blocker = pool.run(move || g.wait()).unwrap();
+        eventually("the blocker to start", || pool.metrics().busy == 1);
+        let queued = pool.run(|| ()).unwrap();
+        let waiter_pool = pool.clone();
+        let waiter =
+            keel_runtime::spawn_local(async move { waiter_pool.reserve().await.map(drop) });
+        while pool.metrics().waiting_for_room == 0 {
+            keel_runtime::time::sleep(Duration::from_millis(2)).await;
+        }
+        let stopper = pool.clone();
+        let (report, err) = timeout(LIMIT, async {
+            // Shutdown blocks until its deadline; run it off the loop.
+            let report = std::thread::spawn(move || stopper.shutdown(Duration::from_millis(50)));
+            let err = waiter.await.unwrap().unwrap_err();
+            (report, err)
+        })
+        .await
+        .unwrap();
+        assert!(err.is_shutdown(), "{err}");
+        gate.open();
+        let report = report.join().unwrap();
+        assert_eq!(report.cancelled(), 1, "{report}");
+        assert!(
+            timeout(LIMIT, queued)
+                .await
+                .unwrap()
+                .unwrap_err()
+                .is_shutdown()
+        );
+        timeout(LIMIT, blocker).await.unwrap().unwrap();
+    });
+    assert_eq!(pool.metrics().waiting_for_room, 0);
+}
+
+/// Runs `test` of this binary in a child process with `vars` set, and checks that the
+/// child ran exactly that one test and it passed (a renamed child would otherwise run
+/// nothing and "pass").
+fn run_child(test: &str, vars: &[(&str, &str)]) {
+    let exe = std::env::current_exe().unwrap();
+    let out = std::process::Command::new(exe)
+        .args([
+            test,
+            "--exact",
+            "--ignored",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .envs(vars.iter().copied())
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success(),
+        "child {test} failed:\n{stdout}\n{stderr}"
+    );
+    assert!(
+        stdout.contains("running 1 test") && stdout.contains("test result: ok. 1 passed;"),
+        "child {test} did not run exactly one passing test:\n{stdout}\n{stderr}"
+    );
+}
+
+#[test]
+fn bad_env_value_is_an_error_naming_the_variable() {
+    run_child("child_bad_env", &[("KEEL_WORKER_THREADS", "many")]);
+}
+
+#[test]
+#[ignore = "run by bad_env_value_is_an_error_naming_the_variable in a child process"]
+fn child_bad_env() {
+    let err = workers::init().unwrap_err();
+    assert!(err.is_config(), "{err}");
+    assert_eq!(err.setting(), Some("KEEL_WORKER_THREADS"));
+    assert!(err.to_string().contains("KEEL_WORKER_THREADS"), "{err}");
+    assert!(err.to_string().contains("\"many\""), "{err}");
+    // Every use reports it, and no pool was started.
+    let err = workers::run(|| ()).unwrap_err();
+    assert_eq!(err.setting(), Some("KEEL_WORKER_THREADS"));
+    assert!(workers::metrics().is_none());
+}
+
+#[test]
+fn out_of_range_env_value_is_an_error_naming_the_variable() {
+    run_child("child_zero_threads", &[("KEEL_WORKER_THREADS", "0")]);
+}
+
+#[test]
+#[ignore = "run by out_of_range_env_value_is_an_error_naming_the_variable in a child process"]
+fn child_zero_threads() {
+    let err = workers::init().unwrap_err();
+    assert_eq!(err.setting(), Some("KEEL_WORKER_THREADS"), "{err}");
+    assert!(err.to_string().contains("KEEL_WORKER_THREADS"), "{err}");
+}
+
+#[test]
+fn env_sizes_the_global_pool() {
+    run_child(
+        "child_env_sizes",
+        &[("KEEL_WORKER_THREADS", "3"), ("KEEL_WORKER_QUEUE", "40")],
+    );
+}
+
+#[test]
+#[ignore = "run by env_sizes_the_global_pool in a child process"]
+fn child_env_sizes() {
+    let pool = workers::pool().unwrap();
+    assert_eq!(pool.threads(), 3);
+    assert_eq!(pool.metrics().queue_capacity, 40);
+    assert!(Builder::new().threads(2).install().is_err());
+}
+
+#[test]
+fn run_all_with_a_deadline_times_out_when_nothing_starts() {
+    let pool = Builder::new().threads(1).queue_capacity(1).build().unwrap();
+    let gate = Gate::default();
+    let ran = Arc::new(AtomicUsize::new(0));
+    keel_runtime::block_on(async {
+        let g = gate.clone();
+        let blocker = pool.run(move || g.wait()).unwrap();
+        eventually("the blocker to start", || pool.metrics().busy == 1);
+        // Three jobs through a queue of one: the second cannot even be queued before
+        // the deadline, so the whole call fails then, while the worker is still busy.
+        let deadline = Instant::now() + Duration::from_millis(30);
+        let jobs = (0..3).map(|_| {
+            let ran = ran.clone();
+            move || ran.fetch_add(1, Ordering::SeqCst)
+        });
+        let err = timeout(LIMIT, pool.run_all_with_deadline(deadline, jobs))
+            .await
+            .unwrap()
+            .unwrap_err();
+        assert!(err.is_timed_out(), "{err}");
+        assert!(Instant::now() >= deadline);
+        assert_eq!(pool.metrics().busy, 1);
+        gate.open();
+        timeout(LIMIT, blocker).await.unwrap().unwrap();
+        // In time, the same call succeeds.
+        let deadline = Instant::now() + LIMIT;
+        let out = timeout(
+            LIMIT,
+            pool.run_all_with_deadline(deadline, (0..5).map(|i| move || i)),
+        )
+        .await
+        .unwrap()
+        .unwrap();
+        assert_eq!(out, (0..5).collect::<Vec<_>>());
+    });
+    assert_eq!(
+        ran.load(Ordering::SeqCst),
+        0,
+        "a job started past its deadline"
+    );
+    // The first job was queued and dropped with the failed call: skipped or timed out.
+    let m = pool.metrics();
+    assert_eq!(m.cancelled + m.timed_out, 1, "{m:?}");
+}
+
+#[test]
+fn a_permit_job_past_its_start_deadline_times_out() {
+    let pool = Builder::new().threads(1).build().unwrap();
+    let gate = Gate::default();
+    let ran = Arc::new(AtomicBool::new(false));
+    keel_runtime::block_on(async {
+        let g = gate.clone();
+        let blocker = pool.run(move || g.wait()).unwrap();
+        let permit = timeout(LIMIT, pool.reserve()).await.unwrap().unwrap();
+        let r = ran.clone();
+        let deadline = Instant::now() + Duration::from_millis(20);
+        let late = permit.run_with_deadline(deadline, move || r.store(true, Ordering::SeqCst));
+        let err = timeout(LIMIT, late).await.unwrap().unwrap_err();
+        assert!(err.is_timed_out(), "{err}");
+        gate.open();
+        timeout(LIMIT, blocker).await.unwrap().unwrap();
+        // Let the worker reach the expired job, then check it did not run.
+        let after = pool.run(|| ()).unwrap();
+        timeout(LIMIT, after).await.unwrap().unwrap();
+    });
+    assert!(!ran.load(Ordering::SeqCst), "a timed-out job ran");
+    assert_eq!(pool.metrics().timed_out, 1);
+}
+
+#[test]
+fn shutdown_counts_jobs_queued_in_a_busy_workers_deque() {
+    let pool = Builder::new().threads(1).build().unwrap();
+    let gate = Gate::default();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let (g, inner) = (gate.clone(), pool.clone());
+    // A job that queues three children on its own worker's deque, then stays busy.
+    let parent = pool
+        .run(move || {
+            let children: Vec<_> = (0..3).map(|i| inner.run(move || i).unwrap()).collect();
+            tx.send(children).unwrap();
+            g.wait();
+        })
+        .unwrap();
+    let children = rx.recv_timeout(LIMIT).unwrap();
+    let report = pool.shutdown(Duration::from_millis(50));
+    assert_eq!(
+        (report.cancelled(), report.still_running()),
+        (3, 1),
+        "{report}"
+    );
+    gate.open();
+    keel_runtime::block_on(async {
+        for child in children {
+            assert!(
+                timeout(LIMIT, child)
+                    .await
+                    .unwrap()
+                    .unwrap_err()
+                    .is_shutdown()
+            );
+        }
+        timeout(LIMIT, parent).await.unwrap().unwrap();
+    });
+    eventually("the worker to exit", || pool.metrics().threads == 0);
+    assert_eq!(pool.metrics().cancelled, 3);
+}

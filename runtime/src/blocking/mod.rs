@@ -30,6 +30,30 @@
 //! the variable) — call [`init`] at startup to fail fast instead. To set sizes in code,
 //! call [`Builder::install`] before first use.
 //!
+//! # Shutdown and the runtime
+//!
+//! The pool belongs to the process, not to a [`Runtime`](crate::Runtime): dropping a
+//! runtime does **not** shut it down. Tasks dropped with their runtime drop their
+//! handles, so their queued jobs are skipped and running ones finish with nobody
+//! waiting; the pool stays usable by the next runtime or by [`block_on`](crate::block_on).
+//! (Shutting the pool down with a runtime would break every later runtime in the
+//! process, and a pool cannot be restarted.)
+//!
+//! Stopping it is one explicit, final call, [`shutdown`], made once at the end of the
+//! process — in DESIGN.md's shutdown sequence, in the *Hooks* step, after *Closing* has
+//! drained the in-flight requests that might still await a job:
+//!
+//! ```
+//! use std::time::Duration;
+//!
+//! // ... at the end of main, after the runtime has stopped:
+//! if let Some(report) = keel_runtime::blocking::shutdown(Duration::from_secs(5)) {
+//!     if !report.is_clean() {
+//!         eprintln!("{report}");
+//!     }
+//! }
+//! ```
+//!
 //! # Cancellation and panics
 //!
 //! Dropping a [`BlockingHandle`] before its job starts means the job never runs (it is
@@ -219,7 +243,9 @@ pub fn metrics() -> Option<BlockingMetrics> {
 }
 
 /// Shuts the process-wide pool down (see [`BlockingPool::shutdown`]); `None` when it was
-/// never started. Later jobs fail with [`PoolError::is_shutdown`].
+/// never started. Final for the process: later jobs (and [`fs`](crate::fs) calls and
+/// lookups) fail with [`PoolError::is_shutdown`]. No [`Runtime`](crate::Runtime) calls
+/// it; see [the module docs](self#shutdown-and-the-runtime) for where it belongs.
 pub fn shutdown(timeout: Duration) -> Option<ShutdownReport> {
     GLOBAL.get().map(|pool| pool.shutdown(timeout))
 }

@@ -10,7 +10,8 @@
 //! * A bounded queue: [`run`] fails at once with [`PoolError::is_queue_full`];
 //!   [`reserve`] waits for room; [`run_all`] always waits for room.
 //! * Per job: dropping the [`WorkerHandle`] before the job starts skips it; a start
-//!   deadline ([`run_with_deadline`]) fails it with [`PoolError::is_timed_out`]; a panic
+//!   deadline ([`run_with_deadline`], [`run_all_with_deadline`],
+//!   [`Permit::run_with_deadline`]) fails it with [`PoolError::is_timed_out`]; a panic
 //!   comes back as [`PoolError::is_panic`] and the worker lives on.
 //! * [`metrics`](WorkerPool::metrics): threads, queue depth, job counts, queue-wait and
 //!   run-time histograms.
@@ -30,6 +31,35 @@
 //!     assert_eq!(sum, 500_500);
 //! });
 //! ```
+//!
+//! # Fan-out: `run_all`, and why there is no borrowing scope
+//!
+//! [`run_all`] (and [`run_all_with_deadline`]) is the fan-out form: it takes any number
+//! of `'static` closures, queues them as room comes, and gives the results back in input
+//! order; the first failure in input order wins and the jobs not yet started are
+//! cancelled. Large inputs are shared by moving an `Arc` (an `Arc<[u8]>` and a range per
+//! job), not by borrowing.
+//!
+//! A scope whose jobs *borrow* the caller's data is deliberately not offered:
+//!
+//! * An **async** scope (`scope(|s| async { s.spawn(|| &data[..]) }).await`) is unsound
+//!   in safe Rust — the scoped-task trilemma: the future holding the borrow can be
+//!   dropped half-way or `mem::forget`-ten while workers still read the data, and its
+//!   `Drop` cannot wait for them without blocking the loop (nor runs at all when
+//!   forgotten). Concurrency, parallelism and borrowing: an API can have only two.
+//! * A **blocking** scope (like `std::thread::scope` or `rayon::scope`) is sound, but it
+//!   parks the calling thread until every job ends: on a loop thread that stalls every
+//!   task of the loop, and on a worker thread it deadlocks unless the waiting worker runs
+//!   queued jobs itself. Code already off the loops can use `std::thread::scope` or rayon
+//!   directly; on a loop, `run_all` with owned or `Arc`-shared inputs is the answer.
+//!
+//! # Shutdown and the runtime
+//!
+//! Like the [blocking pool](crate::blocking#shutdown-and-the-runtime), the process-wide
+//! worker pool outlives any [`Runtime`](crate::Runtime): dropping a runtime does not shut
+//! it down (tasks dropped with it drop their handles, so their queued jobs are skipped),
+//! and the next runtime keeps using it. [`shutdown`] is the one explicit, final call, made
+//! at the end of the process (DESIGN.md's *Hooks* step).
 
 mod builder;
 mod metrics;
@@ -192,6 +222,36 @@ where
     pool()?.run_all(jobs).await
 }
 
+/// [`run_all`] with a start deadline for every job: a job not started by `deadline`
+/// fails with [`PoolError::is_timed_out`], and so does the whole call when the queue has
+/// no room for a job by then.
+///
+/// # Errors
+///
+/// As [`run_all`], plus [`PoolError::is_timed_out`].
+///
+/// # Examples
+///
+/// ```
+/// use std::time::{Duration, Instant};
+///
+/// keel_runtime::block_on(async {
+///     let deadline = Instant::now() + Duration::from_secs(10);
+///     let jobs = (1..=3u32).map(|i| move || i * 2);
+///     let out = keel_runtime::workers::run_all_with_deadline(deadline, jobs).await.unwrap();
+///     assert_eq!(out, [2, 4, 6]);
+/// });
+/// ```
+pub async fn run_all_with_deadline<I, F, T>(deadline: Instant, jobs: I) -> Result<Vec<T>, PoolError>
+where
+    I: IntoIterator<Item = F>,
+    F: FnOnce() -> T + Send + 'static,
+    T: Send + 'static,
+{
+    let jobs: Vec<F> = jobs.into_iter().collect();
+    pool()?.run_all_with_deadline(deadline, jobs).await
+}
+
 /// Waits for room in the process-wide pool's queue and holds it.
 ///
 /// # Errors
@@ -223,7 +283,20 @@ pub fn metrics() -> Option<WorkerMetrics> {
 }
 
 /// Shuts the process-wide pool down (see [`WorkerPool::shutdown`]); `None` when it was
-/// never started.
+/// never started. Final for the process: later jobs fail with [`PoolError::is_shutdown`].
+/// No [`Runtime`](crate::Runtime) calls it; see
+/// [the module docs](self#shutdown-and-the-runtime).
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+///
+/// // ... at the end of main, after the runtime has stopped:
+/// if let Some(report) = keel_runtime::workers::shutdown(Duration::from_secs(5)) {
+///     assert!(report.is_clean(), "{report}");
+/// }
+/// ```
 pub fn shutdown(timeout: Duration) -> Option<ShutdownReport> {
     GLOBAL.get().map(|pool| pool.shutdown(timeout))
 }
@@ -350,14 +423,69 @@ impl WorkerPool {
         F: FnOnce() -> T + Send + 'static,
         T: Send + 'static,
     {
-        let jobs: Vec<F> = jobs.into_iter().collect();
+        self.fan_out(jobs.into_iter().collect(), None)
+    }
+
+    /// [`run_all`](WorkerPool::run_all) with a start deadline for every job: a job not
+    /// started by `deadline` fails with [`PoolError::is_timed_out`], and so does the
+    /// whole call when the queue has no room for a job by then (checked at the deadline
+    /// on a Keel loop, else when room comes).
+    ///
+    /// # Errors
+    ///
+    /// As [`run_all`](WorkerPool::run_all), plus [`PoolError::is_timed_out`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::{Duration, Instant};
+    ///
+    /// let pool = keel_runtime::workers::Builder::new().threads(1).build().unwrap();
+    /// keel_runtime::block_on(async {
+    ///     let busy = pool.run(|| std::thread::sleep(Duration::from_millis(50))).unwrap();
+    ///     // The only worker is busy past the deadline: nothing starts in time.
+    ///     let late = pool.run_all_with_deadline(Instant::now(), [|| 1, || 2]);
+    ///     assert!(late.await.unwrap_err().is_timed_out());
+    ///     busy.await.unwrap();
+    /// });
+    /// ```
+    pub fn run_all_with_deadline<I, F, T>(
+        &self,
+        deadline: Instant,
+        jobs: I,
+    ) -> impl Future<Output = Result<Vec<T>, PoolError>> + Send + 'static
+    where
+        I: IntoIterator<Item = F>,
+        F: FnOnce() -> T + Send + 'static,
+        T: Send + 'static,
+    {
+        self.fan_out(jobs.into_iter().collect(), Some(deadline))
+    }
+
+    /// Submits `jobs` in order (waiting for room, up to `deadline` when there is one) and
+    /// collects their results in the same order.
+    fn fan_out<F, T>(
+        &self,
+        jobs: Vec<F>,
+        deadline: Option<Instant>,
+    ) -> impl Future<Output = Result<Vec<T>, PoolError>> + Send + 'static
+    where
+        F: FnOnce() -> T + Send + 'static,
+        T: Send + 'static,
+    {
         let pool = self.clone();
         async move {
             let mut handles = Vec::with_capacity(jobs.len());
             for f in jobs {
                 // Room first (at once when there is some), so nothing fails with QueueFull.
-                let permit = pool.reserve().await?;
-                handles.push(permit.run(f));
+                // On an early return, the handles dropped cancel the jobs not started.
+                let handle = match deadline {
+                    None => pool.reserve().await?.run(f),
+                    Some(at) => ReserveUntil::new(pool.reserve(), at)
+                        .await?
+                        .run_with_deadline(at, f),
+                };
+                handles.push(handle);
             }
             let mut out = Vec::with_capacity(handles.len());
             for handle in handles {
@@ -567,6 +695,77 @@ impl Permit {
         let (job, rx) = Job::new(f, None);
         let _ = owner.0.submit(job, true);
         WorkerHandle::new(rx, None)
+    }
+
+    /// Runs `f` in the held room unless it has not started by `deadline`; then the
+    /// handle reports [`PoolError::is_timed_out`] (see [`WorkerPool::run_with_deadline`]).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::{Duration, Instant};
+    ///
+    /// keel_runtime::block_on(async {
+    ///     let permit = keel_runtime::workers::reserve().await.unwrap();
+    ///     let deadline = Instant::now() + Duration::from_secs(10);
+    ///     assert_eq!(permit.run_with_deadline(deadline, || 5).await.unwrap(), 5);
+    /// });
+    /// ```
+    pub fn run_with_deadline<F, T>(mut self, deadline: Instant, f: F) -> WorkerHandle<T>
+    where
+        F: FnOnce() -> T + Send + 'static,
+        T: Send + 'static,
+    {
+        let owner = self.owner.take().expect("permit used once");
+        let shared = Arc::new(JobDeadline {
+            at: deadline,
+            state: AtomicU8::new(QUEUED),
+        });
+        let (job, rx) = Job::new(f, Some(shared.clone()));
+        let _ = owner.0.submit(job, true);
+        WorkerHandle::new(rx, Some(shared))
+    }
+}
+
+/// [`Reserve`] that gives up with `TimedOut` at a start deadline: on a Keel loop a timer
+/// wakes it then; elsewhere the deadline is checked whenever it is polled.
+struct ReserveUntil {
+    reserve: Reserve,
+    deadline: Instant,
+    sleep: Option<Sleep>,
+}
+
+impl ReserveUntil {
+    fn new(reserve: Reserve, deadline: Instant) -> ReserveUntil {
+        ReserveUntil {
+            reserve,
+            deadline,
+            sleep: None,
+        }
+    }
+}
+
+impl Future for ReserveUntil {
+    type Output = Result<Permit, PoolError>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = &mut *self;
+        if let Poll::Ready(out) = Pin::new(&mut this.reserve).poll(cx) {
+            return Poll::Ready(out);
+        }
+        if Instant::now() >= this.deadline {
+            return Poll::Ready(Err(PoolError::timed_out(POOL)));
+        }
+        if crate::current_loop().is_some() {
+            let deadline = this.deadline;
+            let sleep = this
+                .sleep
+                .get_or_insert_with(|| crate::time::sleep_until(deadline));
+            if Pin::new(sleep).poll(cx).is_ready() {
+                return Poll::Ready(Err(PoolError::timed_out(POOL)));
+            }
+        }
+        Poll::Pending
     }
 }
 

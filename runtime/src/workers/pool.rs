@@ -31,6 +31,16 @@
 //! has passed (or its handle already gave up on it, see `JobDeadline`); and otherwise
 //! runs under `catch_unwind`, so a panic becomes the handle's error and the thread lives
 //! on.
+//!
+//! # Shutdown
+//!
+//! `shutdown` sets the flag (`SeqCst`, then a fence), closes the queue slots, wakes every
+//! worker, and drains the injector *and every worker's deque* through the stealers, so
+//! jobs queued locally behind a long-running job are counted in the report too. A
+//! submitter pushes, fences, then re-reads the flag and drains again if it is set: either
+//! the shutdown drain or the submitter's own sees a job that raced the flag, so no
+//! handle is left waiting forever. Workers see the flag at their next look for work and
+//! exit after their current job; `shutdown` waits for them up to its deadline.
 
 use std::cell::RefCell;
 use std::panic::{AssertUnwindSafe, catch_unwind};
@@ -135,6 +145,12 @@ impl Job {
         };
         (job, rx)
     }
+}
+
+/// A queue [`Inner::drain_queues`] empties.
+enum Either<'a> {
+    Injector(&'a Injector<Job>),
+    Stealer(&'a Stealer<Job>),
 }
 
 /// One worker's counters: written only by that worker, read by snapshots.
@@ -242,6 +258,13 @@ impl Inner {
             self.injector.push(job);
         }
         fence(Ordering::SeqCst);
+        if self.shutdown.load(Ordering::SeqCst) {
+            // Shutdown began between the check above and the push, and its drain may
+            // have missed this job: drop it here so its handle resolves (the fence pairs
+            // with the one in `shutdown`: one of the two drains sees the job).
+            self.drain_queues();
+            return Ok(());
+        }
         if self.sleeping.load(Ordering::SeqCst) > 0 {
             self.wake_one();
         }
@@ -391,6 +414,30 @@ impl Inner {
         });
     }
 
+    /// Takes every queued job out of the injector and every worker's deque and drops it
+    /// (its handle reports shutdown), counting it in `dropped`.
+    fn drain_queues(&self) {
+        let queues = std::iter::once(Either::Injector(&self.injector))
+            .chain(self.stealers.iter().map(Either::Stealer));
+        for queue in queues {
+            loop {
+                let stolen = match queue {
+                    Either::Injector(injector) => injector.steal(),
+                    Either::Stealer(stealer) => stealer.steal(),
+                };
+                match stolen {
+                    Steal::Success(job) => {
+                        self.slots.release();
+                        self.dropped.fetch_add(1, Ordering::Relaxed);
+                        drop(job);
+                    }
+                    Steal::Retry => continue,
+                    Steal::Empty => break,
+                }
+            }
+        }
+    }
+
     /// The last user handle is gone: workers exit once the queues are empty.
     pub(crate) fn release(&self) {
         self.released.store(true, Ordering::Release);
@@ -400,20 +447,14 @@ impl Inner {
     /// Stops taking jobs, drops queued ones, waits up to `timeout` for running ones.
     pub(crate) fn shutdown(&self, timeout: std::time::Duration) -> ShutdownReport {
         let start = Instant::now();
-        self.shutdown.store(true, Ordering::Release);
+        self.shutdown.store(true, Ordering::SeqCst);
+        fence(Ordering::SeqCst);
         self.slots.close();
         self.wake_all();
-        loop {
-            match self.injector.steal() {
-                Steal::Success(job) => {
-                    self.slots.release();
-                    self.dropped.fetch_add(1, Ordering::Relaxed);
-                    drop(job);
-                }
-                Steal::Retry => continue,
-                Steal::Empty => break,
-            }
-        }
+        // Every queue, the workers' own deques included: a busy worker would drop what
+        // its jobs queued locally only once its job ends, maybe after the deadline, and
+        // the report would miss them.
+        self.drain_queues();
         let deadline = start + timeout;
         let mut alive = self.alive.lock();
         while *alive > 0 {

@@ -1,0 +1,105 @@
+//! The process-wide blocking and worker pools outlive any one [`Runtime`]: dropping a
+//! runtime while its tasks await pool jobs (or wait for room) leaves both pools working
+//! for the next runtime, and the explicit `shutdown` calls are what stops them.
+
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::{Duration, Instant};
+
+use keel_runtime::time::timeout;
+use keel_runtime::{Runtime, blocking, workers};
+
+/// Every wait in this file gives up after this long.
+const LIMIT: Duration = Duration::from_secs(20);
+
+/// A door jobs wait at until the test opens it (bounded by `LIMIT`).
+#[derive(Clone, Default)]
+struct Gate(Arc<(Mutex<bool>, Condvar)>);
+
+impl Gate {
+    fn wait(&self) {
+        let (open, cv) = &*self.0;
+        let guard = open.lock().unwrap();
+        let (guard, _) = cv.wait_timeout_while(guard, LIMIT, |open| !*open).unwrap();
+        assert!(*guard, "gate never opened");
+    }
+
+    fn open(&self) {
+        *self.0.0.lock().unwrap() = true;
+        self.0.1.notify_all();
+    }
+}
+
+fn eventually(what: &str, mut cond: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while !cond() {
+        assert!(start.elapsed() < LIMIT, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(2));
+    }
+}
+
+// One test: the global pools are shared by the whole binary, and the end of it shuts
+// them down.
+#[test]
+fn dropping_a_runtime_leaves_the_global_pools_working_until_shut_down() {
+    let gate = Gate::default();
+    let rt = Runtime::builder().loops(2).pin(false).build().unwrap();
+    let g = gate.clone();
+    rt.block_on(async move {
+        let handle = keel_runtime::Handle::current();
+        for index in 0..2 {
+            let g = g.clone();
+            // Tasks left waiting on a running blocking job, a running worker job, queued
+            // jobs behind them, and a file read, when the runtime goes.
+            drop(handle.spawn_on(index, async move {
+                let (gb, gw) = (g.clone(), g.clone());
+                let b = blocking::spawn(move || gb.wait()).unwrap();
+                let w = workers::run(move || gw.wait()).unwrap();
+                let queued = blocking::spawn(|| 1).unwrap();
+                let read = keel_runtime::fs::read("/proc/self/status");
+                let _ = (b.await, w.await, queued.await, read.await);
+                unreachable!("the gate opens only after the runtime is gone");
+            }));
+        }
+        while blocking::metrics().is_none_or(|m| m.busy < 2)
+            || workers::metrics().is_none_or(|m| m.busy < 1)
+        {
+            keel_runtime::time::sleep(Duration::from_millis(2)).await;
+        }
+    });
+    drop(rt);
+    gate.open();
+
+    // The jobs of the dropped tasks finish (or are skipped) and the pools drain.
+    eventually("the blocking pool to go idle", || {
+        blocking::metrics().is_some_and(|m| m.busy == 0 && m.queue_depth == 0)
+    });
+    eventually("the worker pool to go idle", || {
+        workers::metrics().is_some_and(|m| m.busy == 0 && m.queue_depth == 0)
+    });
+
+    // A new runtime (and plain block_on) still use both pools.
+    let rt = Runtime::builder().loops(1).pin(false).build().unwrap();
+    let (b, w, text) = rt.block_on(async {
+        timeout(LIMIT, async {
+            let b = blocking::spawn(|| 20).unwrap().await.unwrap();
+            let w = workers::run(|| 22).unwrap().await.unwrap();
+            let text = keel_runtime::fs::read_to_string("/proc/self/status")
+                .await
+                .unwrap();
+            (b, w, text)
+        })
+        .await
+        .unwrap()
+    });
+    assert_eq!(b + w, 42);
+    assert!(text.contains("Name:"));
+    drop(rt);
+
+    // The explicit, process-wide shutdown is final.
+    assert!(blocking::shutdown(LIMIT).unwrap().is_clean());
+    assert!(workers::shutdown(LIMIT).unwrap().is_clean());
+    assert!(blocking::spawn(|| ()).unwrap_err().is_shutdown());
+    assert!(workers::run(|| ()).unwrap_err().is_shutdown());
+    let err = keel_runtime::block_on(keel_runtime::fs::read("/proc/self/status")).unwrap_err();
+    assert!(err.to_string().contains("shut down"), "{err}");
+}
