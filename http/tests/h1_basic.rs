@@ -1,7 +1,7 @@
 //! Routing, extractors and the central JSON errors, over raw sockets: 404/405 (with
-//! `Allow`), absolute-form targets, `HEAD` served by `GET`, `Path`/`Query`/`Json`/`Valid` and their 400/415/422
-//! answers, `X-Request-ID` echo and generation, and what production and development show
-//! of a 5xx.
+//! `Allow`), absolute-form targets, `HEAD` served by `GET`, `Path`/`Query`/`Json`/`Valid`
+//! and their 400/415/422 answers, `X-Request-ID` echo and generation, and what production
+//! and development show of a 5xx.
 
 mod util;
 
