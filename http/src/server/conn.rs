@@ -224,6 +224,7 @@ impl Conn {
 
         let mut req = Request::new(head_bytes, head, Some(self.peer));
         req.set_body(body);
+        req.set_state(self.server.router.state());
         if let Some((pattern, params)) = route {
             req.set_route(pattern, params);
         }
