@@ -1,6 +1,7 @@
 //! [`Handler`]: any `async fn` whose arguments are extractors and whose output converts
 //! into a response. Handlers are erased into one boxed shape the router stores.
 
+use std::any::TypeId;
 use std::future::Future;
 use std::pin::Pin;
 use std::rc::Rc;
@@ -35,6 +36,12 @@ pub type BoxFuture<T> = Pin<Box<dyn Future<Output = T>>>;
 pub trait Handler<Args>: Clone + 'static {
     /// Runs the handler on `req`.
     fn call(&self, req: Request) -> BoxFuture<Response>;
+
+    /// The router states (type id and name) the handler's extractors read.
+    #[doc(hidden)]
+    fn required_states(&self) -> Vec<(TypeId, &'static str)> {
+        Vec::new()
+    }
 }
 
 /// The shape every handler is erased to.
@@ -76,6 +83,12 @@ macro_rules! impl_handler {
                 )+
                 let fut = (self)($($arg),+);
                 Box::pin(async move { fut.await.into_response() })
+            }
+
+            fn required_states(&self) -> Vec<(TypeId, &'static str)> {
+                let mut states = Vec::new();
+                $( states.extend($arg::required_state()); )+
+                states
             }
         }
     };

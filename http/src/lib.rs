@@ -21,6 +21,13 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
+//! # State
+//!
+//! The factory runs once per loop, so state built inside it is per loop (no lock, need
+//! not be `Send`); state shared by every loop is built once outside it behind an `Arc`.
+//! Either way, give it to the router with [`Router::with_state`] and take it in handlers
+//! with the [`State`] extractor.
+//!
 //! # Layers
 //!
 //! * `proto` — the protocol core, no I/O: parsing, body decoding, response encoding.
@@ -46,7 +53,9 @@ mod status;
 
 pub use body::{Body, BodyStream};
 pub use error::AppError;
-pub use extract::{FromRequest, Path, Query, RemoteAddr, Valid};
+pub use extract::{
+    FromHeader, FromRequest, Header, Headers, Path, Query, RemoteAddr, State, Valid,
+};
 pub use garde;
 pub use handler::{BoxFuture, Handler};
 pub use limits::{

@@ -7,6 +7,7 @@ use std::fmt;
 use std::net::SocketAddr;
 use std::rc::Rc;
 
+use crate::extract::StateMap;
 use crate::proto::{Method, RequestHead, Version};
 use crate::router::Params;
 
@@ -21,6 +22,7 @@ pub struct Request {
     route: Option<Rc<str>>,
     remote_addr: Option<SocketAddr>,
     extensions: Option<HashMap<TypeId, Box<dyn Any>>>,
+    state: Option<Rc<StateMap>>,
 }
 
 impl Request {
@@ -33,7 +35,12 @@ impl Request {
             route: None,
             remote_addr,
             extensions: None,
+            state: None,
         }
+    }
+
+    pub(crate) fn set_state(&mut self, state: Option<Rc<StateMap>>) {
+        self.state = state;
     }
 
     pub(crate) fn set_body(&mut self, body: Vec<u8>) {
@@ -129,6 +136,12 @@ impl Request {
         self.extensions
             .get_or_insert_with(HashMap::new)
             .insert(TypeId::of::<T>(), Box::new(value));
+    }
+
+    /// The router's state of type `S` ([`Router::with_state`](crate::Router::with_state)),
+    /// for middleware; handlers take the [`State`](crate::State) extractor.
+    pub fn state<S: 'static>(&self) -> Option<&S> {
+        self.state.as_deref()?.get()
     }
 
     /// A typed value stored by [`insert_extension`](Request::insert_extension).

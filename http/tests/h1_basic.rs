@@ -1,7 +1,7 @@
 //! Routing, extractors and the central JSON errors, over raw sockets: 404/405 (with
-//! `Allow`), `HEAD` served by `GET`, `Path`/`Query`/`Json`/`Valid` and their 400/415/422
-//! answers, `X-Request-ID` echo and generation, and what production and development show
-//! of a 5xx.
+//! `Allow`), absolute-form targets, `HEAD` served by `GET`, `Path`/`Query`/`Json`/`Valid`
+//! and their 400/415/422 answers, `X-Request-ID` echo and generation, and what production
+//! and development show of a 5xx.
 
 mod util;
 
@@ -107,6 +107,34 @@ fn routes_by_path_and_method() {
     assert_eq!(c.get("/items").text(), "list");
     let res = c.request("POST /items HTTP/1.1\r\nHost: test\r\nContent-Length: 0\r\n\r\n");
     assert_eq!((res.status, res.text()), (200, "created"));
+}
+
+#[test]
+fn absolute_form_target_is_routed_by_its_path() {
+    let server = server(Environment::Production);
+    let mut c = server.connect();
+    let res = c.request("GET http://example.com/users/7 HTTP/1.1\r\nHost: example.com\r\n\r\n");
+    assert_eq!(res.status, 200, "{res:?}");
+    assert_eq!(res.json(), json!({ "id": 7 }));
+    // Port in the authority, and the query goes to the Query extractor.
+    let res = c.request(
+        "GET http://example.com:8080/search?q=rust&page=2 HTTP/1.1\r\nHost: example.com\r\n\r\n",
+    );
+    assert_eq!(res.json(), json!({ "q": "rust", "page": 2 }));
+    // The scheme is case-insensitive; the method still picks the handler.
+    let res = c.request(
+        "POST HTTPS://example.com/items HTTP/1.1\r\nHost: example.com\r\nContent-Length: 0\r\n\r\n",
+    );
+    assert_eq!((res.status, res.text()), (200, "created"));
+    // An unknown path in absolute form is a 404 naming the path, not the whole URI.
+    let res = c.request("GET http://example.com/nope HTTP/1.1\r\nHost: example.com\r\n\r\n");
+    let body = res.assert_error(404, "not_found");
+    let message = body["error"].as_str().unwrap();
+    assert!(
+        message.contains("/nope") && !message.contains("example.com"),
+        "{message}"
+    );
+    assert!(!res.closes());
 }
 
 #[test]

@@ -11,7 +11,8 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use keel_http::{
-    DEFAULT_MAX_HEAD_SIZE, DEFAULT_MAX_HEADERS, Limits, Request, Router, ServerConfig,
+    DEFAULT_MAX_HEAD_SIZE, DEFAULT_MAX_HEADERS, DEFAULT_MAX_URI_LEN, Limits, Request, Router,
+    ServerConfig,
 };
 use util::{Client, TestServer};
 
@@ -180,6 +181,27 @@ fn uri_length_limit() {
         let res = c.request(with_uri(len));
         assert_eq!(res.status, 200, "{res:?}");
         // The handler saw the whole query: target length minus "/q?".
+        assert_eq!(res.text(), (len - 3).to_string());
+    }
+    let mut c = server.connect();
+    let res = c.request(with_uri(max + 1));
+    res.assert_error(414, "uri_too_long");
+    assert!(res.closes());
+    c.assert_closed();
+    util::assert_serves(&server, "/");
+}
+
+#[test]
+fn uri_length_limit_default() {
+    // The default head limit (16 KiB) holds a request line with an 8 KiB target, so the
+    // URI limit is what answers.
+    let max = DEFAULT_MAX_URI_LEN;
+    assert_eq!(max, 8 * 1024);
+    let server = server(ServerConfig::default());
+    let mut c = server.connect();
+    for len in [max - 1, max] {
+        let res = c.request(with_uri(len));
+        assert_eq!(res.status, 200, "target of {len} bytes: {res:?}");
         assert_eq!(res.text(), (len - 3).to_string());
     }
     let mut c = server.connect();

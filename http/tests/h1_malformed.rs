@@ -65,6 +65,39 @@ fn missing_host_on_http11_is_400_and_the_connection_lives() {
 }
 
 #[test]
+fn refused_head_that_asked_to_close_is_answered_and_closed() {
+    let server = server();
+    assert_rejected_and_closed(
+        &server,
+        b"GET / HTTP/1.1\r\nConnection: close\r\n\r\n",
+        400,
+        "bad_request",
+    );
+    // HTTP/1.0 closes by default, after an error too.
+    assert_rejected_and_closed(
+        &server,
+        b"GET / HTTP/1.0\r\nHost: a\r\nHost: b\r\n\r\n",
+        400,
+        "bad_request",
+    );
+}
+
+#[test]
+fn refused_http10_keep_alive_head_keeps_the_connection_the_http10_way() {
+    let server = server();
+    let mut c = server.connect();
+    for _ in 0..2 {
+        let res =
+            c.request("GET / HTTP/1.0\r\nConnection: keep-alive\r\nHost: a\r\nHost: b\r\n\r\n");
+        res.assert_error(400, "bad_request");
+        // An HTTP/1.0 client assumes a close unless told otherwise.
+        assert_eq!(res.header("connection"), Some("keep-alive"), "{res:?}");
+    }
+    let res = c.request("GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n");
+    assert_eq!((res.status, res.text()), (200, "root"));
+}
+
+#[test]
 fn missing_host_with_a_body_is_400_and_close() {
     let server = server();
     assert_rejected_and_closed(

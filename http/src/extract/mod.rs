@@ -5,6 +5,9 @@
 //! | extractor | from | error |
 //! |---|---|---|
 //! | [`Request`] | the whole request (must be last) | — |
+//! | [`Headers`] | every header, owned, case-insensitive lookup | — |
+//! | [`Header<T>`] | one header parsed by [`FromHeader`] (`Option<Header<T>>` when optional) | 400 naming the header |
+//! | [`State<S>`] | a clone of the router's state ([`Router::with_state`](crate::Router::with_state)) | — (checked at startup) |
 //! | [`Json<T>`](crate::Json) | body, `application/json` | 415 wrong type, 400 with line and column |
 //! | [`Valid<Json<T>>`] | JSON body, then its `garde` rules | 422 with field details |
 //! | [`Query<T>`] | query string (serde) | 400 |
@@ -13,11 +16,18 @@
 //! | [`RemoteAddr`] | peer address | — |
 //! | `String` / `Vec<u8>` | body | 400 when not UTF-8 |
 
+mod headers;
 mod json;
 mod simple;
+mod state;
 mod validate;
 
+use std::any::TypeId;
+
+pub use self::headers::{FromHeader, Header, Headers};
 pub use self::simple::{Path, Query, RemoteAddr};
+pub use self::state::State;
+pub(crate) use self::state::StateMap;
 pub use self::validate::Valid;
 
 use crate::error::AppError;
@@ -31,6 +41,13 @@ pub trait FromRequest: Sized {
     ///
     /// The error the client gets instead of the handler running.
     fn from_request(req: &mut Request) -> Result<Self, AppError>;
+
+    /// The type (id and name) of the router state this extractor reads, if any, so the
+    /// server can refuse to start when a route's state is missing. Only [`State`] has one.
+    #[doc(hidden)]
+    fn required_state() -> Option<(TypeId, &'static str)> {
+        None
+    }
 }
 
 impl FromRequest for Request {

@@ -158,7 +158,8 @@ pub(crate) fn parse_request_into(
 
     // The framing is known from here on: a request without a body can be refused and the
     // connection kept.
-    let semantic = |kind| ParseError::after_head(kind, head_len, head.body);
+    let semantic =
+        |kind| ParseError::after_head(kind, head_len, head.body, head.version, head.keep_alive);
     let uri_start = offset_in(window, uri.as_bytes()).unwrap_or(0);
     head.target = parse_target(&head.method, uri.as_bytes(), uri_start).map_err(semantic)?;
     if fields.host_count > 1 {
@@ -404,6 +405,9 @@ pub struct ParseError {
     kind: ParseErrorKind,
     /// Set only when the head was complete and has no body, so the next request starts here.
     resume_at: Option<NonZeroU32>,
+    /// The request's version and whether it asked to keep the connection, when the head
+    /// was complete enough to tell.
+    request: Option<(Version, bool)>,
 }
 
 impl ParseError {
@@ -411,15 +415,23 @@ impl ParseError {
         ParseError {
             kind,
             resume_at: None,
+            request: None,
         }
     }
 
-    fn after_head(kind: ParseErrorKind, head_len: usize, body: BodyLength) -> ParseError {
+    fn after_head(
+        kind: ParseErrorKind,
+        head_len: usize,
+        body: BodyLength,
+        version: Version,
+        keep_alive: bool,
+    ) -> ParseError {
         ParseError {
             kind,
             // A head is never empty and never longer than `u32::MAX` (the parse cap).
             resume_at: NonZeroU32::new(u32::try_from(head_len).unwrap_or(0))
                 .filter(|_| body == BodyLength::Empty),
+            request: Some((version, keep_alive)),
         }
     }
 
@@ -458,6 +470,17 @@ impl ParseError {
     /// [`ParseError::head_len`].
     pub fn must_close(&self) -> bool {
         self.resume_at.is_none()
+    }
+
+    /// The refused request's HTTP version, when its head was complete.
+    pub fn version(&self) -> Option<Version> {
+        self.request.map(|(version, _)| version)
+    }
+
+    /// Whether the refused request asked to keep the connection open (its version's
+    /// default and its `Connection` header); `false` when the head was incomplete.
+    pub fn keep_alive(&self) -> bool {
+        self.request.is_some_and(|(_, keep_alive)| keep_alive)
     }
 
     /// The length of the refused head, when the connection can go on after it.
@@ -964,6 +987,31 @@ mod tests {
         let next = e.head_len().unwrap();
         assert_eq!(next, 18);
         assert_eq!(complete(&buf[next..], &L).head_len(), buf.len() - next);
+    }
+
+    #[test]
+    fn refused_head_reports_the_version_and_keep_alive_it_asked_for() {
+        let e = error(b"GET / HTTP/1.1\r\n\r\n", &L);
+        assert_eq!((e.version(), e.keep_alive()), (Some(Version::Http11), true));
+        let e = error(b"GET / HTTP/1.1\r\nConnection: close\r\n\r\n", &L);
+        assert_eq!(
+            (e.version(), e.keep_alive()),
+            (Some(Version::Http11), false)
+        );
+        let two_hosts = b"GET / HTTP/1.0\r\nHost: a\r\nHost: b\r\n\r\n";
+        let e = error(two_hosts, &L);
+        assert_eq!(
+            (e.version(), e.keep_alive()),
+            (Some(Version::Http10), false)
+        );
+        let e = error(
+            b"GET / HTTP/1.0\r\nConnection: keep-alive\r\nHost: a\r\nHost: b\r\n\r\n",
+            &L,
+        );
+        assert_eq!((e.version(), e.keep_alive()), (Some(Version::Http10), true));
+        // Refused before the head was understood: unknown.
+        let e = error(b"GET / HTTP/1.1\r\nBad Name: v\r\n\r\n", &L);
+        assert_eq!((e.version(), e.keep_alive()), (None, false));
     }
 
     // ===== Content-Length =====

@@ -13,6 +13,7 @@ use std::rc::Rc;
 pub use self::params::Params;
 pub use self::tree::{PathTree, RouteError};
 use crate::error::AppError;
+use crate::extract::StateMap;
 use crate::handler::{BoxedHandler, Handler, boxed};
 use crate::middleware::Middleware;
 use crate::proto::Method;
@@ -44,6 +45,10 @@ pub struct Router {
     routes: Vec<Route>,
     by_pattern: HashMap<String, usize>,
     layers: Vec<Rc<dyn Middleware>>,
+    /// Empty until [`with_state`](Router::with_state) is called.
+    state: Option<Rc<StateMap>>,
+    /// The states the handlers read: `(type id, type name, "METHOD /pattern")`.
+    needs: Vec<(std::any::TypeId, &'static str, String)>,
 }
 
 struct Route {
@@ -100,8 +105,73 @@ impl Router {
         if route.methods.iter().any(|(m, _)| *m == method) {
             panic!("duplicate route: {method} {pattern} is already routed");
         }
+        for (id, name) in handler.required_states() {
+            self.needs.push((id, name, format!("{method} {pattern}")));
+        }
         route.methods.push((method, boxed(handler)));
         self
+    }
+
+    /// Gives the handlers a state: every [`State<S>`](crate::State) argument gets a clone
+    /// of `state`. One value per type (a second `S` replaces the first); order with the
+    /// routes does not matter.
+    ///
+    /// The router is built once per loop, so the factory decides what is shared: pass a
+    /// clone of an `Arc<T>` built outside it for one state shared by every loop, or build
+    /// the state inside it for one per loop (no lock needed; it need not be `Send`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::cell::Cell;
+    /// use std::rc::Rc;
+    /// use std::sync::Arc;
+    ///
+    /// use keel_http::{Router, State};
+    ///
+    /// struct Config { name: String }
+    ///
+    /// async fn name(State(config): State<Arc<Config>>) -> String { config.name.clone() }
+    /// async fn count(State(hits): State<Rc<Cell<u64>>>) -> String {
+    ///     hits.set(hits.get() + 1);
+    ///     hits.get().to_string()
+    /// }
+    ///
+    /// let config = Arc::new(Config { name: "keel".into() }); // shared by all loops
+    /// let make_app = move || {
+    ///     Router::new()
+    ///         .get("/name", name)
+    ///         .get("/count", count)
+    ///         .with_state(config.clone())
+    ///         .with_state(Rc::new(Cell::new(0u64))) // this loop's own counter
+    /// };
+    /// # let _ = make_app();
+    /// ```
+    pub fn with_state<S: Clone + 'static>(mut self, state: S) -> Router {
+        Rc::make_mut(self.state.get_or_insert_with(Rc::default)).insert(state);
+        self
+    }
+
+    /// The state store handed to every request, if any state was given.
+    pub(crate) fn state(&self) -> Option<Rc<StateMap>> {
+        self.state.clone()
+    }
+
+    /// Checks that every state a handler reads was given.
+    ///
+    /// # Errors
+    ///
+    /// A message naming the first missing state type and a route that needs it.
+    pub(crate) fn check_states(&self) -> Result<(), String> {
+        for (id, name, route) in &self.needs {
+            if !self.state.as_ref().is_some_and(|s| s.contains(*id)) {
+                return Err(format!(
+                    "route {route} takes State<{name}> but the router has no state of that \
+                     type (add it with Router::with_state)"
+                ));
+            }
+        }
+        Ok(())
     }
 
     /// Routes `GET` (and so `HEAD`).

@@ -142,8 +142,15 @@ impl Conn {
                     }
                 }
                 Err(e) => {
-                    let close = e.must_close() || e.head_len().is_none();
-                    self.write_error(protocol_error(&e), Version::Http11, !close, None);
+                    // The refused head is over: its headers deadline must not carry over
+                    // to the next request on this connection.
+                    head_deadline = None;
+                    let close = e.must_close()
+                        || e.head_len().is_none()
+                        || !e.keep_alive()
+                        || self.server.drain.is_draining();
+                    let version = e.version().unwrap_or(Version::Http11);
+                    self.write_error(protocol_error(&e), version, !close, None);
                     if close {
                         return self.flush().await;
                     }
@@ -217,6 +224,7 @@ impl Conn {
 
         let mut req = Request::new(head_bytes, head, Some(self.peer));
         req.set_body(body);
+        req.set_state(self.server.router.state());
         if let Some((pattern, params)) = route {
             req.set_route(pattern, params);
         }

@@ -126,11 +126,15 @@ impl Server {
     }
 
     /// Serves on every loop of `runtime` until the drain completes. `make_app` runs once
-    /// per loop, so each loop owns its router and state.
+    /// per loop, so each loop owns its router and state; state shared by every loop is an
+    /// `Arc` the factory clones into each router with
+    /// [`Router::with_state`](crate::Router::with_state).
     ///
     /// # Errors
     ///
-    /// When a loop cannot bind its listener (the drain of the others still runs).
+    /// When a loop cannot bind its listener, or (`InvalidInput`) when a route takes a
+    /// [`State<S>`](crate::State) its router was not given; the drain of the other loops
+    /// still runs.
     pub fn serve<F>(self, runtime: &Runtime, make_app: F) -> io::Result<()>
     where
         F: Fn() -> Router + Send + Sync + 'static,
@@ -148,10 +152,18 @@ impl Server {
         let result = runtime.run(move |ctx: LoopContext| {
             let listener = first.lock().take();
             let app = make_app();
+            let state_error = app.check_states().err();
             let config = config.clone();
             let signal = signal.clone();
             let errors = errors.clone();
             async move {
+                if let Some(message) = state_error {
+                    tracing::error!(loop_index = ctx.index(), "{message}");
+                    let e = io::Error::new(io::ErrorKind::InvalidInput, message);
+                    errors.lock().get_or_insert(e);
+                    signal.fire();
+                    return;
+                }
                 if handle_signals && ctx.index() == 0 {
                     keel_runtime::spawn_local(watch_signals(signal.clone()));
                 }
