@@ -3,6 +3,7 @@
 //! error as-is.
 
 use std::fmt;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// The phase of an acquire that ran out of time.
@@ -35,13 +36,14 @@ impl fmt::Display for Phase {
 /// # Examples
 ///
 /// ```
+/// use std::sync::Arc;
 /// use std::time::Duration;
 /// use keel_pool::{Error, Phase};
 ///
 /// let e: Error<std::io::Error> = Error::Timeout {
 ///     phase: Phase::Create,
 ///     waited: Duration::from_secs(3),
-///     last_error: Some(std::io::Error::other("connection refused")),
+///     last_error: Some(Arc::new(std::io::Error::other("connection refused"))),
 /// };
 /// assert!(e.is_timeout());
 /// assert_eq!(e.timeout_phase(), Some(Phase::Create));
@@ -56,9 +58,10 @@ pub enum Error<E> {
         phase: Phase,
         /// How long the acquire had waited in all.
         waited: Duration,
-        /// The last connect error, when failing connects (retried with backoff) caused
-        /// the timeout.
-        last_error: Option<E>,
+        /// The last connect error, when connects were failing: the acquire's own, or,
+        /// for an acquire queued behind a failing create, the pool's latest (shared,
+        /// hence the `Arc`).
+        last_error: Option<Arc<E>>,
     },
     /// The backend failed and the pool was told not to retry
     /// ([`Builder::fail_fast`](crate::Builder::fail_fast)).
@@ -95,7 +98,7 @@ impl<E> Error<E> {
     pub fn backend(&self) -> Option<&E> {
         match self {
             Error::Backend(e) => Some(e),
-            Error::Timeout { last_error, .. } => last_error.as_ref(),
+            Error::Timeout { last_error, .. } => last_error.as_deref(),
             Error::Closed => None,
         }
     }

@@ -106,6 +106,7 @@
 
 mod builder;
 mod error;
+mod health;
 mod jitter;
 mod manager;
 mod metrics;
@@ -124,7 +125,8 @@ pub use builder::{
     DEFAULT_VALIDATION_WINDOW,
 };
 pub use error::{Error, Phase};
+pub use health::BackendHealth;
 pub use manager::{Health, Manager};
 pub use metrics::{ClosedBy, Metrics, Status, Summary};
 pub use object::Pooled;
-pub use pool::Pool;
+pub use pool::{CloseReport, Pool};

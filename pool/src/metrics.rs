@@ -38,6 +38,9 @@ pub struct Status {
     pub waiting: usize,
     /// The most connections the pool opens ([`Builder::max`](crate::Builder::max)).
     pub max: usize,
+    /// No connection attempt failed since the last one that succeeded (details:
+    /// [`Pool::health`](crate::Pool::health)).
+    pub healthy: bool,
 }
 
 /// Count, sum and maximum of a duration (a histogram module can replace it later).
@@ -78,6 +81,10 @@ pub struct ClosedBy {
     pub broken: u64,
     /// [`Manager::recycle`](crate::Manager::recycle) failed or timed out.
     pub recycle_failed: u64,
+    /// The acquire checking them was cancelled (its future dropped) while
+    /// [`Manager::recycle`](crate::Manager::recycle) ran: the connection's state is
+    /// unknown, so it is closed.
+    pub recycle_cancelled: u64,
     /// Idle longer than the idle timeout.
     pub idle_timeout: u64,
     /// Older than their (jittered) max lifetime.
@@ -117,6 +124,7 @@ pub struct Metrics {
 pub(crate) enum Reason {
     Broken,
     RecycleFailed,
+    RecycleCancelled,
     IdleTimeout,
     MaxLifetime,
     PoolClosed,
@@ -174,6 +182,7 @@ impl Counters {
             match reason {
                 Reason::Broken => c.broken += 1,
                 Reason::RecycleFailed => c.recycle_failed += 1,
+                Reason::RecycleCancelled => c.recycle_cancelled += 1,
                 Reason::IdleTimeout => c.idle_timeout += 1,
                 Reason::MaxLifetime => c.max_lifetime += 1,
                 Reason::PoolClosed => c.pool_closed += 1,

@@ -24,13 +24,17 @@
 //!   lifetime → close it and pass the slot on; else hand it to the oldest waiter, or
 //!   push it on the idle list.
 //! * **Create.** Failed connects are retried with exponential backoff and jitter until
-//!   the acquire deadline; the timeout then carries the last connect error.
+//!   the acquire deadline; the timeout then carries the last connect error. Every
+//!   create (and refill) outcome feeds the backend health ([`Pool::health`], for
+//!   readiness); acquires queued behind a failing create time out with its error too.
 //! * **Background task.** Started by the first acquire on a loop; each
 //!   `reap_interval` it closes idle connections that are broken, past their lifetime,
 //!   or past the idle timeout (down to `min`), opens connections until `min` are idle, and warns about leases
 //!   held past the leak threshold. It holds only a `Weak` and stops with the pool.
 //! * **Close.** Waiters get [`Error::Closed`], idle connections close now, checked-out
 //!   ones close when returned, creates in flight close when they finish.
+//!   [`Pool::close_within`] also waits for that, up to a deadline, and reports what
+//!   was left.
 
 use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
@@ -38,6 +42,8 @@ use std::fmt;
 use std::future::{Future, poll_fn};
 use std::panic::Location;
 use std::rc::{Rc, Weak};
+use std::sync::Arc;
+use std::task::{Poll, Waker};
 use std::time::{Duration, Instant};
 
 use keel_runtime::time::{sleep, sleep_until, timeout, timeout_at};
@@ -45,6 +51,7 @@ use slab::Slab;
 
 use crate::builder::{Builder, Config};
 use crate::error::{Error, Phase};
+use crate::health::{BackendHealth, Tracker};
 use crate::jitter::Rng;
 use crate::manager::{Health, Manager};
 use crate::metrics::{Counters, Metrics, Reason, Status};
@@ -85,8 +92,11 @@ pub(crate) struct Inner<M: Manager> {
     config: Config,
     state: RefCell<State<M::Connection>>,
     counters: Counters,
+    health: Tracker<M::Error>,
     rng: Rng,
     maintenance: Cell<bool>,
+    /// Tasks in [`Pool::close_within`], woken whenever a connection or slot goes.
+    draining: RefCell<Vec<Waker>>,
 }
 
 struct State<C> {
@@ -182,8 +192,10 @@ impl<M: Manager> Pool<M> {
                     closed: false,
                 }),
                 counters: Counters::default(),
+                health: Tracker::new(),
                 rng: Rng::new(),
                 maintenance: Cell::new(false),
+                draining: RefCell::new(Vec::new()),
             }),
         }
     }
@@ -265,7 +277,16 @@ impl<M: Manager> Pool<M> {
             in_use: st.in_use,
             waiting: st.waiters.len(),
             max: self.inner.config.max,
+            healthy: self.inner.health.is_healthy(),
         }
+    }
+
+    /// What the pool knows about its backend from its connection attempts: for a
+    /// readiness check, which should report unhealthy while `healthy` is false.
+    ///
+    /// See [`BackendHealth`] for an example.
+    pub fn health(&self) -> BackendHealth {
+        self.inner.health.snapshot()
     }
 
     /// The counters since the pool was built.
@@ -333,6 +354,54 @@ impl<M: Manager> Pool<M> {
         }
     }
 
+    /// Closes the pool (as [`close`](Pool::close)) and waits until every connection is
+    /// gone — checked-out ones returned, creates in flight finished — or `limit`
+    /// passed, whichever comes first. For shutdown: what was still out at the deadline
+    /// is in the report (it closes when returned, as after `close`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use keel_pool::{Manager, Pool};
+    /// # struct M;
+    /// # impl Manager for M {
+    /// #     type Connection = (); type Error = std::convert::Infallible;
+    /// #     async fn create(&self) -> Result<(), Self::Error> { Ok(()) }
+    /// #     async fn recycle(&self, _: &mut ()) -> Result<(), Self::Error> { Ok(()) }
+    /// # }
+    /// use std::time::Duration;
+    ///
+    /// keel_runtime::block_on(async {
+    ///     let pool = Pool::new(M);
+    ///     let held = pool.get().await.unwrap();
+    ///     let report = pool.close_within(Duration::from_millis(10)).await;
+    ///     assert_eq!((report.left, report.in_use), (1, 1));
+    ///     drop(held);
+    ///     assert!(pool.close_within(Duration::ZERO).await.drained());
+    /// });
+    /// ```
+    pub async fn close_within(&self, limit: Duration) -> CloseReport {
+        let start = Instant::now();
+        self.close();
+        let drained = poll_fn(|cx| {
+            if self.inner.state.borrow().size == 0 {
+                return Poll::Ready(());
+            }
+            let mut draining = self.inner.draining.borrow_mut();
+            if !draining.iter().any(|w| w.will_wake(cx.waker())) {
+                draining.push(cx.waker().clone());
+            }
+            Poll::Pending
+        });
+        let _ = timeout(limit, drained).await;
+        let st = self.inner.state.borrow();
+        CloseReport {
+            left: st.size,
+            in_use: st.in_use,
+            waited: start.elapsed(),
+        }
+    }
+
     /// Whether [`close`](Pool::close) was called.
     pub fn is_closed(&self) -> bool {
         self.inner.state.borrow().closed
@@ -353,6 +422,25 @@ impl<M: Manager> fmt::Debug for Pool<M> {
             .field("status", &self.status())
             .field("closed", &self.is_closed())
             .finish()
+    }
+}
+
+/// What [`Pool::close_within`] left behind.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct CloseReport {
+    /// Connections still open or being opened at the deadline (0: fully drained).
+    pub left: usize,
+    /// Of those, connections still checked out (they close when returned).
+    pub in_use: usize,
+    /// How long the close waited.
+    pub waited: Duration,
+}
+
+impl CloseReport {
+    /// Every connection was gone before the deadline.
+    pub fn drained(&self) -> bool {
+        self.left == 0
     }
 }
 
@@ -398,7 +486,10 @@ impl<M: Manager> Inner<M> {
                 match timeout_at(deadline, poll_fn(|cx| guard.waiter.poll(cx))).await {
                     Ok(Some(grant)) => grant,
                     Ok(None) => return Err(Error::Closed),
-                    Err(_) => return Err(this.timed_out(Phase::Wait, start, None)),
+                    Err(_) => {
+                        let last_error = this.health.current_error();
+                        return Err(this.timed_out(Phase::Wait, start, last_error));
+                    }
                 }
             }
         };
@@ -434,7 +525,16 @@ impl<M: Manager> Inner<M> {
         let idle_for = now.saturating_duration_since(conn.idle_since);
         if failed.is_none() && (conn.needs_recycle || idle_for > self.config.validation_window) {
             let limit = deadline.min(now + self.config.recycle_timeout);
-            match timeout_at(limit, self.manager.recycle(&mut conn.raw)).await {
+            // Held by a guard while the recycle runs: an acquire cancelled meanwhile
+            // closes the connection through `discard` (counted, `detach` called).
+            let mut checking = Checking {
+                inner: self,
+                conn: Some(conn),
+            };
+            let raw = &mut checking.conn.as_mut().expect("held until taken").raw;
+            let outcome = timeout_at(limit, self.manager.recycle(raw)).await;
+            conn = checking.take();
+            match outcome {
                 Ok(Ok(())) => conn.needs_recycle = false,
                 Ok(Err(_)) => failed = Some(Reason::RecycleFailed),
                 Err(_) => {
@@ -473,23 +573,35 @@ impl<M: Manager> Inner<M> {
             }
             let now = Instant::now();
             if now >= deadline {
+                // Our own last error, else that of the creates failing beside us.
+                let last_error = last_error.or_else(|| self.health.current_error());
                 return Err(self.timed_out(Phase::Create, start, last_error));
             }
             let limit = deadline.min(now + self.config.create_timeout);
             match timeout_at(limit, self.manager.create()).await {
                 Ok(Ok(raw)) => {
                     self.counters.created();
+                    self.health.succeeded();
                     slot.disarm();
                     return Ok(self.wrap(raw));
                 }
                 Ok(Err(e)) => {
                     self.counters.create_failed();
                     if self.config.fail_fast {
+                        self.health.failed_text(e.to_string());
                         return Err(Error::Backend(e));
                     }
+                    let e = Arc::new(e);
+                    self.health.failed(&e);
                     last_error = Some(e);
                 }
-                Err(_) => self.counters.create_failed(),
+                Err(_) => {
+                    self.counters.create_failed();
+                    self.health.failed_text(format!(
+                        "create timed out after {:?}",
+                        limit.saturating_duration_since(now)
+                    ));
+                }
             }
             tracing::debug!(attempt, "keel-pool: connect failed; retrying after backoff");
             let pause =
@@ -664,9 +776,21 @@ impl<M: Manager> Inner<M> {
 
     /// Gives a slot back: to the oldest waiter (to create with), else frees it.
     fn release_slot(&self) {
-        let mut st = self.state.borrow_mut();
-        if st.closed || st.waiters.grant(Grant::Slot).is_err() {
-            st.size -= 1;
+        {
+            let mut st = self.state.borrow_mut();
+            if st.closed || st.waiters.grant(Grant::Slot).is_err() {
+                st.size -= 1;
+            }
+        }
+        self.wake_draining();
+    }
+
+    /// Wakes the tasks in [`Pool::close_within`] (they look at `size` when polled,
+    /// after the caller's bookkeeping is done).
+    fn wake_draining(&self) {
+        let wakers = std::mem::take(&mut *self.draining.borrow_mut());
+        for waker in wakers {
+            waker.wake();
         }
     }
 
@@ -675,13 +799,14 @@ impl<M: Manager> Inner<M> {
         self.counters.closed(reason);
         self.manager.detach(&mut conn.raw);
         drop(conn);
+        self.wake_draining();
     }
 
     fn timed_out(
         &self,
         phase: Phase,
         start: Instant,
-        last_error: Option<M::Error>,
+        last_error: Option<Arc<M::Error>>,
     ) -> Error<M::Error> {
         self.counters.timed_out(phase);
         Error::Timeout {
@@ -765,12 +890,22 @@ impl<M: Manager> Inner<M> {
             match timeout(self.config.create_timeout, self.manager.create()).await {
                 Ok(Ok(raw)) => {
                     self.counters.created();
+                    self.health.succeeded();
                     slot.disarm();
                     let conn = self.wrap(raw);
                     self.dispatch(conn);
                 }
-                _ => {
+                Ok(Err(e)) => {
                     self.counters.create_failed();
+                    self.health.failed(&Arc::new(e));
+                    return;
+                }
+                Err(_) => {
+                    self.counters.create_failed();
+                    self.health.failed_text(format!(
+                        "create timed out after {:?}",
+                        self.config.create_timeout
+                    ));
                     return;
                 }
             }
@@ -833,6 +968,28 @@ impl<M: Manager> Drop for WaitGuard<'_, M> {
             Some(Grant::Conn(conn)) => self.inner.dispatch(conn),
             Some(Grant::Slot) => self.inner.release_slot(),
             None => {}
+        }
+    }
+}
+
+/// A connection being recycled by an acquire; dropped with it (the acquire was
+/// cancelled), it closes the connection as [`Reason::RecycleCancelled`].
+struct Checking<'a, M: Manager> {
+    inner: &'a Rc<Inner<M>>,
+    conn: Option<Conn<M::Connection>>,
+}
+
+impl<M: Manager> Checking<'_, M> {
+    /// The recycle finished: the acquire takes the connection back.
+    fn take(mut self) -> Conn<M::Connection> {
+        self.conn.take().expect("taken once")
+    }
+}
+
+impl<M: Manager> Drop for Checking<'_, M> {
+    fn drop(&mut self) {
+        if let Some(conn) = self.conn.take() {
+            self.inner.discard(conn, Reason::RecycleCancelled);
         }
     }
 }

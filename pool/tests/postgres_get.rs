@@ -83,7 +83,10 @@ fn waiters_are_served_in_arrival_order() {
                 keel_runtime::spawn_local(async move {
                     let conn = pool.get().await.unwrap();
                     order.borrow_mut().push(i);
-                    conn.batch_execute("SELECT 1").await.unwrap();
+                    conn.unchecked_client()
+                        .batch_execute("SELECT 1")
+                        .await
+                        .unwrap();
                 })
             })
             .collect();
@@ -107,7 +110,12 @@ fn a_failed_transaction_is_rolled_back_not_discarded() {
         let pool = Pool::builder(pg_manager(&app).await).max(1).build();
         {
             let conn = pool.get().await.unwrap();
-            assert!(conn.batch_execute("BEGIN; SELECT 1/0").await.is_err());
+            assert!(
+                conn.unchecked_client()
+                    .batch_execute("BEGIN; SELECT 1/0")
+                    .await
+                    .is_err()
+            );
             assert!(!conn.is_settled());
         }
         {
@@ -116,7 +124,8 @@ fn a_failed_transaction_is_rolled_back_not_discarded() {
             let row = conn.query_one("SELECT 41 + 1", &[]).await.unwrap();
             assert_eq!(row.get::<_, i32>(0), 42);
             // An open (not failed) transaction is rolled back too.
-            conn.batch_execute("BEGIN; CREATE TEMP TABLE t (x int)")
+            conn.unchecked_client()
+                .batch_execute("BEGIN; CREATE TEMP TABLE t (x int)")
                 .await
                 .unwrap();
             assert_eq!(conn.transaction_status(), b'T');
@@ -151,7 +160,11 @@ fn statement_timeout_and_application_name_apply() {
             .unwrap();
         assert_eq!(row.get::<_, String>(0), app);
         assert_eq!(row.get::<_, String>(1), "50ms");
-        let err = conn.batch_execute("SELECT pg_sleep(1)").await.unwrap_err();
+        let err = conn
+            .unchecked_client()
+            .batch_execute("SELECT pg_sleep(1)")
+            .await
+            .unwrap_err();
         let code = err.code().expect("a server error");
         assert_eq!(
             code,

@@ -56,7 +56,10 @@ async fn ensure_test_db() {
         .is_some();
     if !exists {
         // Two test binaries may race here; "already exists" is fine.
-        let _ = admin.batch_execute("CREATE DATABASE test").await;
+        let _ = admin
+            .unchecked_client()
+            .batch_execute("CREATE DATABASE test")
+            .await;
     }
 }
 

@@ -1,0 +1,128 @@
+//! [`BackendHealth`]: whether the backend is reachable, as the pool's creates see it —
+//! for readiness checks — and the tracker that records it.
+
+use std::cell::RefCell;
+use std::fmt;
+use std::sync::Arc;
+use std::time::Instant;
+
+/// What the pool knows about its backend, from its connection attempts
+/// ([`Pool::health`](crate::Pool::health)).
+///
+/// Unhealthy from the first failed create (or refill) until the next successful one.
+/// A pool that never tried to connect is healthy.
+///
+/// # Examples
+///
+/// ```
+/// # use keel_pool::{Manager, Pool};
+/// # struct M;
+/// # impl Manager for M {
+/// #     type Connection = (); type Error = std::io::Error;
+/// #     async fn create(&self) -> Result<(), Self::Error> {
+/// #         Err(std::io::Error::other("connection refused"))
+/// #     }
+/// #     async fn recycle(&self, _: &mut ()) -> Result<(), Self::Error> { Ok(()) }
+/// # }
+/// keel_runtime::block_on(async {
+///     let pool = Pool::builder(M).fail_fast(true).build();
+///     assert!(pool.health().healthy);
+///     assert!(pool.get().await.is_err());
+///     let health = pool.health();
+///     assert!(!health.healthy && health.down_since.is_some());
+///     assert_eq!(health.last_error.as_deref(), Some("connection refused"));
+/// });
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct BackendHealth {
+    /// No create failed since the last one that succeeded.
+    pub healthy: bool,
+    /// When the current run of failures began (`None` while healthy).
+    pub down_since: Option<Instant>,
+    /// Failed creates since the last success.
+    pub consecutive_failures: u64,
+    /// The last create error's text (kept after recovery, for the record).
+    pub last_error: Option<String>,
+    /// When a create last succeeded.
+    pub last_success: Option<Instant>,
+}
+
+/// The pool's record of its creates.
+pub(crate) struct Tracker<E> {
+    state: RefCell<State<E>>,
+}
+
+struct State<E> {
+    down_since: Option<Instant>,
+    failures: u64,
+    /// The last connect error itself, for the timeouts of acquires queued behind it.
+    error: Option<Arc<E>>,
+    text: Option<String>,
+    last_success: Option<Instant>,
+}
+
+impl<E: fmt::Display> Tracker<E> {
+    pub(crate) fn new() -> Tracker<E> {
+        Tracker {
+            state: RefCell::new(State {
+                down_since: None,
+                failures: 0,
+                error: None,
+                text: None,
+                last_success: None,
+            }),
+        }
+    }
+
+    /// A create succeeded.
+    pub(crate) fn succeeded(&self) {
+        let mut st = self.state.borrow_mut();
+        st.down_since = None;
+        st.failures = 0;
+        st.error = None;
+        st.last_success = Some(Instant::now());
+    }
+
+    /// A create failed with `error` (kept for the waiters' timeouts).
+    pub(crate) fn failed(&self, error: &Arc<E>) {
+        self.failed_with(Some(error.clone()), error.to_string());
+    }
+
+    /// A create failed; only its text is known (timed out, or given away).
+    pub(crate) fn failed_text(&self, text: String) {
+        self.failed_with(None, text);
+    }
+
+    fn failed_with(&self, error: Option<Arc<E>>, text: String) {
+        let mut st = self.state.borrow_mut();
+        st.down_since.get_or_insert_with(Instant::now);
+        st.failures += 1;
+        if error.is_some() {
+            st.error = error;
+        }
+        st.text = Some(text);
+    }
+
+    /// Whether the last create failed.
+    pub(crate) fn is_healthy(&self) -> bool {
+        self.state.borrow().down_since.is_none()
+    }
+
+    /// The last connect error, while the backend is failing.
+    pub(crate) fn current_error(&self) -> Option<Arc<E>> {
+        let st = self.state.borrow();
+        st.down_since.and(st.error.clone())
+    }
+
+    pub(crate) fn snapshot(&self) -> BackendHealth {
+        let st = self.state.borrow();
+        BackendHealth {
+            healthy: st.down_since.is_none(),
+            down_since: st.down_since,
+            consecutive_failures: st.failures,
+            last_error: st.text.clone(),
+            last_success: st.last_success,
+        }
+    }
+}

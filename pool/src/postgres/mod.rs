@@ -1,0 +1,320 @@
+//! The `postgres` feature: [`PgManager`], a [`Manager`] over tokio-postgres driven on
+//! Keel's loop.
+//!
+//! tokio-postgres is built with `default-features = false` (no `runtime` feature, so
+//! no tokio reactor or timer): each connection is a Keel
+//! [`TcpStream`] handed to `Config::connect_raw` through
+//! keel-runtime's `tokio-io` compat, and the returned connection future (which does
+//! the socket I/O) is `spawn_local`ed on the same loop as the pool. See
+//! `docs/why-postgres-client.md`.
+//!
+//! # Recycling
+//!
+//! The stream is wrapped in a sniffer that follows the message framing both ways: it
+//! counts `Query`/`Sync` messages sent (each earns exactly one `ReadyForQuery`) and
+//! remembers the transaction status of the last `ReadyForQuery` (`I` idle, `T` in a
+//! transaction, `E` in a failed one). The count matters because the server flushes an
+//! `ErrorResponse` before its `ReadyForQuery`: a client may see the error, and return
+//! the connection, before the status arrives. On return and before each checkout,
+//! [`Manager::check`] reports a closed client as broken, and a connection that is not
+//! *settled* (idle with nothing in flight: returned inside a transaction, failed or
+//! not, or with a cancelled query still running) as needing a recycle; the recycle
+//! runs `ROLLBACK` (queued behind anything in flight) and closes the connection unless
+//! it is settled afterwards. A
+//! connection idle past the validation window is checked with an empty query.
+//!
+//! # Queries
+//!
+//! [`PgConnection`] offers parameterized queries only (`query`, `query_one`,
+//! `query_opt`, `execute`, `transaction`), each prepared once per connection through a
+//! bounded statement cache ([`PgManager::statement_cache`]) and bounded by
+//! [`PgManager::query_timeout`], which cancels the query on the server when it
+//! expires. Raw SQL text goes through the explicitly named
+//! [`PgConnection::unchecked_client`] (see `connection`'s docs for why).
+//!
+//! # Examples
+//!
+//! ```no_run
+//! use std::time::Duration;
+//! use keel_pool::Pool;
+//! use keel_pool::postgres::PgManager;
+//!
+//! keel_runtime::block_on(async {
+//!     let config = "host=127.0.0.1 user=postgres dbname=test".parse().unwrap();
+//!     let manager = PgManager::new(config)
+//!         .application_name("my-service")
+//!         .statement_timeout(Duration::from_secs(5));
+//!     let pool = Pool::builder(manager).max(5).build();
+//!     let conn = pool.get().await.unwrap();
+//!     let row = conn.query_one("SELECT 1 + 1", &[]).await.unwrap();
+//!     assert_eq!(row.get::<_, i32>(0), 2);
+//! });
+//! ```
+
+use std::cell::RefCell;
+use std::fmt;
+use std::io;
+use std::time::Duration;
+
+use keel_runtime::net::TcpStream;
+use tokio_postgres::config::{Host, SslMode};
+use tokio_postgres::{Config, NoTls};
+
+use crate::manager::{Health, Manager};
+
+mod cache;
+mod connection;
+mod wire;
+
+pub use connection::{Param, PgConnection, PgTransaction};
+
+use cache::StatementCache;
+use connection::Extras;
+use wire::{Direction, Framing, Sniff, Wire};
+
+/// The client crate, re-exported so its `Config`, `Row` and types match this module's.
+pub use tokio_postgres;
+
+/// [`PgManager::statement_cache`]'s default.
+pub const DEFAULT_STATEMENT_CACHE: usize = 128;
+
+/// How long sending a cancel request may take when the config sets no connect timeout.
+const DEFAULT_CANCEL_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// What creating or checking a PostgreSQL connection can fail with.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum Error {
+    /// Connecting the socket failed (or the config names no TCP host).
+    Io(io::Error),
+    /// The server or the protocol failed.
+    Postgres(tokio_postgres::Error),
+    /// The connection is closed.
+    Closed,
+    /// `ROLLBACK` did not bring the connection back to idle.
+    StillInTransaction,
+    /// A query ran past [`PgManager::query_timeout`]; a cancel request was sent to the
+    /// server.
+    QueryTimeout(Duration),
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::Io(e) => write!(f, "postgres connect error: {e}"),
+            Error::Postgres(e) => write!(f, "postgres error: {e}"),
+            Error::Closed => f.write_str("postgres connection is closed"),
+            Error::StillInTransaction => f.write_str("postgres connection still in a transaction"),
+            Error::QueryTimeout(limit) => write!(
+                f,
+                "postgres query timed out after {limit:?} (cancel request sent to the server)"
+            ),
+        }
+    }
+}
+
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Error::Io(e) => Some(e),
+            Error::Postgres(e) => Some(e),
+            _ => None,
+        }
+    }
+}
+
+impl From<tokio_postgres::Error> for Error {
+    fn from(e: tokio_postgres::Error) -> Error {
+        Error::Postgres(e)
+    }
+}
+
+/// Opens PostgreSQL connections over Keel's TcpStream for a [`Pool`](crate::Pool).
+///
+/// The first TCP host and port of the config are used; TLS is not supported yet (the
+/// config's `sslmode` is forced to `disable`). Host names are resolved off the loop
+/// (keel-runtime's `lookup_host`).
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use keel_pool::postgres::PgManager;
+///
+/// let mut config = tokio_postgres::Config::new();
+/// config.host("127.0.0.1").user("postgres").dbname("test");
+/// let manager = PgManager::new(config)
+///     .application_name("api")
+///     .statement_timeout(Duration::from_secs(2));
+/// assert_eq!(manager.config().get_application_name(), Some("api"));
+/// ```
+#[derive(Debug, Clone)]
+pub struct PgManager {
+    config: Config,
+    query_timeout: Option<Duration>,
+    statement_cache: usize,
+}
+
+impl PgManager {
+    /// A manager connecting with `config` (TLS off).
+    pub fn new(mut config: Config) -> PgManager {
+        config.ssl_mode(SslMode::Disable);
+        PgManager {
+            config,
+            query_timeout: None,
+            statement_cache: DEFAULT_STATEMENT_CACHE,
+        }
+    }
+
+    /// Bounds every query made through a [`PgConnection`]'s methods: past it, the
+    /// connection sends the server a cancel request (over a new socket, as the
+    /// protocol wants) and the call fails with [`Error::QueryTimeout`]. The connection
+    /// stays usable: later requests queue behind the cancelled one, and if it is
+    /// returned with the cancelled query still running, the pool rolls it back (or
+    /// closes it) before the next checkout. Unlike `statement_timeout` (enforced by
+    /// the server), this also covers a server or network that stopped answering.
+    ///
+    /// # Default
+    ///
+    /// None.
+    pub fn query_timeout(mut self, timeout: Duration) -> Self {
+        self.query_timeout = Some(timeout);
+        self
+    }
+
+    /// How many prepared statements each connection caches, by SQL text (least
+    /// recently used evicted first, and closed on the server); 0 disables the cache
+    /// (every query is prepared, run and closed).
+    ///
+    /// # Default
+    ///
+    /// [`DEFAULT_STATEMENT_CACHE`] (128).
+    pub fn statement_cache(mut self, capacity: usize) -> Self {
+        self.statement_cache = capacity;
+        self
+    }
+
+    /// Sets `application_name` (shown in `pg_stat_activity`).
+    ///
+    /// # Default
+    ///
+    /// The config's, else none.
+    pub fn application_name(mut self, name: &str) -> Self {
+        self.config.application_name(name);
+        self
+    }
+
+    /// Sets the server's `statement_timeout` for every connection, through the startup
+    /// `options` (no extra round trip).
+    ///
+    /// # Default
+    ///
+    /// The server's (usually none).
+    pub fn statement_timeout(mut self, timeout: Duration) -> Self {
+        let setting = format!("-c statement_timeout={}", timeout.as_millis());
+        let options = match self.config.get_options() {
+            Some(existing) if !existing.is_empty() => format!("{existing} {setting}"),
+            _ => setting,
+        };
+        self.config.options(options);
+        self
+    }
+
+    /// The tokio-postgres config in use.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// Opens the socket to the first TCP host of the config (the name resolved off
+    /// the loop).
+    async fn connect_socket(&self) -> io::Result<TcpStream> {
+        let host = self
+            .config
+            .get_hosts()
+            .iter()
+            .find_map(|h| match h {
+                Host::Tcp(name) => Some(name.as_str()),
+                #[allow(unreachable_patterns, reason = "Unix hosts exist on unix only")]
+                _ => None,
+            })
+            .unwrap_or("127.0.0.1");
+        let port = self.config.get_ports().first().copied().unwrap_or(5432);
+        TcpStream::connect((host, port)).await
+    }
+}
+
+impl Manager for PgManager {
+    type Connection = PgConnection;
+    type Error = Error;
+
+    async fn create(&self) -> Result<PgConnection, Error> {
+        let stream = match self.config.get_connect_timeout() {
+            Some(limit) => keel_runtime::time::timeout(*limit, self.connect_socket())
+                .await
+                .map_err(|_| Error::Io(io::ErrorKind::TimedOut.into()))?,
+            None => self.connect_socket().await,
+        }
+        .map_err(Error::Io)?;
+        stream.set_nodelay(true).map_err(Error::Io)?;
+        let addr = stream.peer_addr().map_err(Error::Io)?;
+        let wire = Wire::new();
+        let stream = Sniff {
+            stream,
+            wire: wire.clone(),
+            read: Framing::new(Direction::Backend),
+            write: Framing::new(Direction::Frontend),
+        };
+        let (client, connection) = self.config.connect_raw(stream, NoTls).await?;
+        let driver = keel_runtime::task::Builder::new()
+            .name("keel-pool postgres connection")
+            .spawn_local(async move {
+                if let Err(e) = connection.await {
+                    tracing::debug!(error = %e, "keel-pool: postgres connection ended");
+                }
+            });
+        drop(driver); // detached: it ends when the client is dropped or the socket closes
+        let extras = Extras {
+            cache: RefCell::new(StatementCache::new(self.statement_cache)),
+            cancel: client.cancel_token(),
+            addr,
+            query_timeout: self.query_timeout,
+            cancel_timeout: self
+                .config
+                .get_connect_timeout()
+                .copied()
+                .unwrap_or(DEFAULT_CANCEL_TIMEOUT),
+        };
+        Ok(PgConnection {
+            client,
+            wire,
+            extras,
+        })
+    }
+
+    async fn recycle(&self, conn: &mut PgConnection) -> Result<(), Error> {
+        if conn.client.is_closed() {
+            return Err(Error::Closed);
+        }
+        if !conn.wire.settled() {
+            // Queued behind whatever is still in flight; when it completes, every
+            // earlier reply has been read.
+            conn.client.batch_execute("ROLLBACK").await?;
+            if !conn.wire.settled() {
+                return Err(Error::StillInTransaction);
+            }
+            return Ok(());
+        }
+        conn.client.batch_execute("").await?;
+        Ok(())
+    }
+
+    fn check(&self, conn: &mut PgConnection) -> Health {
+        if conn.client.is_closed() {
+            Health::Broken
+        } else if !conn.wire.settled() {
+            Health::NeedsRecycle
+        } else {
+            Health::Ok
+        }
+    }
+}
