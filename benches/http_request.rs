@@ -46,6 +46,9 @@ Host: localhost:8080\r\n\
 X-Api-Key: bench\r\n\
 \r\n";
 
+/// A bench case: its name, the client's bytes, the requests in them, the response check.
+type Case<'a> = (&'static str, &'a [u8], u64, fn(&[u8]));
+
 /// Requests in the pipelined batch.
 const DEPTH: usize = 16;
 
@@ -162,7 +165,7 @@ fn pipelined(out: &[u8]) {
 fn bench_request(c: &mut Criterion) {
     let mut conn = MemoryConnection::new(app(), ServerConfig::default());
     let batch = PLAINTEXT.repeat(DEPTH);
-    let cases: [(&str, &[u8], u64, fn(&[u8])); 4] = [
+    let cases: [Case<'_>; 4] = [
         ("plaintext", PLAINTEXT, 1, plaintext),
         ("json_param", JSON_PARAM, 1, json_param),
         ("not_found", NOT_FOUND, 1, not_found),
