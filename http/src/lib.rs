@@ -82,3 +82,26 @@ pub mod fuzzing {
     pub use crate::proto::parse::parse_request;
     pub use crate::router::{PathTree, RouteError};
 }
+
+/// Entry points for the benches in `benches/`; not a stable API.
+#[doc(hidden)]
+pub mod _benchable {
+    use std::rc::Rc;
+
+    pub use crate::proto::head::RequestHead;
+    pub use crate::proto::parse::Status;
+    pub use crate::server::memory::MemoryConnection;
+    use crate::{Method, Params, Router, router::Resolved};
+
+    /// What `router` resolves `method` and `path` to, as the server does for each request:
+    /// the matched route's pattern and parameters, or the status of the error answered
+    /// instead (404, 405).
+    pub fn resolve(router: &Router, method: &Method, path: &str) -> Result<(Rc<str>, Params), u16> {
+        match router.resolve(method, path) {
+            Resolved::Found {
+                pattern, params, ..
+            } => Ok((pattern, params)),
+            Resolved::Error(err, ..) => Err(err.status().as_u16()),
+        }
+    }
+}

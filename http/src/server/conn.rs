@@ -13,6 +13,11 @@
 //! * idle between requests: the keep-alive timeout, then a silent close;
 //! * from a request's first byte to its complete head: the headers timeout → 408, close;
 //! * from the complete head to the written response: the request timeout → 408, close.
+//!
+//! # Transport
+//!
+//! [`Conn`] is generic over its byte stream ([`Transport`]): a [`TcpStream`] when
+//! serving, memory in the benches (`super::memory`), so both run this same code.
 
 use std::io;
 use std::net::SocketAddr;
@@ -47,22 +52,33 @@ const MAX_PENDING_WRITE: usize = 64 * 1024;
 /// Serves one accepted connection until it closes.
 pub(crate) async fn serve(stream: TcpStream, peer: SocketAddr, server: Rc<LoopServer>) {
     let _ = stream.set_nodelay(true);
-    let mut conn = Conn {
-        stream,
-        peer,
-        rbuf: vec![0; INITIAL_READ_BUFFER],
-        start: 0,
-        end: 0,
-        wbuf: Vec::with_capacity(INITIAL_READ_BUFFER),
-        server,
-    };
+    let mut conn = Conn::new(stream, peer, server);
     if let Err(e) = conn.run().await {
         tracing::debug!(peer = %conn.peer, error = %e, "connection ended with an I/O error");
     }
 }
 
-struct Conn {
-    stream: TcpStream,
+/// The byte stream under a connection.
+pub(crate) trait Transport {
+    /// Reads into `buf`; `Ok(0)` is the end of the stream.
+    async fn read(&mut self, buf: &mut [u8]) -> io::Result<usize>;
+    /// Writes all of `buf`.
+    async fn write_all(&mut self, buf: &[u8]) -> io::Result<()>;
+}
+
+impl Transport for TcpStream {
+    async fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        TcpStream::read(self, buf).await
+    }
+
+    async fn write_all(&mut self, buf: &[u8]) -> io::Result<()> {
+        TcpStream::write_all(self, buf).await
+    }
+}
+
+/// One connection's buffers and state over the byte stream `S`.
+pub(crate) struct Conn<S> {
+    stream: S,
     peer: SocketAddr,
     rbuf: Vec<u8>,
     start: usize,
@@ -89,8 +105,34 @@ enum Read {
     Draining,
 }
 
-impl Conn {
-    async fn run(&mut self) -> io::Result<()> {
+impl<S: Transport> Conn<S> {
+    pub(crate) fn new(stream: S, peer: SocketAddr, server: Rc<LoopServer>) -> Conn<S> {
+        Conn {
+            stream,
+            peer,
+            rbuf: vec![0; INITIAL_READ_BUFFER],
+            start: 0,
+            end: 0,
+            wbuf: Vec::with_capacity(INITIAL_READ_BUFFER),
+            server,
+        }
+    }
+
+    /// The byte stream.
+    pub(crate) fn stream_mut(&mut self) -> &mut S {
+        &mut self.stream
+    }
+
+    /// Forgets unread bytes and pending output, keeping the buffers' memory: the state
+    /// of a freshly accepted connection.
+    pub(crate) fn reset(&mut self) {
+        self.start = 0;
+        self.end = 0;
+        self.wbuf.clear();
+    }
+
+    /// Serves requests until the peer closes, the connection must close, or it idles out.
+    pub(crate) async fn run(&mut self) -> io::Result<()> {
         let mut head_deadline: Option<Instant> = None;
         // The body limit depends on the route (`Router::body_limit` may raise it above
         // the server default), so `handle` checks it after routing, not the parser.

@@ -15,6 +15,7 @@
 mod catch_panic;
 pub(crate) mod config;
 mod conn;
+pub(crate) mod memory;
 mod select;
 mod shutdown;
 
@@ -70,6 +71,18 @@ pub(crate) struct LoopServer {
     pub(crate) config: ServerConfig,
     pub(crate) drain: LocalDrain,
     open: Cell<usize>,
+}
+
+impl LoopServer {
+    pub(crate) fn new(router: Router, config: ServerConfig) -> LoopServer {
+        LoopServer {
+            layers: router.layers().to_vec().into(),
+            router,
+            config,
+            drain: LocalDrain::default(),
+            open: Cell::new(0),
+        }
+    }
 }
 
 impl Server {
@@ -198,13 +211,7 @@ async fn serve_loop(
     config: ServerConfig,
     signal: Arc<ShutdownSignal>,
 ) {
-    let server = Rc::new(LoopServer {
-        layers: router.layers().to_vec().into(),
-        router,
-        config,
-        drain: LocalDrain::default(),
-        open: Cell::new(0),
-    });
+    let server = Rc::new(LoopServer::new(router, config));
     let accepting = async {
         loop {
             accept_one(&listener, &server).await;
