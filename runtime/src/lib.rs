@@ -57,6 +57,7 @@ mod handle;
 pub mod heap;
 pub mod histogram;
 mod jobs;
+mod loom;
 pub mod metrics;
 pub mod net;
 mod oneshot;
@@ -65,6 +66,8 @@ mod report;
 mod runtime;
 pub mod signal;
 mod sys;
+#[cfg(all(test, loom))]
+mod tests;
 pub mod time;
 mod watchdog;
 pub mod workers;

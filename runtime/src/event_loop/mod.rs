@@ -17,6 +17,7 @@
 //! driver), [`placement`] (pinning loops to CPUs).
 
 pub(crate) mod core;
+pub(crate) mod mailbox;
 pub(crate) mod park;
 pub(crate) mod placement;
 pub(crate) mod shared;

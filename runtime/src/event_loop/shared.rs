@@ -24,15 +24,17 @@
 //! and wakes it. So no item is ever stranded, and the waker syscall is paid only when the
 //! loop really sleeps (and only once per sleep, thanks to the swap). A busy loop is never
 //! woken by syscall at all: it finds the items when it drains `inject` each tick.
+//!
+//! The code of the protocol is [`Mailbox`], which a loom model (`src/tests/loom_wake.rs`)
+//! checks: a wake racing with the park never strands an item while the loop sleeps, and
+//! an inject racing with [`close`](Shared::close) never strands an item either.
 
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering, fence};
 
-use crossbeam_queue::SegQueue;
-
+use super::mailbox::Mailbox;
 use crate::executor::task::Header;
 use crate::metrics::PublishedLoopMetrics;
 use crate::metrics::watch::PollWatch;
@@ -51,11 +53,8 @@ pub(crate) enum Injected {
 pub(crate) struct Shared {
     /// The loop's position in its runtime, `0..loops`.
     pub(crate) index: usize,
-    inject: SegQueue<Injected>,
-    sleeping: AtomicBool,
-    /// Set once the loop has stopped for good; see [`close`](Shared::close).
-    closed: AtomicBool,
-    waker: mio::Waker,
+    /// The inject queue and the protocol's flags.
+    mailbox: Mailbox<Injected, mio::Waker>,
     /// Figures the loop publishes each time it parks.
     pub(crate) metrics: PublishedLoopMetrics,
     /// The poll running now, for the watchdog.
@@ -66,26 +65,16 @@ impl Shared {
     pub(crate) fn new(index: usize, waker: mio::Waker) -> Shared {
         Shared {
             index,
-            inject: SegQueue::new(),
-            sleeping: AtomicBool::new(false),
-            closed: AtomicBool::new(false),
-            waker,
+            mailbox: Mailbox::new(waker),
             metrics: PublishedLoopMetrics::default(),
             watch: PollWatch::default(),
         }
     }
 
     /// Hands `item` to the loop from any thread (remote side of the protocol above).
+    #[inline]
     pub(crate) fn inject(&self, item: Injected) {
-        self.inject.push(item);
-        fence(Ordering::SeqCst);
-        if self.closed.load(Ordering::SeqCst) {
-            // The loop is gone and will never drain the queue: drop the item here, so a
-            // spawned task's join handle reports cancellation instead of waiting forever.
-            self.drop_injected();
-            return;
-        }
-        self.notify();
+        self.mailbox.inject(item);
     }
 
     /// Loop side, after its last tick and after dropping its tasks: marks the loop gone
@@ -93,51 +82,37 @@ impl Shared {
     /// protocol: an injector either sees `closed` (and drops its item itself) or pushed
     /// before this drain, which then drops it.
     pub(crate) fn close(&self) {
-        self.closed.store(true, Ordering::SeqCst);
-        fence(Ordering::SeqCst);
-        self.drop_injected();
-    }
-
-    fn drop_injected(&self) {
-        while let Some(item) = self.inject.pop() {
-            drop(item);
-        }
+        self.mailbox.close();
     }
 
     /// Wakes the loop if it sleeps. Also used to make it notice shutdown.
+    #[inline]
     pub(crate) fn notify(&self) {
-        if self.sleeping.load(Ordering::SeqCst) && self.sleeping.swap(false, Ordering::SeqCst) {
-            // A failed wake means the eventfd is gone, i.e. the loop already exited.
-            let _ = self.waker.wake();
-        }
+        self.mailbox.notify();
     }
 
     /// Loop side, steps 1–3: announces the sleep; returns false when work arrived
     /// meanwhile and the loop must not block.
+    #[inline]
     pub(crate) fn prepare_sleep(&self) -> bool {
-        self.sleeping.store(true, Ordering::SeqCst);
-        fence(Ordering::SeqCst);
-        if self.inject.is_empty() {
-            true
-        } else {
-            self.sleeping.store(false, Ordering::SeqCst);
-            false
-        }
+        self.mailbox.prepare_sleep()
     }
 
     /// Loop side, step 4.
+    #[inline]
     pub(crate) fn end_sleep(&self) {
-        self.sleeping.store(false, Ordering::SeqCst);
+        self.mailbox.end_sleep();
     }
 
     /// Loop side: takes the next injected item.
+    #[inline]
     pub(crate) fn pop_injected(&self) -> Option<Injected> {
-        self.inject.pop()
+        self.mailbox.pop()
     }
 
     /// Items waiting in the inject queue (a snapshot).
     pub(crate) fn inject_len(&self) -> usize {
-        self.inject.len()
+        self.mailbox.len()
     }
 }
 
@@ -145,8 +120,8 @@ impl fmt::Debug for Shared {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Shared")
             .field("index", &self.index)
-            .field("inject_len", &self.inject.len())
-            .field("sleeping", &self.sleeping.load(Ordering::Relaxed))
+            .field("inject_len", &self.mailbox.len())
+            .field("sleeping", &self.mailbox.is_sleeping())
             .finish()
     }
 }

@@ -12,7 +12,7 @@ mod error;
 mod report;
 mod result;
 mod settings;
-mod slots;
+pub(crate) mod slots;
 
 pub use self::error::{ErrorKind, PoolError};
 pub use self::report::ShutdownReport;

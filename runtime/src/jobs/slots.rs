@@ -8,21 +8,25 @@
 //! it. So the bound counts jobs that wait, never jobs that run.
 //!
 //! * `try_acquire`: a compare-and-swap on `used`, failing at `limit`.
-//! * `release`: decrement `used` (`SeqCst`), then read `waiting` (`SeqCst`); if someone
-//!   waits, pop the oldest waiter under the lock and wake it.
+//! * `release`: decrement `used` (`SeqCst`), a `SeqCst` fence, then read `waiting`; if
+//!   someone waits, pop the oldest waiter under the lock and wake it.
 //! * A waiter (`poll_acquire`) that finds no room pushes its waker and raises `waiting`
-//!   (`SeqCst`, under the lock), then tries `try_acquire` once more. Either its retry
-//!   sees the released slot, or the releaser sees `waiting > 0` and wakes it: a freed slot
-//!   is never missed.
+//!   (`SeqCst`, under the lock), a `SeqCst` fence, then tries `try_acquire` once more.
+//!   The two fences order "free a slot, then read `waiting`" against "raise `waiting`,
+//!   then read `used`" (`try_acquire`'s first read is `Relaxed`, so without the fences
+//!   both reads could be stale on a weakly ordered CPU): either the retry sees the
+//!   released slot, or the releaser sees `waiting > 0` and wakes it, so a freed slot is
+//!   never missed. The loom model `src/tests/loom_slots.rs` checks this, and close below.
 //! * A woken waiter that is dropped before it takes a slot passes the wake on
 //!   (`cancel`), so one dropped waiter cannot strand the others.
 //! * `close` wakes everyone; `poll_acquire` answers closed from then on.
 
 use std::collections::VecDeque;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::task::{Context, Poll, Waker};
 
-use parking_lot::Mutex;
+// From the shim so `src/tests/loom_slots.rs` can model-check this protocol.
+use crate::loom::sync::Mutex;
+use crate::loom::sync::atomic::{AtomicBool, AtomicUsize, Ordering, fence};
 
 /// A waiter's place in the line.
 pub(crate) type WaiterId = u64;
@@ -96,6 +100,7 @@ impl QueueSlots {
     /// Gives a slot back and wakes the oldest waiter, if any.
     pub(crate) fn release(&self) {
         self.used.fetch_sub(1, Ordering::SeqCst);
+        fence(Ordering::SeqCst);
         if self.waiting.load(Ordering::SeqCst) > 0 {
             self.wake_one();
         }
@@ -133,6 +138,7 @@ impl QueueSlots {
                 }
             }
         }
+        fence(Ordering::SeqCst);
         if self.try_acquire() {
             self.cancel_quietly(id);
             return Poll::Ready(Ok(()));
