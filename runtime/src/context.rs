@@ -10,7 +10,7 @@ use std::rc::Rc;
 use std::sync::Arc;
 
 use crate::event_loop::Core;
-use crate::executor::task::Header;
+use crate::executor::task::TaskRef;
 
 thread_local! {
     static CURRENT: RefCell<Option<Rc<Core>>> = const { RefCell::new(None) };
@@ -54,19 +54,19 @@ pub(crate) fn expect_core<R>(what: &str, f: impl FnOnce(&Rc<Core>) -> R) -> R {
     }
 }
 
-/// The local half of a wake: pushes `header` onto the run queue when this thread drives
+/// The local half of a wake: pushes `task` onto the run queue when this thread drives
 /// the task's loop, and hands it back otherwise.
-pub(crate) fn try_push_local(header: Arc<Header>) -> Result<(), Arc<Header>> {
-    let mut header = Some(header);
+pub(crate) fn try_push_local(task: TaskRef) -> Result<(), TaskRef> {
+    let mut task = Some(task);
     let _ = CURRENT.try_with(|current| {
-        if let (Some(core), Some(h)) = (current.borrow().as_ref(), header.as_ref())
-            && Arc::ptr_eq(&core.shared, &h.owner)
+        if let (Some(core), Some(t)) = (current.borrow().as_ref(), task.as_ref())
+            && Arc::ptr_eq(&core.shared, &t.header().owner)
         {
-            core.push_local(header.take().expect("checked above"));
+            core.push_local(task.take().expect("checked above"));
         }
     });
-    match header {
+    match task {
         None => Ok(()),
-        Some(header) => Err(header),
+        Some(task) => Err(task),
     }
 }

@@ -9,7 +9,7 @@
 //! the runtime shuts down.
 
 use std::thread;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use crate::handle::Handle;
 
@@ -32,7 +32,7 @@ pub(crate) fn start(handle: Handle, threshold: Option<Duration>) -> Option<threa
                 }
                 crate::heap::check_pressure();
                 let Some(threshold) = threshold else { continue };
-                let now = Instant::now();
+                let now = crate::sys::clock::coarse_nanos();
                 for shared in handle.loop_shareds() {
                     if let Some(stuck) = shared.watch.check(now, threshold) {
                         tracing::warn!(

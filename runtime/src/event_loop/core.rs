@@ -4,8 +4,6 @@
 
 use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
-use std::future::Future;
-use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::task::{Context, Waker};
@@ -15,18 +13,25 @@ use slab::Slab;
 
 use super::park::IoDriver;
 use super::shared::{Injected, Shared};
-use crate::executor::task::{Header, state};
+use crate::executor::task::{TaskRef, state};
 use crate::handle::Handle;
 use crate::metrics::LoopStats;
 use crate::metrics::batch::bump;
 use crate::metrics::clock::LoopClock;
 use crate::metrics::histogram::{self, LocalHistogram};
 use crate::metrics::stall::StallDetector;
+use crate::sys::clock::coarse_nanos;
 use crate::time::driver::TimeDriver;
 
 /// How many resource operations a task may complete in one poll before it is made to
 /// yield (tokio's coop budget): a socket that is always ready cannot starve the loop.
 pub(crate) const POLL_BUDGET: u32 = 128;
+
+/// One task poll in this many is timed with the precise clock for the poll-time
+/// histogram (and recorded with this weight); every poll is timed with the coarse clock
+/// for stalls and the watchdog, and every stall goes into the histogram too. Reading the
+/// precise clock around every poll would cost more than the rest of a local wake.
+pub(crate) const POLL_TIME_SAMPLE: u32 = 16;
 
 /// Gives every core in the process a distinct number, so a socket or timer registered on
 /// one loop is never mistaken for one of another loop (debug checks, stale handles).
@@ -34,8 +39,7 @@ static NEXT_INSTANCE: AtomicU64 = AtomicU64::new(1);
 
 /// A task as the loop stores it while it is not being polled.
 struct Slot {
-    header: Arc<Header>,
-    future: Pin<Box<dyn Future<Output = ()>>>,
+    task: TaskRef,
     waker: Waker,
 }
 
@@ -49,7 +53,7 @@ pub(crate) struct Core {
     pub(crate) handle: Handle,
     /// Task polls between two I/O polls.
     pub(crate) event_interval: u32,
-    run_queue: RefCell<VecDeque<Arc<Header>>>,
+    run_queue: RefCell<VecDeque<TaskRef>>,
     tasks: RefCell<Slab<Option<Slot>>>,
     pub(crate) io: IoDriver,
     pub(crate) time: TimeDriver,
@@ -58,6 +62,8 @@ pub(crate) struct Core {
     stalls: StallDetector,
     pub(crate) lag: LocalHistogram,
     poll_time: LocalHistogram,
+    /// Polls left until the next one timed precisely for `poll_time`.
+    polls_until_sample: Cell<u32>,
     histograms_published: Cell<Instant>,
     budget: Cell<u32>,
 }
@@ -84,17 +90,18 @@ impl Core {
             stalls: StallDetector::new(stall_threshold),
             lag: LocalHistogram::new(),
             poll_time: LocalHistogram::new(),
+            polls_until_sample: Cell::new(0),
             histograms_published: Cell::new(Instant::now()),
             budget: Cell::new(POLL_BUDGET),
         }
     }
 
     /// Queues a task of this loop (the local wake path: no atomics on the queue).
-    pub(crate) fn push_local(&self, header: Arc<Header>) {
-        self.run_queue.borrow_mut().push_back(header);
+    pub(crate) fn push_local(&self, task: TaskRef) {
+        self.run_queue.borrow_mut().push_back(task);
     }
 
-    fn pop_local(&self) -> Option<Arc<Header>> {
+    fn pop_local(&self) -> Option<TaskRef> {
         self.run_queue.borrow_mut().pop_front()
     }
 
@@ -103,17 +110,15 @@ impl Core {
     }
 
     /// Adopts a new task (already marked scheduled) and queues it.
-    pub(crate) fn adopt(&self, header: Arc<Header>, future: Pin<Box<dyn Future<Output = ()>>>) {
-        let waker = Waker::from(header.clone());
-        let slot = Slot {
-            header: header.clone(),
-            future,
+    pub(crate) fn adopt(&self, task: TaskRef) {
+        let waker = task.clone().waker();
+        let key = self.tasks.borrow_mut().insert(Some(Slot {
+            task: task.clone(),
             waker,
-        };
-        let key = self.tasks.borrow_mut().insert(Some(slot));
-        header.set_key(key);
+        }));
+        task.header().set_key(key);
         bump(&self.stats.tasks_spawned);
-        self.push_local(header);
+        self.push_local(task);
     }
 
     /// Tasks alive on this loop.
@@ -124,13 +129,13 @@ impl Core {
     /// Runs up to `max` queued tasks. Returns how many polls ran.
     pub(crate) fn run_tasks(&self, max: u32) -> u32 {
         let mut polled = 0;
-        // One clock read per poll: each poll ends when the next one starts.
-        let mut now = Instant::now();
+        // One coarse clock read per poll: each poll ends when the next one starts.
+        let mut now = coarse_nanos();
         while polled < max {
-            let Some(header) = self.pop_local() else {
+            let Some(task) = self.pop_local() else {
                 break;
             };
-            if let Some(ended) = self.run_task(&header, now) {
+            if let Some(ended) = self.run_task(&task, now) {
                 now = ended;
                 polled += 1;
             }
@@ -138,35 +143,52 @@ impl Core {
         polled
     }
 
-    /// Polls one task, starting at `started`. Returns when the poll ended, or `None`
-    /// when the queued entry was stale (or aborted: nothing was timed).
-    fn run_task(&self, header: &Arc<Header>, started: Instant) -> Option<Instant> {
+    /// Polls one task, starting at `started` (coarse clock). Returns when the poll ended,
+    /// or `None` when the queued entry was stale (or aborted: nothing was timed).
+    fn run_task(&self, task: &TaskRef, started: u64) -> Option<u64> {
+        let header = task.header();
         let prev = header.begin_poll();
         if prev & state::COMPLETE != 0 {
             return None;
         }
         let key = header.key();
-        let mut slot = self
+        let slot = self
             .tasks
             .borrow_mut()
             .get_mut(key)
             .and_then(Option::take)?;
         if prev & state::ABORTED != 0 {
-            self.finish(header, slot);
+            self.finish(slot);
             return None;
         }
         bump(&self.stats.polls);
         self.budget.set(POLL_BUDGET);
         let mut cx = Context::from_waker(&slot.waker);
+        let precise = match self.polls_until_sample.get() {
+            0 => {
+                self.polls_until_sample.set(POLL_TIME_SAMPLE - 1);
+                Some(Instant::now())
+            }
+            n => {
+                self.polls_until_sample.set(n - 1);
+                None
+            }
+        };
         self.shared.watch.begin(header, started);
-        let ready = slot.future.as_mut().poll(&mut cx).is_ready();
+        // SAFETY: this is the task's owning loop (it is in our slab), on its own thread.
+        let ready = unsafe { task.poll(&mut cx) }.is_ready();
         self.shared.watch.end();
-        let now = Instant::now();
-        let took = now.saturating_duration_since(started);
-        self.poll_time.record(took);
+        let precise = precise.map(|began| began.elapsed());
+        let now = coarse_nanos();
+        let took = Duration::from_nanos(now.saturating_sub(started));
+        if took >= self.stalls.threshold() {
+            self.poll_time.record(precise.unwrap_or(took));
+        } else if let Some(took) = precise {
+            self.poll_time.record_n(took, POLL_TIME_SAMPLE);
+        }
         self.stalls.observe(header, took, now, self.shared.index);
         if ready {
-            self.finish(header, slot);
+            self.finish(slot);
         } else if let Some(entry) = self.tasks.borrow_mut().get_mut(key) {
             *entry = Some(slot);
         }
@@ -175,10 +197,11 @@ impl Core {
 
     /// Drops a task's future (reporting cancellation if it had not finished) and frees
     /// its slot.
-    fn finish(&self, header: &Arc<Header>, slot: Slot) {
-        header.set_complete();
+    fn finish(&self, slot: Slot) {
+        // SAFETY: the task is in this loop's slab and we run on the loop's thread.
+        unsafe { slot.task.cancel() };
+        self.tasks.borrow_mut().try_remove(slot.task.header().key());
         drop(slot);
-        self.tasks.borrow_mut().try_remove(header.key());
         bump(&self.stats.tasks_completed);
     }
 
@@ -196,8 +219,8 @@ impl Core {
     pub(crate) fn drain_inject(&self) {
         while let Some(item) = self.shared.pop_injected() {
             match item {
-                Injected::Wake(header) => self.push_local(header),
-                Injected::Spawn(header, future) => self.adopt(header, future),
+                Injected::Wake(task) => self.push_local(task),
+                Injected::Spawn(task) => self.adopt(task.adopt()),
                 Injected::Run(f) => f(),
             }
         }
@@ -222,7 +245,8 @@ impl Core {
                 break;
             }
             for (_, slot) in slots {
-                slot.header.set_complete();
+                // SAFETY: the task was in this loop's slab; we run on the loop's thread.
+                unsafe { slot.task.cancel() };
                 drop(slot);
                 bump(&self.stats.tasks_completed);
             }

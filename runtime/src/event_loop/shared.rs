@@ -30,21 +30,18 @@
 //! an inject racing with [`close`](Shared::close) never strands an item either.
 
 use std::fmt;
-use std::future::Future;
-use std::pin::Pin;
-use std::sync::Arc;
-
 use super::mailbox::Mailbox;
-use crate::executor::task::Header;
+use crate::executor::Unadopted;
+use crate::executor::task::TaskRef;
 use crate::metrics::PublishedLoopMetrics;
 use crate::metrics::watch::PollWatch;
 
 /// Work handed to a loop from another thread.
 pub(crate) enum Injected {
     /// A task of this loop was woken.
-    Wake(Arc<Header>),
+    Wake(TaskRef),
     /// A new `Send` task to adopt and run here.
-    Spawn(Arc<Header>, Pin<Box<dyn Future<Output = ()> + Send>>),
+    Spawn(Unadopted),
     /// A closure to run on the loop thread (it typically spawns a `!Send` task).
     Run(Box<dyn FnOnce() + Send>),
 }

@@ -15,7 +15,7 @@ use std::panic::Location;
 use std::sync::Arc;
 
 pub use self::builder::Builder;
-use self::task::{Header, JoinCell, TaskFuture};
+use self::task::{Header, RawTask, TaskCell, TaskRef};
 pub use self::task::{JoinError, JoinHandle};
 pub use self::yield_now::yield_now;
 use crate::context;
@@ -86,11 +86,12 @@ where
     F::Output: 'static,
 {
     context::expect_core("spawn_local", |core| {
-        let header = Header::new(core.shared.clone(), name, location);
-        let cell = JoinCell::new();
-        let task = TaskFuture::new(future, cell.clone(), header.clone());
-        core.adopt(header.clone(), Box::pin(task));
-        JoinHandle::new(cell, header)
+        let task = TaskCell::new(
+            Header::new(core.shared.clone(), name, location),
+            Some(future),
+        );
+        core.adopt(task.clone());
+        JoinHandle::new(task)
     })
 }
 
@@ -105,15 +106,13 @@ where
     F: Future + Send + 'static,
     F::Output: Send + 'static,
 {
-    let header = Header::new(owner.clone(), name, location);
-    let cell = JoinCell::new();
-    let task = Box::pin(TaskFuture::new(future, cell.clone(), header.clone()));
-    let handle = JoinHandle::new(cell, header.clone());
+    let task = TaskCell::new(Header::new(owner.clone(), name, location), Some(future));
+    let handle = JoinHandle::new(task.clone());
     let local = context::with_core(|core| Arc::ptr_eq(&core.shared, owner)).unwrap_or(false);
     if local {
-        context::expect_core("spawn", |core| core.adopt(header, task));
+        context::expect_core("spawn", |core| core.adopt(task));
     } else {
-        owner.inject(Injected::Spawn(header, task));
+        owner.inject(Injected::Spawn(Unadopted(Some(task))));
     }
     handle
 }
@@ -130,15 +129,16 @@ where
     F: Future + 'static,
     F::Output: Send + 'static,
 {
-    let header = Header::new(owner.clone(), name, location);
-    let cell = JoinCell::new();
-    let handle = JoinHandle::new(cell.clone(), header.clone());
+    let task = TaskCell::<F>::new(Header::new(owner.clone(), name, location), None);
+    let handle = JoinHandle::new(task.clone());
     // A stopped loop drops this closure unrun; the join handle must then hear about it.
-    let mut unrun = CancelUnlessRun(Some(cell));
+    let mut unrun = CancelUnlessRun(Some(task));
     let adopt = move || {
-        let cell = unrun.0.take().expect("the closure runs once");
-        let task = TaskFuture::new(make(), cell, header.clone());
-        context::expect_core("spawn_local_on", |core| core.adopt(header, Box::pin(task)));
+        let task = unrun.0.take().expect("the closure runs once");
+        // SAFETY: this closure runs on the owning loop's thread (it was injected there),
+        // once, before the task is adopted below.
+        unsafe { task.install(make()) };
+        context::expect_core("spawn_local_on", |core| core.adopt(task));
     };
     let local = context::with_core(|core| Arc::ptr_eq(&core.shared, owner)).unwrap_or(false);
     if local {
@@ -149,14 +149,38 @@ where
     handle
 }
 
-/// Reports cancellation to a `spawn_local_on` task's join cell when its closure is
+/// Reports cancellation to a `spawn_local_on` task's join handle when its closure is
 /// dropped without having run (the loop stopped first).
-struct CancelUnlessRun<T>(Option<Arc<JoinCell<T>>>);
+struct CancelUnlessRun<F: Future + 'static>(Option<Arc<TaskCell<F>>>);
 
-impl<T> Drop for CancelUnlessRun<T> {
+impl<F: Future + 'static> Drop for CancelUnlessRun<F> {
     fn drop(&mut self) {
-        if let Some(cell) = self.0.take() {
-            cell.complete(Err(JoinError::cancelled()));
+        if let Some(task) = self.0.take() {
+            // SAFETY: the cell has no future (it is installed only when the closure runs)
+            // and no loop adopted it, so this thread is its only completer.
+            unsafe { task.cancel() };
+        }
+    }
+}
+
+/// A `Send` task on its way to a loop through the inject queue. If the loop stopped and
+/// the item is dropped instead of adopted, the task is cancelled, so its join handle
+/// hears about it instead of waiting forever.
+pub(crate) struct Unadopted(Option<TaskRef>);
+
+impl Unadopted {
+    /// The task, for the loop to adopt.
+    pub(crate) fn adopt(mut self) -> TaskRef {
+        self.0.take().expect("taken once")
+    }
+}
+
+impl Drop for Unadopted {
+    fn drop(&mut self) {
+        if let Some(task) = self.0.take() {
+            // SAFETY: an `Unadopted` is only made from a `Send` future (`spawn_remote`)
+            // that no loop adopted, so any thread may drop it and complete the task.
+            unsafe { task.cancel() };
         }
     }
 }

@@ -70,12 +70,22 @@ impl LocalHistogram {
 
     /// Records one value.
     pub(crate) fn record(&self, value: Duration) {
+        self.record_n(value, 1);
+    }
+
+    /// Records `value` as if seen `n` times (one sample standing for `n` events).
+    pub(crate) fn record_n(&self, value: Duration, n: u32) {
         let ns = value.as_nanos().min(u128::from(u64::MAX)) as u64;
-        self.buckets.borrow_mut()[index(ns)] += 1;
-        self.count.set(self.count.get() + 1);
-        self.sum_ns.set(self.sum_ns.get().saturating_add(ns));
+        self.buckets.borrow_mut()[index(ns)] += u64::from(n);
+        self.count.set(self.count.get() + u64::from(n));
+        self.sum_ns.set(
+            self.sum_ns
+                .get()
+                .saturating_add(ns.saturating_mul(u64::from(n))),
+        );
         let s = value.as_secs_f64();
-        self.sum_sq_s.set(self.sum_sq_s.get() + s * s);
+        self.sum_sq_s
+            .set(self.sum_sq_s.get() + s * s * f64::from(n));
         self.min_ns.set(self.min_ns.get().min(ns));
         self.max_ns.set(self.max_ns.get().max(ns));
     }

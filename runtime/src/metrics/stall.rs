@@ -5,7 +5,7 @@
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use crate::executor::task::Header;
 
@@ -20,7 +20,8 @@ pub(crate) struct StallDetector {
     threshold: Duration,
     total: Cell<u64>,
     by_task: RefCell<HashMap<Arc<str>, u64>>,
-    last_log: Cell<Option<Instant>>,
+    /// When the last warning was logged (coarse clock nanoseconds).
+    last_log: Cell<Option<u64>>,
     /// `by_task` changed since it was last published.
     dirty: Cell<bool>,
 }
@@ -36,8 +37,9 @@ impl StallDetector {
         }
     }
 
-    /// Checks one poll of `header` that took `took`.
-    pub(crate) fn observe(&self, header: &Header, took: Duration, now: Instant, loop_index: usize) {
+    /// Checks one poll of `header` that took `took` and ended at `now` (coarse clock
+    /// nanoseconds).
+    pub(crate) fn observe(&self, header: &Header, took: Duration, now: u64, loop_index: usize) {
         if took < self.threshold {
             return;
         }
@@ -48,7 +50,7 @@ impl StallDetector {
         let quiet = self
             .last_log
             .get()
-            .is_some_and(|last| now.duration_since(last) < Duration::from_secs(1));
+            .is_some_and(|last| now.saturating_sub(last) < 1_000_000_000);
         if !quiet {
             self.last_log.set(Some(now));
             tracing::warn!(
@@ -59,6 +61,11 @@ impl StallDetector {
                 "slow task poll stalled the loop (move blocking work to blocking::spawn, CPU work to workers::run)"
             );
         }
+    }
+
+    /// The poll duration from which a poll counts as a stall.
+    pub(crate) fn threshold(&self) -> Duration {
+        self.threshold
     }
 
     /// Stalls so far.

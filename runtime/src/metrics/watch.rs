@@ -22,20 +22,12 @@
 //! comes after, the watchdog sees 0 and reads nothing. The read is a few string copies;
 //! the loop waits at most that long, and only when a report is being made.
 
-use std::sync::OnceLock;
 use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU64, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use parking_lot::Mutex;
 
 use crate::executor::task::Header;
-
-/// Nanoseconds since the first call, for cheap cross-thread timestamps.
-pub(crate) fn epoch_nanos(at: Instant) -> u64 {
-    static EPOCH: OnceLock<Instant> = OnceLock::new();
-    let epoch = *EPOCH.get_or_init(Instant::now);
-    at.saturating_duration_since(epoch).as_nanos() as u64 + 1
-}
 
 /// A task the watchdog found stuck in one poll.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -52,7 +44,7 @@ pub struct StuckTask {
 #[derive(Debug, Default)]
 pub(crate) struct PollWatch {
     current: AtomicPtr<Header>,
-    /// `epoch_nanos` of the current poll's start; 0 while not polling.
+    /// The current poll's start on the coarse clock (`sys::clock`); 0 while not polling.
     started: AtomicU64,
     seq: AtomicU64,
     reading: AtomicBool,
@@ -63,13 +55,14 @@ pub(crate) struct PollWatch {
 }
 
 impl PollWatch {
-    /// Loop side, step 1: a poll of `header` starts at `now`.
-    pub(crate) fn begin(&self, header: &Header, now: Instant) {
+    /// Loop side, step 1: a poll of `header` starts at `now` (coarse clock nanoseconds,
+    /// never 0).
+    pub(crate) fn begin(&self, header: &Header, now: u64) {
         self.current
             .store(std::ptr::from_ref(header).cast_mut(), Ordering::Relaxed);
         let seq = self.seq.load(Ordering::Relaxed);
         self.seq.store(seq.wrapping_add(1), Ordering::Relaxed);
-        self.started.store(epoch_nanos(now), Ordering::SeqCst);
+        self.started.store(now, Ordering::SeqCst);
     }
 
     /// Loop side, step 2: the poll returned. After this the header may be dropped.
@@ -81,8 +74,8 @@ impl PollWatch {
     }
 
     /// Watchdog side: the stuck task when the current poll has run longer than
-    /// `threshold` (each stuck poll is returned once).
-    pub(crate) fn check(&self, now: Instant, threshold: Duration) -> Option<StuckTask> {
+    /// `threshold` (each stuck poll is returned once). `now` is coarse clock nanoseconds.
+    pub(crate) fn check(&self, now: u64, threshold: Duration) -> Option<StuckTask> {
         self.reading.store(true, Ordering::SeqCst);
         let found = self.inspect(now, threshold);
         self.reading.store(false, Ordering::SeqCst);
@@ -93,12 +86,12 @@ impl PollWatch {
     }
 
     /// Step 2 of the watchdog side; runs with `reading` set.
-    fn inspect(&self, now: Instant, threshold: Duration) -> Option<StuckTask> {
+    fn inspect(&self, now: u64, threshold: Duration) -> Option<StuckTask> {
         let started = self.started.load(Ordering::SeqCst);
         if started == 0 {
             return None;
         }
-        let running_for = Duration::from_nanos(epoch_nanos(now).saturating_sub(started));
+        let running_for = Duration::from_nanos(now.saturating_sub(started));
         if running_for < threshold {
             return None;
         }

@@ -10,10 +10,12 @@
 //!
 //! - [`signal`]: the process-wide self-pipe, `sigaction` installation and the
 //!   async-signal-safe handler behind `crate::signal`.
+//! - [`clock`]: the coarse monotonic clock the loop reads around every task poll.
 //! - [`process`]: facts about the process (page size) for the heap statistics.
 //!
 //! One more file holds `unsafe` outside `sys/`: `heap/tracked.rs`, the `GlobalAlloc`
 //! forwarding impl, which cannot live anywhere else.
 
+pub(crate) mod clock;
 pub(crate) mod process;
 pub(crate) mod signal;

@@ -1,15 +1,13 @@
-//! The `Send + Sync` task header that wakers and join handles point at, and the wake
-//! path: local wakes go straight to the owning loop's run queue, remote wakes through its
-//! inject queue (protocol in `event_loop/shared.rs`).
+//! [`Header`]: the `Send + Sync` part of a task that wakers, join handles and the
+//! watchdog read — its loop, its slab slot, its state bits, its name — and the state
+//! transitions on it.
 
 use std::panic::Location;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
-use std::task::Wake;
 
-use super::state::{ABORTED, COMPLETE, SCHEDULED};
-use crate::context;
-use crate::event_loop::{Injected, Shared};
+use super::state::{ABORTED, COMPLETE, DETACHED, SCHEDULED};
+use crate::event_loop::Shared;
 
 /// The part of a task that other threads may see. See the [module docs](super) for the
 /// access rules.
@@ -26,20 +24,20 @@ pub(crate) struct Header {
 }
 
 impl Header {
-    /// A new header for a task that will live on `owner`. The task starts scheduled: the
+    /// A header for a task that will live on `owner`. The task starts scheduled: the
     /// spawner queues it right away.
     pub(crate) fn new(
         owner: Arc<Shared>,
         name: Option<Arc<str>>,
         location: &'static Location<'static>,
-    ) -> Arc<Header> {
-        Arc::new(Header {
+    ) -> Header {
+        Header {
             owner,
             key: AtomicUsize::new(usize::MAX),
             state: AtomicU8::new(SCHEDULED),
             name,
             location,
-        })
+        }
     }
 
     /// The task's slot in its loop's slab. Only the owning loop calls this.
@@ -58,9 +56,38 @@ impl Header {
         self.state.fetch_and(!SCHEDULED, Ordering::AcqRel)
     }
 
-    /// Marks the task's future as gone; later wakes are ignored.
-    pub(crate) fn set_complete(&self) {
-        self.state.fetch_or(COMPLETE, Ordering::AcqRel);
+    /// Whether the task has completed; an `Acquire` load, so a true answer makes the
+    /// output written before it visible.
+    pub(crate) fn is_complete(&self) -> bool {
+        self.state.load(Ordering::Acquire) & COMPLETE != 0
+    }
+
+    /// Whether the join handle was dropped.
+    pub(crate) fn is_detached(&self) -> bool {
+        self.state.load(Ordering::Acquire) & DETACHED != 0
+    }
+
+    /// Sets `COMPLETE` (`Release`, publishing the output). Returns the state as it was.
+    pub(crate) fn set_complete(&self) -> u8 {
+        self.state.fetch_or(COMPLETE, Ordering::AcqRel)
+    }
+
+    /// Sets `DETACHED`. Returns the state as it was.
+    pub(crate) fn set_detached(&self) -> u8 {
+        self.state.fetch_or(DETACHED, Ordering::AcqRel)
+    }
+
+    /// Sets `ABORTED`; true when the task must now be woken so its loop sees it (it was
+    /// neither aborted nor complete before).
+    pub(crate) fn request_abort(&self) -> bool {
+        let prev = self.state.fetch_or(ABORTED, Ordering::AcqRel);
+        prev & (ABORTED | COMPLETE) == 0
+    }
+
+    /// Sets `SCHEDULED`; true if this call is the one that set it (and so must queue).
+    pub(crate) fn claim_schedule(&self) -> bool {
+        let prev = self.state.fetch_or(SCHEDULED, Ordering::AcqRel);
+        prev & (SCHEDULED | COMPLETE) == 0
     }
 
     /// The task's name (`<unnamed>` without one) and spawn location, from a raw pointer
@@ -78,43 +105,6 @@ impl Header {
                 h.location.to_string(),
             ),
             None => (String::new(), String::new()),
-        }
-    }
-
-    /// Requests cancellation and wakes the task so its loop sees it.
-    pub(crate) fn abort(self: &Arc<Self>) {
-        let prev = self.state.fetch_or(ABORTED, Ordering::AcqRel);
-        if prev & (ABORTED | COMPLETE) == 0 {
-            self.wake_by_ref();
-        }
-    }
-
-    /// Sets `SCHEDULED`; true if this call is the one that set it (and so must queue).
-    fn claim_schedule(&self) -> bool {
-        let prev = self.state.fetch_or(SCHEDULED, Ordering::AcqRel);
-        prev & (SCHEDULED | COMPLETE) == 0
-    }
-
-    /// Queues an already-claimed header on its loop: the local run queue when the caller
-    /// runs on that loop's thread, the inject queue otherwise.
-    fn enqueue(self: Arc<Self>) {
-        if let Err(header) = context::try_push_local(self) {
-            let owner = header.owner.clone();
-            owner.inject(Injected::Wake(header));
-        }
-    }
-}
-
-impl Wake for Header {
-    fn wake(self: Arc<Self>) {
-        if self.claim_schedule() {
-            self.enqueue();
-        }
-    }
-
-    fn wake_by_ref(self: &Arc<Self>) {
-        if self.claim_schedule() {
-            self.clone().enqueue();
         }
     }
 }

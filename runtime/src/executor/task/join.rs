@@ -1,73 +1,14 @@
-//! [`JoinHandle`], [`JoinError`] and the join cell the task writes its output into.
+//! [`JoinHandle`] and [`JoinError`]. The handle is the task cell seen through its
+//! [`Joinable`] view; the output hand-off protocol is in `cell.rs`.
 
 use std::any::Any;
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::task::{Context, Poll, Waker};
+use std::task::{Context, Poll};
 
-use parking_lot::Mutex;
-
-use super::Header;
-
-/// Where a task's output waits for its [`JoinHandle`].
-pub(crate) struct JoinCell<T> {
-    state: Mutex<JoinState<T>>,
-}
-
-struct JoinState<T> {
-    output: Option<Result<T, JoinError>>,
-    waiter: Option<Waker>,
-    /// The output was taken by the handle.
-    taken: bool,
-}
-
-impl<T> JoinCell<T> {
-    pub(crate) fn new() -> Arc<JoinCell<T>> {
-        Arc::new(JoinCell {
-            state: Mutex::new(JoinState {
-                output: None,
-                waiter: None,
-                taken: false,
-            }),
-        })
-    }
-
-    /// Stores the task's result and wakes the handle. The first result wins.
-    pub(crate) fn complete(&self, result: Result<T, JoinError>) {
-        let waiter = {
-            let mut state = self.state.lock();
-            if state.output.is_some() || state.taken {
-                return;
-            }
-            state.output = Some(result);
-            state.waiter.take()
-        };
-        if let Some(waiter) = waiter {
-            waiter.wake();
-        }
-    }
-
-    fn is_complete(&self) -> bool {
-        let state = self.state.lock();
-        state.output.is_some() || state.taken
-    }
-
-    fn poll_output(&self, cx: &mut Context<'_>) -> Poll<Result<T, JoinError>> {
-        let mut state = self.state.lock();
-        if let Some(output) = state.output.take() {
-            state.taken = true;
-            return Poll::Ready(output);
-        }
-        assert!(!state.taken, "JoinHandle polled after completion");
-        match &mut state.waiter {
-            Some(waiter) if waiter.will_wake(cx.waker()) => {}
-            slot => *slot = Some(cx.waker().clone()),
-        }
-        Poll::Pending
-    }
-}
+use super::raw::Joinable;
 
 /// An owned permission to await a spawned task's output.
 ///
@@ -88,13 +29,20 @@ impl<T> JoinCell<T> {
 /// assert_eq!(out, 42);
 /// ```
 pub struct JoinHandle<T> {
-    cell: Arc<JoinCell<T>>,
-    header: Arc<Header>,
+    task: Arc<dyn Joinable<T>>,
 }
 
+// SAFETY: the handle reaches the task only through `Joinable`, whose methods touch the
+// atomic header and, for `poll_join`/`detach`, the output: moving the handle to another
+// thread moves where the output is received or dropped, which is sound when `T: Send`.
+unsafe impl<T: Send> Send for JoinHandle<T> {}
+// SAFETY: `&JoinHandle` only allows `abort`, `is_finished` and `name`, which touch the
+// atomic header alone; receiving the output needs `&mut`.
+unsafe impl<T: Send> Sync for JoinHandle<T> {}
+
 impl<T> JoinHandle<T> {
-    pub(crate) fn new(cell: Arc<JoinCell<T>>, header: Arc<Header>) -> JoinHandle<T> {
-        JoinHandle { cell, header }
+    pub(crate) fn new(task: Arc<dyn Joinable<T>>) -> JoinHandle<T> {
+        JoinHandle { task }
     }
 
     /// Cancels the task. If it has not finished yet its future is dropped on its own loop
@@ -112,17 +60,24 @@ impl<T> JoinHandle<T> {
     /// });
     /// ```
     pub fn abort(&self) {
-        self.header.abort();
+        self.task.clone().abort();
     }
 
     /// Whether the task has finished (with output, panic or cancellation).
     pub fn is_finished(&self) -> bool {
-        self.cell.is_complete()
+        self.task.header().is_complete()
     }
 
     /// The name the task was spawned with, if any.
     pub fn name(&self) -> Option<&str> {
-        self.header.name.as_deref()
+        self.task.header().name.as_deref()
+    }
+}
+
+impl<T> Drop for JoinHandle<T> {
+    fn drop(&mut self) {
+        // SAFETY: this is the task's one join handle, and it is being dropped.
+        unsafe { self.task.detach() };
     }
 }
 
@@ -130,14 +85,16 @@ impl<T> Future for JoinHandle<T> {
     type Output = Result<T, JoinError>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        self.cell.poll_output(cx)
+        // SAFETY: this is the task's one join handle; polling after `Ready` is caught by
+        // `poll_join`, which panics as the `Future` contract allows.
+        unsafe { self.task.poll_join(cx) }
     }
 }
 
 impl<T> fmt::Debug for JoinHandle<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("JoinHandle")
-            .field("name", &self.header.name)
+            .field("name", &self.task.header().name)
             .field("finished", &self.is_finished())
             .finish()
     }
