@@ -30,6 +30,7 @@
 //! an inject racing with [`close`](Shared::close) never strands an item either.
 
 use std::fmt;
+
 use super::mailbox::Mailbox;
 use crate::executor::Unadopted;
 use crate::executor::task::TaskRef;
