@@ -6,7 +6,7 @@
 //! task's reference count:
 //!
 //! 1. before the poll: `current` = the task's header pointer, `seq` += 1, then
-//!    `started` = now (`SeqCst`);
+//!    `started` = now (`Release`: a watchdog that reads this start also sees `current`);
 //! 2. after the poll: `started` = 0 (`SeqCst`), then it waits while `reading` is set.
 //!
 //! The watchdog, to name a stuck task:
@@ -20,7 +20,10 @@
 //! so the header the watchdog reads (that of the running or just-finished poll, which
 //! the loop still owns through its run-queue entry) stays alive while it is read — or it
 //! comes after, the watchdog sees 0 and reads nothing. The read is a few string copies;
-//! the loop waits at most that long, and only when a report is being made.
+//! the loop waits at most that long, and only when a report is being made. Only step 2
+//! needs `SeqCst` on the loop side (one locked instruction per poll on x86): the
+//! argument above orders the watchdog's load of `started` against the loop's clearing
+//! store, and a load that reads a start value is ordered before that poll's clear.
 
 use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU64, Ordering};
 use std::time::Duration;
@@ -62,7 +65,7 @@ impl PollWatch {
             .store(std::ptr::from_ref(header).cast_mut(), Ordering::Relaxed);
         let seq = self.seq.load(Ordering::Relaxed);
         self.seq.store(seq.wrapping_add(1), Ordering::Relaxed);
-        self.started.store(now, Ordering::SeqCst);
+        self.started.store(now, Ordering::Release);
     }
 
     /// Loop side, step 2: the poll returned. After this the header may be dropped.
