@@ -4,9 +4,9 @@
 use std::num::NonZeroUsize;
 use std::time::Duration;
 
+use crate::Runtime;
 use crate::error::BuildError;
 use crate::supervisor::LoopFailure;
-use crate::Runtime;
 
 /// The most loops a runtime may run.
 pub const MAX_LOOPS: usize = 1024;

@@ -77,7 +77,7 @@ pub(crate) fn payload_message(payload: &(dyn Any + Send)) -> &str {
 
 /// The hook's log line. Never panics: every lookup it makes is fallible.
 fn log(info: &PanicHookInfo<'_>) {
-    let message = payload_message(info.payload());
+    let panic_message = payload_message(info.payload());
     let panicked_at = info.location().map(ToString::to_string);
     let panicked_at = panicked_at.as_deref().unwrap_or("<unknown>");
     let request_id = REQUEST_ID.try_read().and_then(|f| *f).and_then(|f| f());
@@ -91,7 +91,7 @@ fn log(info: &PanicHookInfo<'_>) {
             spawned_at = %spawned_at,
             request_id,
             panicked_at,
-            message,
+            panic_message,
             "task panicked; the loop goes on"
         ),
         Some((loop_index, None)) => tracing::error!(
@@ -99,9 +99,15 @@ fn log(info: &PanicHookInfo<'_>) {
             thread,
             request_id,
             panicked_at,
-            message,
+            panic_message,
             "panic on a Keel loop outside any task poll"
         ),
-        None => tracing::error!(thread, request_id, panicked_at, message, "thread panicked"),
+        None => tracing::error!(
+            thread,
+            request_id,
+            panicked_at,
+            panic_message,
+            "thread panicked"
+        ),
     }
 }

@@ -211,12 +211,12 @@ impl Supervisor {
 
     /// Loop `index` unwound out of its turn; runs on the dying thread.
     fn loop_died(self: &Arc<Self>, index: usize, core: Rc<Core>, payload: &(dyn Any + Send)) {
-        let message = payload_message(payload);
+        let panic_message = payload_message(payload);
         let shared = core.shared.clone();
         if self.handle.is_shutdown() {
             tracing::error!(
                 loop_index = index,
-                message,
+                panic_message,
                 "loop died outside a task during shutdown"
             );
             let _ = salvage(core);
@@ -226,7 +226,7 @@ impl Supervisor {
         if let Err(reason) = self.may_restart() {
             tracing::error!(
                 loop_index = index,
-                message,
+                panic_message,
                 reason,
                 "loop died outside a task; exiting with status 1"
             );
@@ -234,7 +234,7 @@ impl Supervisor {
         }
         tracing::error!(
             loop_index = index,
-            message,
+            panic_message,
             "loop died outside a task; its tasks are cancelled and it restarts"
         );
         // Before the tasks are dropped: which runs had an instance alive here.

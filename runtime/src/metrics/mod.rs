@@ -135,8 +135,6 @@ pub(crate) fn snapshot(shared: &Shared) -> LoopMetrics {
         heap_net_bytes: p.heap_net as i64,
         lag: shared.metrics.lag.snapshot(),
         poll_time: shared.metrics.poll_time.snapshot(),
-        restarts: shared
-            .restarts
-            .load(std::sync::atomic::Ordering::Relaxed),
+        restarts: shared.restarts.load(std::sync::atomic::Ordering::Relaxed),
     }
 }
