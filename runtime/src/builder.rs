@@ -156,7 +156,7 @@ impl Builder {
 
     /// Whether building the runtime installs Keel's panic hook (once per process; it
     /// logs every panic through `tracing` with the loop, the task and the request id,
-    /// then calls the hook set before it). See [`panic`](crate::panic).
+    /// then calls the hook set before it). See [`panic`](mod@crate::panic).
     ///
     /// # Default
     ///

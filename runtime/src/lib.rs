@@ -19,7 +19,7 @@
 //!
 //! [`spawn_local`] puts a `!Send` future on the current loop; [`spawn`] and
 //! [`Handle::spawn_on`] put `Send` futures on any loop. A task never migrates. A panic in
-//! a task is caught, logged with the task's name (by the [`panic`] hook), and reported
+//! a task is caught, logged with the task's name (by the [`panic`](mod@panic) hook), and reported
 //! through its [`JoinHandle`]; the loop lives on. A loop thread that dies outside a task
 //! is restarted, or the process exits with status 1, per [`LoopFailure`].
 //!

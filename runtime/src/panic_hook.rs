@@ -23,7 +23,10 @@ use crate::context;
 
 static INSTALL: Once = Once::new();
 static INSTALLED: AtomicBool = AtomicBool::new(false);
-static REQUEST_ID: RwLock<Option<fn() -> Option<String>>> = RwLock::new(None);
+static REQUEST_ID: RwLock<Option<RequestIdFn>> = RwLock::new(None);
+
+/// What [`set_request_id_fn`] registers.
+type RequestIdFn = fn() -> Option<String>;
 
 /// Registers the function the panic hook calls, on the panicking thread, to learn the
 /// request being served (an HTTP layer's request context reads its thread- or task-local
@@ -45,7 +48,7 @@ static REQUEST_ID: RwLock<Option<fn() -> Option<String>>> = RwLock::new(None);
 ///     REQUEST.try_with(|r| r.try_borrow().ok()?.clone()).ok().flatten()
 /// });
 /// ```
-pub fn set_request_id_fn(f: fn() -> Option<String>) {
+pub fn set_request_id_fn(f: RequestIdFn) {
     *REQUEST_ID.write() = Some(f);
 }
 
