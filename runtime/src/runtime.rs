@@ -203,8 +203,8 @@ impl Runtime {
     ///
     /// # Panics
     ///
-    /// Resumes the future's panic; panics when the runtime shuts down first, or when
-    /// called from a loop thread.
+    /// Resumes the future's panic; panics when the runtime shuts down first (or loop 0
+    /// dies outside a task, cancelling the future), or when called from a loop thread.
     pub fn block_on<F>(&self, future: F) -> F::Output
     where
         F: Future + Send + 'static,
@@ -214,7 +214,10 @@ impl Runtime {
         match park_thread::wait(self.handle.spawn_on(0, future)) {
             Ok(output) => output,
             Err(e) if e.is_panic() => resume_unwind(e.try_into_panic().expect("is a panic")),
-            Err(_) => panic!("the runtime shut down before the block_on future finished"),
+            Err(_) => panic!(
+                "the block_on future was cancelled: the runtime shut down, or loop 0 died \
+                 outside a task and was restarted"
+            ),
         }
     }
 }

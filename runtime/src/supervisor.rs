@@ -2,31 +2,15 @@
 //! that dies outside a task, and — per the [`LoopFailure`] policy — restarts it or exits
 //! the process with status 1.
 //!
-//! # What can kill a loop
-//!
-//! A panic inside a task poll never does: it is caught around the poll and reported
-//! through the task's join handle. What runs outside any poll can: a custom `Waker` that
-//! panics when a timer or a socket wakes it, the destructor of a detached task's output,
-//! a closure handed to the loop from another thread, or a bug in the loop machinery. The
-//! loop thread's body runs under `catch_unwind`; when it unwinds, the thread calls
-//! [`Supervisor::loop_died`] before it exits.
-//!
-//! # Restart
-//!
-//! Every task of the dead loop is dropped (its join handle reports cancellation) on the
-//! dying thread, with the loop still entered so sockets and timers deregister normally.
-//! Then a fresh [`Core`] starts on a new thread with the same index, name and CPU, on the
-//! same epoll instance (the loop's [`Shared`](crate::event_loop::Shared) — its inject
-//! queue and `mio::Waker` — outlives the core, so handles and wakers held elsewhere stay
-//! valid, and work injected meanwhile runs on the new loop). The loop's
-//! [`restarts`](crate::metrics::LoopMetrics::restarts) counter goes up by one.
-//!
-//! Instances of a [`Runtime::run`](crate::Runtime::run) that were still running on the
-//! dead loop are run again on the new one (the run's factory is called again), so a
-//! server started through `run` — keel-http's `Server::serve` — serves again on that
-//! loop: its new instance binds a fresh `SO_REUSEPORT` listener. Loop-local work started
-//! any other way (`Handle::spawn_local_on`) is gone with the loop; the application
-//! starts it again if it needs to.
+//! What can kill a loop, what a restart does and what the application must do about
+//! its loop-local work is documented on [`LoopFailure`]. Mechanics: the loop thread's
+//! body runs under `catch_unwind`; when it unwinds, the dying thread calls
+//! [`Supervisor::loop_died`], which drops the dead loop's tasks with the loop still
+//! entered (so sockets and timers deregister normally), takes its epoll instance back and
+//! starts a new thread on it. The loop's `Shared` — inject queue, `mio::Waker`, published
+//! metrics — outlives the core, so handles and wakers held elsewhere stay valid and work
+//! injected meanwhile runs on the new loop. `Runtime::run` calls register a [`RunEntry`]
+//! so their running instances are started again.
 //!
 //! More than [`RESTART_BUDGET`] restarts within [`RESTART_WINDOW`] means the failure is
 //! not transient: the supervisor then exits with status 1 as under
@@ -62,6 +46,30 @@ pub const RESTART_WINDOW: Duration = Duration::from_secs(60);
 /// What the runtime does when a loop thread dies outside a task (a panic in the loop
 /// machinery, a waker, a destructor run by the loop). Set with
 /// [`Builder::loop_failure`](crate::Builder::loop_failure) or `KEEL_LOOP_FAILURE`.
+///
+/// A panic inside a task never kills its loop: it is caught around the poll, logged by
+/// the [`panic`](mod@crate::panic) hook and reported through the task's
+/// [`JoinHandle`](crate::JoinHandle). What runs outside any poll can kill it: a custom
+/// `Waker` that panics when a timer or socket wakes it, the destructor of a detached
+/// task's output, a bug in the loop machinery.
+///
+/// # What a restart does
+///
+/// Every task of the dead loop is dropped; its join handle reports cancellation (the
+/// requests it was serving are lost). A fresh loop starts on a new thread with the same
+/// index, thread name and CPU, and the loop's
+/// [`restarts`](crate::metrics::LoopMetrics::restarts) counter goes up; its other
+/// counters start again from zero. Handles, wakers and work already sent to that loop
+/// stay valid: [`Handle::spawn_on`](crate::Handle::spawn_on) with that index works again.
+///
+/// Loop-local work is the application's: an instance of
+/// [`Runtime::run`](crate::Runtime::run) that was still running on the dead loop is
+/// started again on the new loop (the `run` factory is called again), so a server started
+/// through `run` — keel-http's `Server::serve` — binds a new `SO_REUSEPORT` listener
+/// there and serves again. Work started any other way
+/// ([`Handle::spawn_local_on`](crate::Handle::spawn_local_on), a listener bound by hand)
+/// is gone with the loop: start it again yourself, e.g. when
+/// [`restarts`](crate::metrics::LoopMetrics::restarts) changes.
 ///
 /// # Default: [`Restart`](LoopFailure::Restart)
 ///

@@ -343,3 +343,29 @@ fn child_bad_policy() {
     assert_eq!(err.setting(), Some("KEEL_LOOP_FAILURE"));
     assert!(err.to_string().contains("reboot"), "{err}");
 }
+
+#[test]
+fn without_the_hook_a_task_panic_is_still_logged_once() {
+    let (code, stderr) = run_child("child_no_hook", &[]);
+    assert_eq!(code, Some(0), "{stderr}");
+}
+
+#[test]
+#[ignore = "run by without_the_hook_a_task_panic_is_still_logged_once"]
+fn child_no_hook() {
+    logs();
+    let rt = runtime_with(Runtime::builder().loops(1).panic_hook(false));
+    assert!(!keel_runtime::panic::hook_installed());
+    let panicked = task::Builder::new()
+        .name("unhooked-task")
+        .spawn_on(rt.handle(), 0, async { panic!("boom without the hook") });
+    assert!(wait("the panicking task", panicked).unwrap_err().is_panic());
+    let lines = lines_with("boom without the hook");
+    assert_eq!(lines.len(), 1, "{lines:#?}");
+    assert!(
+        lines[0].contains("task=\"unhooked-task\"") || lines[0].contains("task=unhooked-task"),
+        "{}",
+        lines[0]
+    );
+    assert!(lines[0].contains("loop_index=0"), "{}", lines[0]);
+}

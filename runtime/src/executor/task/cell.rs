@@ -116,8 +116,11 @@ impl<F: Future + 'static> TaskCell<F> {
             return;
         }
         if self.header.is_detached() {
-            drop(result);
+            // Complete first: the output's destructor is user code, and a panic there
+            // (which escapes to the loop, see `supervisor.rs`) must not leave a task
+            // that looks alive behind.
             self.header.set_complete();
+            drop(result);
             return;
         }
         // SAFETY: `COMPLETE` is not set, so the join handle does not read `output` yet,
