@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use crate::Runtime;
 use crate::error::BuildError;
+use crate::supervisor::LoopFailure;
 
 /// The most loops a runtime may run.
 pub const MAX_LOOPS: usize = 1024;
@@ -39,6 +40,8 @@ pub struct Builder {
     thread_name: String,
     stall_threshold: Duration,
     watchdog_threshold: Option<Duration>,
+    loop_failure: LoopFailure,
+    panic_hook: bool,
 }
 
 impl Default for Builder {
@@ -56,12 +59,15 @@ impl Builder {
             event_interval: DEFAULT_EVENT_INTERVAL,
             thread_name: "keel-loop".to_owned(),
             stall_threshold: crate::metrics::DEFAULT_STALL_THRESHOLD,
+            loop_failure: LoopFailure::default(),
+            panic_hook: true,
             watchdog_threshold: Some(DEFAULT_WATCHDOG_THRESHOLD),
         }
     }
 
     /// Defaults overridden by the environment: `KEEL_LOOPS`, or else `WEB_CONCURRENCY`,
-    /// sets the number of loops; `KEEL_HEAP_LIMIT` (a size such as `1536MiB`) the heap
+    /// sets the number of loops; `KEEL_LOOP_FAILURE` (`restart` or `exit`) the
+    /// [`loop_failure`](Builder::loop_failure) policy; `KEEL_HEAP_LIMIT` (a size such as `1536MiB`) the heap
     /// limit, which otherwise is 75% of the container's memory limit.
     ///
     /// # Errors
@@ -76,6 +82,9 @@ impl Builder {
                 builder.loops = Some(parse_loops(name, &value)?);
                 break;
             }
+        }
+        if let Ok(value) = std::env::var("KEEL_LOOP_FAILURE") {
+            builder.loop_failure = LoopFailure::parse("KEEL_LOOP_FAILURE", &value)?;
         }
         Ok(builder)
     }
@@ -134,6 +143,29 @@ impl Builder {
         self
     }
 
+    /// What to do when a loop thread dies outside a task: restart it, or exit the
+    /// process with status 1. See [`LoopFailure`] for the reasons behind the default.
+    ///
+    /// # Default
+    ///
+    /// [`LoopFailure::Restart`]; `KEEL_LOOP_FAILURE` in [`from_env`](Builder::from_env).
+    pub fn loop_failure(mut self, policy: LoopFailure) -> Builder {
+        self.loop_failure = policy;
+        self
+    }
+
+    /// Whether building the runtime installs Keel's panic hook (once per process; it
+    /// logs every panic through `tracing` with the loop, the task and the request id,
+    /// then calls the hook set before it). See [`panic`](mod@crate::panic).
+    ///
+    /// # Default
+    ///
+    /// On.
+    pub fn panic_hook(mut self, install: bool) -> Builder {
+        self.panic_hook = install;
+        self
+    }
+
     /// The prefix of loop thread names; loop `i` is named `{prefix}-{i}`.
     ///
     /// # Default
@@ -174,6 +206,8 @@ impl Builder {
             thread_name: self.thread_name,
             stall_threshold: self.stall_threshold,
             watchdog_threshold: self.watchdog_threshold,
+            loop_failure: self.loop_failure,
+            panic_hook: self.panic_hook,
         })
     }
 }
@@ -187,6 +221,8 @@ pub(crate) struct Config {
     pub(crate) thread_name: String,
     pub(crate) stall_threshold: Duration,
     pub(crate) watchdog_threshold: Option<Duration>,
+    pub(crate) loop_failure: LoopFailure,
+    pub(crate) panic_hook: bool,
 }
 
 fn parse_loops(name: &str, value: &str) -> Result<usize, BuildError> {
@@ -232,6 +268,21 @@ mod tests {
             assert_eq!(err.setting(), Some("KEEL_LOOPS"), "{bad}");
             assert!(err.to_string().contains("KEEL_LOOPS"), "{err}");
         }
+    }
+
+    #[test]
+    fn loop_failure_values() {
+        assert_eq!(
+            LoopFailure::parse("KEEL_LOOP_FAILURE", "restart").unwrap(),
+            LoopFailure::Restart
+        );
+        assert_eq!(
+            LoopFailure::parse("KEEL_LOOP_FAILURE", " Exit ").unwrap(),
+            LoopFailure::Exit
+        );
+        let err = LoopFailure::parse("KEEL_LOOP_FAILURE", "reboot").unwrap_err();
+        assert_eq!(err.setting(), Some("KEEL_LOOP_FAILURE"));
+        assert!(err.to_string().contains("reboot"), "{err}");
     }
 
     #[test]

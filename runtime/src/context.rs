@@ -39,6 +39,15 @@ pub(crate) fn with_core<R>(f: impl FnOnce(&Rc<Core>) -> R) -> Option<R> {
         .flatten()
 }
 
+/// Like [`with_core`], but also `None` (instead of a panic) while the current loop is
+/// being swapped: for the panic hook, which must never panic itself.
+pub(crate) fn try_with_core<R>(f: impl FnOnce(&Rc<Core>) -> R) -> Option<R> {
+    CURRENT
+        .try_with(|current| current.try_borrow().ok()?.as_ref().map(f))
+        .ok()
+        .flatten()
+}
+
 /// Runs `f` with the current loop.
 ///
 /// # Panics

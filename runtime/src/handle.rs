@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use crate::context;
-use crate::event_loop::Shared;
+use crate::event_loop::{Injected, Shared};
 use crate::executor::{self, JoinHandle};
 use crate::metrics::{self, RuntimeMetrics};
 
@@ -113,6 +113,20 @@ impl Handle {
         F::Output: Send + 'static,
     {
         executor::spawn_local_remote(self.loop_shared(index), None, Location::caller(), make)
+    }
+
+    /// Makes loop `index`'s machinery panic outside any task, at its next turn — a way
+    /// to test supervision ([`LoopFailure`](crate::LoopFailure)). Not for production.
+    ///
+    /// # Panics
+    ///
+    /// Panics when `index >= self.loops()`.
+    #[doc(hidden)]
+    pub fn __inject_loop_panic(&self, index: usize) {
+        self.loop_shared(index)
+            .inject(Injected::Run(Box::new(move || {
+                panic!("loop {index} killed by Handle::__inject_loop_panic")
+            })));
     }
 
     /// Every loop's shared half, in loop order.

@@ -19,8 +19,9 @@
 //!
 //! [`spawn_local`] puts a `!Send` future on the current loop; [`spawn`] and
 //! [`Handle::spawn_on`] put `Send` futures on any loop. A task never migrates. A panic in
-//! a task is caught, logged with the task's name, and reported through its
-//! [`JoinHandle`]; the loop lives on.
+//! a task is caught, logged with the task's name (by the [`panic`](mod@panic) hook), and reported
+//! through its [`JoinHandle`]; the loop lives on. A loop thread that dies outside a task
+//! is restarted, or the process exits with status 1, per [`LoopFailure`].
 //!
 //! ```
 //! use keel_runtime::Runtime;
@@ -61,10 +62,12 @@ mod loom;
 pub mod metrics;
 pub mod net;
 mod oneshot;
+mod panic_hook;
 mod park_thread;
 mod report;
 mod runtime;
 pub mod signal;
+mod supervisor;
 mod sys;
 #[cfg(all(test, loom))]
 mod tests;
@@ -78,6 +81,19 @@ pub use error::BuildError;
 pub use executor::{JoinError, JoinHandle, spawn, spawn_local};
 pub use handle::Handle;
 pub use runtime::{LoopContext, Runtime};
+pub use supervisor::{LoopFailure, RESTART_BUDGET, RESTART_WINDOW};
+
+/// Panics: Keel's process panic hook, which logs every panic through `tracing` with the
+/// loop index, the task being polled (name and spawn location) and the request id, then
+/// calls the hook set before it. A runtime installs it when built, unless
+/// [`Builder::panic_hook(false)`](crate::Builder::panic_hook).
+///
+/// A panic inside a task is caught around the poll: the task's join handle reports it
+/// and the loop goes on. A panic outside any task kills the loop thread, which the
+/// supervisor restarts or turns into `exit(1)` (see [`LoopFailure`]).
+pub mod panic {
+    pub use crate::panic_hook::{hook_installed, set_request_id_fn};
+}
 
 /// Tasks: spawning with options, joining, yielding.
 pub mod task {

@@ -4,16 +4,17 @@
 
 use std::future::Future;
 use std::panic::resume_unwind;
-use std::rc::Rc;
 use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
 use std::thread;
 
 use crate::builder::{Builder, Config};
 use crate::error::BuildError;
-use crate::event_loop::park::{IoDriver, WAKER};
-use crate::event_loop::{self, Core, Shared, placement};
+use crate::event_loop::park::WAKER;
+use crate::event_loop::{Shared, placement};
 use crate::executor::{JoinError, JoinHandle};
 use crate::handle::Handle;
+use crate::supervisor::{InstanceGuard, LoopSpec, RunEntry, Supervisor};
 use crate::{context, park_thread};
 
 /// A set of event loops, one thread each.
@@ -45,6 +46,9 @@ use crate::{context, park_thread};
 #[derive(Debug)]
 pub struct Runtime {
     handle: Handle,
+    /// Owns the loop threads.
+    supervisor: Arc<Supervisor>,
+    /// Helper threads (the watchdog).
     threads: Vec<thread::JoinHandle<()>>,
 }
 
@@ -89,6 +93,9 @@ impl Runtime {
     }
 
     pub(crate) fn start(config: Config) -> Result<Runtime, BuildError> {
+        if config.panic_hook {
+            crate::panic_hook::install();
+        }
         let mut polls = Vec::with_capacity(config.loops);
         let mut shareds = Vec::with_capacity(config.loops);
         for index in 0..config.loops {
@@ -99,46 +106,24 @@ impl Runtime {
             shareds.push(Arc::new(Shared::new(index, waker)));
             polls.push(poll);
         }
-        let handle = Handle::new(shareds.clone());
+        let handle = Handle::new(shareds);
         let placement = placement::plan(config.loops, config.pin);
+        let spec = LoopSpec {
+            thread_name: config.thread_name.clone(),
+            event_interval: config.event_interval,
+            stall_threshold: config.stall_threshold,
+            cpus: placement.clone(),
+        };
         let mut runtime = Runtime {
             handle: handle.clone(),
-            threads: Vec::with_capacity(config.loops),
+            supervisor: Supervisor::new(config.loop_failure, spec, handle.clone()),
+            threads: Vec::new(),
         };
-        for (index, (poll, shared)) in polls.into_iter().zip(shareds).enumerate() {
-            let handle = handle.clone();
-            let cpu = placement.as_ref().map(|cpus| cpus[index]);
-            let event_interval = config.event_interval;
-            let stall_threshold = config.stall_threshold;
-            let thread = thread::Builder::new()
-                .name(format!("{}-{index}", config.thread_name))
-                .spawn(move || {
-                    if let Some(cpu) = cpu {
-                        placement::pin_current(cpu, index);
-                    }
-                    let io = match IoDriver::new(poll) {
-                        Ok(io) => io,
-                        Err(e) => {
-                            tracing::error!(loop_index = index, error = %e, "loop could not start");
-                            handle.shutdown();
-                            return;
-                        }
-                    };
-                    let core = Rc::new(Core::new(
-                        shared,
-                        handle,
-                        io,
-                        event_interval,
-                        stall_threshold,
-                    ));
-                    context::enter(core.clone(), || {
-                        event_loop::run(&core);
-                        core.drop_all_tasks();
-                        core.shared.close();
-                    });
-                })
+        for (index, poll) in polls.into_iter().enumerate() {
+            runtime
+                .supervisor
+                .start_loop(index, poll)
                 .map_err(|e| BuildError::io("start a loop thread", e))?;
-            runtime.threads.push(thread);
         }
         // Joined on drop like the loops: it holds a `Handle` (and so every loop's `Shared`).
         if let Some(watchdog) = crate::watchdog::start(handle, config.watchdog_threshold) {
@@ -160,7 +145,9 @@ impl Runtime {
     /// # Errors
     ///
     /// The first instance that panicked, as a [`JoinError`]. Instances cancelled by
-    /// shutdown count as finished.
+    /// shutdown count as finished. An instance whose loop died outside a task and was
+    /// restarted (see [`LoopFailure`](crate::LoopFailure)) is started again on the new
+    /// loop by calling `make` again, and `run` waits for that one too.
     ///
     /// # Panics
     ///
@@ -171,24 +158,44 @@ impl Runtime {
         F: Future<Output = ()> + 'static,
     {
         assert_not_on_loop("Runtime::run");
-        let make = Arc::new(make);
-        let joins: Vec<JoinHandle<()>> = (0..self.handle.loops())
-            .map(|index| {
+        let loops = self.handle.loops();
+        let alive: Arc<[AtomicBool]> = (0..loops).map(|_| AtomicBool::new(false)).collect();
+        let spawn = {
+            let make = Arc::new(make);
+            let handle = self.handle.clone();
+            let alive = alive.clone();
+            move |index: usize| {
                 let make = make.clone();
+                let alive = alive.clone();
                 let ctx = LoopContext {
                     index,
-                    handle: self.handle.clone(),
+                    handle: handle.clone(),
                 };
-                self.handle.spawn_local_on(index, move || make(ctx))
-            })
-            .collect();
-        let mut first_error = None;
-        for join in joins {
-            match park_thread::wait(join) {
-                Err(e) if !e.is_cancelled() && first_error.is_none() => first_error = Some(e),
-                _ => {}
+                handle.spawn_local_on(index, move || {
+                    let guard = InstanceGuard::enter(alive, index);
+                    let instance = make(ctx);
+                    async move {
+                        let _running = guard;
+                        instance.await;
+                    }
+                })
             }
+        };
+        let run = Arc::new(RunEntry::new(alive, spawn));
+        self.supervisor.register(run.clone());
+        let mut joins: Vec<JoinHandle<()>> = (0..loops).map(|index| run.spawn(index)).collect();
+        let mut first_error = None;
+        while !joins.is_empty() {
+            for join in joins.drain(..) {
+                match park_thread::wait(join) {
+                    Err(e) if !e.is_cancelled() && first_error.is_none() => first_error = Some(e),
+                    _ => {}
+                }
+            }
+            // Instances restarted on a loop that died meanwhile (see `supervisor.rs`).
+            joins = run.next_round();
         }
+        self.supervisor.unregister(&run);
         first_error.map_or(Ok(()), Err)
     }
 
@@ -196,8 +203,8 @@ impl Runtime {
     ///
     /// # Panics
     ///
-    /// Resumes the future's panic; panics when the runtime shuts down first, or when
-    /// called from a loop thread.
+    /// Resumes the future's panic; panics when the runtime shuts down first (or loop 0
+    /// dies outside a task, cancelling the future), or when called from a loop thread.
     pub fn block_on<F>(&self, future: F) -> F::Output
     where
         F: Future + Send + 'static,
@@ -207,7 +214,10 @@ impl Runtime {
         match park_thread::wait(self.handle.spawn_on(0, future)) {
             Ok(output) => output,
             Err(e) if e.is_panic() => resume_unwind(e.try_into_panic().expect("is a panic")),
-            Err(_) => panic!("the runtime shut down before the block_on future finished"),
+            Err(_) => panic!(
+                "the block_on future was cancelled: the runtime shut down, or loop 0 died \
+                 outside a task and was restarted"
+            ),
         }
     }
 }
@@ -218,12 +228,10 @@ impl Drop for Runtime {
         for thread in &self.threads {
             thread.thread().unpark(); // the watchdog parks between rounds
         }
-        let me = thread::current().id();
+        // A runtime dropped on one of its own loops cannot join that loop.
+        self.supervisor.join_all();
         for thread in self.threads.drain(..) {
-            // A runtime dropped on one of its own loops cannot join that loop.
-            if thread.thread().id() != me {
-                let _ = thread.join();
-            }
+            let _ = thread.join();
         }
     }
 }

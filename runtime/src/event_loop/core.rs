@@ -13,7 +13,7 @@ use slab::Slab;
 
 use super::park::IoDriver;
 use super::shared::{Injected, Shared};
-use crate::executor::task::{TaskRef, state};
+use crate::executor::task::{Header, TaskRef, state};
 use crate::handle::Handle;
 use crate::metrics::LoopStats;
 use crate::metrics::batch::bump;
@@ -66,6 +66,10 @@ pub(crate) struct Core {
     polls_until_sample: Cell<u32>,
     histograms_published: Cell<Instant>,
     budget: Cell<u32>,
+    /// The header of the task being polled now (null between polls), for the panic hook
+    /// (`panic_hook.rs`) on this same thread. Valid while set: `run_task` holds the
+    /// task's reference for the whole poll.
+    polling: Cell<*const Header>,
 }
 
 impl Core {
@@ -93,6 +97,7 @@ impl Core {
             polls_until_sample: Cell::new(0),
             histograms_published: Cell::new(Instant::now()),
             budget: Cell::new(POLL_BUDGET),
+            polling: Cell::new(std::ptr::null()),
         }
     }
 
@@ -175,8 +180,10 @@ impl Core {
             }
         };
         self.shared.watch.begin(header, started);
+        self.polling.set(header);
         // SAFETY: this is the task's owning loop (it is in our slab), on its own thread.
         let ready = unsafe { task.poll(&mut cx) }.is_ready();
+        self.polling.set(std::ptr::null());
         self.shared.watch.end();
         let precise = precise.map(|began| began.elapsed());
         let now = coarse_nanos();
@@ -205,6 +212,19 @@ impl Core {
         bump(&self.stats.tasks_completed);
     }
 
+    /// The name and spawn location of the task being polled now, if any. Meant for the
+    /// panic hook, which runs on this loop's thread in the middle of the poll.
+    pub(crate) fn polling(&self) -> Option<(String, String)> {
+        let header = self.polling.get();
+        if header.is_null() {
+            return None;
+        }
+        // SAFETY: `polling` is non-null only inside `run_task`'s poll, which holds a
+        // reference to the task (so its header is alive), and `Core` is `!Send`: the
+        // caller runs on this loop's thread, inside that poll.
+        Some(unsafe { Header::describe(header) })
+    }
+
     /// Takes one unit of the running task's budget; false when it is spent.
     pub(crate) fn consume_budget(&self) -> bool {
         let left = self.budget.get();
@@ -230,9 +250,23 @@ impl Core {
     /// report cancellation. Runs until no task is left, since dropping one may spawn or
     /// wake others.
     pub(crate) fn drop_all_tasks(&self) {
+        self.cancel_tasks(true);
+    }
+
+    /// Drops every task of a loop that died outside a task poll (`supervisor.rs`), like
+    /// [`drop_all_tasks`](Core::drop_all_tasks) but leaving the inject queue alone: what
+    /// other threads handed over is for the loop's successor (a queued wake of a task
+    /// cancelled here is skipped there, since the task is complete).
+    pub(crate) fn abandon_tasks(&self) {
+        self.cancel_tasks(false);
+    }
+
+    fn cancel_tasks(&self, take_injected: bool) {
         self.io.wake_all();
         loop {
-            self.drain_inject();
+            if take_injected {
+                self.drain_inject();
+            }
             let slots: Vec<(usize, Slot)> = {
                 let mut tasks = self.tasks.borrow_mut();
                 let keys: Vec<usize> = tasks.iter().map(|(k, _)| k).collect();
@@ -252,6 +286,12 @@ impl Core {
             }
         }
         self.publish();
+    }
+
+    /// Takes the loop's epoll instance back, for a successor loop: the loop's `Shared`
+    /// (and so its `mio::Waker`, registered on this instance) outlives the core.
+    pub(crate) fn into_poll(self) -> mio::Poll {
+        self.io.into_poll()
     }
 
     /// Publishes this loop's counters for other threads.

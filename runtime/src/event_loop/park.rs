@@ -93,6 +93,11 @@ impl IoDriver {
         Ok(n)
     }
 
+    /// The epoll instance, for a successor driver (`Core::into_poll`).
+    pub(crate) fn into_poll(self) -> Poll {
+        self.poll.into_inner()
+    }
+
     /// Wakes every task waiting on a source (shutdown).
     pub(crate) fn wake_all(&self) {
         let all: Vec<_> = self

@@ -30,6 +30,7 @@
 //! an inject racing with [`close`](Shared::close) never strands an item either.
 
 use std::fmt;
+use std::sync::atomic::AtomicU64;
 
 use super::mailbox::Mailbox;
 use crate::executor::Unadopted;
@@ -57,6 +58,8 @@ pub(crate) struct Shared {
     pub(crate) metrics: PublishedLoopMetrics,
     /// The poll running now, for the watchdog.
     pub(crate) watch: PollWatch,
+    /// Times the supervisor restarted this loop after it died outside a task.
+    pub(crate) restarts: AtomicU64,
 }
 
 impl Shared {
@@ -66,6 +69,7 @@ impl Shared {
             mailbox: Mailbox::new(waker),
             metrics: PublishedLoopMetrics::default(),
             watch: PollWatch::default(),
+            restarts: AtomicU64::new(0),
         }
     }
 

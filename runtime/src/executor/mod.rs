@@ -11,7 +11,7 @@ pub(crate) mod task;
 mod yield_now;
 
 use std::future::Future;
-use std::panic::Location;
+use std::panic::{AssertUnwindSafe, Location, catch_unwind};
 use std::sync::Arc;
 
 pub use self::builder::Builder;
@@ -135,10 +135,30 @@ where
     let mut unrun = CancelUnlessRun(Some(task));
     let adopt = move || {
         let task = unrun.0.take().expect("the closure runs once");
-        // SAFETY: this closure runs on the owning loop's thread (it was injected there),
-        // once, before the task is adopted below.
-        unsafe { task.install(make()) };
-        context::expect_core("spawn_local_on", |core| core.adopt(task));
+        // A panicking `make` is the task's panic, reported through its join handle: it
+        // must not take the loop down (it runs outside any task poll).
+        match catch_unwind(AssertUnwindSafe(make)) {
+            Ok(future) => {
+                // SAFETY: this closure runs on the owning loop's thread (it was injected
+                // there), once, before the task is adopted below.
+                unsafe { task.install(future) };
+                context::expect_core("spawn_local_on", |core| core.adopt(task));
+            }
+            Err(payload) => {
+                if !crate::panic_hook::hook_installed() {
+                    let header = RawTask::header(&*task);
+                    tracing::error!(
+                        loop_index = header.owner.index,
+                        spawned_at = %header.location,
+                        message = crate::panic_hook::payload_message(payload.as_ref()),
+                        "spawn_local_on closure panicked; the loop goes on"
+                    );
+                }
+                // SAFETY: as for `install`: the owning loop's thread, no future, never
+                // adopted.
+                unsafe { task.fail(payload) };
+            }
+        }
     };
     let local = context::with_core(|core| Arc::ptr_eq(&core.shared, owner)).unwrap_or(false);
     if local {

@@ -93,6 +93,10 @@ pub struct LoopMetrics {
     /// more than a local wake. The exact number of polls is
     /// [`polls`](LoopMetrics::polls).
     pub poll_time: HistogramSnapshot,
+    /// Times the supervisor restarted this loop after its thread died outside a task
+    /// (see [`LoopFailure`](crate::LoopFailure)). A restarted loop's other counters start
+    /// again from zero.
+    pub restarts: u64,
 }
 
 impl LoopMetrics {
@@ -131,5 +135,6 @@ pub(crate) fn snapshot(shared: &Shared) -> LoopMetrics {
         heap_net_bytes: p.heap_net as i64,
         lag: shared.metrics.lag.snapshot(),
         poll_time: shared.metrics.poll_time.snapshot(),
+        restarts: shared.restarts.load(std::sync::atomic::Ordering::Relaxed),
     }
 }

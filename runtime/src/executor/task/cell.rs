@@ -72,6 +72,19 @@ impl<F: Future + 'static> TaskCell<F> {
         unsafe { *self.future.get() = Some(future) };
     }
 
+    /// Completes a task that never got its future (its `spawn_local_on` closure panicked)
+    /// with that panic.
+    ///
+    /// # Safety
+    ///
+    /// As for [`install`](TaskCell::install): on the owning loop's thread, before any
+    /// adoption; the cell has no future.
+    pub(crate) unsafe fn fail(&self, payload: Box<dyn std::any::Any + Send>) {
+        // SAFETY: per the contract this thread is the task's only completer and the
+        // future slot is empty.
+        unsafe { self.complete(Err(JoinError::panic(payload))) };
+    }
+
     /// Drops the future in place, if it is still there. A panicking destructor is
     /// caught: it must not take the loop down.
     ///
@@ -103,8 +116,11 @@ impl<F: Future + 'static> TaskCell<F> {
             return;
         }
         if self.header.is_detached() {
-            drop(result);
+            // Complete first: the output's destructor is user code, and a panic there
+            // (which escapes to the loop, see `supervisor.rs`) must not leave a task
+            // that looks alive behind.
             self.header.set_complete();
+            drop(result);
             return;
         }
         // SAFETY: `COMPLETE` is not set, so the join handle does not read `output` yet,
@@ -146,13 +162,16 @@ impl<F: Future + 'static> RawTask for TaskCell<F> {
             Ok(Poll::Pending) => return Poll::Pending,
             Ok(Poll::Ready(output)) => Ok(output),
             Err(payload) => {
-                tracing::error!(
+                // Keel's panic hook already logged it, with more context.
+                if !crate::panic_hook::hook_installed() {
+                    tracing::error!(
                     task = self.header.name.as_deref().unwrap_or("<unnamed>"),
                     spawned_at = %self.header.location,
                     loop_index = self.header.owner.index,
                     message = panic_message(payload.as_ref()).unwrap_or("<non-string payload>"),
                     "task panicked; the loop goes on"
-                );
+                    );
+                }
                 Err(JoinError::panic(payload))
             }
         };
