@@ -60,7 +60,8 @@ pub(crate) struct Core {
     pub(crate) stats: LoopStats,
     pub(crate) clock: LoopClock,
     stalls: StallDetector,
-    pub(crate) lag: LocalHistogram,
+    lag: LocalHistogram,
+    timer_lag: LocalHistogram,
     poll_time: LocalHistogram,
     /// Polls left until the next one timed precisely for `poll_time`.
     polls_until_sample: Cell<u32>,
@@ -89,6 +90,7 @@ impl Core {
             clock: LoopClock::new(),
             stalls: StallDetector::new(stall_threshold),
             lag: LocalHistogram::new(),
+            timer_lag: LocalHistogram::new(),
             poll_time: LocalHistogram::new(),
             polls_until_sample: Cell::new(0),
             histograms_published: Cell::new(Instant::now()),
@@ -251,11 +253,23 @@ impl Core {
                 bump(&self.stats.tasks_completed);
             }
         }
-        self.publish();
+        self.publish(Instant::now(), true);
     }
 
-    /// Publishes this loop's counters for other threads.
-    pub(crate) fn publish(&self) {
+    /// Records one turn's busy stretch (the loop lag sample).
+    pub(crate) fn record_lag(&self, lag: Duration) {
+        self.lag.record(lag);
+    }
+
+    /// Records how late the timers fired at the end of a park ran.
+    pub(crate) fn record_timer_lag(&self, late: Duration) {
+        self.timer_lag.record(late);
+    }
+
+    /// Publishes this loop's counters for other threads. `now` is a recent reading of the
+    /// clock; the histograms are copied when `flush` is set (the loop is about to block,
+    /// or stops) or at most every 10 ms otherwise.
+    pub(crate) fn publish(&self, now: Instant, flush: bool) {
         let mut p = self.stats.gather();
         p.inject_depth = self.shared.inject_len() as u64;
         p.timers = self.time.len() as u64;
@@ -265,8 +279,9 @@ impl Core {
         if let Some(by_task) = self.stalls.take_changes() {
             self.shared.metrics.store_stalls(by_task);
         }
-        if histogram::due(&self.histograms_published, Instant::now()) {
+        if histogram::due(&self.histograms_published, now) || flush {
             self.shared.metrics.lag.store(&self.lag);
+            self.shared.metrics.timer_lag.store(&self.timer_lag);
             self.shared.metrics.poll_time.store(&self.poll_time);
         }
     }

@@ -64,6 +64,8 @@ pub(crate) struct PublishedLoopMetrics {
     stalls_by_task: Mutex<Vec<(String, u64)>>,
     /// Loop lag per turn.
     pub(crate) lag: SharedHistogram,
+    /// Lateness of fired timers, per turn that fired any.
+    pub(crate) timer_lag: SharedHistogram,
     /// Task poll durations.
     pub(crate) poll_time: SharedHistogram,
 }

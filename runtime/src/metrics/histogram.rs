@@ -226,6 +226,26 @@ impl HistogramSnapshot {
         self.max()
     }
 
+    /// The median, [`percentile(50.0)`](Self::percentile).
+    pub fn p50(&self) -> Duration {
+        self.percentile(50.0)
+    }
+
+    /// [`percentile(90.0)`](Self::percentile).
+    pub fn p90(&self) -> Duration {
+        self.percentile(90.0)
+    }
+
+    /// [`percentile(99.0)`](Self::percentile).
+    pub fn p99(&self) -> Duration {
+        self.percentile(99.0)
+    }
+
+    /// [`percentile(99.9)`](Self::percentile).
+    pub fn p999(&self) -> Duration {
+        self.percentile(99.9)
+    }
+
     /// How many values are at most `bound` (for Prometheus `le` buckets; exact at bucket
     /// bounds, otherwise counting the whole bucket that straddles `bound`).
     pub fn count_at_most(&self, bound: Duration) -> u64 {
@@ -292,6 +312,10 @@ mod tests {
         assert!((0.050..=0.050 * 1.125).contains(&p50), "{p50}");
         let p99 = s.percentile(99.0).as_secs_f64();
         assert!((0.099..=0.100).contains(&p99), "{p99}");
+        assert_eq!(s.p99(), s.percentile(99.0));
+        assert_eq!(s.p50(), s.percentile(50.0));
+        assert!(s.p90() >= Duration::from_millis(90) && s.p90() <= s.p99());
+        assert_eq!(s.p999(), Duration::from_millis(100));
         let sd = s.stddev().as_secs_f64();
         assert!((0.0285..0.0292).contains(&sd), "{sd}");
         assert_eq!(s.count_at_most(Duration::from_secs(1)), 100);

@@ -84,9 +84,23 @@ pub struct LoopMetrics {
     /// Bytes allocated minus bytes freed by this loop's thread (needs
     /// [`heap::Tracked`](crate::heap::Tracked)).
     pub heap_net_bytes: i64,
-    /// Loop lag, one sample per turn: how long the loop ran before it could look at I/O
-    /// and timers again (what a new request or a due timer waited at most).
+    /// Loop lag, one sample per turn of the loop (every iteration, not a sampling
+    /// timer): the turn's *busy stretch*, from the loop's return from `epoll_wait` to its
+    /// next call, i.e. how long a socket event, a wake from another thread or a timer
+    /// that became due during the turn waited at most before the loop could look at it.
+    /// Tasks woken on the loop itself run within the same stretch, so it bounds their
+    /// wait too. A loop blocked 200 ms by one poll records a ≥ 200 ms sample.
+    ///
+    /// What it cannot see — the loop's thread being descheduled while parked, or
+    /// `epoll_wait` returning late — is in [`timer_lag`](LoopMetrics::timer_lag).
     pub lag: HistogramSnapshot,
+    /// Timer lateness, one sample per turn in which timers fired: how late the latest of
+    /// them fired, i.e. the time they were woken minus the earliest deadline among them
+    /// (deadlines count at millisecond resolution, rounded up, so an on-time timer shows
+    /// 0–1 ms). A timer created with a deadline already past counts from the loop's
+    /// previous timer check, not from its deadline. A timer due while a poll blocks the
+    /// loop shows here with the rest of the block.
+    pub timer_lag: HistogramSnapshot,
     /// Duration of task polls, estimated cheaply: one poll in 16 is timed precisely and
     /// counted 16 times, and every poll at or over the stall threshold is recorded as
     /// well (timed to the kernel tick, 1–4 ms). Timing every poll precisely would cost
@@ -130,6 +144,7 @@ pub(crate) fn snapshot(shared: &Shared) -> LoopMetrics {
         last_stuck,
         heap_net_bytes: p.heap_net as i64,
         lag: shared.metrics.lag.snapshot(),
+        timer_lag: shared.metrics.timer_lag.snapshot(),
         poll_time: shared.metrics.poll_time.snapshot(),
     }
 }
