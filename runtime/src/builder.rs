@@ -39,6 +39,7 @@ pub struct Builder {
     thread_name: String,
     stall_threshold: Duration,
     watchdog_threshold: Option<Duration>,
+    instrument_polls: bool,
 }
 
 impl Default for Builder {
@@ -57,12 +58,14 @@ impl Builder {
             thread_name: "keel-loop".to_owned(),
             stall_threshold: crate::metrics::DEFAULT_STALL_THRESHOLD,
             watchdog_threshold: Some(DEFAULT_WATCHDOG_THRESHOLD),
+            instrument_polls: true,
         }
     }
 
     /// Defaults overridden by the environment: `KEEL_LOOPS`, or else `WEB_CONCURRENCY`,
-    /// sets the number of loops; `KEEL_HEAP_LIMIT` (a size such as `1536MiB`) the heap
-    /// limit, which otherwise is 75% of the container's memory limit.
+    /// sets the number of loops; `KEEL_POLL_TIMING` (`on` or `off`) sets
+    /// [`instrument_polls`](Builder::instrument_polls); `KEEL_HEAP_LIMIT` (a size such as
+    /// `1536MiB`) the heap limit, which otherwise is 75% of the container's memory limit.
     ///
     /// # Errors
     ///
@@ -76,6 +79,9 @@ impl Builder {
                 builder.loops = Some(parse_loops(name, &value)?);
                 break;
             }
+        }
+        if let Some(on) = crate::env::var("KEEL_POLL_TIMING", crate::env::parse_switch)? {
+            builder.instrument_polls = on;
         }
         Ok(builder)
     }
@@ -134,6 +140,23 @@ impl Builder {
         self
     }
 
+    /// Whether loops time every task poll and record their lag: the coarse clock read
+    /// around each poll, the watchdog's view of the running poll, stall detection, the
+    /// sampled [`poll_time`](crate::metrics::LoopMetrics::poll_time) histogram and the
+    /// [`lag`](crate::metrics::LoopMetrics::lag) and
+    /// [`timer_lag`](crate::metrics::LoopMetrics::timer_lag) histograms. Off, those stay
+    /// empty (no stalls, no watchdog reports); the counters, utilization and heap
+    /// figures remain. It exists to measure what the timing costs (the load benchmark
+    /// runs a server with it off), and for the last percent of throughput.
+    ///
+    /// # Default
+    ///
+    /// On; `KEEL_POLL_TIMING=off` turns it off through [`Builder::from_env`].
+    pub fn instrument_polls(mut self, on: bool) -> Builder {
+        self.instrument_polls = on;
+        self
+    }
+
     /// The prefix of loop thread names; loop `i` is named `{prefix}-{i}`.
     ///
     /// # Default
@@ -174,6 +197,7 @@ impl Builder {
             thread_name: self.thread_name,
             stall_threshold: self.stall_threshold,
             watchdog_threshold: self.watchdog_threshold,
+            instrument_polls: self.instrument_polls,
         })
     }
 }
@@ -187,6 +211,7 @@ pub(crate) struct Config {
     pub(crate) thread_name: String,
     pub(crate) stall_threshold: Duration,
     pub(crate) watchdog_threshold: Option<Duration>,
+    pub(crate) instrument_polls: bool,
 }
 
 fn parse_loops(name: &str, value: &str) -> Result<usize, BuildError> {

@@ -110,6 +110,7 @@ impl Runtime {
             let cpu = placement.as_ref().map(|cpus| cpus[index]);
             let event_interval = config.event_interval;
             let stall_threshold = config.stall_threshold;
+            let instrument = config.instrument_polls;
             let thread = thread::Builder::new()
                 .name(format!("{}-{index}", config.thread_name))
                 .spawn(move || {
@@ -130,6 +131,7 @@ impl Runtime {
                         io,
                         event_interval,
                         stall_threshold,
+                        instrument,
                     ));
                     context::enter(core.clone(), || {
                         event_loop::run(&core);

@@ -175,3 +175,29 @@ fn a_timer_due_while_its_loop_is_blocked_fires_late() {
         m.loops[0].timer_lag
     );
 }
+
+#[test]
+fn poll_timing_off_records_no_lag_stalls_or_poll_times() {
+    let rt = Runtime::builder()
+        .loops(1)
+        .pin(false)
+        .instrument_polls(false)
+        .build()
+        .unwrap();
+    let handle = rt.handle().clone();
+    let blocker = TaskBuilder::new().name("untimed").spawn_on(&handle, 0, async {
+        keel_runtime::time::sleep(Duration::from_millis(5)).await;
+        std::thread::sleep(Duration::from_millis(80));
+    });
+    rt.block_on(async move { blocker.await.unwrap() });
+    wait_for(&handle, "the loop to publish its polls", |m| {
+        m.loops[0].polls >= 2 && m.loops[0].busy >= Duration::from_millis(80)
+    });
+    let m = &handle.metrics().loops[0];
+    assert_eq!(m.stalls, 0);
+    assert_eq!(m.lag.count(), 0);
+    assert_eq!(m.timer_lag.count(), 0);
+    assert_eq!(m.poll_time.count(), 0);
+    // Utilization is still measured.
+    assert!(m.utilization() > 0.0);
+}

@@ -60,6 +60,8 @@ pub(crate) struct Core {
     pub(crate) stats: LoopStats,
     pub(crate) clock: LoopClock,
     stalls: StallDetector,
+    /// Whether polls are timed and lag recorded (`Builder::instrument_polls`).
+    instrument: bool,
     lag: LocalHistogram,
     timer_lag: LocalHistogram,
     poll_time: LocalHistogram,
@@ -76,6 +78,7 @@ impl Core {
         io: IoDriver,
         event_interval: u32,
         stall_threshold: Duration,
+        instrument: bool,
     ) -> Core {
         Core {
             shared,
@@ -89,6 +92,7 @@ impl Core {
             stats: LoopStats::default(),
             clock: LoopClock::new(),
             stalls: StallDetector::new(stall_threshold),
+            instrument,
             lag: LocalHistogram::new(),
             timer_lag: LocalHistogram::new(),
             poll_time: LocalHistogram::new(),
@@ -130,6 +134,9 @@ impl Core {
 
     /// Runs up to `max` queued tasks. Returns how many polls ran.
     pub(crate) fn run_tasks(&self, max: u32) -> u32 {
+        if !self.instrument {
+            return self.run_tasks_untimed(max);
+        }
         let mut polled = 0;
         // One coarse clock read per poll: each poll ends when the next one starts.
         let mut now = coarse_nanos();
@@ -145,9 +152,26 @@ impl Core {
         polled
     }
 
-    /// Polls one task, starting at `started` (coarse clock). Returns when the poll ended,
-    /// or `None` when the queued entry was stale (or aborted: nothing was timed).
-    fn run_task(&self, task: &TaskRef, started: u64) -> Option<u64> {
+    /// `run_tasks` with poll timing off: no clock reads, no watchdog record, no stalls.
+    fn run_tasks_untimed(&self, max: u32) -> u32 {
+        let mut polled = 0;
+        while polled < max {
+            let Some(task) = self.pop_local() else {
+                break;
+            };
+            if let Some((slot, key)) = self.take_for_poll(&task) {
+                let ready = self.poll_slot(&task, &slot);
+                self.after_poll(slot, key, ready);
+                polled += 1;
+            }
+        }
+        polled
+    }
+
+    /// Takes a queued task's slot for polling; `None` when the entry was stale or the
+    /// task was aborted (then it is finished here).
+    #[inline]
+    fn take_for_poll(&self, task: &TaskRef) -> Option<(Slot, usize)> {
         let header = task.header();
         let prev = header.begin_poll();
         if prev & state::COMPLETE != 0 {
@@ -165,7 +189,32 @@ impl Core {
         }
         bump(&self.stats.polls);
         self.budget.set(POLL_BUDGET);
+        Some((slot, key))
+    }
+
+    /// Polls `task` once; whether it finished.
+    #[inline]
+    fn poll_slot(&self, task: &TaskRef, slot: &Slot) -> bool {
         let mut cx = Context::from_waker(&slot.waker);
+        // SAFETY: this is the task's owning loop (it is in our slab), on its own thread.
+        unsafe { task.poll(&mut cx) }.is_ready()
+    }
+
+    /// Finishes a task that completed, or puts its slot back.
+    #[inline]
+    fn after_poll(&self, slot: Slot, key: usize, ready: bool) {
+        if ready {
+            self.finish(slot);
+        } else if let Some(entry) = self.tasks.borrow_mut().get_mut(key) {
+            *entry = Some(slot);
+        }
+    }
+
+    /// Polls one task, starting at `started` (coarse clock). Returns when the poll ended,
+    /// or `None` when the queued entry was stale (or aborted: nothing was timed).
+    fn run_task(&self, task: &TaskRef, started: u64) -> Option<u64> {
+        let (slot, key) = self.take_for_poll(task)?;
+        let header = task.header();
         let precise = match self.polls_until_sample.get() {
             0 => {
                 self.polls_until_sample.set(POLL_TIME_SAMPLE - 1);
@@ -177,8 +226,7 @@ impl Core {
             }
         };
         self.shared.watch.begin(header, started);
-        // SAFETY: this is the task's owning loop (it is in our slab), on its own thread.
-        let ready = unsafe { task.poll(&mut cx) }.is_ready();
+        let ready = self.poll_slot(task, &slot);
         self.shared.watch.end();
         let precise = precise.map(|began| began.elapsed());
         let now = coarse_nanos();
@@ -189,11 +237,7 @@ impl Core {
             self.poll_time.record_n(took, POLL_TIME_SAMPLE);
         }
         self.stalls.observe(header, took, now, self.shared.index);
-        if ready {
-            self.finish(slot);
-        } else if let Some(entry) = self.tasks.borrow_mut().get_mut(key) {
-            *entry = Some(slot);
-        }
+        self.after_poll(slot, key, ready);
         Some(now)
     }
 
@@ -256,14 +300,18 @@ impl Core {
         self.publish(Instant::now(), true);
     }
 
-    /// Records one turn's busy stretch (the loop lag sample).
+    /// Records one turn's busy stretch (the loop lag sample), unless timing is off.
     pub(crate) fn record_lag(&self, lag: Duration) {
-        self.lag.record(lag);
+        if self.instrument {
+            self.lag.record(lag);
+        }
     }
 
-    /// Records how late the timers fired at the end of a park ran.
+    /// Records how late the timers fired at the end of a park ran, unless timing is off.
     pub(crate) fn record_timer_lag(&self, late: Duration) {
-        self.timer_lag.record(late);
+        if self.instrument {
+            self.timer_lag.record(late);
+        }
     }
 
     /// Publishes this loop's counters for other threads. `now` is a recent reading of the
