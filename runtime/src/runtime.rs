@@ -100,6 +100,7 @@ impl Runtime {
             polls.push(poll);
         }
         let handle = Handle::new(shareds.clone());
+        handle.register();
         let placement = placement::plan(config.loops, config.pin);
         let mut runtime = Runtime {
             handle: handle.clone(),

@@ -201,3 +201,18 @@ fn poll_timing_off_records_no_lag_stalls_or_poll_times() {
     // Utilization is still measured.
     assert!(m.utilization() > 0.0);
 }
+
+#[test]
+fn the_free_function_reads_the_current_runtime_and_the_pools() {
+    let rt = runtime(None);
+    rt.block_on(async {
+        keel_runtime::blocking::spawn(|| 1).unwrap().await.unwrap();
+        keel_runtime::workers::run(|| 2).unwrap().await.unwrap();
+        let m = keel_runtime::metrics();
+        assert_eq!(m.loops.len(), 2);
+        let blocking = m.blocking.expect("the blocking pool was used");
+        assert!(blocking.completed() >= 1);
+        let workers = m.workers.expect("the worker pool was used");
+        assert!(workers.completed >= 1);
+    });
+}

@@ -322,7 +322,11 @@ impl Core {
         p.inject_depth = self.shared.inject_len() as u64;
         p.timers = self.time.len() as u64;
         p.stalls = self.stalls.total();
-        p.heap_net = crate::heap::thread_net_bytes() as u64;
+        let heap = crate::heap::thread_counts();
+        p.heap_net = heap.net as u64;
+        p.heap_peak = heap.peak as u64;
+        p.heap_allocations = heap.allocations;
+        p.heap_frees = heap.frees;
         self.shared.metrics.store(&p);
         if let Some(by_task) = self.stalls.take_changes() {
             self.shared.metrics.store_stalls(by_task);

@@ -54,6 +54,12 @@ published! {
     stalls,
     /// Net heap bytes of the loop thread, as `i64` bits.
     heap_net,
+    /// Peak net heap bytes of the loop thread, as `i64` bits.
+    heap_peak,
+    /// Allocations by the loop thread.
+    heap_allocations,
+    /// Frees by the loop thread.
+    heap_frees,
 }
 
 /// The published copy of one loop's counters.
