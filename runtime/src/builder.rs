@@ -49,7 +49,8 @@ impl Default for Builder {
 }
 
 impl Builder {
-    /// Defaults for everything; reads no environment variable.
+    /// Defaults for everything; reads no environment variable (only
+    /// [`build`](Builder::build) reads the process-wide `KEEL_HEAP_LIMIT`).
     pub fn new() -> Builder {
         Builder {
             loops: None,
@@ -167,21 +168,24 @@ impl Builder {
         self
     }
 
-    /// Starts the loops.
+    /// Starts the loops. The process's heap limit is resolved here too (it is
+    /// process-wide, so only the first runtime's start reads `KEEL_HEAP_LIMIT`).
     ///
     /// # Errors
     ///
-    /// An invalid setting (0 loops, more than [`MAX_LOOPS`], an event interval of 0), or
-    /// the OS refusing an epoll instance or a thread.
+    /// An invalid setting (0 loops, more than [`MAX_LOOPS`], an event interval of 0), a
+    /// bad `KEEL_HEAP_LIMIT` (named in the error), or the OS refusing an epoll instance
+    /// or a thread.
     pub fn build(self) -> Result<Runtime, BuildError> {
         let config = self.resolve()?;
         Runtime::start(config)
     }
 
     fn resolve(self) -> Result<Config, BuildError> {
-        let loops = match self.loops {
-            Some(n) => check_loops("loops", n)?,
-            None => default_loops(),
+        let cgroup = crate::cgroup::detect();
+        let (loops, loops_from) = match self.loops {
+            Some(n) => (check_loops("loops", n)?, "Builder::loops or KEEL_LOOPS"),
+            None => default_loops(&cgroup),
         };
         if self.event_interval == 0 {
             return Err(BuildError::invalid_value(
@@ -190,8 +194,12 @@ impl Builder {
                 "at least 1 task poll between I/O polls",
             ));
         }
+        let heap_limit = crate::heap::limit::resolve(&cgroup)?;
         Ok(Config {
             loops,
+            loops_from,
+            cgroup,
+            heap_limit,
             pin: self.pin,
             event_interval: self.event_interval,
             thread_name: self.thread_name,
@@ -206,6 +214,12 @@ impl Builder {
 #[derive(Debug, Clone)]
 pub(crate) struct Config {
     pub(crate) loops: usize,
+    /// Where `loops` came from, for the startup report.
+    pub(crate) loops_from: &'static str,
+    /// The container's limits, read once at build.
+    pub(crate) cgroup: crate::cgroup::CgroupLimits,
+    /// The process's heap limit.
+    pub(crate) heap_limit: crate::heap::limit::HeapLimit,
     pub(crate) pin: bool,
     pub(crate) event_interval: u32,
     pub(crate) thread_name: String,
@@ -238,10 +252,19 @@ fn loops_expected() -> String {
     format!("a whole number of loops from 1 to {MAX_LOOPS}")
 }
 
-/// One loop per CPU this process may use, reduced to the container's CPU quota.
-fn default_loops() -> usize {
+/// One loop per CPU this process may use, reduced to the container's CPU quota; and
+/// which of the two decided.
+fn default_loops(cgroup: &crate::cgroup::CgroupLimits) -> (usize, &'static str) {
     let cores = std::thread::available_parallelism().map_or(1, NonZeroUsize::get);
-    crate::cgroup::loops_for(&crate::cgroup::detect(), cores)
+    let loops = crate::cgroup::loops_for(cgroup, cores);
+    let from = if cgroup.cpu_quota.is_some_and(|q| q.ceil() as usize == loops) {
+        "cgroup cpu.max"
+    } else if cgroup.cpuset.as_ref().is_some_and(|c| c.len() == loops) {
+        "cgroup cpuset"
+    } else {
+        "available CPUs"
+    };
+    (loops, from)
 }
 
 #[cfg(test)]

@@ -73,7 +73,8 @@ impl LoopContext {
 }
 
 impl Runtime {
-    /// A builder with default settings (no environment variables read).
+    /// A builder with default settings (no environment variables read but the
+    /// process-wide `KEEL_HEAP_LIMIT`, at [`build`](Builder::build)).
     pub fn builder() -> Builder {
         Builder::new()
     }
