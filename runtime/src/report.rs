@@ -47,7 +47,11 @@ pub(crate) fn startup(config: &Config, pinned: bool) {
 }
 
 /// The warning to give when `loops` (and `workers` CPU threads) exceed the CPU quota.
-fn oversubscription(loops: usize, workers: Option<usize>, quota: Option<f64>) -> Option<&'static str> {
+fn oversubscription(
+    loops: usize,
+    workers: Option<usize>,
+    quota: Option<f64>,
+) -> Option<&'static str> {
     let quota = quota.filter(|q| q.is_finite() && *q > 0.0)?.ceil() as usize;
     if loops > quota {
         Some("more loops than the container's CPU quota: loops will be throttled")
@@ -150,7 +154,11 @@ mod tests {
     fn oversubscription_counts_loops_and_workers_against_the_quota() {
         assert_eq!(oversubscription(4, Some(8), None), None, "no quota");
         assert_eq!(oversubscription(2, Some(1), Some(4.0)), None);
-        assert_eq!(oversubscription(2, Some(2), Some(3.5)), None, "quota rounds up");
+        assert_eq!(
+            oversubscription(2, Some(2), Some(3.5)),
+            None,
+            "quota rounds up"
+        );
         let loops_only = oversubscription(3, Some(0), Some(2.0)).unwrap();
         assert!(loops_only.contains("more loops"), "{loops_only}");
         let with_workers = oversubscription(2, Some(1), Some(2.0)).unwrap();

@@ -82,7 +82,10 @@ fn a_loops_heap_figure_follows_its_allocations() {
         loop1.heap_peak_bytes >= during && loop1.heap_peak_bytes > loop1.heap_net_bytes,
         "{loop1:?}"
     );
-    assert!(loop1.heap_allocations >= 1 && loop1.heap_frees >= 1, "{loop1:?}");
+    assert!(
+        loop1.heap_allocations >= 1 && loop1.heap_frees >= 1,
+        "{loop1:?}"
+    );
     // The process-wide per-loop breakdown shows the same figures.
     let breakdown = heap::loop_stats();
     let entry = breakdown

@@ -2,8 +2,8 @@
 //! loop's lag and stall counts (with its name) while other loops stay unaffected, the
 //! watchdog reports a stuck loop while it is still stuck, and utilization adds up.
 
-use std::sync::Arc;
 use std::future::Future;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
@@ -185,10 +185,12 @@ fn poll_timing_off_records_no_lag_stalls_or_poll_times() {
         .build()
         .unwrap();
     let handle = rt.handle().clone();
-    let blocker = TaskBuilder::new().name("untimed").spawn_on(&handle, 0, async {
-        keel_runtime::time::sleep(Duration::from_millis(5)).await;
-        std::thread::sleep(Duration::from_millis(80));
-    });
+    let blocker = TaskBuilder::new()
+        .name("untimed")
+        .spawn_on(&handle, 0, async {
+            keel_runtime::time::sleep(Duration::from_millis(5)).await;
+            std::thread::sleep(Duration::from_millis(80));
+        });
     rt.block_on(async move { blocker.await.unwrap() });
     wait_for(&handle, "the loop to publish its polls", |m| {
         m.loops[0].polls >= 2 && m.loops[0].busy >= Duration::from_millis(80)
