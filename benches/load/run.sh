@@ -5,6 +5,9 @@
 #   bash benches/load/run.sh                 # all servers, 10 s per test
 #   DURATION=30 SERVERS="keel hyper" bash benches/load/run.sh
 #
+# `keel-notiming` is the same hello server with per-poll timing and lag recording off
+# (KEEL_POLL_TIMING=off): the keel/keel-notiming pair measures what introspection costs.
+#
 # Each server runs pinned to SERVER_CPU (0) with one loop or thread, on 127.0.0.1 only;
 # wrk runs pinned to CLIENT_CPU (1). A fresh server per test, so its peak RSS is that
 # test's. Everything is bounded in time, and the trap stops the server on any exit.
@@ -18,7 +21,7 @@ DURATION="${DURATION:-10}"        # seconds of measured load per test
 WARMUP="${WARMUP:-2}"             # seconds of unmeasured load first (JITs, caches, pools)
 CONNECTIONS="${CONNECTIONS:-64}"
 DEPTH="${DEPTH:-16}"              # requests in flight per connection in the pipelined test
-SERVERS="${SERVERS:-keel hyper raw node fastify}"
+SERVERS="${SERVERS:-keel keel-notiming hyper raw node fastify}"
 PORT="${PORT:-18080}"
 SERVER_CPU="${SERVER_CPU:-0}"
 CLIENT_CPU="${CLIENT_CPU:-1}"
@@ -72,7 +75,7 @@ fi
 
 wants() { [[ " $SERVERS " == *" $1 "* ]]; }
 
-if wants keel; then
+if wants keel || wants keel-notiming; then
   log "building Keel's hello (release) into $keel_target"
   (cd "$root" && CARGO_TARGET_DIR="$keel_target" cargo build --release --example hello)
 fi
@@ -100,6 +103,8 @@ start_server() {
   fi
   case "$name" in
     keel) KEEL_LOOPS=1 HOST=127.0.0.1 PORT="$PORT" \
+            taskset -c "$SERVER_CPU" "$keel_target/release/examples/hello" >"$logf" 2>&1 & ;;
+    keel-notiming) KEEL_POLL_TIMING=off KEEL_LOOPS=1 HOST=127.0.0.1 PORT="$PORT" \
             taskset -c "$SERVER_CPU" "$keel_target/release/examples/hello" >"$logf" 2>&1 & ;;
     hyper) PORT="$PORT" taskset -c "$SERVER_CPU" "$peer_target/release/peer-hyper" >"$logf" 2>&1 & ;;
     raw) PORT="$PORT" taskset -c "$SERVER_CPU" "$peer_target/release/peer-raw" >"$logf" 2>&1 & ;;
@@ -277,6 +282,13 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else
   target pipelined hyper 2.00
   target pipelined raw 0.85
   for test in "${tests[@]}"; do target "$test" fastify 4.00; done
+  # Introspection's cost: per-poll timing and lag recording on (keel) vs off.
+  if [[ -n "${per_core[keel:plaintext]:-}" && -n "${per_core[keel-notiming:plaintext]:-}" ]]; then
+    cost="$(awk -v on="${per_core[keel:plaintext]}" -v off="${per_core[keel-notiming:plaintext]}" \
+      'BEGIN { printf "%.2f", (off > 0) ? (1 - on / off) * 100 : 0 }')"
+    verdict="$(awk -v c="$cost" 'BEGIN { print (c < 2) ? "met" : "MISSED" }')"
+    echo "- plaintext: poll timing costs < 2% (keel vs keel-notiming, per core) → ${cost}% — $verdict"
+  fi
   for test in "${tests[@]}"; do
     kk="keel:$test" kh="hyper:$test"
     [[ -n "${rps[$kk]:-}" && -n "${rps[$kh]:-}" ]] || continue

@@ -56,6 +56,7 @@ pub fn block_on<F: Future>(future: F) -> F::Output {
         io,
         DEFAULT_EVENT_INTERVAL,
         crate::metrics::DEFAULT_STALL_THRESHOLD,
+        true,
     ));
 
     context::enter(core.clone(), || {

@@ -42,6 +42,7 @@ pub struct Builder {
     watchdog_threshold: Option<Duration>,
     loop_failure: LoopFailure,
     panic_hook: bool,
+    instrument_polls: bool,
 }
 
 impl Default for Builder {
@@ -51,7 +52,8 @@ impl Default for Builder {
 }
 
 impl Builder {
-    /// Defaults for everything; reads no environment variable.
+    /// Defaults for everything; reads no environment variable (only
+    /// [`build`](Builder::build) reads the process-wide `KEEL_HEAP_LIMIT`).
     pub fn new() -> Builder {
         Builder {
             loops: None,
@@ -62,13 +64,15 @@ impl Builder {
             loop_failure: LoopFailure::default(),
             panic_hook: true,
             watchdog_threshold: Some(DEFAULT_WATCHDOG_THRESHOLD),
+            instrument_polls: true,
         }
     }
 
     /// Defaults overridden by the environment: `KEEL_LOOPS`, or else `WEB_CONCURRENCY`,
     /// sets the number of loops; `KEEL_LOOP_FAILURE` (`restart` or `exit`) the
-    /// [`loop_failure`](Builder::loop_failure) policy; `KEEL_HEAP_LIMIT` (a size such as `1536MiB`) the heap
-    /// limit, which otherwise is 75% of the container's memory limit.
+    /// [`loop_failure`](Builder::loop_failure) policy; `KEEL_POLL_TIMING` (`on` or `off`)
+    /// sets [`instrument_polls`](Builder::instrument_polls); `KEEL_HEAP_LIMIT` (a size such
+    /// as `1536MiB`) the heap limit, which otherwise is 75% of the container's memory limit.
     ///
     /// # Errors
     ///
@@ -85,6 +89,9 @@ impl Builder {
         }
         if let Ok(value) = std::env::var("KEEL_LOOP_FAILURE") {
             builder.loop_failure = LoopFailure::parse("KEEL_LOOP_FAILURE", &value)?;
+        }
+        if let Some(on) = crate::env::var("KEEL_POLL_TIMING", crate::env::parse_switch)? {
+            builder.instrument_polls = on;
         }
         Ok(builder)
     }
@@ -166,6 +173,23 @@ impl Builder {
         self
     }
 
+    /// Whether loops time every task poll and record their lag: the coarse clock read
+    /// around each poll, the watchdog's view of the running poll, stall detection, the
+    /// sampled [`poll_time`](crate::metrics::LoopMetrics::poll_time) histogram and the
+    /// [`lag`](crate::metrics::LoopMetrics::lag) and
+    /// [`timer_lag`](crate::metrics::LoopMetrics::timer_lag) histograms. Off, those stay
+    /// empty (no stalls, no watchdog reports); the counters, utilization and heap
+    /// figures remain. It exists to measure what the timing costs (the load benchmark
+    /// runs a server with it off), and for the last percent of throughput.
+    ///
+    /// # Default
+    ///
+    /// On; `KEEL_POLL_TIMING=off` turns it off through [`Builder::from_env`].
+    pub fn instrument_polls(mut self, on: bool) -> Builder {
+        self.instrument_polls = on;
+        self
+    }
+
     /// The prefix of loop thread names; loop `i` is named `{prefix}-{i}`.
     ///
     /// # Default
@@ -176,21 +200,24 @@ impl Builder {
         self
     }
 
-    /// Starts the loops.
+    /// Starts the loops. The process's heap limit is resolved here too (it is
+    /// process-wide, so only the first runtime's start reads `KEEL_HEAP_LIMIT`).
     ///
     /// # Errors
     ///
-    /// An invalid setting (0 loops, more than [`MAX_LOOPS`], an event interval of 0), or
-    /// the OS refusing an epoll instance or a thread.
+    /// An invalid setting (0 loops, more than [`MAX_LOOPS`], an event interval of 0), a
+    /// bad `KEEL_HEAP_LIMIT` (named in the error), or the OS refusing an epoll instance
+    /// or a thread.
     pub fn build(self) -> Result<Runtime, BuildError> {
         let config = self.resolve()?;
         Runtime::start(config)
     }
 
     fn resolve(self) -> Result<Config, BuildError> {
-        let loops = match self.loops {
-            Some(n) => check_loops("loops", n)?,
-            None => default_loops(),
+        let cgroup = crate::cgroup::detect();
+        let (loops, loops_from) = match self.loops {
+            Some(n) => (check_loops("loops", n)?, "Builder::loops or KEEL_LOOPS"),
+            None => default_loops(&cgroup),
         };
         if self.event_interval == 0 {
             return Err(BuildError::invalid_value(
@@ -199,8 +226,12 @@ impl Builder {
                 "at least 1 task poll between I/O polls",
             ));
         }
+        let heap_limit = crate::heap::limit::resolve(&cgroup)?;
         Ok(Config {
             loops,
+            loops_from,
+            cgroup,
+            heap_limit,
             pin: self.pin,
             event_interval: self.event_interval,
             thread_name: self.thread_name,
@@ -208,6 +239,7 @@ impl Builder {
             watchdog_threshold: self.watchdog_threshold,
             loop_failure: self.loop_failure,
             panic_hook: self.panic_hook,
+            instrument_polls: self.instrument_polls,
         })
     }
 }
@@ -216,6 +248,12 @@ impl Builder {
 #[derive(Debug, Clone)]
 pub(crate) struct Config {
     pub(crate) loops: usize,
+    /// Where `loops` came from, for the startup report.
+    pub(crate) loops_from: &'static str,
+    /// The container's limits, read once at build.
+    pub(crate) cgroup: crate::cgroup::CgroupLimits,
+    /// The process's heap limit.
+    pub(crate) heap_limit: crate::heap::limit::HeapLimit,
     pub(crate) pin: bool,
     pub(crate) event_interval: u32,
     pub(crate) thread_name: String,
@@ -223,6 +261,7 @@ pub(crate) struct Config {
     pub(crate) watchdog_threshold: Option<Duration>,
     pub(crate) loop_failure: LoopFailure,
     pub(crate) panic_hook: bool,
+    pub(crate) instrument_polls: bool,
 }
 
 fn parse_loops(name: &str, value: &str) -> Result<usize, BuildError> {
@@ -249,10 +288,19 @@ fn loops_expected() -> String {
     format!("a whole number of loops from 1 to {MAX_LOOPS}")
 }
 
-/// One loop per CPU this process may use, reduced to the container's CPU quota.
-fn default_loops() -> usize {
+/// One loop per CPU this process may use, reduced to the container's CPU quota; and
+/// which of the two decided.
+fn default_loops(cgroup: &crate::cgroup::CgroupLimits) -> (usize, &'static str) {
     let cores = std::thread::available_parallelism().map_or(1, NonZeroUsize::get);
-    crate::cgroup::loops_for(&crate::cgroup::detect(), cores)
+    let loops = crate::cgroup::loops_for(cgroup, cores);
+    let from = if cgroup.cpu_quota.is_some_and(|q| q.ceil() as usize == loops) {
+        "cgroup cpu.max"
+    } else if cgroup.cpuset.as_ref().is_some_and(|c| c.len() == loops) {
+        "cgroup cpuset"
+    } else {
+        "available CPUs"
+    };
+    (loops, from)
 }
 
 #[cfg(test)]

@@ -147,6 +147,19 @@ pub fn parse_number<T: FromStr>(name: &str, value: &str) -> Result<T, EnvError> 
         .map_err(|_| EnvError::new(name, value, "a whole number"))
 }
 
+/// An on/off switch: `on`, `true`, `yes` or `1`; `off`, `false`, `no` or `0` (any case).
+///
+/// # Errors
+///
+/// Anything else, naming `name`.
+pub fn parse_switch(name: &str, value: &str) -> Result<bool, EnvError> {
+    match value.trim().to_ascii_lowercase().as_str() {
+        "on" | "true" | "yes" | "1" => Ok(true),
+        "off" | "false" | "no" | "0" => Ok(false),
+        _ => Err(EnvError::new(name, value, "on or off")),
+    }
+}
+
 fn split_unit(value: &str) -> (&str, &str) {
     let value = value.trim();
     let at = value
@@ -171,6 +184,19 @@ mod tests {
         for bad in ["", "s", "ten", "5 parsecs", "-1s", "1e99s"] {
             let e = d(bad).unwrap_err();
             assert_eq!(e.name(), "X", "{bad}");
+        }
+    }
+
+    #[test]
+    fn switches() {
+        for on in ["on", "ON", "true", "yes", "1"] {
+            assert!(parse_switch("Z", on).unwrap(), "{on}");
+        }
+        for off in ["off", "Off", "false", "no", "0"] {
+            assert!(!parse_switch("Z", off).unwrap(), "{off}");
+        }
+        for bad in ["", "2", "enabled", "o n"] {
+            assert_eq!(parse_switch("Z", bad).unwrap_err().name(), "Z", "{bad}");
         }
     }
 

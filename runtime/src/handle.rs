@@ -4,8 +4,10 @@
 use std::fmt;
 use std::future::Future;
 use std::panic::Location;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Weak};
+
+use parking_lot::Mutex;
 
 use crate::context;
 use crate::event_loop::{Injected, Shared};
@@ -163,16 +165,47 @@ impl Handle {
 
     /// A snapshot of every loop's figures, as each published them when it last parked.
     pub fn metrics(&self) -> RuntimeMetrics {
-        RuntimeMetrics {
-            loops: self
-                .inner
+        metrics::gather(
+            self.inner
                 .loops
                 .iter()
                 .map(|s| metrics::snapshot(s))
                 .collect(),
-            heap: crate::heap::stats(),
-        }
+        )
     }
+
+    /// Records this runtime as started, for [`latest`] (`keel_runtime::metrics()` from
+    /// a thread outside the runtime).
+    pub(crate) fn register(&self) {
+        let mut started = STARTED.lock();
+        started.retain(|w| w.strong_count() > 0);
+        started.push(Arc::downgrade(&self.inner));
+    }
+
+    /// The loops' published figures, for process-wide views (`heap::loop_stats`).
+    pub(crate) fn loop_shareds_of_all() -> Vec<Arc<Shared>> {
+        STARTED
+            .lock()
+            .iter()
+            .filter_map(Weak::upgrade)
+            .filter(|inner| !inner.shutdown.load(Ordering::Relaxed))
+            .flat_map(|inner| inner.loops.clone())
+            .collect()
+    }
+}
+
+/// Runtimes started in this process (weakly held; pruned as they go).
+static STARTED: Mutex<Vec<Weak<Inner>>> = Mutex::new(Vec::new());
+
+/// The most recently started runtime that is still running.
+pub(crate) fn latest() -> Option<Handle> {
+    STARTED
+        .lock()
+        .iter()
+        .rev()
+        .filter_map(Weak::upgrade)
+        .find(|inner| !inner.shutdown.load(Ordering::Relaxed))
+        .map(|inner| Handle { inner })
 }
 
 impl fmt::Debug for Handle {

@@ -111,3 +111,24 @@ pub mod task {
 pub fn current_loop() -> Option<usize> {
     context::with_core(|core| core.shared.index)
 }
+
+/// One snapshot of everything the runtime measures: every loop of the current runtime
+/// (lag, timer lateness, utilization, tasks, polls, stalls, watchdog reports, heap per
+/// loop), the process's heap, and the blocking and worker pools — the same as
+/// [`Handle::current().metrics()`](Handle::metrics) on a loop.
+///
+/// Off a loop it reads the most recently started [`Runtime`] that is still running;
+/// with none, the snapshot has no loops (the heap and pools are still filled in).
+///
+/// # Examples
+///
+/// ```
+/// let rt = keel_runtime::Runtime::builder().loops(2).build().unwrap();
+/// assert_eq!(keel_runtime::metrics().loops.len(), 2);
+/// rt.block_on(async {
+///     assert_eq!(keel_runtime::metrics().loops.len(), 2);
+/// });
+/// ```
+pub fn metrics() -> metrics::RuntimeMetrics {
+    metrics::current()
+}

@@ -77,7 +77,8 @@ impl LoopContext {
 }
 
 impl Runtime {
-    /// A builder with default settings (no environment variables read).
+    /// A builder with default settings (no environment variables read but the
+    /// process-wide `KEEL_HEAP_LIMIT`, at [`build`](Builder::build)).
     pub fn builder() -> Builder {
         Builder::new()
     }
@@ -107,11 +108,13 @@ impl Runtime {
             polls.push(poll);
         }
         let handle = Handle::new(shareds);
+        handle.register();
         let placement = placement::plan(config.loops, config.pin);
         let spec = LoopSpec {
             thread_name: config.thread_name.clone(),
             event_interval: config.event_interval,
             stall_threshold: config.stall_threshold,
+            instrument: config.instrument_polls,
             cpus: placement.clone(),
         };
         let mut runtime = Runtime {

@@ -113,6 +113,8 @@ pub(crate) struct LoopSpec {
     pub(crate) thread_name: String,
     pub(crate) event_interval: u32,
     pub(crate) stall_threshold: Duration,
+    /// Whether polls are timed (`Builder::instrument_polls`).
+    pub(crate) instrument: bool,
     /// The CPU of each loop, when pinned.
     pub(crate) cpus: Option<Vec<core_affinity::CoreId>>,
 }
@@ -204,6 +206,7 @@ impl Supervisor {
             io,
             self.spec.event_interval,
             self.spec.stall_threshold,
+            self.spec.instrument,
         ));
         let ran = catch_unwind(AssertUnwindSafe(|| {
             context::enter(core.clone(), || event_loop::run(&core));

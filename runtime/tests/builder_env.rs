@@ -104,3 +104,22 @@ fn explicit_loops_override_the_environment() {
         .unwrap();
     assert_eq!(rt.handle().loops(), 1);
 }
+
+#[test]
+fn keel_poll_timing_is_a_switch_named_in_errors() {
+    let _env = Env::set(Some("1"), None);
+    write_var("KEEL_POLL_TIMING", Some("sometimes"));
+    let err = Builder::from_env().unwrap_err();
+    assert_eq!(err.setting(), Some("KEEL_POLL_TIMING"));
+    assert!(err.to_string().contains("sometimes"), "{err}");
+    write_var("KEEL_POLL_TIMING", Some("off"));
+    let rt = Builder::from_env().unwrap().build().unwrap();
+    let handle = rt.handle().clone();
+    rt.block_on(async {
+        keel_runtime::time::sleep(std::time::Duration::from_millis(5)).await;
+    });
+    let m = handle.metrics();
+    assert!(m.loops[0].polls > 0);
+    assert_eq!(m.loops[0].poll_time.count(), 0, "poll timing is off");
+    write_var("KEEL_POLL_TIMING", None);
+}

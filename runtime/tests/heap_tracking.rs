@@ -74,4 +74,25 @@ fn a_loops_heap_figure_follows_its_allocations() {
             "heap did not come back down: during {during}, after {after}"
         );
     }
+
+    // The loop's peak remembers the 10 MiB; its allocation and free counts moved.
+    let m = handle.metrics();
+    let loop1 = &m.loops[1];
+    assert!(
+        loop1.heap_peak_bytes >= during && loop1.heap_peak_bytes > loop1.heap_net_bytes,
+        "{loop1:?}"
+    );
+    assert!(
+        loop1.heap_allocations >= 1 && loop1.heap_frees >= 1,
+        "{loop1:?}"
+    );
+    // The process-wide per-loop breakdown shows the same figures.
+    let breakdown = heap::loop_stats();
+    let entry = breakdown
+        .iter()
+        .find(|l| l.loop_index == 1)
+        .expect("loop 1 is listed");
+    assert_eq!(entry.peak, loop1.heap_peak_bytes);
+    assert!(entry.allocations >= loop1.heap_allocations);
+    assert!(keel_runtime::metrics().loops.len() == 2);
 }

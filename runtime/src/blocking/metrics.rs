@@ -25,7 +25,7 @@ use crate::histogram::HistogramSnapshot;
 /// assert_eq!(m.run_time().count(), 1);
 /// # pool.shutdown(std::time::Duration::from_secs(1));
 /// ```
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq)]
 #[non_exhaustive]
 pub struct BlockingMetrics {
     /// The configured size: the most threads the pool may run.
@@ -47,7 +47,7 @@ pub struct BlockingMetrics {
 }
 
 /// The figures of one [`Class`].
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq)]
 #[non_exhaustive]
 pub struct ClassMetrics {
     /// The class.

@@ -60,7 +60,10 @@ pub(crate) struct Core {
     pub(crate) stats: LoopStats,
     pub(crate) clock: LoopClock,
     stalls: StallDetector,
-    pub(crate) lag: LocalHistogram,
+    /// Whether polls are timed and lag recorded (`Builder::instrument_polls`).
+    instrument: bool,
+    lag: LocalHistogram,
+    timer_lag: LocalHistogram,
     poll_time: LocalHistogram,
     /// Polls left until the next one timed precisely for `poll_time`.
     polls_until_sample: Cell<u32>,
@@ -79,6 +82,7 @@ impl Core {
         io: IoDriver,
         event_interval: u32,
         stall_threshold: Duration,
+        instrument: bool,
     ) -> Core {
         Core {
             shared,
@@ -92,7 +96,9 @@ impl Core {
             stats: LoopStats::default(),
             clock: LoopClock::new(),
             stalls: StallDetector::new(stall_threshold),
+            instrument,
             lag: LocalHistogram::new(),
+            timer_lag: LocalHistogram::new(),
             poll_time: LocalHistogram::new(),
             polls_until_sample: Cell::new(0),
             histograms_published: Cell::new(Instant::now()),
@@ -133,6 +139,9 @@ impl Core {
 
     /// Runs up to `max` queued tasks. Returns how many polls ran.
     pub(crate) fn run_tasks(&self, max: u32) -> u32 {
+        if !self.instrument {
+            return self.run_tasks_untimed(max);
+        }
         let mut polled = 0;
         // One coarse clock read per poll: each poll ends when the next one starts.
         let mut now = coarse_nanos();
@@ -148,9 +157,26 @@ impl Core {
         polled
     }
 
-    /// Polls one task, starting at `started` (coarse clock). Returns when the poll ended,
-    /// or `None` when the queued entry was stale (or aborted: nothing was timed).
-    fn run_task(&self, task: &TaskRef, started: u64) -> Option<u64> {
+    /// `run_tasks` with poll timing off: no clock reads, no watchdog record, no stalls.
+    fn run_tasks_untimed(&self, max: u32) -> u32 {
+        let mut polled = 0;
+        while polled < max {
+            let Some(task) = self.pop_local() else {
+                break;
+            };
+            if let Some((slot, key)) = self.take_for_poll(&task) {
+                let ready = self.poll_slot(&task, &slot);
+                self.after_poll(slot, key, ready);
+                polled += 1;
+            }
+        }
+        polled
+    }
+
+    /// Takes a queued task's slot for polling; `None` when the entry was stale or the
+    /// task was aborted (then it is finished here).
+    #[inline]
+    fn take_for_poll(&self, task: &TaskRef) -> Option<(Slot, usize)> {
         let header = task.header();
         let prev = header.begin_poll();
         if prev & state::COMPLETE != 0 {
@@ -168,7 +194,36 @@ impl Core {
         }
         bump(&self.stats.polls);
         self.budget.set(POLL_BUDGET);
+        Some((slot, key))
+    }
+
+    /// Polls `task` once; whether it finished.
+    #[inline]
+    fn poll_slot(&self, task: &TaskRef, slot: &Slot) -> bool {
         let mut cx = Context::from_waker(&slot.waker);
+        // Named for the panic hook, should the poll panic.
+        self.polling.set(task.header());
+        // SAFETY: this is the task's owning loop (it is in our slab), on its own thread.
+        let ready = unsafe { task.poll(&mut cx) }.is_ready();
+        self.polling.set(std::ptr::null());
+        ready
+    }
+
+    /// Finishes a task that completed, or puts its slot back.
+    #[inline]
+    fn after_poll(&self, slot: Slot, key: usize, ready: bool) {
+        if ready {
+            self.finish(slot);
+        } else if let Some(entry) = self.tasks.borrow_mut().get_mut(key) {
+            *entry = Some(slot);
+        }
+    }
+
+    /// Polls one task, starting at `started` (coarse clock). Returns when the poll ended,
+    /// or `None` when the queued entry was stale (or aborted: nothing was timed).
+    fn run_task(&self, task: &TaskRef, started: u64) -> Option<u64> {
+        let (slot, key) = self.take_for_poll(task)?;
+        let header = task.header();
         let precise = match self.polls_until_sample.get() {
             0 => {
                 self.polls_until_sample.set(POLL_TIME_SAMPLE - 1);
@@ -180,10 +235,7 @@ impl Core {
             }
         };
         self.shared.watch.begin(header, started);
-        self.polling.set(header);
-        // SAFETY: this is the task's owning loop (it is in our slab), on its own thread.
-        let ready = unsafe { task.poll(&mut cx) }.is_ready();
-        self.polling.set(std::ptr::null());
+        let ready = self.poll_slot(task, &slot);
         self.shared.watch.end();
         let precise = precise.map(|began| began.elapsed());
         let now = coarse_nanos();
@@ -194,11 +246,7 @@ impl Core {
             self.poll_time.record_n(took, POLL_TIME_SAMPLE);
         }
         self.stalls.observe(header, took, now, self.shared.index);
-        if ready {
-            self.finish(slot);
-        } else if let Some(entry) = self.tasks.borrow_mut().get_mut(key) {
-            *entry = Some(slot);
-        }
+        self.after_poll(slot, key, ready);
         Some(now)
     }
 
@@ -219,7 +267,7 @@ impl Core {
         if header.is_null() {
             return None;
         }
-        // SAFETY: `polling` is non-null only inside `run_task`'s poll, which holds a
+        // SAFETY: `polling` is non-null only inside `poll_slot`'s poll, whose caller holds a
         // reference to the task (so its header is alive), and `Core` is `!Send`: the
         // caller runs on this loop's thread, inside that poll.
         Some(unsafe { Header::describe(header) })
@@ -285,7 +333,7 @@ impl Core {
                 bump(&self.stats.tasks_completed);
             }
         }
-        self.publish();
+        self.publish(Instant::now(), true);
     }
 
     /// Takes the loop's epoll instance back, for a successor loop: the loop's `Shared`
@@ -294,19 +342,40 @@ impl Core {
         self.io.into_poll()
     }
 
-    /// Publishes this loop's counters for other threads.
-    pub(crate) fn publish(&self) {
+    /// Records one turn's busy stretch (the loop lag sample), unless timing is off.
+    pub(crate) fn record_lag(&self, lag: Duration) {
+        if self.instrument {
+            self.lag.record(lag);
+        }
+    }
+
+    /// Records how late the timers fired at the end of a park ran, unless timing is off.
+    pub(crate) fn record_timer_lag(&self, late: Duration) {
+        if self.instrument {
+            self.timer_lag.record(late);
+        }
+    }
+
+    /// Publishes this loop's counters for other threads. `now` is a recent reading of the
+    /// clock; the histograms are copied when `flush` is set (the loop is about to block,
+    /// or stops) or at most every 10 ms otherwise.
+    pub(crate) fn publish(&self, now: Instant, flush: bool) {
         let mut p = self.stats.gather();
         p.inject_depth = self.shared.inject_len() as u64;
         p.timers = self.time.len() as u64;
         p.stalls = self.stalls.total();
-        p.heap_net = crate::heap::thread_net_bytes() as u64;
+        let heap = crate::heap::thread_counts();
+        p.heap_net = heap.net as u64;
+        p.heap_peak = heap.peak as u64;
+        p.heap_allocations = heap.allocations;
+        p.heap_frees = heap.frees;
         self.shared.metrics.store(&p);
         if let Some(by_task) = self.stalls.take_changes() {
             self.shared.metrics.store_stalls(by_task);
         }
-        if histogram::due(&self.histograms_published, Instant::now()) {
+        if histogram::due(&self.histograms_published, now) || flush {
             self.shared.metrics.lag.store(&self.lag);
+            self.shared.metrics.timer_lag.store(&self.timer_lag);
             self.shared.metrics.poll_time.store(&self.poll_time);
         }
     }

@@ -51,16 +51,19 @@ fn park(core: &Core, more_work: bool) {
     } else {
         core.time.next_timeout()
     };
-    core.publish();
     let blocking = timeout != Some(Duration::ZERO);
+    bump(&core.stats.parks);
+    let (lag, parked_at) = core.clock.before_park(&core.stats);
+    core.record_lag(lag);
+    // This turn's figures go out before the loop may block; a loop about to block also
+    // flushes its histograms (normally copied at most every 10 ms), so an idle loop
+    // never hides its latest samples.
+    core.publish(parked_at, blocking);
     // Shutdown is checked after `prepare_sleep`'s fence: `Handle::shutdown` sets its flag
     // before `notify` reads `sleeping`, so either it wakes us or we see the flag here.
     if blocking && (!core.shared.prepare_sleep() || core.handle.is_shutdown()) {
         timeout = Some(Duration::ZERO);
     }
-    bump(&core.stats.parks);
-    let (lag, parked_at) = core.clock.before_park(&core.stats);
-    core.lag.record(lag);
     if let Err(e) = core.io.park(timeout) {
         tracing::error!(loop_index = core.shared.index, error = %e, "epoll_wait failed");
     }
@@ -68,5 +71,8 @@ fn park(core: &Core, more_work: bool) {
     if blocking {
         core.shared.end_sleep();
     }
-    core.time.fire_due();
+    let (_, late) = core.time.fire_due();
+    if let Some(late) = late {
+        core.record_timer_lag(late);
+    }
 }

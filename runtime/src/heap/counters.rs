@@ -19,19 +19,29 @@ static FREES: AtomicU64 = AtomicU64::new(0);
 struct Local {
     /// Bytes allocated minus bytes freed by this thread, ever.
     net: Cell<i64>,
+    /// The highest `net` so far.
+    peak: Cell<i64>,
     /// Change not yet folded into `USED`.
     pending: Cell<i64>,
+    /// Allocations by this thread, ever.
     allocations: Cell<u64>,
+    /// Frees by this thread, ever.
     frees: Cell<u64>,
+    /// `allocations` and `frees` as of the last fold.
+    folded_allocations: Cell<u64>,
+    folded_frees: Cell<u64>,
 }
 
 thread_local! {
     static LOCAL: Local = const {
         Local {
             net: Cell::new(0),
+            peak: Cell::new(0),
             pending: Cell::new(0),
             allocations: Cell::new(0),
             frees: Cell::new(0),
+            folded_allocations: Cell::new(0),
+            folded_frees: Cell::new(0),
         }
     };
 }
@@ -46,16 +56,26 @@ pub(super) fn freed(size: usize) {
 
 fn change(delta: i64, alloc: bool) {
     let folded = LOCAL.try_with(|l| {
-        l.net.set(l.net.get() + delta);
+        let net = l.net.get() + delta;
+        l.net.set(net);
         if alloc {
             l.allocations.set(l.allocations.get() + 1);
+            if net > l.peak.get() {
+                l.peak.set(net);
+            }
         } else {
             l.frees.set(l.frees.get() + 1);
         }
         let pending = l.pending.get() + delta;
         if pending.abs() >= FOLD_BYTES {
             l.pending.set(0);
-            fold(pending, l.allocations.replace(0), l.frees.replace(0));
+            let allocations = l.allocations.get();
+            let frees = l.frees.get();
+            fold(
+                pending,
+                allocations - l.folded_allocations.replace(allocations),
+                frees - l.folded_frees.replace(frees),
+            );
         } else {
             l.pending.set(pending);
         }
@@ -93,7 +113,23 @@ pub(crate) fn totals() -> (u64, u64, u64, u64) {
     )
 }
 
-/// The calling thread's net bytes (allocated minus freed by it), exact.
-pub(crate) fn thread_net() -> i64 {
-    LOCAL.try_with(|l| l.net.get()).unwrap_or(0)
+/// The calling thread's counts, exact: net bytes, peak net bytes, allocations, frees.
+pub(crate) fn thread_counts() -> ThreadCounts {
+    LOCAL
+        .try_with(|l| ThreadCounts {
+            net: l.net.get(),
+            peak: l.peak.get(),
+            allocations: l.allocations.get(),
+            frees: l.frees.get(),
+        })
+        .unwrap_or_default()
+}
+
+/// One thread's heap counts (see [`thread_counts`]).
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct ThreadCounts {
+    pub(crate) net: i64,
+    pub(crate) peak: i64,
+    pub(crate) allocations: u64,
+    pub(crate) frees: u64,
 }

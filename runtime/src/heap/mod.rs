@@ -15,7 +15,8 @@ pub use self::limit::{
 };
 pub use self::tracked::Tracked;
 
-/// A heap snapshot from [`stats`].
+/// A heap snapshot from [`stats`]. The per-loop breakdown is [`loop_stats`] (kept
+/// apart so this stays `Copy`).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct HeapStats {
@@ -63,9 +64,56 @@ pub fn stats() -> HeapStats {
     }
 }
 
-/// The calling thread's net heap bytes (allocated minus freed by it).
-pub(crate) fn thread_net_bytes() -> i64 {
-    counters::thread_net()
+/// The calling thread's heap counts (net, peak, allocations, frees).
+pub(crate) fn thread_counts() -> counters::ThreadCounts {
+    counters::thread_counts()
+}
+
+/// One loop's share of the heap, from [`loop_stats`]: exact, since a loop's tasks never
+/// leave its thread. Bytes are net — allocated minus freed by the loop's thread — so a
+/// loop that frees what another thread allocated can go below zero.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct LoopHeapStats {
+    /// The loop's index in its runtime.
+    pub loop_index: usize,
+    /// Net bytes in use by the loop now.
+    pub used: i64,
+    /// The most net bytes the loop has had in use at once.
+    pub peak: i64,
+    /// Allocations by the loop.
+    pub allocations: u64,
+    /// Frees by the loop.
+    pub frees: u64,
+}
+
+/// The heap per loop, as each loop last published it (at its last park), for every
+/// loop of every running [`Runtime`](crate::Runtime) in the process, in start order.
+/// All zero without [`Tracked`]. The same figures are in
+/// [`LoopMetrics`](crate::metrics::LoopMetrics) (`heap_*`).
+///
+/// # Examples
+///
+/// ```
+/// let rt = keel_runtime::Runtime::builder().loops(2).build().unwrap();
+/// let loops = keel_runtime::heap::loop_stats();
+/// assert_eq!(loops.iter().map(|l| l.loop_index).collect::<Vec<_>>(), [0, 1]);
+/// # drop(rt);
+/// ```
+pub fn loop_stats() -> Vec<LoopHeapStats> {
+    crate::Handle::loop_shareds_of_all()
+        .iter()
+        .map(|shared| {
+            let p = shared.metrics.load();
+            LoopHeapStats {
+                loop_index: shared.index,
+                used: p.heap_net as i64,
+                peak: p.heap_peak as i64,
+                allocations: p.heap_allocations,
+                frees: p.heap_frees,
+            }
+        })
+        .collect()
 }
 
 /// Checks the limit against the heap (or RSS when untracked) and updates the flag.

@@ -1,8 +1,10 @@
 //! [`LoopClock`]: where a loop's time goes. Each park splits the time since the previous
 //! park into *busy* (running tasks, handling events) and *idle* (inside `epoll_wait`) —
 //! the two halves of Node's event-loop utilization — and the busy stretch is also the
-//! loop's lag: the longest an I/O event or timer that arrived meanwhile had to wait
-//! before the loop could look at it.
+//! loop's lag sample: the longest an I/O event or timer that arrived meanwhile had to
+//! wait before the loop could look at it. (Timer lateness, measured when timers fire, is
+//! the time driver's: `time/driver.rs`.) The park starts at the clock reading taken
+//! here, so publishing the counters just before `epoll_wait` counts as idle.
 
 use std::cell::Cell;
 use std::time::{Duration, Instant};

@@ -54,6 +54,12 @@ published! {
     stalls,
     /// Net heap bytes of the loop thread, as `i64` bits.
     heap_net,
+    /// Peak net heap bytes of the loop thread, as `i64` bits.
+    heap_peak,
+    /// Allocations by the loop thread.
+    heap_allocations,
+    /// Frees by the loop thread.
+    heap_frees,
 }
 
 /// The published copy of one loop's counters.
@@ -64,6 +70,8 @@ pub(crate) struct PublishedLoopMetrics {
     stalls_by_task: Mutex<Vec<(String, u64)>>,
     /// Loop lag per turn.
     pub(crate) lag: SharedHistogram,
+    /// Lateness of fired timers, per turn that fired any.
+    pub(crate) timer_lag: SharedHistogram,
     /// Task poll durations.
     pub(crate) poll_time: SharedHistogram,
 }

@@ -54,6 +54,9 @@ pub(crate) struct LocalHistogram {
     sum_sq_s: Cell<f64>,
     min_ns: Cell<u64>,
     max_ns: Cell<u64>,
+    /// The buckets changed since the last publish: `dirty.0..=dirty.1`, empty when
+    /// `dirty.0 > dirty.1`. Samples cluster, so publishing copies a few buckets.
+    dirty: Cell<(usize, usize)>,
 }
 
 impl LocalHistogram {
@@ -65,6 +68,7 @@ impl LocalHistogram {
             sum_sq_s: Cell::new(0.0),
             min_ns: Cell::new(u64::MAX),
             max_ns: Cell::new(0),
+            dirty: Cell::new(CLEAN),
         }
     }
 
@@ -76,7 +80,10 @@ impl LocalHistogram {
     /// Records `value` as if seen `n` times (one sample standing for `n` events).
     pub(crate) fn record_n(&self, value: Duration, n: u32) {
         let ns = value.as_nanos().min(u128::from(u64::MAX)) as u64;
-        self.buckets.borrow_mut()[index(ns)] += u64::from(n);
+        let i = index(ns);
+        self.buckets.borrow_mut()[i] += u64::from(n);
+        let (lo, hi) = self.dirty.get();
+        self.dirty.set((lo.min(i), hi.max(i)));
         self.count.set(self.count.get() + u64::from(n));
         self.sum_ns.set(
             self.sum_ns
@@ -90,6 +97,9 @@ impl LocalHistogram {
         self.max_ns.set(self.max_ns.get().max(ns));
     }
 }
+
+/// No bucket changed.
+const CLEAN: (usize, usize) = (usize::MAX, 0);
 
 /// The published copy of a [`LocalHistogram`].
 #[derive(Debug)]
@@ -121,8 +131,10 @@ impl SharedHistogram {
         if self.count.load(Ordering::Relaxed) == local.count.get() {
             return;
         }
-        for (shared, &n) in self.buckets.iter().zip(local.buckets.borrow().iter()) {
-            if shared.load(Ordering::Relaxed) != n {
+        let (lo, hi) = local.dirty.replace(CLEAN);
+        if lo <= hi {
+            let buckets = local.buckets.borrow();
+            for (shared, &n) in self.buckets[lo..=hi].iter().zip(&buckets[lo..=hi]) {
                 shared.store(n, Ordering::Relaxed);
             }
         }
@@ -226,6 +238,26 @@ impl HistogramSnapshot {
         self.max()
     }
 
+    /// The median, [`percentile(50.0)`](Self::percentile).
+    pub fn p50(&self) -> Duration {
+        self.percentile(50.0)
+    }
+
+    /// [`percentile(90.0)`](Self::percentile).
+    pub fn p90(&self) -> Duration {
+        self.percentile(90.0)
+    }
+
+    /// [`percentile(99.0)`](Self::percentile).
+    pub fn p99(&self) -> Duration {
+        self.percentile(99.0)
+    }
+
+    /// [`percentile(99.9)`](Self::percentile).
+    pub fn p999(&self) -> Duration {
+        self.percentile(99.9)
+    }
+
     /// How many values are at most `bound` (for Prometheus `le` buckets; exact at bucket
     /// bounds, otherwise counting the whole bucket that straddles `bound`).
     pub fn count_at_most(&self, bound: Duration) -> u64 {
@@ -292,10 +324,32 @@ mod tests {
         assert!((0.050..=0.050 * 1.125).contains(&p50), "{p50}");
         let p99 = s.percentile(99.0).as_secs_f64();
         assert!((0.099..=0.100).contains(&p99), "{p99}");
+        assert_eq!(s.p99(), s.percentile(99.0));
+        assert_eq!(s.p50(), s.percentile(50.0));
+        assert!(s.p90() >= Duration::from_millis(90) && s.p90() <= s.p99());
+        assert_eq!(s.p999(), Duration::from_millis(100));
         let sd = s.stddev().as_secs_f64();
         assert!((0.0285..0.0292).contains(&sd), "{sd}");
         assert_eq!(s.count_at_most(Duration::from_secs(1)), 100);
         assert!(s.count_at_most(Duration::from_millis(10)) >= 10);
+    }
+
+    #[test]
+    fn publishing_copies_every_change_across_stores() {
+        let local = LocalHistogram::new();
+        let shared = SharedHistogram::default();
+        local.record(Duration::from_micros(5));
+        local.record(Duration::from_millis(300));
+        shared.store(&local);
+        local.record(Duration::from_millis(2));
+        local.record(Duration::from_micros(5));
+        shared.store(&local);
+        shared.store(&local);
+        let s = shared.snapshot();
+        assert_eq!(s.count(), 4);
+        assert_eq!(s.count_at_most(Duration::from_micros(6)), 2);
+        assert_eq!(s.count_at_most(Duration::from_millis(3)), 3);
+        assert_eq!(s.max(), Duration::from_millis(300));
     }
 
     #[test]

@@ -21,11 +21,13 @@ pub(crate) use self::core::PublishedLoopMetrics;
 pub use self::histogram::HistogramSnapshot;
 pub use self::stall::DEFAULT_STALL_THRESHOLD;
 pub use self::watch::StuckTask;
+use crate::blocking::BlockingMetrics;
 use crate::event_loop::Shared;
 use crate::heap::HeapStats;
+use crate::workers::WorkerMetrics;
 
-/// A snapshot of every loop of a runtime and of the heap, from
-/// [`Handle::metrics`](crate::Handle::metrics).
+/// A snapshot of every loop of a runtime, of the heap and of the process-wide pools,
+/// from [`Handle::metrics`](crate::Handle::metrics) or [`keel_runtime::metrics`](crate::metrics()).
 #[derive(Clone, Debug, Default, PartialEq)]
 #[non_exhaustive]
 pub struct RuntimeMetrics {
@@ -33,6 +35,12 @@ pub struct RuntimeMetrics {
     pub loops: Vec<LoopMetrics>,
     /// The process's heap.
     pub heap: HeapStats,
+    /// The process-wide blocking pool ([`blocking`](crate::blocking)), or `None` before
+    /// its first use.
+    pub blocking: Option<BlockingMetrics>,
+    /// The process-wide CPU worker pool ([`workers`](crate::workers)), or `None` before
+    /// its first use.
+    pub workers: Option<WorkerMetrics>,
 }
 
 impl RuntimeMetrics {
@@ -84,9 +92,32 @@ pub struct LoopMetrics {
     /// Bytes allocated minus bytes freed by this loop's thread (needs
     /// [`heap::Tracked`](crate::heap::Tracked)).
     pub heap_net_bytes: i64,
-    /// Loop lag, one sample per turn: how long the loop ran before it could look at I/O
-    /// and timers again (what a new request or a due timer waited at most).
+    /// The highest [`heap_net_bytes`](LoopMetrics::heap_net_bytes) so far (needs
+    /// [`heap::Tracked`](crate::heap::Tracked)).
+    pub heap_peak_bytes: i64,
+    /// Allocations made by this loop's thread (needs
+    /// [`heap::Tracked`](crate::heap::Tracked)).
+    pub heap_allocations: u64,
+    /// Frees made by this loop's thread, including of memory other threads allocated
+    /// (needs [`heap::Tracked`](crate::heap::Tracked)).
+    pub heap_frees: u64,
+    /// Loop lag, one sample per turn of the loop (every iteration, not a sampling
+    /// timer): the turn's *busy stretch*, from the loop's return from `epoll_wait` to its
+    /// next call, i.e. how long a socket event, a wake from another thread or a timer
+    /// that became due during the turn waited at most before the loop could look at it.
+    /// Tasks woken on the loop itself run within the same stretch, so it bounds their
+    /// wait too. A loop blocked 200 ms by one poll records a ≥ 200 ms sample.
+    ///
+    /// What it cannot see — the loop's thread being descheduled while parked, or
+    /// `epoll_wait` returning late — is in [`timer_lag`](LoopMetrics::timer_lag).
     pub lag: HistogramSnapshot,
+    /// Timer lateness, one sample per turn in which timers fired: how late the latest of
+    /// them fired, i.e. the time they were woken minus the earliest deadline among them
+    /// (deadlines count at millisecond resolution, rounded up, so an on-time timer shows
+    /// 0–1 ms). A timer created with a deadline already past counts from the loop's
+    /// previous timer check, not from its deadline. A timer due while a poll blocks the
+    /// loop shows here with the rest of the block.
+    pub timer_lag: HistogramSnapshot,
     /// Duration of task polls, estimated cheaply: one poll in 16 is timed precisely and
     /// counted 16 times, and every poll at or over the stall threshold is recorded as
     /// well (timed to the kernel tick, 1–4 ms). Timing every poll precisely would cost
@@ -112,6 +143,24 @@ impl LoopMetrics {
     }
 }
 
+/// A [`RuntimeMetrics`] of `loops` plus the process-wide parts.
+pub(crate) fn gather(loops: Vec<LoopMetrics>) -> RuntimeMetrics {
+    RuntimeMetrics {
+        loops,
+        heap: crate::heap::stats(),
+        blocking: crate::blocking::metrics(),
+        workers: crate::workers::metrics(),
+    }
+}
+
+/// See [`keel_runtime::metrics`](crate::metrics()).
+pub(crate) fn current() -> RuntimeMetrics {
+    match crate::Handle::try_current().or_else(crate::handle::latest) {
+        Some(handle) => handle.metrics(),
+        None => gather(Vec::new()),
+    }
+}
+
 /// Reads one loop's published figures.
 pub(crate) fn snapshot(shared: &Shared) -> LoopMetrics {
     let p = shared.metrics.load();
@@ -133,7 +182,11 @@ pub(crate) fn snapshot(shared: &Shared) -> LoopMetrics {
         watchdog_reports,
         last_stuck,
         heap_net_bytes: p.heap_net as i64,
+        heap_peak_bytes: p.heap_peak as i64,
+        heap_allocations: p.heap_allocations,
+        heap_frees: p.heap_frees,
         lag: shared.metrics.lag.snapshot(),
+        timer_lag: shared.metrics.timer_lag.snapshot(),
         poll_time: shared.metrics.poll_time.snapshot(),
         restarts: shared.restarts.load(std::sync::atomic::Ordering::Relaxed),
     }

@@ -22,6 +22,8 @@ pub(crate) struct StallDetector {
     by_task: RefCell<HashMap<Arc<str>, u64>>,
     /// When the last warning was logged (coarse clock nanoseconds).
     last_log: Cell<Option<u64>>,
+    /// Warnings logged so far.
+    logged: Cell<u64>,
     /// `by_task` changed since it was last published.
     dirty: Cell<bool>,
 }
@@ -33,6 +35,7 @@ impl StallDetector {
             total: Cell::new(0),
             by_task: RefCell::new(HashMap::new()),
             last_log: Cell::new(None),
+            logged: Cell::new(0),
             dirty: Cell::new(false),
         }
     }
@@ -53,6 +56,7 @@ impl StallDetector {
             .is_some_and(|last| now.saturating_sub(last) < 1_000_000_000);
         if !quiet {
             self.last_log.set(Some(now));
+            self.logged.set(self.logged.get() + 1);
             tracing::warn!(
                 loop_index,
                 task = %name,
@@ -73,6 +77,12 @@ impl StallDetector {
         self.total.get()
     }
 
+    /// Warnings logged so far (at most one a second).
+    #[cfg(test)]
+    pub(crate) fn logged(&self) -> u64 {
+        self.logged.get()
+    }
+
     /// Per-task counts, if they changed since the last call.
     pub(crate) fn take_changes(&self) -> Option<Vec<(String, u64)>> {
         if !self.dirty.replace(false) {
@@ -86,5 +96,49 @@ impl StallDetector {
             .collect();
         counts.sort();
         Some(counts)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::panic::Location;
+
+    use super::*;
+    use crate::event_loop::Shared;
+    use crate::event_loop::park::WAKER;
+
+    const MS: u64 = 1_000_000;
+
+    fn header(name: &str) -> Header {
+        let poll = mio::Poll::new().unwrap();
+        let waker = mio::Waker::new(poll.registry(), WAKER).unwrap();
+        let shared = Arc::new(Shared::new(0, waker));
+        Header::new(shared, Some(Arc::from(name)), Location::caller())
+    }
+
+    #[test]
+    fn stalls_are_all_counted_but_logged_at_most_once_a_second() {
+        let stalls = StallDetector::new(Duration::from_millis(50));
+        let slow = header("slow");
+        let other = header("other");
+        let start = 5_000 * MS;
+        // Ten stalls 100 ms apart: all counted, one warning.
+        for i in 0..10 {
+            stalls.observe(&slow, Duration::from_millis(60), start + i * 100 * MS, 0);
+        }
+        assert_eq!((stalls.total(), stalls.logged()), (10, 1));
+        // A fast poll is neither counted nor logged.
+        stalls.observe(&slow, Duration::from_millis(49), start + 2_000 * MS, 0);
+        assert_eq!((stalls.total(), stalls.logged()), (10, 1));
+        // A second after the first warning, the next stall logs again.
+        stalls.observe(&other, Duration::from_millis(80), start + 1_000 * MS, 0);
+        assert_eq!((stalls.total(), stalls.logged()), (11, 2));
+        stalls.observe(&other, Duration::from_millis(80), start + 1_500 * MS, 0);
+        assert_eq!((stalls.total(), stalls.logged()), (12, 2));
+        assert_eq!(
+            stalls.take_changes(),
+            Some(vec![("other".to_owned(), 2), ("slow".to_owned(), 10)])
+        );
+        assert_eq!(stalls.take_changes(), None, "unchanged since");
     }
 }

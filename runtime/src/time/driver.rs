@@ -58,19 +58,25 @@ impl TimeDriver {
         Some(Duration::from_millis(next.saturating_sub(self.now_ms())))
     }
 
-    /// Fires every due timer. Returns how many fired.
-    pub(crate) fn fire_due(&self) -> usize {
+    /// Fires every due timer. Returns how many fired and, when any did, how late the
+    /// latest of them fires: now minus the earliest deadline among them (deadlines as
+    /// the wheel keeps them, rounded up to the millisecond; see
+    /// [`Wheel::advance`](super::wheel::Wheel::advance) for timers created already due).
+    /// Costs no clock read beyond the one that finds what is due.
+    pub(crate) fn fire_due(&self) -> (usize, Option<Duration>) {
+        let now = self.start.elapsed();
         let mut fired = self.fired.borrow_mut();
-        {
+        let earliest = {
             let mut wheel = self.wheel.borrow_mut();
-            wheel.advance(self.now_ms(), &mut fired);
-        }
+            wheel.advance(now.as_millis() as u64, &mut fired)
+        };
+        let late = earliest.map(|ms| now.saturating_sub(Duration::from_millis(ms)));
         let n = fired.len();
         // Wake outside the wheel borrow: a local wake only touches the run queue.
         for waker in fired.drain(..) {
             waker.wake();
         }
-        n
+        (n, late)
     }
 
     /// Timers currently registered.

@@ -19,7 +19,7 @@ use crate::histogram::HistogramSnapshot;
 /// assert_eq!(m.run_time.count(), 1);
 /// # pool.shutdown(std::time::Duration::from_secs(1));
 /// ```
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq)]
 #[non_exhaustive]
 pub struct WorkerMetrics {
     /// The configured size.

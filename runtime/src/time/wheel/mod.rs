@@ -233,15 +233,24 @@ impl<T> Wheel<T> {
     /// Moves the wheel to `now` and pushes onto `fired` every value whose
     /// deadline is `<= now`, in deadline order (equal deadlines in insertion
     /// order). A `now` before `elapsed()` only fires the pending timers.
-    pub(crate) fn advance(&mut self, now: u64, fired: &mut Vec<T>) {
+    ///
+    /// Returns when the first timer fired was due (the earliest deadline, so `now`
+    /// minus it is how late the latest of them fires), or `None` when none fired. A
+    /// timer inserted with a deadline already past counts as due from `elapsed()` at its
+    /// insertion (the wheel's last advance), not from its deadline: it was not waiting
+    /// before it existed.
+    pub(crate) fn advance(&mut self, now: u64, fired: &mut Vec<T>) -> Option<u64> {
+        let mut earliest = (!self.pending.is_empty()).then_some(self.elapsed);
         self.fire_pending(fired);
         while let Some(exp) = self.next_slot() {
             if exp.deadline > now {
                 break;
             }
-            self.process_slot(exp, fired);
+            let first = self.process_slot(exp, fired);
+            earliest = earliest.or(first);
         }
         self.elapsed = self.elapsed.max(now);
+        earliest
     }
 
     /// Links entry `index` into the list matching its deadline.
@@ -294,20 +303,24 @@ impl<T> Wheel<T> {
     }
 
     /// Empties the slot `exp` at its start time: due entries fire, the rest
-    /// cascade to lower levels.
-    fn process_slot(&mut self, exp: Expiration, fired: &mut Vec<T>) {
+    /// cascade to lower levels. Returns the earliest deadline fired, if any.
+    fn process_slot(&mut self, exp: Expiration, fired: &mut Vec<T>) -> Option<u64> {
         debug_assert!(exp.deadline > self.elapsed);
         self.elapsed = exp.deadline;
+        let mut earliest: Option<u64> = None;
         let mut cursor = self.levels[exp.level].take_slot(exp.slot);
         while let Some(index) = cursor {
             let entry = &self.entries[index];
             cursor = entry.next;
             if entry.when <= self.elapsed {
+                let when = entry.when;
+                earliest = Some(earliest.map_or(when, |e| e.min(when)));
                 fired.push(self.entries.remove(index).value);
             } else {
                 self.link(index);
             }
         }
+        earliest
     }
 }
 
@@ -377,6 +390,28 @@ mod tests {
         assert_eq!(advance(&mut wheel, 100), vec![1, 3, 63, 64, 70, 70]);
         assert_eq!(advance(&mut wheel, 1_000_000), vec![500, 4_100, 100_000]);
         assert!(wheel.is_empty());
+    }
+
+    #[test]
+    fn advance_reports_the_earliest_deadline_fired() {
+        let mut wheel = Wheel::new();
+        let mut fired = Vec::new();
+        assert_eq!(wheel.advance(10, &mut fired), None);
+        for when in [300, 40, 5_000, 90] {
+            wheel.insert(when, when);
+        }
+        // Late by 60 ms for the timer due at 40: the report is its deadline.
+        assert_eq!(wheel.advance(100, &mut fired), Some(40));
+        assert_eq!(fired, vec![40, 90]);
+        assert_eq!(wheel.advance(200, &mut fired), None);
+        // A timer inserted already past due counts from the last advance (200).
+        wheel.insert(150, 150);
+        fired.clear();
+        assert_eq!(wheel.advance(260, &mut fired), Some(200));
+        assert_eq!(fired, vec![150]);
+        fired.clear();
+        assert_eq!(wheel.advance(10_000, &mut fired), Some(300));
+        assert_eq!(fired, vec![300, 5_000]);
     }
 
     #[test]
