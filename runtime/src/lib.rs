@@ -62,6 +62,7 @@ pub mod metrics;
 pub mod net;
 mod oneshot;
 mod park_thread;
+pub mod process;
 mod report;
 mod runtime;
 pub mod signal;
