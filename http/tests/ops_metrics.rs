@@ -174,6 +174,14 @@ fn scrape_parses_and_holds_every_family() {
     huge.extend_from_slice(b"\r\n\r\n");
     assert_eq!(c.request(huge).status, 431);
 
+    // A job on each pool, so their families are there.
+    keel_runtime::block_on(async {
+        let job = keel_runtime::blocking::spawn(|| 1).expect("blocking pool");
+        assert_eq!(job.await.unwrap(), 1);
+        let job = keel_runtime::workers::run(|| 2).expect("worker pool");
+        assert_eq!(job.await.unwrap(), 2);
+    });
+
     let mut c = server.connect();
     let res = scrape(&mut c, None);
     assert_eq!(res.status, 200);
@@ -284,6 +292,16 @@ fn scrape_parses_and_holds_every_family() {
     let accepted: f64 = s.find("keel_connections_accepted_total", &[]).iter().sum();
     assert!(accepted >= 6.0, "{accepted}");
     s.family("keel_task_stalls", "counter");
+
+    // Blocking and worker pools (other tests may use them too: at least our jobs).
+    let user = [("class", "user"), ("outcome", "completed")];
+    assert!(s.value("keel_blocking_jobs_finished_total", &user) >= 1.0);
+    assert!(s.value("keel_blocking_run_seconds_count", &[("class", "user")]) >= 1.0);
+    assert_eq!(s.find("keel_blocking_class_cap", &[]).len(), 3);
+    let done = [("outcome", "completed")];
+    assert!(s.value("keel_workers_jobs_finished_total", &done) >= 1.0);
+    assert!(s.value("keel_workers_run_seconds_count", &[]) >= 1.0);
+    assert!(s.value("keel_workers_threads", &[]) >= 1.0);
 
     // Heap.
     assert_eq!(s.value("keel_memory_pressure", &[]), 0.0);
