@@ -4,6 +4,9 @@
 //! thread-local `Vec` update — no lock, no shared atomic, no allocation once the loop's
 //! slot exists; off a loop it takes a process-wide lock. At scrape every loop's values
 //! (and the off-loop ones) are summed per series.
+//!
+//! A scrape visits the loops of the runtime serving it: values recorded on a thread
+//! that runs a loop of another runtime (a `block_on` thread, say) stay on that thread.
 
 use std::cell::RefCell;
 use std::collections::HashMap;

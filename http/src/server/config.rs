@@ -223,3 +223,32 @@ fn parse_environment(name: &str, value: &str) -> Result<Environment, EnvError> {
         _ => Err(EnvError::new(name, value, "production or development")),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn metrics_token() {
+        assert_eq!(
+            &*parse_token("KEEL_METRICS_TOKEN", "abc-123").unwrap(),
+            "abc-123"
+        );
+        let err = parse_token("KEEL_METRICS_TOKEN", "has space").unwrap_err();
+        let message = err.to_string();
+        assert!(message.contains("KEEL_METRICS_TOKEN"), "{message}");
+        assert!(
+            !message.contains("has space"),
+            "the secret leaked: {message}"
+        );
+        let c = ServerConfig::default().metrics_token("t");
+        assert_eq!(c.metrics_token.as_deref(), Some("t"));
+        assert!(
+            ServerConfig::default()
+                .metrics_token("")
+                .metrics_token
+                .is_none()
+        );
+        assert!(ServerConfig::default().metrics && !c.clone().metrics(false).metrics);
+    }
+}
