@@ -4,7 +4,8 @@
 //! the blocking and CPU worker pools), [`http`] (the HTTP/1.1 server) and [`pool`]
 //! (connection pools). The most used corners of the runtime are also here at the root:
 //! [`fs`] (file system calls on the blocking pool) and [`net`] (TCP, and
-//! [`lookup_host`](net::lookup_host) on the blocking pool's `dns` class).
+//! [`lookup_host`](net::lookup_host) on the blocking pool's `dns` class), and [`metrics`]
+//! (Prometheus metrics, with the connection-pool collector).
 //!
 //! ```
 //! keel::runtime::block_on(async {
@@ -19,3 +20,5 @@ pub use keel_http as http;
 pub use keel_pool as pool;
 pub use keel_runtime as runtime;
 pub use keel_runtime::{fs, net};
+
+pub mod metrics;

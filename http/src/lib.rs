@@ -43,6 +43,7 @@ mod error;
 mod extract;
 mod handler;
 mod limits;
+pub mod metrics;
 mod middleware;
 mod proto;
 mod request;

@@ -196,6 +196,18 @@ impl HistogramSnapshot {
         Duration::from_nanos(self.max)
     }
 
+    /// The exact sum of all values.
+    pub fn sum(&self) -> Duration {
+        Duration::from_nanos(self.sum)
+    }
+
+    /// How many values are at most `bound` (for Prometheus `le` buckets): exact at
+    /// bucket bounds, otherwise counting the whole bucket that straddles `bound`.
+    pub fn count_at_most(&self, bound: Duration) -> u64 {
+        let last = index_of(nanos(bound));
+        self.buckets.iter().take(last + 1).sum()
+    }
+
     /// The exact mean, or zero when empty.
     pub fn mean(&self) -> Duration {
         match self.count {

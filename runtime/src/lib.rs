@@ -64,6 +64,7 @@ pub mod net;
 mod oneshot;
 mod panic_hook;
 mod park_thread;
+pub mod process;
 mod report;
 mod runtime;
 pub mod signal;

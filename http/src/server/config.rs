@@ -2,6 +2,7 @@
 //! (Node's equivalents in brackets) and [`from_env`](ServerConfig::from_env) for the
 //! `KEEL_*` variables.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use keel_runtime::env::{self, EnvError};
@@ -51,6 +52,8 @@ pub struct ServerConfig {
     pub(crate) max_connections: usize,
     pub(crate) shutdown_timeout: Duration,
     pub(crate) environment: Environment,
+    pub(crate) metrics: bool,
+    pub(crate) metrics_token: Option<Arc<str>>,
 }
 
 impl Default for ServerConfig {
@@ -63,6 +66,8 @@ impl Default for ServerConfig {
             max_connections: DEFAULT_MAX_CONNECTIONS,
             shutdown_timeout: DEFAULT_SHUTDOWN_TIMEOUT,
             environment: Environment::Production,
+            metrics: true,
+            metrics_token: None,
         }
     }
 }
@@ -71,7 +76,8 @@ impl ServerConfig {
     /// Defaults overridden by `KEEL_HEADERS_TIMEOUT`, `KEEL_REQUEST_TIMEOUT`,
     /// `KEEL_KEEPALIVE_TIMEOUT` (durations: `30s`, `500ms`), `KEEL_MAX_HEADER_SIZE`,
     /// `KEEL_MAX_BODY` (sizes: `16KiB`, `1MiB`), `KEEL_MAX_CONNECTIONS`,
-    /// `KEEL_SHUTDOWN_TIMEOUT` and `KEEL_ENV` (`production` or `development`).
+    /// `KEEL_SHUTDOWN_TIMEOUT`, `KEEL_ENV` (`production` or `development`) and
+    /// `KEEL_METRICS_TOKEN` (the bearer token `/metrics` requires; not empty).
     ///
     /// # Errors
     ///
@@ -111,6 +117,9 @@ impl ServerConfig {
         }
         if let Some(e) = env::var("KEEL_ENV", parse_environment)? {
             c.environment = e;
+        }
+        if let Some(token) = env::var("KEEL_METRICS_TOKEN", parse_token)? {
+            c.metrics_token = Some(token);
         }
         Ok(c)
     }
@@ -163,6 +172,22 @@ impl ServerConfig {
         self
     }
 
+    /// Whether the server answers `GET /metrics` itself (before the router) with every
+    /// metric in the Prometheus text format; see [`metrics`](crate::metrics).
+    /// # Default: on.
+    pub fn metrics(mut self, on: bool) -> ServerConfig {
+        self.metrics = on;
+        self
+    }
+
+    /// The bearer token `/metrics` requires (`Authorization: Bearer <token>`; 401
+    /// without it). # Default: none, `/metrics` is open (env `KEEL_METRICS_TOKEN`).
+    pub fn metrics_token(mut self, token: impl Into<String>) -> ServerConfig {
+        let token: String = token.into();
+        self.metrics_token = (!token.is_empty()).then(|| Arc::from(token));
+        self
+    }
+
     /// Production or development. # Default: production.
     pub fn environment(mut self, environment: Environment) -> ServerConfig {
         self.environment = environment;
@@ -178,10 +203,52 @@ fn nonzero(name: &str, d: Duration) -> Result<Duration, EnvError> {
     }
 }
 
+fn parse_token(name: &str, value: &str) -> Result<Arc<str>, EnvError> {
+    let value = value.trim();
+    if value.is_empty() || value.bytes().any(|b| !b.is_ascii_graphic()) {
+        // The value is a secret: never echo it.
+        return Err(EnvError::new(
+            name,
+            "<hidden>",
+            "a non-empty token of visible ASCII characters",
+        ));
+    }
+    Ok(Arc::from(value))
+}
+
 fn parse_environment(name: &str, value: &str) -> Result<Environment, EnvError> {
     match value.to_ascii_lowercase().as_str() {
         "production" | "prod" => Ok(Environment::Production),
         "development" | "dev" => Ok(Environment::Development),
         _ => Err(EnvError::new(name, value, "production or development")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn metrics_token() {
+        assert_eq!(
+            &*parse_token("KEEL_METRICS_TOKEN", "abc-123").unwrap(),
+            "abc-123"
+        );
+        let err = parse_token("KEEL_METRICS_TOKEN", "has space").unwrap_err();
+        let message = err.to_string();
+        assert!(message.contains("KEEL_METRICS_TOKEN"), "{message}");
+        assert!(
+            !message.contains("has space"),
+            "the secret leaked: {message}"
+        );
+        let c = ServerConfig::default().metrics_token("t");
+        assert_eq!(c.metrics_token.as_deref(), Some("t"));
+        assert!(
+            ServerConfig::default()
+                .metrics_token("")
+                .metrics_token
+                .is_none()
+        );
+        assert!(ServerConfig::default().metrics && !c.clone().metrics(false).metrics);
     }
 }

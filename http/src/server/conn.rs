@@ -220,14 +220,31 @@ impl<S: Transport> Conn<S> {
             .map(str::to_owned);
 
         let path = std::str::from_utf8(head.path(&head_bytes)).unwrap_or("/");
-        let (endpoint, route, body_limit) = match self.server.router.resolve(head.method(), path) {
-            Resolved::Found {
+        let _in_flight = self.server.stats.start();
+        let method = head.method().clone();
+        // --- Built-in ops route: `/metrics`, answered before the user's router. ---
+        // (To move into the ops mount, `server/ops`, with the health probes.)
+        let builtin = crate::metrics::route(&self.server.config, head.method(), path).map(|h| {
+            (
+                h,
+                Some((self.server.metrics_route.clone(), Params::default())),
+                None,
+            )
+        });
+        // --- End of built-in ops route. ---
+        let resolved = match builtin {
+            Some(found) => Ok(found),
+            None => Err(self.server.router.resolve(head.method(), path)),
+        };
+        let (endpoint, route, body_limit) = match resolved {
+            Ok(found) => found,
+            Err(Resolved::Found {
                 handler,
                 pattern,
                 params,
                 body_limit,
-            } => (handler, Some((pattern, params)), body_limit),
-            Resolved::Error(err, pattern, allow) => (
+            }) => (handler, Some((pattern, params)), body_limit),
+            Err(Resolved::Error(err, pattern, allow)) => (
                 error_endpoint(err, allow),
                 pattern.map(|p| (p, Params::default())),
                 None,
@@ -264,6 +281,7 @@ impl<S: Transport> Conn<S> {
             }
         };
 
+        let route_label = route.as_ref().map(|(pattern, _)| pattern.clone());
         let mut req = Request::new(head_bytes, head, Some(self.peer));
         req.set_body(body);
         req.set_state(self.server.router.state());
@@ -293,8 +311,13 @@ impl<S: Transport> Conn<S> {
         if self.server.drain.is_draining() {
             keep_alive = false;
         }
-        self.write_response(response, is_head, version, keep_alive, request_id)
-            .await
+        let status = response.status().as_u16();
+        let after = self
+            .write_response(response, is_head, version, keep_alive, request_id)
+            .await;
+        let stats = &self.server.stats;
+        stats.request(&method, route_label.as_ref(), status, started.elapsed());
+        after
     }
 
     /// Reads a body of `framing` up to `limit`. `Ok(Err(Some(e)))`: answer `e` and close;
@@ -377,6 +400,7 @@ impl<S: Transport> Conn<S> {
     async fn read_once(&mut self) -> io::Result<Read> {
         self.reserve();
         let n = self.stream.read(&mut self.rbuf[self.end..]).await?;
+        self.server.stats.bytes_in(n);
         if n == 0 {
             return Ok(Read::Eof);
         }
@@ -414,6 +438,9 @@ impl<S: Transport> Conn<S> {
             self.stream.write_all(&self.wbuf),
         )
         .await;
+        if matches!(written, Ok(Ok(()))) {
+            self.server.stats.bytes_out(self.wbuf.len());
+        }
         self.wbuf.clear();
         match written {
             Ok(result) => result,
@@ -432,6 +459,9 @@ impl<S: Transport> Conn<S> {
         keep_alive: bool,
         request_id: Option<String>,
     ) {
+        // Every refusal before a handler runs comes through here.
+        let status = err.status().as_u16();
+        self.server.stats.reject(status, err.code());
         // An error response has a sized body, so nothing is handed back to stream.
         let _ = self.encode_head(err.into_response(), false, version, keep_alive, request_id);
     }

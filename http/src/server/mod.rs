@@ -37,6 +37,7 @@ pub use self::config::{Environment, ServerConfig};
 use self::select::{Either, select};
 pub use self::shutdown::ShutdownHandle;
 use self::shutdown::{LocalDrain, ShutdownSignal};
+use crate::metrics::HttpStats;
 use crate::middleware::Middleware;
 use crate::router::Router;
 
@@ -71,6 +72,11 @@ pub(crate) struct LoopServer {
     pub(crate) config: ServerConfig,
     pub(crate) drain: LocalDrain,
     open: Cell<usize>,
+    /// This loop's HTTP figures (shared by every server on the loop).
+    pub(crate) stats: Rc<HttpStats>,
+    /// The `route` label of the built-in `/metrics` endpoint (one `Rc` per loop, so the
+    /// figures key on one address).
+    pub(crate) metrics_route: Rc<str>,
 }
 
 impl LoopServer {
@@ -81,6 +87,8 @@ impl LoopServer {
             config,
             drain: LocalDrain::default(),
             open: Cell::new(0),
+            stats: crate::metrics::http_stats(),
+            metrics_route: Rc::from(crate::metrics::METRICS_PATH),
         }
     }
 }

@@ -11,7 +11,8 @@
 //! - [`signal`]: the process-wide self-pipe, `sigaction` installation and the
 //!   async-signal-safe handler behind `crate::signal`.
 //! - [`clock`]: the coarse monotonic clock the loop reads around every task poll.
-//! - [`process`]: facts about the process (page size) for the heap statistics.
+//! - [`process`]: facts about the process (page size, clock tick, CPU time, fd limit)
+//!   for the heap statistics and `crate::process`.
 //!
 //! One more file holds `unsafe` outside `sys/`: `heap/tracked.rs`, the `GlobalAlloc`
 //! forwarding impl, which cannot live anywhere else.

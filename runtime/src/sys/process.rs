@@ -1,6 +1,9 @@
-//! Process facts from libc: the memory page size.
+//! Process facts from libc: the memory page size, the clock tick, CPU time used and the
+//! open-file limit.
 
+use std::io;
 use std::sync::OnceLock;
+use std::time::Duration;
 
 /// The page size in bytes (4096 when the OS will not say).
 pub(crate) fn page_size() -> u64 {
@@ -10,4 +13,45 @@ pub(crate) fn page_size() -> u64 {
         let size = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
         u64::try_from(size).ok().filter(|&s| s > 0).unwrap_or(4096)
     })
+}
+
+/// Clock ticks per second, the unit of `/proc/self/stat` times (100 when the OS will
+/// not say).
+pub(crate) fn clock_ticks() -> u64 {
+    static TICKS: OnceLock<u64> = OnceLock::new();
+    *TICKS.get_or_init(|| {
+        // SAFETY: sysconf has no preconditions; it only reads a system constant.
+        let ticks = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
+        u64::try_from(ticks).ok().filter(|&t| t > 0).unwrap_or(100)
+    })
+}
+
+/// CPU time used by the whole process so far: `(user, system)`.
+pub(crate) fn cpu_time() -> io::Result<(Duration, Duration)> {
+    // SAFETY: an all-zero `rusage` is a valid value of this plain C struct.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: `usage` is a valid, writable `rusage` that outlives the call.
+    let rc = unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut usage) };
+    if rc != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    let tv = |t: libc::timeval| {
+        Duration::from_secs(u64::try_from(t.tv_sec).unwrap_or(0))
+            + Duration::from_micros(u64::try_from(t.tv_usec).unwrap_or(0))
+    };
+    Ok((tv(usage.ru_utime), tv(usage.ru_stime)))
+}
+
+/// The soft limit on open file descriptors (`RLIMIT_NOFILE`); `None` when unlimited.
+pub(crate) fn max_open_files() -> io::Result<Option<u64>> {
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: `limit` is a valid, writable `rlimit` that outlives the call.
+    let rc = unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) };
+    if rc != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok((limit.rlim_cur != libc::RLIM_INFINITY).then_some(limit.rlim_cur))
 }

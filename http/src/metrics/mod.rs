@@ -1,0 +1,59 @@
+//! Prometheus metrics: everything `/metrics` serves, and the API to add your own.
+//!
+//! # What is exported
+//!
+//! * `process_*`: the standard process families (CPU seconds, resident and virtual
+//!   memory, open and max fds, start time, threads).
+//! * `keel_loop_*`, `keel_task*`, `keel_connections_*`, `keel_watchdog_*`: per loop
+//!   (label `loop`): lag histogram, utilization, busy/idle seconds, tasks alive, spawned
+//!   and polled, poll-duration histogram, stalls (also by task name), accepted and open
+//!   connections, watchdog reports.
+//! * `keel_heap_*`, `keel_memory_pressure`: heap used, peak, limit, per-loop net bytes,
+//!   and the memory-pressure flag.
+//! * `keel_blocking_*` (per class) and `keel_workers_*`: the blocking and worker pools,
+//!   once started.
+//! * `http_*`: requests by method, route pattern (never the raw path;
+//!   [`UNMATCHED_ROUTE`] when none matched) and status; their durations
+//!   (5 ms … 5 s buckets); requests in flight; bytes in and out; rejections (requests
+//!   refused before a handler ran: 400, 408, 413, 414, 431, …) by status and reason.
+//! * your own: [`counter`], [`gauge`], [`histogram`], and collectors
+//!   ([`register_collector`], [`register_local_collector`]) — connection pools are
+//!   exported that way (`keel::metrics::register_pool` in the root crate, so that
+//!   keel-http needs no dependency on keel-pool).
+//!
+//! # Cost
+//!
+//! Loops count in plain `Cell`s and thread-local vectors: no shared atomic, no lock and
+//! no allocation per request. A scrape ([`gather`]) sends each loop a small task that
+//! copies its figures out, and merges them.
+//!
+//! # Serving
+//!
+//! The server answers `GET /metrics` itself, before the router, unless
+//! [`ServerConfig::metrics`](crate::ServerConfig::metrics) turns it off. With a token
+//! ([`ServerConfig::metrics_token`](crate::ServerConfig::metrics_token) or
+//! `KEEL_METRICS_TOKEN`) it wants `Authorization: Bearer <token>` and answers 401
+//! otherwise.
+
+mod builtin;
+mod collect;
+mod endpoint;
+mod gather;
+mod http;
+mod text;
+mod user;
+
+pub use self::collect::{register_collector, register_local_collector};
+pub use self::endpoint::METRICS_PATH;
+pub(crate) use self::endpoint::route;
+pub(crate) use self::gather::http_stats;
+pub use self::gather::{gather, gather_local};
+pub(crate) use self::http::HttpStats;
+pub use self::http::{DURATION_BUCKETS, UNMATCHED_ROUTE};
+pub use self::text::{CONTENT_TYPE, HistogramValue, Kind, MetricSet};
+pub use self::user::{Counter, DEFAULT_BUCKETS, Gauge, Histogram, counter, gauge, histogram};
+
+/// Every family, rendered in the text exposition format (see [`gather`]).
+pub async fn render() -> String {
+    gather().await.render()
+}
