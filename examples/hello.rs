@@ -53,7 +53,10 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
         server.local_addr(),
         runtime.handle().loops()
     );
-    server.serve(&runtime, app)?;
+    let report = server.serve(&runtime, app)?;
     println!("hello: drained, bye");
+    if !report.is_clean() {
+        return Err(format!("shutdown: {:?}", report.outcome()).into());
+    }
     Ok(())
 }

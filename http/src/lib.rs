@@ -31,7 +31,8 @@
 //! # Layers
 //!
 //! * `proto` — the protocol core, no I/O: parsing, body decoding, response encoding.
-//! * [`server`](Server) — sockets, connections, timeouts, drain.
+//! * [`server`](Server) — sockets, connections, timeouts, the shutdown state machine.
+//! * [`ops`] — the health probes (and the place for `/metrics`), before the app.
 //! * [`Router`], [`Handler`], [`FromRequest`] extractors, [`Middleware`] — the app.
 //! * [`AppError`] — every error, rendered centrally as JSON.
 
@@ -44,6 +45,7 @@ mod extract;
 mod handler;
 mod limits;
 mod middleware;
+pub mod ops;
 mod proto;
 mod request;
 mod response;
@@ -67,11 +69,15 @@ pub use proto::method::Method;
 pub use request::Request;
 pub use response::{HeaderName, HeaderValue, IntoResponse, Json, Response};
 pub use router::{Params, Router};
+pub use ops::{HealthHandle, Ops};
 pub use server::config::{
     DEFAULT_HEADERS_TIMEOUT, DEFAULT_KEEPALIVE_TIMEOUT, DEFAULT_MAX_CONNECTIONS,
-    DEFAULT_REQUEST_TIMEOUT, DEFAULT_SHUTDOWN_TIMEOUT,
+    DEFAULT_REQUEST_TIMEOUT, DEFAULT_SHUTDOWN_DELAY, DEFAULT_SHUTDOWN_TIMEOUT,
 };
-pub use server::{Environment, Server, ServerConfig, ShutdownHandle};
+pub use server::{
+    DEFAULT_HOOK_BUDGET, Environment, HookOutcome, HookReport, InFlightRequest, Outcome, Phase,
+    ServeReport, Server, ServerConfig, ShutdownHandle,
+};
 pub use status::StatusCode;
 
 /// Entry points for the fuzz targets in `fuzz/`; not a stable API.

@@ -22,7 +22,7 @@
 use std::io;
 use std::net::SocketAddr;
 use std::rc::Rc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use keel_runtime::net::TcpStream;
 use keel_runtime::time::{timeout, timeout_at};
@@ -158,7 +158,11 @@ impl<S: Transport> Conn<S> {
                     self.flush().await?;
                     let idle = self.start == self.end;
                     if idle && self.server.drain.is_draining() {
-                        return Ok(());
+                        // A request whose bytes already arrived is still answered.
+                        match self.read_now().await? {
+                            Read::Data => continue,
+                            _ => return Ok(()),
+                        }
                     }
                     let read = if idle {
                         self.read_idle().await?
@@ -220,7 +224,11 @@ impl<S: Transport> Conn<S> {
             .map(str::to_owned);
 
         let path = std::str::from_utf8(head.path(&head_bytes)).unwrap_or("/");
-        let (endpoint, route, body_limit) = match self.server.router.resolve(head.method(), path) {
+        // The ops endpoints (health probes) come before the application, without its
+        // middleware: one comparison per ops path.
+        let ops = self.server.ops.as_ref().filter(|ops| ops.matches(path));
+        let router = ops.map_or(&self.server.router, |ops| &ops.router);
+        let (endpoint, route, body_limit) = match router.resolve(head.method(), path) {
             Resolved::Found {
                 handler,
                 pattern,
@@ -234,6 +242,17 @@ impl<S: Transport> Conn<S> {
             ),
         };
         let limit = body_limit.unwrap_or(self.server.config.limits.max_body_size);
+        let layers = if ops.is_some() {
+            Rc::from([])
+        } else {
+            self.server.layers.clone()
+        };
+        let in_flight = self.server.in_flight.enter(
+            head.method(),
+            route.as_ref().map(|(pattern, _)| pattern.clone()),
+            self.peer,
+        );
+        let in_flight = InFlightGuard(self.server.clone(), in_flight);
 
         // The body, read in full before the handler runs.
         let body = match head.body() {
@@ -272,7 +291,6 @@ impl<S: Transport> Conn<S> {
         }
         // Built on first poll, inside `CatchPanic`: extractors and the handler's own call
         // run synchronously in `run`, and a panic there must be a 500 too.
-        let layers = self.server.layers.clone();
         let future = async move { Next::new(layers, endpoint).run(req).await };
         let response = match timeout_at(deadline, CatchPanic::new(future)).await {
             Ok(Ok(response)) => response,
@@ -293,8 +311,11 @@ impl<S: Transport> Conn<S> {
         if self.server.drain.is_draining() {
             keep_alive = false;
         }
-        self.write_response(response, is_head, version, keep_alive, request_id)
-            .await
+        let after = self
+            .write_response(response, is_head, version, keep_alive, request_id)
+            .await;
+        drop(in_flight);
+        after
     }
 
     /// Reads a body of `framing` up to `limit`. `Ok(Err(Some(e)))`: answer `e` and close;
@@ -384,6 +405,14 @@ impl<S: Transport> Conn<S> {
         Ok(Read::Data)
     }
 
+    /// Reads what has already arrived, without waiting.
+    async fn read_now(&mut self) -> io::Result<Read> {
+        match timeout(Duration::ZERO, self.read_once()).await {
+            Ok(read) => read,
+            Err(_) => Ok(Read::Draining),
+        }
+    }
+
     async fn read_until(&mut self, deadline: Instant) -> io::Result<Read> {
         match timeout_at(deadline, self.read_once()).await {
             Ok(read) => read,
@@ -401,7 +430,8 @@ impl<S: Transport> Conn<S> {
         match select(read, drain).await {
             Either::Left(Ok(read)) => read,
             Either::Left(Err(_)) => Ok(Read::TimedOut),
-            Either::Right(()) => Ok(Read::Draining),
+            // A request whose bytes already arrived is still answered.
+            Either::Right(()) => self.read_now().await,
         }
     }
 
@@ -561,6 +591,15 @@ impl<S: Transport> Conn<S> {
                 }
             }
         }
+    }
+}
+
+/// Removes a request from its loop's in-flight list when it is answered (or dropped).
+struct InFlightGuard(Rc<LoopServer>, usize);
+
+impl Drop for InFlightGuard {
+    fn drop(&mut self) {
+        self.0.in_flight.leave(self.1);
     }
 }
 

@@ -51,7 +51,7 @@ pub struct MemoryConnection {
 impl MemoryConnection {
     /// A connection served by `router` with `config`, from the peer `127.0.0.1:1`.
     pub fn new(router: Router, config: ServerConfig) -> MemoryConnection {
-        let server = Rc::new(LoopServer::new(router, config));
+        let server = Rc::new(LoopServer::new(router, config, None));
         MemoryConnection {
             conn: Conn::new(MemoryStream::default(), PEER, server),
         }
