@@ -40,6 +40,7 @@
 #![doc(test(attr(deny(warnings))))]
 
 mod body;
+pub mod config;
 mod error;
 mod extract;
 mod handler;
@@ -54,6 +55,7 @@ mod server;
 mod status;
 
 pub use body::{Body, BodyStream};
+pub use config::{Config, ConfigError};
 pub use error::AppError;
 pub use extract::{
     FromHeader, FromRequest, Header, Headers, Path, Query, RemoteAddr, State, Valid,
