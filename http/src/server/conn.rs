@@ -22,7 +22,7 @@
 use std::io;
 use std::net::SocketAddr;
 use std::rc::Rc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use keel_runtime::net::TcpStream;
 use keel_runtime::time::{timeout, timeout_at};
@@ -64,6 +64,8 @@ pub(crate) trait Transport {
     async fn read(&mut self, buf: &mut [u8]) -> io::Result<usize>;
     /// Writes all of `buf`.
     async fn write_all(&mut self, buf: &[u8]) -> io::Result<()>;
+    /// Reads what the OS already holds, without waiting (`WouldBlock` when nothing).
+    fn try_read(&mut self, buf: &mut [u8]) -> io::Result<usize>;
 }
 
 impl Transport for TcpStream {
@@ -73,6 +75,10 @@ impl Transport for TcpStream {
 
     async fn write_all(&mut self, buf: &[u8]) -> io::Result<()> {
         TcpStream::write_all(self, buf).await
+    }
+
+    fn try_read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        TcpStream::try_read(self, buf)
     }
 }
 
@@ -159,7 +165,7 @@ impl<S: Transport> Conn<S> {
                     let idle = self.start == self.end;
                     if idle && self.server.drain.is_draining() {
                         // A request whose bytes already arrived is still answered.
-                        match self.read_now().await? {
+                        match self.read_now()? {
                             Read::Data => continue,
                             _ => return Ok(()),
                         }
@@ -405,11 +411,19 @@ impl<S: Transport> Conn<S> {
         Ok(Read::Data)
     }
 
-    /// Reads what has already arrived, without waiting.
-    async fn read_now(&mut self) -> io::Result<Read> {
-        match timeout(Duration::ZERO, self.read_once()).await {
-            Ok(read) => read,
-            Err(_) => Ok(Read::Draining),
+    /// Reads what has already arrived in the socket, without waiting (and without
+    /// trusting the cached readiness, which may lag behind the loop's next I/O poll): a
+    /// request whose bytes arrived before the drain is still answered.
+    fn read_now(&mut self) -> io::Result<Read> {
+        self.reserve();
+        match self.stream.try_read(&mut self.rbuf[self.end..]) {
+            Ok(0) => Ok(Read::Eof),
+            Ok(n) => {
+                self.end += n;
+                Ok(Read::Data)
+            }
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(Read::Draining),
+            Err(e) => Err(e),
         }
     }
 
@@ -431,7 +445,7 @@ impl<S: Transport> Conn<S> {
             Either::Left(Ok(read)) => read,
             Either::Left(Err(_)) => Ok(Read::TimedOut),
             // A request whose bytes already arrived is still answered.
-            Either::Right(()) => self.read_now().await,
+            Either::Right(()) => self.read_now(),
         }
     }
 
