@@ -130,7 +130,10 @@ impl Config {
         let host = Config::var("HOST", |_, v| Ok(v.to_owned()))?
             .unwrap_or_else(|| DEFAULT_HOST.to_owned());
         let port = Config::var("PORT", parse_port)?.unwrap_or(DEFAULT_PORT);
-        let heap_limit = Config::var("KEEL_HEAP_LIMIT", parse_size)?;
+        let heap_limit = Config::var("KEEL_HEAP_LIMIT", |name, v| match parse_size(name, v)? {
+            0 => Err(EnvError::new(name, v, "a size above zero, such as 1536MiB")),
+            n => Ok(n),
+        })?;
         let runtime = keel_runtime::Builder::from_env()?;
         let blocking = blocking::Builder::from_env()?;
         let workers = workers::Builder::from_env()?;
