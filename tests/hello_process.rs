@@ -38,10 +38,15 @@ fn start(envs: &[(&str, &str)]) -> Hello {
     for (k, v) in envs {
         cmd.env(k, v);
     }
-    let mut child = cmd.spawn().expect("run examples/hello (built by cargo test)");
+    let mut child = cmd
+        .spawn()
+        .expect("run examples/hello (built by cargo test)");
     let stdout = BufReader::new(child.stdout.take().unwrap());
     let mut lines = stdout.lines();
-    let first = lines.next().expect("hello printed nothing").expect("stdout");
+    let first = lines
+        .next()
+        .expect("hello printed nothing")
+        .expect("stdout");
     let addr = first
         .split("http://")
         .nth(1)
@@ -111,7 +116,11 @@ impl Drop for Hello {
 fn get(addr: SocketAddr, path: &str) -> (u16, String) {
     let mut s = TcpStream::connect_timeout(&addr, LIMIT).expect("connect");
     s.set_read_timeout(Some(LIMIT)).unwrap();
-    write!(s, "GET {path} HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n").unwrap();
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
     let mut text = String::new();
     s.read_to_string(&mut text).expect("read");
     let status = text[9..12].parse().expect("status");
@@ -146,7 +155,10 @@ fn sigterm_drains_and_exits_0() {
 
 #[test]
 fn a_handler_hung_past_the_deadline_exits_1_and_is_named() {
-    let mut hello = start(&[("HELLO_SLOW_ROUTE", "1"), ("KEEL_SHUTDOWN_TIMEOUT", "300ms")]);
+    let mut hello = start(&[
+        ("HELLO_SLOW_ROUTE", "1"),
+        ("KEEL_SHUTDOWN_TIMEOUT", "300ms"),
+    ]);
     let mut stuck = TcpStream::connect_timeout(&hello.addr, LIMIT).expect("connect");
     stuck
         .write_all(b"GET /slow HTTP/1.1\r\nHost: t\r\n\r\n")

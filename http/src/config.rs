@@ -102,7 +102,9 @@ impl From<BuildError> for ConfigError {
 /// let report = config.server_bind()?.serve(&runtime, || {
 ///     Router::new().get("/", || async { "hi" })
 /// })?;
-/// std::process::exit(if report.is_clean() { 0 } else { 1 });
+/// if !report.is_clean() {
+///     std::process::exit(1);
+/// }
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[derive(Clone)]
@@ -171,7 +173,8 @@ impl Config {
     /// # Examples
     ///
     /// ```
-    ///     /// use keel_http::Config;
+    /// use std::time::Duration;
+    /// use keel_http::Config;
     /// use keel_http::config::{ConfigError, parse_duration, parse_number};
     ///
     /// // Typed, defaulted, and failing with the variable's name.

@@ -66,12 +66,12 @@ pub use limits::{
     DEFAULT_MAX_BODY_SIZE, DEFAULT_MAX_HEAD_SIZE, DEFAULT_MAX_HEADERS, DEFAULT_MAX_URI_LEN, Limits,
 };
 pub use middleware::{Middleware, Next};
+pub use ops::{HealthHandle, Ops};
 pub use proto::Version;
 pub use proto::method::Method;
 pub use request::Request;
 pub use response::{HeaderName, HeaderValue, IntoResponse, Json, Response};
 pub use router::{Params, Router};
-pub use ops::{HealthHandle, Ops};
 pub use server::config::{
     DEFAULT_HEADERS_TIMEOUT, DEFAULT_KEEPALIVE_TIMEOUT, DEFAULT_MAX_CONNECTIONS,
     DEFAULT_REQUEST_TIMEOUT, DEFAULT_SHUTDOWN_DELAY, DEFAULT_SHUTDOWN_TIMEOUT,

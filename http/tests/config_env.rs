@@ -78,8 +78,14 @@ fn bad_values_fail_naming_the_variable_and_good_values_are_read() {
         unset(name);
     }
     assert_eq!(config.addr(), ("127.0.0.1", 8080));
-    assert_eq!(config.server().get_shutdown_timeout(), Duration::from_secs(10));
-    assert_eq!(config.server().get_shutdown_delay(), Duration::from_millis(1500));
+    assert_eq!(
+        config.server().get_shutdown_timeout(),
+        Duration::from_secs(10)
+    );
+    assert_eq!(
+        config.server().get_shutdown_delay(),
+        Duration::from_millis(1500)
+    );
     assert_eq!(config.server().limits().max_body_size, 2 << 20);
     assert_eq!(config.ops_addr(), Some("127.0.0.1:9091".parse().unwrap()));
     assert_eq!(config.metrics_token(), Some("s3cret-token"));

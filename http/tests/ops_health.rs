@@ -60,7 +60,10 @@ fn readiness_goes_503_then_200_then_503_across_startup_and_shutdown() {
     let json = res.json();
     assert_eq!(json["status"], "unavailable");
     assert_eq!(json["phase"], "running");
-    assert!(json["reasons"][0].as_str().unwrap().contains("ready"), "{json}");
+    assert!(
+        json["reasons"][0].as_str().unwrap().contains("ready"),
+        "{json}"
+    );
 
     s.health.ready();
     let res = c.get("/health/ready");
@@ -117,7 +120,11 @@ fn failing_checks_show_in_the_json_and_the_status() {
     let asked = Instant::now();
     let res = c.get("/health/ready");
     // The checks run concurrently: one round takes about one timeout, not the sum.
-    assert!(asked.elapsed() < Duration::from_secs(8), "{:?}", asked.elapsed());
+    assert!(
+        asked.elapsed() < Duration::from_secs(8),
+        "{:?}",
+        asked.elapsed()
+    );
     assert_eq!(res.status, 503, "{res:?}");
     let json = res.json();
     let checks = &json["checks"];
@@ -172,9 +179,16 @@ fn check_results_are_cached_and_liveness_never_runs_checks() {
     up.store(false, Ordering::SeqCst);
     for _ in 0..10 {
         let res = s.connect().get("/health/ready");
-        assert_eq!(res.status, 200, "the cached result should be served: {res:?}");
+        assert_eq!(
+            res.status, 200,
+            "the cached result should be served: {res:?}"
+        );
     }
-    assert_eq!(runs.load(Ordering::SeqCst), 1, "the check result was not cached");
+    assert_eq!(
+        runs.load(Ordering::SeqCst),
+        1,
+        "the check result was not cached"
+    );
 }
 
 #[test]
@@ -203,11 +217,9 @@ fn probes_skip_the_application_middleware() {
     let deny_all = |_req: Request, _next: Next| async {
         Response::text("denied").with_status(StatusCode::UNAUTHORIZED)
     };
-    let s = TestServer::start_server(
-        1,
-        server(ServerConfig::default(), Ops::new()),
-        move || app().layer(deny_all),
-    );
+    let s = TestServer::start_server(1, server(ServerConfig::default(), Ops::new()), move || {
+        app().layer(deny_all)
+    });
     let mut c = s.connect();
     assert_eq!(c.get("/").status, 401, "the middleware runs for the app");
     assert_eq!(c.get("/health/live").status, 200);
@@ -242,16 +254,17 @@ fn a_separate_ops_address_serves_the_probes_instead_of_the_main_listener() {
         Ok(stream) => util::Client::from_stream(stream)
             .is_refused(b"GET /health/live HTTP/1.1\r\nHost: h\r\n\r\n"),
     };
-    assert!(refused, "the ops address still answers after serve returned");
+    assert!(
+        refused,
+        "the ops address still answers after serve returned"
+    );
 }
 
 #[test]
 fn disabled_ops_leave_every_path_to_the_application() {
-    let s = TestServer::start_server(
-        1,
-        server(ServerConfig::default(), Ops::disabled()),
-        || app().get("/health/live", || async { "mine" }),
-    );
+    let s = TestServer::start_server(1, server(ServerConfig::default(), Ops::disabled()), || {
+        app().get("/health/live", || async { "mine" })
+    });
     let mut c = s.connect();
     assert_eq!(c.get("/health/live").text(), "mine");
     assert_eq!(c.get("/health/ready").status, 404);

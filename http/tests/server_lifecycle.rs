@@ -20,10 +20,13 @@ const BODY_LEN: usize = 32 * 1024;
 /// `/work` waits a little on the loop's timer, then answers a 32 KiB body whose bytes
 /// encode the request's number (so a mixed-up or truncated body shows).
 fn app() -> Router {
-    Router::new().get("/work/:n", |keel_http::Path(n): keel_http::Path<u8>| async move {
-        keel_runtime::time::sleep(Duration::from_millis(3)).await;
-        vec![n; BODY_LEN]
-    })
+    Router::new().get(
+        "/work/:n",
+        |keel_http::Path(n): keel_http::Path<u8>| async move {
+            keel_runtime::time::sleep(Duration::from_millis(3)).await;
+            vec![n; BODY_LEN]
+        },
+    )
 }
 
 #[derive(Default)]
@@ -40,8 +43,7 @@ fn client_loop(addr: std::net::SocketAddr, shutdown_called: &AtomicBool, tally: 
     let mut c = Client::connect(addr);
     for i in 0u32.. {
         let n = (i % 250) as u8;
-        if c
-            .stream
+        if c.stream
             .set_write_timeout(Some(util::IO_TIMEOUT))
             .and_then(|()| {
                 io::Write::write_all(
@@ -67,7 +69,9 @@ fn client_loop(addr: std::net::SocketAddr, shutdown_called: &AtomicBool, tally: 
         let sent_before_shutdown = !shutdown_called.load(Ordering::SeqCst);
         match c.try_read_response(false) {
             Ok(res) => {
-                if res.status != 200 || res.body.len() != BODY_LEN || res.body.iter().any(|b| *b != n)
+                if res.status != 200
+                    || res.body.len() != BODY_LEN
+                    || res.body.iter().any(|b| *b != n)
                 {
                     tally.violations.lock().unwrap().push(format!(
                         "bad response: status {} len {}",
@@ -177,7 +181,10 @@ fn hooks_run_in_reverse_order_on_loop_0_each_within_its_budget() {
         .on_shutdown("last", Duration::from_secs(5), hook("last"));
     let s = TestServer::start_server(2, server, || Router::new().get("/", || async { "x" }));
     assert_eq!(s.connect().get("/").text(), "x");
-    assert!(order.lock().unwrap().is_empty(), "a hook ran before shutdown");
+    assert!(
+        order.lock().unwrap().is_empty(),
+        "a hook ran before shutdown"
+    );
 
     let report = s.stop().expect("serve failed");
     assert_eq!(

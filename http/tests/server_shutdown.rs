@@ -113,8 +113,14 @@ fn shutdown_timeout_bounds_a_request_that_never_finishes() {
     assert_eq!(report.open_at_deadline(), 1, "{report:?}");
     let abandoned = report.abandoned();
     assert_eq!(abandoned.len(), 1, "{report:?}");
-    assert_eq!((abandoned[0].method.as_str(), abandoned[0].route.as_str()), ("GET", "/slow"));
-    assert!(abandoned[0].running_for >= Duration::from_millis(150), "{report:?}");
+    assert_eq!(
+        (abandoned[0].method.as_str(), abandoned[0].route.as_str()),
+        ("GET", "/slow")
+    );
+    assert!(
+        abandoned[0].running_for >= Duration::from_millis(150),
+        "{report:?}"
+    );
     assert!(
         took >= Duration::from_millis(150),
         "returned after only {took:?}"

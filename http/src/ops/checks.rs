@@ -157,14 +157,13 @@ impl Checks {
                 let fut: Pin<Box<dyn Future<Output = CheckResult>>> = Box::pin(async move {
                     let started = Instant::now();
                     // The check's own call runs inside `CatchPanic` too.
-                    let state = match timeout(limit, CatchPanic::new(async move { run().await }))
-                        .await
-                    {
-                        Ok(Ok(Ok(()))) => CheckState::Up,
-                        Ok(Ok(Err(reason))) => CheckState::Down(reason),
-                        Ok(Err(panic)) => CheckState::Panicked(panic),
-                        Err(_) => CheckState::TimedOut,
-                    };
+                    let state =
+                        match timeout(limit, CatchPanic::new(async move { run().await })).await {
+                            Ok(Ok(Ok(()))) => CheckState::Up,
+                            Ok(Ok(Err(reason))) => CheckState::Down(reason),
+                            Ok(Err(panic)) => CheckState::Panicked(panic),
+                            Err(_) => CheckState::TimedOut,
+                        };
                     CheckResult {
                         name,
                         state,

@@ -218,7 +218,11 @@ mod tests {
             fail_on_memory_pressure: false,
         });
         h.signal.mark_started();
-        assert_eq!(h.blockers(true).len(), 1, "waits for ready(), ignores pressure");
+        assert_eq!(
+            h.blockers(true).len(),
+            1,
+            "waits for ready(), ignores pressure"
+        );
         h.signal.set_app_ready(true);
         h.signal.fire();
         assert!(h.blockers(true).is_empty(), "stays ready while draining");

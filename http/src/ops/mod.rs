@@ -1,6 +1,6 @@
 //! The operations endpoints, answered by the server itself before the application's
 //! router: the health probes (`/health/live`, `/health/ready`, `/health/startup`) and,
-//! later, `/metrics`. [`Ops`] configures them; [`OpsMount`] is one loop's instance.
+//! later, `/metrics`. [`Ops`] configures them; `OpsMount` is one loop's instance.
 //!
 //! # Where they are served
 //!
@@ -34,8 +34,8 @@
 //!
 //! # Adding `/metrics`
 //!
-//! `/metrics` is one more ops route: add its handler in [`OpsMount::new`] (next to the
-//! health routes) and its path to [`OpsMount::paths`]'s list; it is then served wherever
+//! `/metrics` is one more ops route: add its handler in `OpsMount::new` (next to the
+//! health routes) and its path to `OpsMount::paths`'s list; it is then served wherever
 //! the probes are (main listener or `KEEL_OPS_ADDR`), outside the application's
 //! middleware. The bearer token (`KEEL_METRICS_TOKEN`) is in
 //! [`Config::metrics_token`](crate::Config::metrics_token), to be passed in through
@@ -51,12 +51,10 @@ use std::net::{SocketAddr, ToSocketAddrs};
 use std::sync::Arc;
 use std::time::Duration;
 
-pub use self::checks::{
-    CheckResult, CheckState, DEFAULT_CHECK_CACHE, DEFAULT_CHECK_TIMEOUT,
-};
+use self::checks::Checks;
+pub use self::checks::{CheckResult, CheckState, DEFAULT_CHECK_CACHE, DEFAULT_CHECK_TIMEOUT};
 pub(crate) use self::health::Health;
 pub use self::health::HealthHandle;
-use self::checks::Checks;
 use self::health::Policy;
 use crate::router::Router;
 use crate::server::ShutdownSignal;
@@ -256,6 +254,6 @@ impl OpsMount {
     /// Whether `path` (without its query) is an ops path.
     #[inline]
     pub(crate) fn matches(&self, path: &str) -> bool {
-        self.paths.iter().any(|p| *p == path)
+        self.paths.contains(&path)
     }
 }

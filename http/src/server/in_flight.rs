@@ -82,7 +82,7 @@ impl InFlight {
                 loop_index,
             })
             .collect();
-        out.sort_by(|a, b| b.running_for.cmp(&a.running_for));
+        out.sort_by_key(|r| std::cmp::Reverse(r.running_for));
         out
     }
 }

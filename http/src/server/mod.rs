@@ -54,15 +54,15 @@ use socket2::{Domain, Protocol, Socket, Type};
 
 pub(crate) use self::catch_panic::CatchPanic;
 pub use self::config::{Environment, ServerConfig};
-pub use self::hooks::{DEFAULT_HOOK_BUDGET, HookOutcome, HookReport};
 use self::hooks::Hook;
-pub use self::in_flight::InFlightRequest;
+pub use self::hooks::{DEFAULT_HOOK_BUDGET, HookOutcome, HookReport};
 use self::in_flight::InFlight;
+pub use self::in_flight::InFlightRequest;
 pub use self::report::{Outcome, ServeReport};
 use self::select::{Either, select};
+use self::shutdown::LocalDrain;
 pub(crate) use self::shutdown::ShutdownSignal;
 pub use self::shutdown::{Phase, ShutdownHandle};
-use self::shutdown::LocalDrain;
 use crate::middleware::Middleware;
 use crate::ops::{HealthHandle, Ops, OpsMount};
 use crate::router::Router;
@@ -82,7 +82,9 @@ const OPS_DRAIN: Duration = Duration::from_secs(2);
 /// let report = Server::bind("0.0.0.0:3000")?
 ///     .config(ServerConfig::from_env()?)
 ///     .serve(&runtime, || Router::new().get("/plaintext", || async { "Hello, World!" }))?;
-/// std::process::exit(if report.is_clean() { 0 } else { 1 });
+/// if !report.is_clean() {
+///     std::process::exit(1);
+/// }
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[derive(Debug)]

@@ -156,9 +156,11 @@ impl ShutdownSignal {
     }
 }
 
-/// Starts a graceful shutdown of the server it came from, from any thread: every loop
-/// stops accepting, answers in-flight requests with `Connection: close`, closes idle
-/// connections and returns once they are done (or the shutdown timeout passes).
+/// Starts a graceful shutdown of the server it came from, from any thread, as SIGTERM
+/// does: readiness answers 503 at once, the server serves on through the pre-stop delay,
+/// then every loop stops accepting, answers in-flight requests with `Connection: close`,
+/// closes idle connections and waits for them up to the drain deadline; then the shutdown
+/// hooks run and [`serve`](crate::Server::serve) returns its report. See [`Phase`].
 ///
 /// # Examples
 ///
