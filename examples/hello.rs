@@ -1,17 +1,25 @@
 //! The newcomer's first server and the benchmark target: `GET /plaintext` and `GET /json`
-//! on `HOST:PORT` (default `0.0.0.0:3000`), one loop per core, configured by the `KEEL_*`
-//! variables, draining cleanly on SIGTERM.
+//! on `HOST:PORT` (default `0.0.0.0:3000`), one loop per core, configured and validated by
+//! [`keel::Config`] (every `KEEL_*` variable), with the health probes `/health/live`,
+//! `/health/ready` and `/health/startup` (on `KEEL_OPS_ADDR` when set), and the graceful
+//! shutdown on SIGTERM/SIGINT: exit 0 when the drain was clean, 1 when it ran past
+//! `KEEL_SHUTDOWN_TIMEOUT` (naming what was still in flight) or a bad variable stopped it.
 //!
 //! ```text
 //! cargo run --release --example hello
 //! curl localhost:3000/plaintext
+//! curl localhost:3000/health/ready
 //! ```
+//!
+//! `HELLO_SLOW_ROUTE=1` adds `GET /slow`, which never answers: the way to see (and test)
+//! a drain that runs past its deadline.
 
 use std::process::ExitCode;
+use std::time::Duration;
 
-use keel::http::{Json, Router, Server, ServerConfig};
-use keel::runtime::Runtime;
-use keel::runtime::env::{self, EnvError};
+use keel::Config;
+use keel::http::config::parse_bool;
+use keel::http::{Json, Router};
 use serde_json::json;
 
 async fn plaintext() -> &'static str {
@@ -22,15 +30,25 @@ async fn json_message() -> Json<serde_json::Value> {
     Json(json!({ "message": "Hello, World!" }))
 }
 
-fn app() -> Router {
-    Router::new()
+async fn never() -> &'static str {
+    keel::runtime::time::sleep(Duration::from_secs(24 * 3600)).await;
+    "too late"
+}
+
+fn app(slow_route: bool) -> Router {
+    let router = Router::new()
         .get("/plaintext", plaintext)
-        .get("/json", json_message)
+        .get("/json", json_message);
+    if slow_route {
+        router.get("/slow", never)
+    } else {
+        router
+    }
 }
 
 fn main() -> ExitCode {
     match run() {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(code) => code,
         Err(e) => {
             eprintln!("hello: {e}");
             ExitCode::FAILURE
@@ -38,22 +56,30 @@ fn main() -> ExitCode {
     }
 }
 
-fn run() -> Result<(), Box<dyn std::error::Error>> {
-    let host = env::var("HOST", |_, v| Ok(v.to_owned()))?.unwrap_or_else(|| "0.0.0.0".to_owned());
-    let port: u16 = env::var("PORT", |name, v| {
-        v.parse()
-            .map_err(|_| EnvError::new(name, v, "a port number from 0 to 65535"))
-    })?
-    .unwrap_or(3000);
-    let config = ServerConfig::from_env()?;
-    let runtime = Runtime::new()?;
-    let server = Server::bind((host.as_str(), port))?.config(config);
+fn run() -> Result<ExitCode, Box<dyn std::error::Error>> {
+    let config = Config::from_env()?;
+    let slow_route = Config::var("HELLO_SLOW_ROUTE", parse_bool)?.unwrap_or(false);
+    let runtime = config.runtime().build()?;
+    let server = config.server_bind()?;
+    let ops = server
+        .ops_addr()
+        .map_or_else(|| "the same address".to_owned(), |a| a.to_string());
     println!(
-        "hello: listening on http://{} with {} loop(s); try /plaintext and /json",
+        "hello: listening on http://{} with {} loop(s); try /plaintext and /json; health probes on {ops}",
         server.local_addr(),
         runtime.handle().loops()
     );
-    server.serve(&runtime, app)?;
-    println!("hello: drained, bye");
-    Ok(())
+    let report = server.serve(&runtime, move || app(slow_route))?;
+    for request in report.abandoned() {
+        eprintln!("hello: abandoned at the shutdown deadline: {request}");
+    }
+    for hook in report.hooks() {
+        eprintln!("hello: shutdown hook {}: {:?}", hook.name, hook.outcome);
+    }
+    if report.is_clean() {
+        println!("hello: drained, bye");
+    } else {
+        eprintln!("hello: shutdown was not clean: {:?}", report.outcome());
+    }
+    Ok(report.exit_code())
 }

@@ -4,8 +4,9 @@
 //! the blocking and CPU worker pools), [`http`] (the HTTP/1.1 server) and [`pool`]
 //! (connection pools). The most used corners of the runtime are also here at the root:
 //! [`fs`] (file system calls on the blocking pool) and [`net`] (TCP, and
-//! [`lookup_host`](net::lookup_host) on the blocking pool's `dns` class), and [`metrics`]
-//! (Prometheus metrics, with the connection-pool collector).
+//! [`lookup_host`](net::lookup_host) on the blocking pool's `dns` class), [`metrics`]
+//! (Prometheus metrics, with the connection-pool collector). [`Config`] reads and
+//! validates every deployment variable at startup.
 //!
 //! ```
 //! keel::runtime::block_on(async {
@@ -17,6 +18,7 @@
 //! ```
 
 pub use keel_http as http;
+pub use keel_http::{Config, ConfigError};
 pub use keel_pool as pool;
 pub use keel_runtime as runtime;
 pub use keel_runtime::{fs, net};

@@ -31,7 +31,8 @@
 //! # Layers
 //!
 //! * `proto` — the protocol core, no I/O: parsing, body decoding, response encoding.
-//! * [`server`](Server) — sockets, connections, timeouts, drain.
+//! * [`server`](Server) — sockets, connections, timeouts, the shutdown state machine.
+//! * [`ops`] — the health probes (and the place for `/metrics`), before the app.
 //! * [`Router`], [`Handler`], [`FromRequest`] extractors, [`Middleware`] — the app.
 //! * [`AppError`] — every error, rendered centrally as JSON.
 
@@ -39,12 +40,14 @@
 #![doc(test(attr(deny(warnings))))]
 
 mod body;
+pub mod config;
 mod error;
 mod extract;
 mod handler;
 mod limits;
 pub mod metrics;
 mod middleware;
+pub mod ops;
 mod proto;
 mod request;
 mod response;
@@ -53,6 +56,7 @@ mod server;
 mod status;
 
 pub use body::{Body, BodyStream};
+pub use config::{Config, ConfigError};
 pub use error::AppError;
 pub use extract::{
     FromHeader, FromRequest, Header, Headers, Path, Query, RemoteAddr, State, Valid,
@@ -63,6 +67,7 @@ pub use limits::{
     DEFAULT_MAX_BODY_SIZE, DEFAULT_MAX_HEAD_SIZE, DEFAULT_MAX_HEADERS, DEFAULT_MAX_URI_LEN, Limits,
 };
 pub use middleware::{Middleware, Next};
+pub use ops::{HealthHandle, Ops};
 pub use proto::Version;
 pub use proto::method::Method;
 pub use request::Request;
@@ -70,9 +75,12 @@ pub use response::{HeaderName, HeaderValue, IntoResponse, Json, Response};
 pub use router::{Params, Router};
 pub use server::config::{
     DEFAULT_HEADERS_TIMEOUT, DEFAULT_KEEPALIVE_TIMEOUT, DEFAULT_MAX_CONNECTIONS,
-    DEFAULT_REQUEST_TIMEOUT, DEFAULT_SHUTDOWN_TIMEOUT,
+    DEFAULT_REQUEST_TIMEOUT, DEFAULT_SHUTDOWN_DELAY, DEFAULT_SHUTDOWN_TIMEOUT,
 };
-pub use server::{Environment, Server, ServerConfig, ShutdownHandle};
+pub use server::{
+    DEFAULT_HOOK_BUDGET, Environment, HookOutcome, HookReport, InFlightRequest, Outcome, Phase,
+    ServeReport, Server, ServerConfig, ShutdownHandle,
+};
 pub use status::StatusCode;
 
 /// Entry points for the fuzz targets in `fuzz/`; not a stable API.

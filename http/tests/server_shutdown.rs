@@ -65,11 +65,13 @@ fn drain_closes_idle_connections_finishes_in_flight_ones_and_returns() {
     idle.assert_closed();
     silent.assert_closed();
 
-    // `serve` returns, successfully.
+    // `serve` returns, successfully, with a clean report.
     let result = server
         .wait_stopped(Duration::from_secs(10))
         .expect("serve did not return after the drain");
-    result.expect("serve returned an error");
+    let report = result.expect("serve returned an error");
+    assert!(report.is_clean(), "{report:?}");
+    assert!(report.abandoned().is_empty());
 
     // Nothing listens any more.
     match TcpStream::connect_timeout(&server.addr, util::IO_TIMEOUT) {
@@ -102,8 +104,23 @@ fn shutdown_timeout_bounds_a_request_that_never_finishes() {
     let result = server
         .wait_stopped(Duration::from_secs(20))
         .expect("serve did not return at the shutdown timeout");
-    result.expect("serve returned an error");
+    let report = result.expect("serve returned an error");
     let took = asked.elapsed();
+    // The failure outcome, naming the abandoned request by its route.
+    assert_eq!(report.outcome(), keel_http::Outcome::DeadlineExceeded);
+    assert!(!report.is_clean());
+    assert_eq!(report.exit_code(), std::process::ExitCode::FAILURE);
+    assert_eq!(report.open_at_deadline(), 1, "{report:?}");
+    let abandoned = report.abandoned();
+    assert_eq!(abandoned.len(), 1, "{report:?}");
+    assert_eq!(
+        (abandoned[0].method.as_str(), abandoned[0].route.as_str()),
+        ("GET", "/slow")
+    );
+    assert!(
+        abandoned[0].running_for >= Duration::from_millis(150),
+        "{report:?}"
+    );
     assert!(
         took >= Duration::from_millis(150),
         "returned after only {took:?}"

@@ -20,6 +20,9 @@ pub const DEFAULT_MAX_CONNECTIONS: usize = 10_000;
 /// Default time in-flight requests get to finish once shutdown starts.
 pub const DEFAULT_SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// Default pre-stop delay: how long the server keeps serving after shutdown starts.
+pub const DEFAULT_SHUTDOWN_DELAY: Duration = Duration::ZERO;
+
 /// Where the server runs: production hides internal error messages from clients.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Environment {
@@ -43,7 +46,7 @@ pub enum Environment {
 ///     .max_body_size(4 << 20);
 /// assert_eq!(config.limits().max_body_size, 4 << 20);
 /// ```
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct ServerConfig {
     pub(crate) limits: Limits,
     pub(crate) headers_timeout: Duration,
@@ -51,9 +54,31 @@ pub struct ServerConfig {
     pub(crate) keepalive_timeout: Duration,
     pub(crate) max_connections: usize,
     pub(crate) shutdown_timeout: Duration,
+    pub(crate) shutdown_delay: Duration,
     pub(crate) environment: Environment,
     pub(crate) metrics: bool,
     pub(crate) metrics_token: Option<Arc<str>>,
+}
+
+impl std::fmt::Debug for ServerConfig {
+    /// Every setting, with the metrics token redacted: configs end up in logs.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ServerConfig")
+            .field("limits", &self.limits)
+            .field("headers_timeout", &self.headers_timeout)
+            .field("request_timeout", &self.request_timeout)
+            .field("keepalive_timeout", &self.keepalive_timeout)
+            .field("max_connections", &self.max_connections)
+            .field("shutdown_timeout", &self.shutdown_timeout)
+            .field("shutdown_delay", &self.shutdown_delay)
+            .field("environment", &self.environment)
+            .field("metrics", &self.metrics)
+            .field(
+                "metrics_token",
+                &self.metrics_token.as_ref().map(|_| "[REDACTED]"),
+            )
+            .finish()
+    }
 }
 
 impl Default for ServerConfig {
@@ -65,6 +90,7 @@ impl Default for ServerConfig {
             keepalive_timeout: DEFAULT_KEEPALIVE_TIMEOUT,
             max_connections: DEFAULT_MAX_CONNECTIONS,
             shutdown_timeout: DEFAULT_SHUTDOWN_TIMEOUT,
+            shutdown_delay: DEFAULT_SHUTDOWN_DELAY,
             environment: Environment::Production,
             metrics: true,
             metrics_token: None,
@@ -76,8 +102,9 @@ impl ServerConfig {
     /// Defaults overridden by `KEEL_HEADERS_TIMEOUT`, `KEEL_REQUEST_TIMEOUT`,
     /// `KEEL_KEEPALIVE_TIMEOUT` (durations: `30s`, `500ms`), `KEEL_MAX_HEADER_SIZE`,
     /// `KEEL_MAX_BODY` (sizes: `16KiB`, `1MiB`), `KEEL_MAX_CONNECTIONS`,
-    /// `KEEL_SHUTDOWN_TIMEOUT`, `KEEL_ENV` (`production` or `development`) and
-    /// `KEEL_METRICS_TOKEN` (the bearer token `/metrics` requires; not empty).
+    /// `KEEL_SHUTDOWN_TIMEOUT`, `KEEL_SHUTDOWN_DELAY`, `KEEL_ENV` (`production` or
+    /// `development`) and `KEEL_METRICS_TOKEN` (the bearer token `/metrics` requires; not
+    /// empty).
     ///
     /// # Errors
     ///
@@ -95,6 +122,9 @@ impl ServerConfig {
         }
         if let Some(d) = env::var("KEEL_SHUTDOWN_TIMEOUT", env::parse_duration)? {
             c.shutdown_timeout = d;
+        }
+        if let Some(d) = env::var("KEEL_SHUTDOWN_DELAY", env::parse_duration)? {
+            c.shutdown_delay = d;
         }
         if let Some(n) = env::var("KEEL_MAX_HEADER_SIZE", env::parse_size)? {
             if !(1024..=1 << 20).contains(&n) {
@@ -166,7 +196,9 @@ impl ServerConfig {
         self
     }
 
-    /// Time in-flight requests get once shutdown starts. # Default: 30 s.
+    /// The drain deadline: time in-flight requests get once the listeners close (after
+    /// the pre-stop delay). Past it, what is still running is logged and abandoned, and
+    /// the shutdown reports failure. # Default: 30 s.
     pub fn shutdown_timeout(mut self, timeout: Duration) -> ServerConfig {
         self.shutdown_timeout = timeout;
         self
@@ -186,6 +218,24 @@ impl ServerConfig {
         let token: String = token.into();
         self.metrics_token = (!token.is_empty()).then(|| Arc::from(token));
         self
+    }
+
+    /// The pre-stop delay: once shutdown starts, readiness answers 503 at once but the
+    /// server keeps serving (and accepting) this long, so load balancers stop sending
+    /// traffic before the listeners close. # Default: 0 s.
+    pub fn shutdown_delay(mut self, delay: Duration) -> ServerConfig {
+        self.shutdown_delay = delay;
+        self
+    }
+
+    /// The drain deadline ([`shutdown_timeout`](ServerConfig::shutdown_timeout)).
+    pub fn get_shutdown_timeout(&self) -> Duration {
+        self.shutdown_timeout
+    }
+
+    /// The pre-stop delay ([`shutdown_delay`](ServerConfig::shutdown_delay)).
+    pub fn get_shutdown_delay(&self) -> Duration {
+        self.shutdown_delay
     }
 
     /// Production or development. # Default: production.

@@ -64,6 +64,8 @@ pub(crate) trait Transport {
     async fn read(&mut self, buf: &mut [u8]) -> io::Result<usize>;
     /// Writes all of `buf`.
     async fn write_all(&mut self, buf: &[u8]) -> io::Result<()>;
+    /// Reads what the OS already holds, without waiting (`WouldBlock` when nothing).
+    fn try_read(&mut self, buf: &mut [u8]) -> io::Result<usize>;
 }
 
 impl Transport for TcpStream {
@@ -73,6 +75,10 @@ impl Transport for TcpStream {
 
     async fn write_all(&mut self, buf: &[u8]) -> io::Result<()> {
         TcpStream::write_all(self, buf).await
+    }
+
+    fn try_read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        TcpStream::try_read(self, buf)
     }
 }
 
@@ -158,7 +164,11 @@ impl<S: Transport> Conn<S> {
                     self.flush().await?;
                     let idle = self.start == self.end;
                     if idle && self.server.drain.is_draining() {
-                        return Ok(());
+                        // A request whose bytes already arrived is still answered.
+                        match self.read_now()? {
+                            Read::Data => continue,
+                            _ => return Ok(()),
+                        }
                     }
                     let read = if idle {
                         self.read_idle().await?
@@ -222,19 +232,21 @@ impl<S: Transport> Conn<S> {
         let path = std::str::from_utf8(head.path(&head_bytes)).unwrap_or("/");
         let _in_flight = self.server.stats.start();
         let method = head.method().clone();
-        // --- Built-in ops route: `/metrics`, answered before the user's router. ---
-        // (To move into the ops mount, `server/ops`, with the health probes.)
-        let builtin = crate::metrics::route(&self.server.config, head.method(), path).map(|h| {
-            (
-                h,
+        // The ops endpoints (health probes, `/metrics`) come before the application,
+        // without its middleware: one comparison per ops path.
+        let ops = self.server.ops.as_ref().filter(|ops| ops.matches(path));
+        let metrics = crate::metrics::route(&self.server.config, head.method(), path);
+        let is_ops = ops.is_some() || metrics.is_some();
+        let resolved = match metrics {
+            Some(handler) => Ok((
+                handler,
                 Some((self.server.metrics_route.clone(), Params::default())),
                 None,
-            )
-        });
-        // --- End of built-in ops route. ---
-        let resolved = match builtin {
-            Some(found) => Ok(found),
-            None => Err(self.server.router.resolve(head.method(), path)),
+            )),
+            None => {
+                let router = ops.map_or(&self.server.router, |ops| &ops.router);
+                Err(router.resolve(head.method(), path))
+            }
         };
         let (endpoint, route, body_limit) = match resolved {
             Ok(found) => found,
@@ -251,6 +263,17 @@ impl<S: Transport> Conn<S> {
             ),
         };
         let limit = body_limit.unwrap_or(self.server.config.limits.max_body_size);
+        let layers = if is_ops {
+            Rc::from([])
+        } else {
+            self.server.layers.clone()
+        };
+        let in_flight = self.server.in_flight.enter(
+            head.method(),
+            route.as_ref().map(|(pattern, _)| pattern.clone()),
+            self.peer,
+        );
+        let in_flight = InFlightGuard(self.server.clone(), in_flight);
 
         // The body, read in full before the handler runs.
         let body = match head.body() {
@@ -290,7 +313,6 @@ impl<S: Transport> Conn<S> {
         }
         // Built on first poll, inside `CatchPanic`: extractors and the handler's own call
         // run synchronously in `run`, and a panic there must be a 500 too.
-        let layers = self.server.layers.clone();
         let future = async move { Next::new(layers, endpoint).run(req).await };
         let response = match timeout_at(deadline, CatchPanic::new(future)).await {
             Ok(Ok(response)) => response,
@@ -315,6 +337,7 @@ impl<S: Transport> Conn<S> {
         let after = self
             .write_response(response, is_head, version, keep_alive, request_id)
             .await;
+        drop(in_flight);
         let stats = &self.server.stats;
         stats.request(&method, route_label.as_ref(), status, started.elapsed());
         after
@@ -408,6 +431,22 @@ impl<S: Transport> Conn<S> {
         Ok(Read::Data)
     }
 
+    /// Reads what has already arrived in the socket, without waiting (and without
+    /// trusting the cached readiness, which may lag behind the loop's next I/O poll): a
+    /// request whose bytes arrived before the drain is still answered.
+    fn read_now(&mut self) -> io::Result<Read> {
+        self.reserve();
+        match self.stream.try_read(&mut self.rbuf[self.end..]) {
+            Ok(0) => Ok(Read::Eof),
+            Ok(n) => {
+                self.end += n;
+                Ok(Read::Data)
+            }
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(Read::Draining),
+            Err(e) => Err(e),
+        }
+    }
+
     async fn read_until(&mut self, deadline: Instant) -> io::Result<Read> {
         match timeout_at(deadline, self.read_once()).await {
             Ok(read) => read,
@@ -425,7 +464,8 @@ impl<S: Transport> Conn<S> {
         match select(read, drain).await {
             Either::Left(Ok(read)) => read,
             Either::Left(Err(_)) => Ok(Read::TimedOut),
-            Either::Right(()) => Ok(Read::Draining),
+            // A request whose bytes already arrived is still answered.
+            Either::Right(()) => self.read_now(),
         }
     }
 
@@ -591,6 +631,15 @@ impl<S: Transport> Conn<S> {
                 }
             }
         }
+    }
+}
+
+/// Removes a request from its loop's in-flight list when it is answered (or dropped).
+struct InFlightGuard(Rc<LoopServer>, usize);
+
+impl Drop for InFlightGuard {
+    fn drop(&mut self) {
+        self.0.in_flight.leave(self.1);
     }
 }
 

@@ -35,6 +35,14 @@ impl Transport for MemoryStream {
         self.output.extend_from_slice(buf);
         Ok(())
     }
+
+    fn try_read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let rest = &self.input[self.read..];
+        let n = rest.len().min(buf.len());
+        buf[..n].copy_from_slice(&rest[..n]);
+        self.read += n;
+        Ok(n)
+    }
 }
 
 /// One server connection whose peer is memory: [`serve`](MemoryConnection::serve) hands
@@ -51,7 +59,7 @@ pub struct MemoryConnection {
 impl MemoryConnection {
     /// A connection served by `router` with `config`, from the peer `127.0.0.1:1`.
     pub fn new(router: Router, config: ServerConfig) -> MemoryConnection {
-        let server = Rc::new(LoopServer::new(router, config));
+        let server = Rc::new(LoopServer::new(router, config, None));
         MemoryConnection {
             conn: Conn::new(MemoryStream::default(), PEER, server),
         }

@@ -1,21 +1,39 @@
 //! [`Server`]: binds one listener per loop on the same address (`SO_REUSEPORT`, the
 //! kernel balances connections), builds the application once per loop, serves each
-//! connection as a task on the loop that accepted it, and drains gracefully on SIGTERM,
-//! SIGINT or a [`ShutdownHandle`].
+//! connection as a task on the loop that accepted it, answers the ops endpoints
+//! ([`Ops`](crate::Ops): health probes) and runs the shutdown state machine.
 //!
-//! # Shutdown (the drain)
+//! # Shutdown, one state machine ([`Phase`])
 //!
-//! 1. The signal fires (SIGTERM/SIGINT on loop 0, or [`ShutdownHandle::shutdown`]).
-//! 2. Each loop accepts what is already queued on its listener, then closes it.
-//! 3. Idle keep-alive connections close; in-flight requests finish and are answered with
-//!    `Connection: close`.
-//! 4. Each loop waits for its connections up to the shutdown timeout, logging what is
-//!    left; then [`serve`](Server::serve) returns. A second SIGINT exits at once.
+//! `Starting → Running → Draining → Closing → Hooks → Stopped`:
+//!
+//! 1. *Running* once every loop (and the ops listener, if any) listens: `/health/startup`
+//!    and (by default) `/health/ready` answer 200.
+//! 2. *Draining*: SIGTERM or SIGINT (on loop 0), or [`ShutdownHandle::shutdown`].
+//!    Readiness answers 503 at once; the server goes on serving for the pre-stop delay
+//!    ([`ServerConfig::shutdown_delay`], `KEEL_SHUTDOWN_DELAY`, default 0 s) so load
+//!    balancers see the 503 and stop sending traffic.
+//! 3. *Closing*: each loop accepts what is already queued on its listener, then closes
+//!    it; idle keep-alive connections close (after serving a request whose bytes had
+//!    already arrived); in-flight requests finish and are answered with
+//!    `Connection: close`. Each loop waits for its connections up to the drain deadline
+//!    ([`ServerConfig::shutdown_timeout`], `KEEL_SHUTDOWN_TIMEOUT`, default 30 s, counted
+//!    from the end of the delay); past it, it logs every request still in flight and
+//!    closes them.
+//! 4. *Hooks*: the [`on_shutdown`](Server::on_shutdown) hooks run on loop 0 in reverse
+//!    registration order, each within its budget.
+//! 5. *Stopped*: [`serve`](Server::serve) returns a [`ServeReport`]: clean, or the
+//!    deadline was exceeded (naming what was abandoned), or a hook failed; its
+//!    [`exit_code`](ServeReport::exit_code) is 0 or 1. A second SIGINT exits at once
+//!    (status 130).
 
 mod catch_panic;
 pub(crate) mod config;
 mod conn;
+mod hooks;
+mod in_flight;
 pub(crate) mod memory;
+mod report;
 mod select;
 mod shutdown;
 
@@ -24,6 +42,7 @@ use std::io;
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::rc::Rc;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use keel_runtime::net::{DEFAULT_BACKLOG, TcpListener};
@@ -33,13 +52,24 @@ use keel_runtime::{LoopContext, Runtime};
 use parking_lot::Mutex;
 use socket2::{Domain, Protocol, Socket, Type};
 
+pub(crate) use self::catch_panic::CatchPanic;
 pub use self::config::{Environment, ServerConfig};
+use self::hooks::Hook;
+pub use self::hooks::{DEFAULT_HOOK_BUDGET, HookOutcome, HookReport};
+use self::in_flight::InFlight;
+pub use self::in_flight::InFlightRequest;
+pub use self::report::{Outcome, ServeReport};
 use self::select::{Either, select};
-pub use self::shutdown::ShutdownHandle;
-use self::shutdown::{LocalDrain, ShutdownSignal};
+use self::shutdown::LocalDrain;
+pub(crate) use self::shutdown::ShutdownSignal;
+pub use self::shutdown::{Phase, ShutdownHandle};
 use crate::metrics::HttpStats;
 use crate::middleware::Middleware;
+use crate::ops::{HealthHandle, Ops, OpsMount};
 use crate::router::Router;
+
+/// How long the separate ops listener's last connections get once the main drain ended.
+const OPS_DRAIN: Duration = Duration::from_secs(2);
 
 /// An HTTP/1.1 server bound to an address.
 ///
@@ -50,9 +80,12 @@ use crate::router::Router;
 /// use keel_runtime::Runtime;
 ///
 /// let runtime = Runtime::new()?;
-/// Server::bind("0.0.0.0:3000")?
+/// let report = Server::bind("0.0.0.0:3000")?
 ///     .config(ServerConfig::from_env()?)
 ///     .serve(&runtime, || Router::new().get("/plaintext", || async { "Hello, World!" }))?;
+/// if !report.is_clean() {
+///     std::process::exit(1);
+/// }
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[derive(Debug)]
@@ -62,15 +95,20 @@ pub struct Server {
     config: ServerConfig,
     signal: Arc<ShutdownSignal>,
     handle_signals: bool,
+    ops: Ops,
+    hooks: Vec<Hook>,
 }
 
-/// One loop's share of a server: its app, its settings, its drain flag and its
-/// connection count. Connections hold it by `Rc`.
+/// One loop's share of a server: its app, its ops endpoints, its settings, its drain
+/// flag, its connection count and its requests in flight. Connections hold it by `Rc`.
 pub(crate) struct LoopServer {
     pub(crate) router: Router,
     pub(crate) layers: Rc<[Rc<dyn Middleware>]>,
+    /// The ops endpoints, when served on this listener.
+    pub(crate) ops: Option<OpsMount>,
     pub(crate) config: ServerConfig,
     pub(crate) drain: LocalDrain,
+    pub(crate) in_flight: InFlight,
     open: Cell<usize>,
     /// This loop's HTTP figures (shared by every server on the loop).
     pub(crate) stats: Rc<HttpStats>,
@@ -80,17 +118,26 @@ pub(crate) struct LoopServer {
 }
 
 impl LoopServer {
-    pub(crate) fn new(router: Router, config: ServerConfig) -> LoopServer {
+    pub(crate) fn new(router: Router, config: ServerConfig, ops: Option<OpsMount>) -> LoopServer {
         LoopServer {
             layers: router.layers().to_vec().into(),
             router,
+            ops,
             config,
             drain: LocalDrain::default(),
+            in_flight: InFlight::default(),
             open: Cell::new(0),
             stats: crate::metrics::http_stats(),
             metrics_route: Rc::from(crate::metrics::METRICS_PATH),
         }
     }
+}
+
+/// What one loop left behind at its drain deadline.
+#[derive(Default)]
+struct Leftovers {
+    open: usize,
+    requests: Vec<InFlightRequest>,
 }
 
 impl Server {
@@ -113,6 +160,8 @@ impl Server {
                         config: ServerConfig::default(),
                         signal: Arc::default(),
                         handle_signals: true,
+                        ops: Ops::new(),
+                        hooks: Vec::new(),
                     });
                 }
                 Err(e) => last = Some(e),
@@ -127,15 +176,51 @@ impl Server {
         self.addr
     }
 
+    /// The separate ops address, when [`Ops::listen`] gave one.
+    pub fn ops_addr(&self) -> Option<SocketAddr> {
+        self.ops.local_addr()
+    }
+
     /// Replaces the settings.
     pub fn config(mut self, config: ServerConfig) -> Server {
         self.config = config;
         self
     }
 
+    /// Replaces the ops endpoints' settings. # Default: [`Ops::new`] (health probes on
+    /// the main listener, no checks).
+    pub fn ops(mut self, ops: Ops) -> Server {
+        self.ops = ops;
+        self
+    }
+
     /// Whether SIGTERM and SIGINT start the drain. # Default: on.
     pub fn handle_signals(mut self, on: bool) -> Server {
         self.handle_signals = on;
+        self
+    }
+
+    /// Registers a shutdown hook: after the drain, hooks run on loop 0 in reverse
+    /// registration order, one at a time, each within `budget` (then it is dropped and
+    /// the shutdown reported as failed). `hook` runs once; its future may be `!Send`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let server = keel_http::Server::bind("127.0.0.1:0")
+    ///     .unwrap()
+    ///     .on_shutdown("flush logs", Duration::from_secs(2), || async { /* ... */ })
+    ///     .on_shutdown("close pools", Duration::from_secs(5), || async { /* runs first */ });
+    /// # let _ = server;
+    /// ```
+    pub fn on_shutdown<F, Fut>(mut self, name: &str, budget: Duration, hook: F) -> Server
+    where
+        F: FnOnce() -> Fut + Send + 'static,
+        Fut: std::future::Future<Output = ()> + 'static,
+    {
+        self.hooks.push(Hook::new(name, budget, hook));
         self
     }
 
@@ -146,17 +231,25 @@ impl Server {
         }
     }
 
-    /// Serves on every loop of `runtime` until the drain completes. `make_app` runs once
-    /// per loop, so each loop owns its router and state; state shared by every loop is an
-    /// `Arc` the factory clones into each router with
-    /// [`Router::with_state`](crate::Router::with_state).
+    /// A handle to tell the health probes the application is ready.
+    pub fn health_handle(&self) -> HealthHandle {
+        HealthHandle {
+            signal: self.signal.clone(),
+        }
+    }
+
+    /// Serves on every loop of `runtime` until the shutdown completes, then runs the
+    /// shutdown hooks and reports how it went. `make_app` runs once per loop, so each loop
+    /// owns its router and state; state shared by every loop is an `Arc` the factory
+    /// clones into each router with [`Router::with_state`](crate::Router::with_state).
     ///
     /// # Errors
     ///
     /// When a loop cannot bind its listener, or (`InvalidInput`) when a route takes a
     /// [`State<S>`](crate::State) its router was not given; the drain of the other loops
-    /// still runs.
-    pub fn serve<F>(self, runtime: &Runtime, make_app: F) -> io::Result<()>
+    /// still runs. A drain past its deadline is not an error: it is the report's
+    /// [`outcome`](ServeReport::outcome).
+    pub fn serve<F>(self, runtime: &Runtime, make_app: F) -> io::Result<ServeReport>
     where
         F: Fn() -> Router + Send + Sync + 'static,
     {
@@ -166,17 +259,39 @@ impl Server {
             config,
             signal,
             handle_signals,
+            ops,
+            hooks,
         } = self;
+        let ops_enabled = ops.is_enabled();
+        let (health, ops_listener) = ops.into_parts(signal.clone());
+        let separate_ops = ops_enabled && ops_listener.is_some();
+        let ops_listener = Arc::new(Mutex::new(ops_listener.filter(|_| ops_enabled)));
+        let needed = runtime.handle().loops() + usize::from(separate_ops);
+        let listening = Arc::new(AtomicUsize::new(0));
         let first = Arc::new(Mutex::new(Some(first)));
         let bind_error: Arc<Mutex<Option<io::Error>>> = Arc::default();
+        let leftovers: Arc<Mutex<Leftovers>> = Arc::default();
         let errors = bind_error.clone();
+        let left = leftovers.clone();
+        let sig = signal.clone();
         let result = runtime.run(move |ctx: LoopContext| {
             let listener = first.lock().take();
             let app = make_app();
             let state_error = app.check_states().err();
+            let mount = (ops_enabled && !separate_ops).then(|| OpsMount::new(&health));
+            let ops = if ctx.index() == 0 {
+                ops_listener
+                    .lock()
+                    .take()
+                    .map(|l| (l, OpsMount::new(&health).router))
+            } else {
+                None
+            };
             let config = config.clone();
-            let signal = signal.clone();
+            let signal = sig.clone();
             let errors = errors.clone();
+            let left = left.clone();
+            let listening = listening.clone();
             async move {
                 if let Some(message) = state_error {
                     tracing::error!(loop_index = ctx.index(), "{message}");
@@ -188,62 +303,185 @@ impl Server {
                 if handle_signals && ctx.index() == 0 {
                     keel_runtime::spawn_local(watch_signals(signal.clone()));
                 }
+                let started = || {
+                    if listening.fetch_add(1, Ordering::SeqCst) + 1 == needed {
+                        signal.mark_started();
+                        tracing::info!("every listener accepts: started");
+                    }
+                };
+                // Loop 0 also serves the separate ops listener, until its own drain ends.
+                let stop_ops = Rc::new(LocalDrain::default());
+                let ops_task = match ops.map(|(l, router)| (TcpListener::from_std(l), router)) {
+                    Some((Ok(listener), router)) => {
+                        started();
+                        let stop = stop_ops.clone();
+                        let config = config.clone();
+                        Some(keel_runtime::spawn_local(serve_ops(
+                            listener, router, config, stop,
+                        )))
+                    }
+                    Some((Err(e), _)) => {
+                        tracing::error!(error = %e, "could not listen on the ops address");
+                        errors.lock().get_or_insert(e);
+                        signal.fire();
+                        None
+                    }
+                    None => None,
+                };
                 let listener = match listener {
                     Some(std) => TcpListener::from_std(std),
                     None => TcpListener::bind_one(addr, DEFAULT_BACKLOG),
                 };
                 match listener {
-                    Ok(listener) => serve_loop(listener, app, config, signal).await,
+                    Ok(listener) => {
+                        started();
+                        // With a separate ops address, `/metrics` lives there only.
+                        let config = if separate_ops {
+                            config.metrics(false)
+                        } else {
+                            config
+                        };
+                        let l = serve_loop(listener, app, mount, config, signal).await;
+                        let mut all = left.lock();
+                        all.open += l.open;
+                        all.requests.extend(l.requests);
+                    }
                     Err(e) => {
                         tracing::error!(loop_index = ctx.index(), %addr, error = %e, "could not listen");
                         errors.lock().get_or_insert(e);
                         signal.fire();
                     }
                 }
+                stop_ops.start();
+                if let Some(task) = ops_task {
+                    let _ = task.await;
+                }
             }
         });
         if let Err(e) = result {
             return Err(io::Error::other(format!("a server loop panicked: {e}")));
         }
-        match bind_error.lock().take() {
-            Some(e) => Err(e),
-            None => Ok(()),
+        if let Some(e) = bind_error.lock().take() {
+            return Err(e);
+        }
+        signal.advance(Phase::Hooks);
+        let hooks = run_hooks(runtime, hooks);
+        signal.advance(Phase::Stopped);
+        let Leftovers { open, requests } = std::mem::take(&mut *leftovers.lock());
+        let report = ServeReport {
+            open_at_deadline: open,
+            abandoned: requests,
+            hooks,
+            took: signal.fired_at().map(|at| at.elapsed()),
+        };
+        match report.outcome() {
+            Outcome::Clean => tracing::info!(took = ?report.took(), "shutdown complete"),
+            outcome => tracing::error!(?outcome, open, "shutdown did not complete cleanly"),
+        }
+        Ok(report)
+    }
+}
+
+/// Runs the hooks on loop 0 (so they may use Keel I/O and `!Send` state).
+fn run_hooks(runtime: &Runtime, hooks: Vec<Hook>) -> Vec<HookReport> {
+    if hooks.is_empty() {
+        return Vec::new();
+    }
+    if runtime.handle().is_shutdown() {
+        tracing::error!(
+            hooks = hooks.len(),
+            "the runtime shut down before the shutdown hooks could run"
+        );
+        return Vec::new();
+    }
+    let handle = runtime.handle().clone();
+    let run = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        runtime.block_on(async move { handle.spawn_local_on(0, move || hooks::run(hooks)).await })
+    }));
+    match run {
+        Ok(Ok(reports)) => reports,
+        _ => {
+            tracing::error!("the shutdown hooks could not run to the end");
+            Vec::new()
         }
     }
 }
 
-/// One loop's accept loop, then its part of the drain.
+/// One loop's accept loop, then its part of the drain; returns what was left at the
+/// deadline.
 async fn serve_loop(
     listener: TcpListener,
     router: Router,
+    ops: Option<OpsMount>,
     config: ServerConfig,
     signal: Arc<ShutdownSignal>,
-) {
-    let server = Rc::new(LoopServer::new(router, config));
+) -> Leftovers {
+    let server = Rc::new(LoopServer::new(router, config, ops));
     let accepting = async {
         loop {
             accept_one(&listener, &server).await;
         }
     };
-    if let Either::Left(never) = select(accepting, signal.wait()).await {
+    // Running, then Draining: still serving through the pre-stop delay.
+    let until_closing = async {
+        signal.wait().await;
+        let delay = server.config.shutdown_delay;
+        if !delay.is_zero() {
+            sleep(delay).await;
+        }
+    };
+    if let Either::Left(never) = select(accepting, until_closing).await {
         return never;
     }
-    // Step 2: take what the kernel already queued for this listener, then close it.
+    // Closing: take what the kernel already queued for this listener, then close it.
+    signal.advance(Phase::Closing);
     while let Ok(()) = timeout(Duration::ZERO, accept_one(&listener, &server)).await {}
     drop(listener);
-    // Step 3.
     server.drain.start();
-    // Step 4.
     let deadline = Instant::now() + server.config.shutdown_timeout;
     while server.open.get() > 0 && Instant::now() < deadline {
         sleep(Duration::from_millis(5)).await;
     }
-    if server.open.get() > 0 {
-        tracing::warn!(
-            open = server.open.get(),
-            loop_index = keel_runtime::current_loop(),
-            "connections still open at the shutdown deadline; closing them"
-        );
+    let open = server.open.get();
+    if open == 0 {
+        return Leftovers::default();
+    }
+    let loop_index = keel_runtime::current_loop().unwrap_or(0);
+    let requests = server.in_flight.snapshot(loop_index);
+    tracing::error!(
+        open,
+        in_flight = requests.len(),
+        loop_index,
+        "connections still open at the shutdown deadline; closing them"
+    );
+    for r in &requests {
+        tracing::error!(method = %r.method, route = %r.route, peer = %r.peer, running_for = ?r.running_for, loop_index, "abandoned in flight at the shutdown deadline");
+    }
+    Leftovers { open, requests }
+}
+
+/// The separate ops listener (on loop 0): serves until `stop`, then gives its
+/// connections a short drain.
+async fn serve_ops(
+    listener: TcpListener,
+    router: Router,
+    config: ServerConfig,
+    stop: Rc<LocalDrain>,
+) {
+    let server = Rc::new(LoopServer::new(router, config, None));
+    let accepting = async {
+        loop {
+            accept_one(&listener, &server).await;
+        }
+    };
+    if let Either::Left(never) = select(accepting, stop.wait()).await {
+        return never;
+    }
+    drop(listener);
+    server.drain.start();
+    let deadline = Instant::now() + OPS_DRAIN;
+    while server.open.get() > 0 && Instant::now() < deadline {
+        sleep(Duration::from_millis(5)).await;
     }
 }
 
@@ -308,7 +546,7 @@ fn signal_stream(kind: SignalKind) -> io::Result<keel_runtime::signal::Signal> {
     signal(kind)
 }
 
-fn bind_reuseport(addr: SocketAddr) -> io::Result<std::net::TcpListener> {
+pub(crate) fn bind_reuseport(addr: SocketAddr) -> io::Result<std::net::TcpListener> {
     let socket = Socket::new(
         Domain::for_address(addr),
         Type::STREAM.cloexec(),

@@ -1,32 +1,135 @@
-//! The server's drain signals: [`ShutdownSignal`] crosses threads (a signal handler task
-//! or any [`ShutdownHandle`] fires it; every loop's server instance waits on it), and
-//! [`LocalDrain`] tells one loop's idle keep-alive connections to close.
+//! The server's lifecycle signals: [`ShutdownSignal`] crosses threads (a signal handler
+//! task or any [`ShutdownHandle`] fires it; every loop's server instance waits on it) and
+//! carries the [`Phase`] of the shutdown state machine and the startup/readiness flags the
+//! health probes read; [`LocalDrain`] tells one loop's idle keep-alive connections to
+//! close.
 
 use std::cell::{Cell, RefCell};
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 use std::task::{Context, Poll, Waker};
 
 use parking_lot::Mutex;
 use slab::Slab;
 
+/// Where a server is in its life: `Starting → Running → Draining → Closing → Hooks →
+/// Stopped`. It only moves forward.
+///
+/// * `Starting`: loops are binding their listeners; `/health/startup` and
+///   `/health/ready` answer 503.
+/// * `Running`: every loop listens.
+/// * `Draining`: shutdown started (signal or [`ShutdownHandle::shutdown`]); readiness
+///   answers 503 at once (unless configured otherwise) while the server still serves for
+///   the pre-stop delay (`KEEL_SHUTDOWN_DELAY`).
+/// * `Closing`: listeners are closed, idle keep-alive connections closed, in-flight
+///   requests answered with `Connection: close`, up to the drain deadline
+///   (`KEEL_SHUTDOWN_TIMEOUT`).
+/// * `Hooks`: the `on_shutdown` hooks run in reverse registration order.
+/// * `Stopped`: [`serve`](crate::Server::serve) returns its report.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Phase {
+    /// Binding listeners.
+    Starting,
+    /// Serving.
+    Running,
+    /// Shutdown started; still serving through the pre-stop delay.
+    Draining,
+    /// Listeners closed; in-flight requests finishing.
+    Closing,
+    /// Shutdown hooks running.
+    Hooks,
+    /// Done.
+    Stopped,
+}
+
+impl Phase {
+    const ALL: [Phase; 6] = [
+        Phase::Starting,
+        Phase::Running,
+        Phase::Draining,
+        Phase::Closing,
+        Phase::Hooks,
+        Phase::Stopped,
+    ];
+
+    /// The phase's lowercase name, as the health endpoints show it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Phase::Starting => "starting",
+            Phase::Running => "running",
+            Phase::Draining => "draining",
+            Phase::Closing => "closing",
+            Phase::Hooks => "hooks",
+            Phase::Stopped => "stopped",
+        }
+    }
+}
+
+impl std::fmt::Display for Phase {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// Fired once to start the drain of every loop. Cheap to check; waiters are the few
-/// server instances (one per loop), so a locked `Vec` of wakers is enough.
+/// server instances (one per loop), so a locked `Vec` of wakers is enough. Also holds the
+/// lifecycle [`Phase`] and the flags readiness reads.
 #[derive(Debug, Default)]
 pub(crate) struct ShutdownSignal {
     fired: AtomicBool,
     waiters: Mutex<Vec<Waker>>,
+    phase: AtomicU8,
+    /// Every listener is bound and accepting (set once; stays set through shutdown).
+    started: AtomicBool,
+    /// When the shutdown started.
+    fired_at: std::sync::OnceLock<std::time::Instant>,
+    /// The application declared itself ready ([`HealthHandle::ready`](crate::ops::HealthHandle::ready)).
+    app_ready: AtomicBool,
 }
 
 impl ShutdownSignal {
+    /// The current phase.
+    pub(crate) fn phase(&self) -> Phase {
+        Phase::ALL[usize::from(self.phase.load(Ordering::SeqCst)).min(Phase::ALL.len() - 1)]
+    }
+
+    /// Moves to `phase` unless already past it.
+    pub(crate) fn advance(&self, phase: Phase) {
+        self.phase.fetch_max(phase as u8, Ordering::SeqCst);
+    }
+
+    /// Marks startup complete: every listener accepts.
+    pub(crate) fn mark_started(&self) {
+        self.started.store(true, Ordering::SeqCst);
+        self.advance(Phase::Running);
+    }
+
+    pub(crate) fn is_started(&self) -> bool {
+        self.started.load(Ordering::SeqCst)
+    }
+
+    pub(crate) fn set_app_ready(&self, ready: bool) {
+        self.app_ready.store(ready, Ordering::SeqCst);
+    }
+
+    pub(crate) fn is_app_ready(&self) -> bool {
+        self.app_ready.load(Ordering::SeqCst)
+    }
+
     pub(crate) fn fire(&self) {
         if !self.fired.swap(true, Ordering::SeqCst) {
+            let _ = self.fired_at.set(std::time::Instant::now());
+            self.advance(Phase::Draining);
             for waker in self.waiters.lock().drain(..) {
                 waker.wake();
             }
         }
+    }
+
+    pub(crate) fn fired_at(&self) -> Option<std::time::Instant> {
+        self.fired_at.get().copied()
     }
 
     pub(crate) fn is_fired(&self) -> bool {
@@ -53,9 +156,11 @@ impl ShutdownSignal {
     }
 }
 
-/// Starts a graceful shutdown of the server it came from, from any thread: every loop
-/// stops accepting, answers in-flight requests with `Connection: close`, closes idle
-/// connections and returns once they are done (or the shutdown timeout passes).
+/// Starts a graceful shutdown of the server it came from, from any thread, as SIGTERM
+/// does: readiness answers 503 at once, the server serves on through the pre-stop delay,
+/// then every loop stops accepting, answers in-flight requests with `Connection: close`,
+/// closes idle connections and waits for them up to the drain deadline; then the shutdown
+/// hooks run and [`serve`](crate::Server::serve) returns its report. See [`Phase`].
 ///
 /// # Examples
 ///
@@ -79,6 +184,11 @@ impl ShutdownHandle {
     /// Whether the drain has started.
     pub fn is_shutting_down(&self) -> bool {
         self.signal.is_fired()
+    }
+
+    /// Where the server is in its lifecycle.
+    pub fn phase(&self) -> Phase {
+        self.signal.phase()
     }
 }
 

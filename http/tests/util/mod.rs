@@ -11,7 +11,7 @@ use std::sync::mpsc;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use keel_http::{Router, Server, ServerConfig, ShutdownHandle};
+use keel_http::{HealthHandle, Router, ServeReport, Server, ServerConfig, ShutdownHandle};
 use keel_runtime::Runtime;
 
 /// The longest any single read, write or wait in these tests may take.
@@ -27,7 +27,11 @@ pub struct TestServer {
     pub addr: SocketAddr,
     /// Starts the drain.
     pub handle: ShutdownHandle,
-    done: Option<mpsc::Receiver<io::Result<()>>>,
+    /// Tells the health probes the app is ready.
+    pub health: HealthHandle,
+    /// The separate ops address, if any.
+    pub ops_addr: Option<SocketAddr>,
+    done: Option<mpsc::Receiver<io::Result<ServeReport>>>,
     thread: Option<thread::JoinHandle<()>>,
 }
 
@@ -45,17 +49,27 @@ impl TestServer {
     where
         F: Fn() -> Router + Send + Sync + 'static,
     {
+        let server = Server::bind("127.0.0.1:0")
+            .expect("bind")
+            .handle_signals(false)
+            .config(config);
+        TestServer::start_server(loops, server, make_app)
+    }
+
+    /// Serves `server` (already configured) on `loops` loops.
+    pub fn start_server<F>(loops: usize, server: Server, make_app: F) -> TestServer
+    where
+        F: Fn() -> Router + Send + Sync + 'static,
+    {
         let rt = Runtime::builder()
             .loops(loops)
             .pin(false)
             .build()
             .expect("build runtime");
-        let server = Server::bind("127.0.0.1:0")
-            .expect("bind")
-            .handle_signals(false)
-            .config(config);
         let addr = server.local_addr();
+        let ops_addr = server.ops_addr();
         let handle = server.shutdown_handle();
+        let health = server.health_handle();
         let (tx, rx) = mpsc::channel();
         let thread = thread::Builder::new()
             .name("test-server".into())
@@ -68,6 +82,8 @@ impl TestServer {
         TestServer {
             addr,
             handle,
+            health,
+            ops_addr,
             done: Some(rx),
             thread: Some(thread),
         }
@@ -80,14 +96,14 @@ impl TestServer {
 
     /// Shuts down and returns what `serve` returned; panics when it does not return in
     /// time.
-    pub fn stop(mut self) -> io::Result<()> {
+    pub fn stop(mut self) -> io::Result<ServeReport> {
         self.handle.shutdown();
         self.wait_stopped(STOP_TIMEOUT)
             .expect("serve did not return after shutdown")
     }
 
     /// Waits up to `limit` for `serve` to return (after a shutdown started elsewhere).
-    pub fn wait_stopped(&mut self, limit: Duration) -> Option<io::Result<()>> {
+    pub fn wait_stopped(&mut self, limit: Duration) -> Option<io::Result<ServeReport>> {
         let rx = self.done.as_ref()?;
         match rx.recv_timeout(limit) {
             Ok(result) => {

@@ -1,0 +1,354 @@
+//! [`Config`]: every deployment variable Keel reads (DESIGN.md's table), read and
+//! validated once at startup, so a bad value stops the process with a message naming the
+//! variable, the value and what was expected; and [`Config::var`], the same typed reading
+//! for an application's own variables.
+//!
+//! | variable | default | read into |
+//! |---|---|---|
+//! | `HOST`, `PORT` | `0.0.0.0`, `3000` | [`Config::addr`] |
+//! | `KEEL_LOOPS` (else `WEB_CONCURRENCY`) | the container's CPU quota, else cores | [`Config::runtime`] |
+//! | `KEEL_HEAP_LIMIT` (`1536MiB`) | 75% of the cgroup memory limit, else none | [`Config::heap_limit`] |
+//! | `KEEL_BLOCKING_THREADS` (and `KEEL_BLOCKING_*`) | 16 | [`Config::blocking`] |
+//! | `KEEL_WORKER_THREADS` (and `KEEL_WORKER_*`) | cores − 1, at least 1 | [`Config::workers`] |
+//! | `KEEL_HEADERS_TIMEOUT`, `KEEL_REQUEST_TIMEOUT`, `KEEL_KEEPALIVE_TIMEOUT` | 60s, 300s, 5s | [`Config::server`] |
+//! | `KEEL_MAX_HEADER_SIZE`, `KEEL_MAX_BODY`, `KEEL_MAX_CONNECTIONS` | 16KiB, 1MiB, 10000 per loop | [`Config::server`] |
+//! | `KEEL_SHUTDOWN_TIMEOUT`, `KEEL_SHUTDOWN_DELAY` | 30s, 0s | [`Config::server`] |
+//! | `KEEL_ENV` | `production` | [`Config::environment`] |
+//! | `KEEL_OPS_ADDR` (`0.0.0.0:9090` or `9090`) | the main listener | [`Config::ops_addr`] |
+//! | `KEEL_METRICS_TOKEN` | none | [`Config::metrics_token`] |
+//!
+//! `LOG_LEVEL` and `LOG_FORMAT` belong to the logging layer and are not read here yet.
+
+use std::fmt;
+use std::io;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+
+use keel_runtime::env::{self, EnvError};
+pub use keel_runtime::env::{parse_duration, parse_number, parse_size};
+use keel_runtime::{BuildError, blocking, workers};
+
+use crate::ops::Ops;
+use crate::server::{Environment, Server, ServerConfig};
+
+/// The default `HOST`.
+pub const DEFAULT_HOST: &str = "0.0.0.0";
+/// The default `PORT`.
+pub const DEFAULT_PORT: u16 = 3000;
+
+/// A variable with a bad value: names it, with the value and what was expected.
+///
+/// # Examples
+///
+/// ```
+/// let err = keel_http::Config::var("KEEL_DOC_NOT_SET", keel_http::config::parse_size);
+/// assert_eq!(err.unwrap(), None);
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError {
+    name: String,
+    message: String,
+}
+
+impl ConfigError {
+    /// An error for variable `name` holding `value`, which should have been `expected`.
+    pub fn new(name: &str, value: &str, expected: &str) -> ConfigError {
+        ConfigError {
+            name: name.to_owned(),
+            message: format!("invalid value for {name}: {value:?} (expected {expected})"),
+        }
+    }
+
+    /// The variable's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+impl From<EnvError> for ConfigError {
+    fn from(e: EnvError) -> ConfigError {
+        ConfigError {
+            name: e.name().to_owned(),
+            message: e.to_string(),
+        }
+    }
+}
+
+impl From<BuildError> for ConfigError {
+    fn from(e: BuildError) -> ConfigError {
+        ConfigError {
+            name: e.setting().unwrap_or("<runtime>").to_owned(),
+            message: e.to_string(),
+        }
+    }
+}
+
+/// The validated deployment settings.
+///
+/// # Examples
+///
+/// ```no_run
+/// use keel_http::{Config, Router};
+///
+/// let config = Config::from_env()?; // stops here on a bad variable, naming it
+/// let runtime = config.runtime().build()?;
+/// let report = config.server_bind()?.serve(&runtime, || {
+///     Router::new().get("/", || async { "hi" })
+/// })?;
+/// if !report.is_clean() {
+///     std::process::exit(1);
+/// }
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Clone)]
+pub struct Config {
+    host: String,
+    port: u16,
+    runtime: keel_runtime::Builder,
+    heap_limit: Option<u64>,
+    blocking: blocking::Builder,
+    workers: workers::Builder,
+    server: ServerConfig,
+    environment: Environment,
+    ops_addr: Option<SocketAddr>,
+    metrics_token: Option<String>,
+}
+
+impl Config {
+    /// Reads and validates every variable in the table above.
+    ///
+    /// # Errors
+    ///
+    /// The first variable with a bad value, named in the error with its value and what
+    /// was expected.
+    pub fn from_env() -> Result<Config, ConfigError> {
+        let host = Config::var("HOST", |_, v| Ok(v.to_owned()))?
+            .unwrap_or_else(|| DEFAULT_HOST.to_owned());
+        let port = Config::var("PORT", parse_port)?.unwrap_or(DEFAULT_PORT);
+        let heap_limit = Config::var("KEEL_HEAP_LIMIT", |name, v| match parse_size(name, v)? {
+            0 => Err(EnvError::new(name, v, "a size above zero, such as 1536MiB")),
+            n => Ok(n),
+        })?;
+        let runtime = keel_runtime::Builder::from_env()?;
+        let blocking = blocking::Builder::from_env()?;
+        let workers = workers::Builder::from_env()?;
+        let server = ServerConfig::from_env()?;
+        let ops_addr = Config::var("KEEL_OPS_ADDR", parse_addr)?;
+        let metrics_token = Config::var("KEEL_METRICS_TOKEN", |name, v| {
+            if v.chars().any(|c| c.is_whitespace() || c.is_control()) {
+                Err(EnvError::new(name, "<hidden>", "a token without spaces"))
+            } else {
+                Ok(v.to_owned())
+            }
+        })?;
+        Ok(Config {
+            host,
+            port,
+            runtime,
+            heap_limit,
+            blocking,
+            workers,
+            environment: server.environment,
+            server,
+            ops_addr,
+            metrics_token,
+        })
+    }
+
+    /// Reads an application's own variable with `parse` (one of this module's parsers,
+    /// or any function of the name and the trimmed value); `Ok(None)` when it is unset or
+    /// empty.
+    ///
+    /// # Errors
+    ///
+    /// The parser's error, naming the variable.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use keel_http::Config;
+    /// use keel_http::config::{ConfigError, parse_duration, parse_number};
+    ///
+    /// // Typed, defaulted, and failing with the variable's name.
+    /// let cache_ttl = Config::var("APP_CACHE_TTL", parse_duration)?.unwrap_or(Duration::from_secs(60));
+    /// let page_size: u32 = Config::var("APP_PAGE_SIZE", parse_number)?.unwrap_or(50);
+    /// // A custom type: anything returning an `EnvError` that names the variable.
+    /// let region = Config::var("APP_REGION", |name, value| match value {
+    ///     "eu" | "us" => Ok(value.to_owned()),
+    ///     _ => Err(keel_runtime::env::EnvError::new(name, value, "eu or us")),
+    /// })?;
+    /// assert_eq!((cache_ttl, page_size, region), (Duration::from_secs(60), 50, None));
+    ///
+    /// // What a bad value looks like:
+    /// let err = parse_duration("APP_CACHE_TTL", "a while").map_err(ConfigError::from).unwrap_err();
+    /// assert_eq!(err.name(), "APP_CACHE_TTL");
+    /// assert!(err.to_string().contains("\"a while\""));
+    /// # Ok::<(), ConfigError>(())
+    /// ```
+    pub fn var<T>(
+        name: &str,
+        parse: impl FnOnce(&str, &str) -> Result<T, EnvError>,
+    ) -> Result<Option<T>, ConfigError> {
+        Ok(env::var(name, parse)?)
+    }
+
+    /// `HOST:PORT`, for [`Server::bind`].
+    pub fn addr(&self) -> (&str, u16) {
+        (&self.host, self.port)
+    }
+
+    /// A runtime builder from `KEEL_LOOPS`/`WEB_CONCURRENCY` (the heap limit is already
+    /// resolved from `KEEL_HEAP_LIMIT`).
+    pub fn runtime(&self) -> keel_runtime::Builder {
+        self.runtime.clone()
+    }
+
+    /// `KEEL_HEAP_LIMIT` in bytes, when set (else the limit comes from the container).
+    pub fn heap_limit(&self) -> Option<u64> {
+        self.heap_limit
+    }
+
+    /// The blocking pool's validated settings (`KEEL_BLOCKING_*`; the process-wide pool
+    /// reads the same variables when it starts).
+    pub fn blocking(&self) -> &blocking::Builder {
+        &self.blocking
+    }
+
+    /// The CPU worker pool's validated settings (`KEEL_WORKER_*`; the process-wide pool
+    /// reads the same variables when it starts).
+    pub fn workers(&self) -> &workers::Builder {
+        &self.workers
+    }
+
+    /// The HTTP server's limits, timeouts and shutdown settings.
+    pub fn server(&self) -> &ServerConfig {
+        &self.server
+    }
+
+    /// Production or development (`KEEL_ENV`).
+    pub fn environment(&self) -> Environment {
+        self.environment
+    }
+
+    /// The separate ops address (`KEEL_OPS_ADDR`), if set.
+    pub fn ops_addr(&self) -> Option<SocketAddr> {
+        self.ops_addr
+    }
+
+    /// The bearer token `/metrics` requires (`KEEL_METRICS_TOKEN`), if set.
+    pub fn metrics_token(&self) -> Option<&str> {
+        self.metrics_token.as_deref()
+    }
+
+    /// The ops endpoints: on `KEEL_OPS_ADDR` (bound now) when set, else on the main
+    /// listener. Add readiness checks to it before handing it to the server.
+    ///
+    /// # Errors
+    ///
+    /// When `KEEL_OPS_ADDR` cannot be bound.
+    pub fn ops(&self) -> io::Result<Ops> {
+        match self.ops_addr {
+            Some(addr) => Ops::new().listen(addr),
+            None => Ok(Ops::new()),
+        }
+    }
+
+    /// A server bound to `HOST:PORT` with [`server`](Config::server)'s settings and
+    /// [`ops`](Config::ops)'s endpoints.
+    ///
+    /// # Errors
+    ///
+    /// When an address cannot be bound.
+    pub fn server_bind(&self) -> io::Result<Server> {
+        Ok(Server::bind(self.addr())?
+            .config(self.server.clone())
+            .ops(self.ops()?))
+    }
+}
+
+impl fmt::Debug for Config {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Config")
+            .field("host", &self.host)
+            .field("port", &self.port)
+            .field("runtime", &self.runtime)
+            .field("heap_limit", &self.heap_limit)
+            .field("blocking", &self.blocking)
+            .field("workers", &self.workers)
+            .field("server", &self.server)
+            .field("ops_addr", &self.ops_addr)
+            .field(
+                "metrics_token",
+                &self.metrics_token.as_ref().map(|_| "[REDACTED]"),
+            )
+            .finish()
+    }
+}
+
+/// A TCP port, 0 to 65535.
+///
+/// # Errors
+///
+/// Anything else, naming `name`.
+pub fn parse_port(name: &str, value: &str) -> Result<u16, EnvError> {
+    value
+        .parse()
+        .map_err(|_| EnvError::new(name, value, "a port number from 0 to 65535"))
+}
+
+/// A socket address (`0.0.0.0:9090`, `[::1]:9090`) or a bare port (`9090`, meaning all
+/// IPv4 interfaces).
+///
+/// # Errors
+///
+/// Anything else, naming `name`.
+pub fn parse_addr(name: &str, value: &str) -> Result<SocketAddr, EnvError> {
+    if let Ok(addr) = value.parse::<SocketAddr>() {
+        return Ok(addr);
+    }
+    value
+        .parse::<u16>()
+        .map(|port| SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), port))
+        .map_err(|_| EnvError::new(name, value, "an address such as 0.0.0.0:9090, or a port"))
+}
+
+/// A switch: `1`/`true`/`yes`/`on` or `0`/`false`/`no`/`off` (any case).
+///
+/// # Errors
+///
+/// Anything else, naming `name`.
+pub fn parse_bool(name: &str, value: &str) -> Result<bool, EnvError> {
+    match value.to_ascii_lowercase().as_str() {
+        "1" | "true" | "yes" | "on" => Ok(true),
+        "0" | "false" | "no" | "off" => Ok(false),
+        _ => Err(EnvError::new(name, value, "true or false")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn addresses_ports_and_switches() {
+        assert_eq!(
+            parse_addr("A", "127.0.0.1:9090").unwrap(),
+            "127.0.0.1:9090".parse().unwrap()
+        );
+        assert_eq!(parse_addr("A", "9090").unwrap().port(), 9090);
+        assert_eq!(parse_addr("A", "nowhere").unwrap_err().name(), "A");
+        assert_eq!(parse_port("PORT", "8080").unwrap(), 8080);
+        assert_eq!(parse_port("PORT", "70000").unwrap_err().name(), "PORT");
+        assert!(parse_bool("B", "Yes").unwrap());
+        assert!(!parse_bool("B", "off").unwrap());
+        assert!(parse_bool("B", "maybe").is_err());
+    }
+}

@@ -1,0 +1,99 @@
+//! `Config::from_env` against the real process environment: every variable of the table
+//! with a bad value stops it with an error naming the variable and the value; good values
+//! land in the settings; the metrics token never shows in `Debug`. One test in this
+//! binary, so nothing else reads the environment while it changes.
+
+use std::time::Duration;
+
+use keel_http::{Config, Environment};
+
+fn set(name: &str, value: &str) {
+    // SAFETY: this binary's only test runs on one thread and no other thread reads or
+    // writes the environment while it does.
+    unsafe { std::env::set_var(name, value) }
+}
+
+fn unset(name: &str) {
+    // SAFETY: as in `set`.
+    unsafe { std::env::remove_var(name) }
+}
+
+#[test]
+fn bad_values_fail_naming_the_variable_and_good_values_are_read() {
+    let bad = [
+        ("PORT", "http"),
+        ("PORT", "65536"),
+        ("KEEL_LOOPS", "0"),
+        ("WEB_CONCURRENCY", "many"),
+        ("KEEL_BLOCKING_THREADS", "0"),
+        ("KEEL_WORKER_THREADS", "lots"),
+        ("KEEL_HEAP_LIMIT", "1.5GB"),
+        ("KEEL_HEAP_LIMIT", "0"),
+        ("KEEL_HEADERS_TIMEOUT", "0"),
+        ("KEEL_REQUEST_TIMEOUT", "soon"),
+        ("KEEL_KEEPALIVE_TIMEOUT", "5 parsecs"),
+        ("KEEL_MAX_BODY", "big"),
+        ("KEEL_MAX_HEADER_SIZE", "10"),
+        ("KEEL_MAX_CONNECTIONS", "0"),
+        ("KEEL_SHUTDOWN_TIMEOUT", "-1s"),
+        ("KEEL_SHUTDOWN_DELAY", "later"),
+        ("KEEL_OPS_ADDR", "nowhere"),
+        ("KEEL_ENV", "staging"),
+        ("KEEL_METRICS_TOKEN", "has space"),
+    ];
+    assert!(Config::from_env().is_ok(), "the defaults must be valid");
+    for (name, value) in bad {
+        set(name, value);
+        let err = Config::from_env().expect_err(&format!("{name}={value} was accepted"));
+        unset(name);
+        assert_eq!(err.name(), name, "{err}");
+        let message = err.to_string();
+        assert!(message.contains(name), "{message}");
+        if name != "KEEL_METRICS_TOKEN" {
+            assert!(message.contains(value), "{message}");
+        } else {
+            assert!(!message.contains(value), "the token leaked: {message}");
+        }
+        assert!(message.contains("expected"), "{message}");
+    }
+
+    let good = [
+        ("HOST", "127.0.0.1"),
+        ("PORT", "8080"),
+        ("KEEL_LOOPS", "3"),
+        ("KEEL_SHUTDOWN_TIMEOUT", "10s"),
+        ("KEEL_SHUTDOWN_DELAY", "1500ms"),
+        ("KEEL_MAX_BODY", "2MiB"),
+        ("KEEL_OPS_ADDR", "127.0.0.1:9091"),
+        ("KEEL_METRICS_TOKEN", "s3cret-token"),
+        ("KEEL_ENV", "development"),
+        ("APP_CACHE_TTL", "90s"),
+    ];
+    for (name, value) in good {
+        set(name, value);
+    }
+    let config = Config::from_env().expect("good values");
+    let ttl = Config::var("APP_CACHE_TTL", keel_http::config::parse_duration).unwrap();
+    for (name, _) in good {
+        unset(name);
+    }
+    assert_eq!(config.addr(), ("127.0.0.1", 8080));
+    assert_eq!(
+        config.server().get_shutdown_timeout(),
+        Duration::from_secs(10)
+    );
+    assert_eq!(
+        config.server().get_shutdown_delay(),
+        Duration::from_millis(1500)
+    );
+    assert_eq!(config.server().limits().max_body_size, 2 << 20);
+    assert_eq!(config.ops_addr(), Some("127.0.0.1:9091".parse().unwrap()));
+    assert_eq!(config.metrics_token(), Some("s3cret-token"));
+    assert_eq!(config.environment(), Environment::Development);
+    assert_eq!(ttl, Some(Duration::from_secs(90)));
+    let rt = config.runtime().pin(false).build().expect("runtime");
+    assert_eq!(rt.handle().loops(), 3);
+    let debug = format!("{config:?}");
+    assert!(!debug.contains("s3cret"), "{debug}");
+    assert!(debug.contains("REDACTED"), "{debug}");
+}
