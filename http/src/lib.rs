@@ -90,6 +90,23 @@ pub mod fuzzing {
     pub use crate::proto::decode::Decoder;
     pub use crate::proto::parse::parse_request;
     pub use crate::router::{PathTree, RouteError};
+
+    use crate::proto::parse::Status;
+
+    /// The request the server hands to extractors for `bytes`: the head parsed with the
+    /// default limits, and every byte after it as the body (whatever the head's framing
+    /// says). `None` when the head is incomplete or refused.
+    pub fn request(bytes: &[u8]) -> Option<crate::Request> {
+        match parse_request(bytes, &Limits::default()) {
+            Ok(Status::Complete(head)) => {
+                let head_len = head.head_len();
+                let mut req = crate::Request::new(bytes[..head_len].to_vec(), head, None);
+                req.set_body(bytes[head_len..].to_vec());
+                Some(req)
+            }
+            _ => None,
+        }
+    }
 }
 
 /// Entry points for the benches in `benches/`; not a stable API.

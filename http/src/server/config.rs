@@ -178,6 +178,10 @@ impl ServerConfig {
     }
 
     /// Time for a whole request, head to response (→ 408 and close). # Default: 300 s.
+    ///
+    /// It is also the write timeout: a peer that does not take one batch of output within
+    /// it (answers to pipelined requests go out every 64 KiB; a streamed body chunk by
+    /// chunk) is dropped without a further answer.
     pub fn request_timeout(mut self, timeout: Duration) -> ServerConfig {
         self.request_timeout = timeout;
         self

@@ -12,7 +12,9 @@
 //!
 //! * idle between requests: the keep-alive timeout, then a silent close;
 //! * from a request's first byte to its complete head: the headers timeout → 408, close;
-//! * from the complete head to the written response: the request timeout → 408, close.
+//! * from the complete head to the written response: the request timeout → 408, close;
+//! * each write of `wbuf` to a peer that does not read: the request timeout, then a
+//!   silent close (and `wbuf` holds at most [`MAX_PENDING_WRITE`] plus one response).
 //!
 //! # Transport
 //!

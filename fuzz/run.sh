@@ -1,0 +1,75 @@
+#!/usr/bin/env bash
+# Runs every cargo-fuzz target in fuzz/ (or those named as arguments) for a bounded time,
+# starting from the committed seed corpus, and fails when any target finds a crash.
+#
+#   bash fuzz/run.sh                      # every target, 60 s each
+#   FUZZ_SECONDS=600 bash fuzz/run.sh h1_request_head
+#   bash fuzz/run.sh --if-available       # exit 0 with a message when the toolchain is missing
+#
+# Needs the nightly toolchain (`rustup toolchain install nightly`) and cargo-fuzz
+# (`cargo install cargo-fuzz`). New inputs libFuzzer finds go to a scratch directory, so
+# the committed corpus under fuzz/corpus/ stays as it is; crashes are written to
+# fuzz/artifacts/<target>/ with the command that reproduces them.
+set -euo pipefail
+cd "$(dirname "$0")"
+
+if_available=false
+targets=()
+for arg in "$@"; do
+  case "$arg" in
+    --if-available) if_available=true ;;
+    -*) echo "fuzz/run.sh: unknown option $arg" >&2; exit 2 ;;
+    *) targets+=("$arg") ;;
+  esac
+done
+
+seconds="${FUZZ_SECONDS:-60}"
+if ! [[ "$seconds" =~ ^[0-9]+$ ]] || [ "$seconds" -eq 0 ]; then
+  echo "fuzz/run.sh: FUZZ_SECONDS must be a whole number of seconds above 0, got '$seconds'" >&2
+  exit 2
+fi
+
+# The toolchain: cargo-fuzz first (a missing subcommand fails at once), then nightly
+# (asked of rustup, so a missing nightly is not installed behind our back).
+missing=""
+if ! cargo fuzz --version >/dev/null 2>&1; then
+  missing="cargo-fuzz is not installed (cargo install cargo-fuzz)"
+elif command -v rustup >/dev/null 2>&1 && ! rustup toolchain list | grep -q '^nightly'; then
+  missing="the nightly toolchain is not installed (rustup toolchain install nightly)"
+elif ! cargo +nightly --version >/dev/null 2>&1; then
+  missing="'cargo +nightly' does not work"
+fi
+if [ -n "$missing" ]; then
+  if $if_available; then
+    echo "fuzzing SKIPPED: $missing"
+    exit 0
+  fi
+  echo "fuzz/run.sh: $missing" >&2
+  exit 1
+fi
+
+if [ "${#targets[@]}" -eq 0 ]; then
+  mapfile -t targets < <(cargo +nightly fuzz list)
+fi
+
+echo "fuzzing ${targets[*]} for ${seconds} s each"
+cargo +nightly fuzz build
+
+scratch="$(mktemp -d)"
+trap 'rm -rf "$scratch"' EXIT
+failed=()
+for target in "${targets[@]}"; do
+  mkdir -p "$scratch/$target" "corpus/$target"
+  echo "== $target =="
+  # The first corpus directory receives new inputs; the committed one is only read.
+  if ! cargo +nightly fuzz run "$target" "$scratch/$target" "corpus/$target" -- \
+    -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1; then
+    failed+=("$target")
+  fi
+done
+
+if [ "${#failed[@]}" -gt 0 ]; then
+  echo "fuzzing FAILED: ${failed[*]} (see fuzz/artifacts/)" >&2
+  exit 1
+fi
+echo "fuzzing passed: ${targets[*]}"
