@@ -34,11 +34,13 @@
 //! * [`server`](Server) — sockets, connections, timeouts, drain.
 //! * [`Router`], [`Handler`], [`FromRequest`] extractors, [`Middleware`] — the app.
 //! * [`AppError`] — every error, rendered centrally as JSON.
+//! * [`client`] — an HTTP/1.1 client for outbound calls, with per-loop connection reuse.
 
 #![forbid(unsafe_code)]
 #![doc(test(attr(deny(warnings))))]
 
 mod body;
+pub mod client;
 mod error;
 mod extract;
 mod handler;
