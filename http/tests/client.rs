@@ -71,9 +71,16 @@ fn app() -> Router {
             keel_runtime::time::sleep(Duration::from_secs(3)).await;
             "late"
         })
+        .get("/redirect", || async { redirect(302, "/text") })
+        .post("/submit", || async { redirect(303, "/text") })
+        .get("/loop", || async { redirect(307, "/loop") })
         .get("/missing-is-404", || async {
             (StatusCode::NOT_FOUND, "nope")
         })
+}
+
+fn redirect(status: u16, to: &'static str) -> Response {
+    Response::new(StatusCode::from_u16(status).unwrap()).with_header("location", to)
 }
 
 fn server() -> TestServer {
@@ -308,15 +315,21 @@ fn a_body_over_the_limit_errors() {
         let err = res.bytes().await.unwrap_err();
         assert!(matches!(err, ClientError::BodyTooLarge(8)), "{err:?}");
         assert_eq!(client.idle_connections(), 0);
-        // Under the limit, fine.
-        let res = Client::builder()
-            .max_body_size(100_000)
-            .build()
-            .get(&format!("{base}/big"))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(res.bytes().await.unwrap().len(), 100_000);
+        // At the limit, fine; one byte under it, too large.
+        for (limit, ok) in [(100_001, true), (100_000, true), (99_999, false)] {
+            let res = Client::builder()
+                .max_body_size(limit)
+                .build()
+                .get(&format!("{base}/big"))
+                .send()
+                .await
+                .unwrap();
+            match res.bytes().await {
+                Ok(body) if ok => assert_eq!(body.len(), 100_000),
+                Err(ClientError::BodyTooLarge(l)) if !ok => assert_eq!(l, limit),
+                other => panic!("limit {limit}: {:?}", other.map(|b| b.len())),
+            }
+        }
     });
 }
 
@@ -465,4 +478,46 @@ fn a_pooled_connection_the_server_closed_is_not_reused() {
         assert_eq!(second, b"ok");
     });
     assert_eq!(accepted.load(Ordering::SeqCst), 2);
+}
+
+#[test]
+fn redirects_are_followed_only_when_asked() {
+    let server = server();
+    let base = format!("http://{}", server.addr);
+    on_loop(async {
+        let res = Client::new()
+            .get(&format!("{base}/redirect"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status().as_u16(), 302);
+        assert_eq!(res.header("location"), Some("/text"));
+
+        let client = Client::builder().follow_redirects(3).build();
+        let res = client
+            .get(&format!("{base}/redirect"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), StatusCode::OK);
+        assert_eq!(res.text().await.unwrap(), "hello, client");
+
+        // 303 after a POST: the next hop is a GET (a POST to /text would be a 405).
+        let res = client
+            .post(&format!("{base}/submit"))
+            .json(&json!({}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.text().await.unwrap(), "hello, client");
+
+        let err = client
+            .get(&format!("{base}/loop"))
+            .send()
+            .await
+            .unwrap_err();
+        assert!(matches!(err, ClientError::TooManyRedirects(3)), "{err:?}");
+        // Every hop's body was read, so one connection carried them all.
+        assert_eq!(client.idle_connections(), 1);
+    });
 }

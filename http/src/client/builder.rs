@@ -32,6 +32,7 @@ pub(crate) struct Config {
     pub(crate) max_idle_per_host: usize,
     pub(crate) idle_timeout: Duration,
     pub(crate) user_agent: Option<String>,
+    pub(crate) max_redirects: usize,
 }
 
 /// Builds a [`Client`]. Start from [`Client::builder`].
@@ -76,6 +77,7 @@ impl ClientBuilder {
                 max_idle_per_host: DEFAULT_MAX_IDLE_PER_HOST,
                 idle_timeout: DEFAULT_IDLE_TIMEOUT,
                 user_agent: Some(concat!("keel/", env!("CARGO_PKG_VERSION")).to_owned()),
+                max_redirects: 0,
             },
         }
     }
@@ -175,6 +177,22 @@ impl ClientBuilder {
     /// `keel/<version>`.
     pub fn user_agent(mut self, agent: Option<&str>) -> Self {
         self.config.user_agent = agent.map(str::to_owned);
+        self
+    }
+
+    /// Follow up to `max` redirects (`301`, `302`, `303`, `307`, `308` with a `Location`)
+    /// per call; one more fails with
+    /// [`ClientError::TooManyRedirects`](super::ClientError::TooManyRedirects). 0 returns
+    /// redirects as they are. `303`, and `301`/`302` after a `POST`, are followed with a
+    /// bodiless `GET`; `307`/`308` repeat the method and body. `Authorization` and
+    /// `Cookie` are dropped when the redirect leaves the host. The total timeout covers
+    /// every hop; the request timeout applies to each.
+    ///
+    /// # Default
+    ///
+    /// 0: redirects are not followed.
+    pub fn follow_redirects(mut self, max: usize) -> Self {
+        self.config.max_redirects = max;
         self
     }
 

@@ -55,6 +55,10 @@ pub enum ClientError {
     /// [`ClientBuilder::max_body_size`](super::ClientBuilder::max_body_size) (this many
     /// bytes).
     BodyTooLarge(u64),
+    /// More redirects than
+    /// [`ClientBuilder::follow_redirects`](super::ClientBuilder::follow_redirects) allows
+    /// (this many were followed).
+    TooManyRedirects(usize),
     /// A read or write on an open connection failed.
     Io(io::Error),
     /// The response body is not the JSON (or UTF-8 text) asked for.
@@ -91,6 +95,7 @@ impl fmt::Display for ClientError {
             ClientError::BodyTooLarge(limit) => {
                 write!(f, "response body over the limit of {limit} bytes")
             }
+            ClientError::TooManyRedirects(n) => write!(f, "too many redirects (followed {n})"),
             ClientError::Io(e) => write!(f, "connection error: {e}"),
             ClientError::Decode(reason) => write!(f, "cannot decode response body: {reason}"),
         }

@@ -74,7 +74,8 @@
 //! [`ClientError::HeadTooLarge`]; a body over [`ClientBuilder::max_body_size`] is
 //! [`ClientError::BodyTooLarge`] when it is read. Status codes are never errors.
 //!
-//! Redirects are not followed: a `3xx` is returned as it is.
+//! Redirects are not followed unless [`ClientBuilder::follow_redirects`] allows: by
+//! default a `3xx` is returned as it is.
 //!
 //! # TLS
 //!

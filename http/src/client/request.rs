@@ -122,7 +122,8 @@ impl RequestBuilder {
     ///
     /// A request on a reused connection that the server had closed meanwhile (it closed
     /// before any byte of the response) is sent again once on a new connection, when its
-    /// method is idempotent.
+    /// method is idempotent. Redirects are followed only when
+    /// [`ClientBuilder::follow_redirects`](super::ClientBuilder::follow_redirects) allows.
     ///
     /// # Errors
     ///
@@ -132,18 +133,64 @@ impl RequestBuilder {
         if let Some(e) = self.error {
             return Err(e);
         }
-        let url = self.url?;
-        let config = &self.client.config;
-        let total = config
+        let mut exchange = Exchange {
+            url: self.url?,
+            method: self.method,
+            headers: self.headers,
+            body: self.body,
+        };
+        let client = self.client;
+        let total = client
+            .config
             .total_timeout
             .map(|t| (start + t, TimeoutPhase::Total));
+        let mut redirects = 0;
+        loop {
+            let res = exchange.send_once(&client, total).await?;
+            let Some(location) = redirect_location(&res) else {
+                return Ok(res);
+            };
+            if client.config.max_redirects == 0 {
+                return Ok(res);
+            }
+            if redirects == client.config.max_redirects {
+                return Err(ClientError::TooManyRedirects(redirects));
+            }
+            redirects += 1;
+            let status = res.status().as_u16();
+            let next = resolve(&exchange.url, &location)?;
+            // Read the redirect's body so its connection can be reused; a failure there
+            // only costs the connection.
+            let _ = res.bytes().await;
+            exchange.redirect(status, next);
+        }
+    }
+}
+
+/// One request as sent on the wire, changed by each redirect.
+struct Exchange {
+    url: Url,
+    method: Method,
+    headers: Vec<(String, String)>,
+    body: Option<Vec<u8>>,
+}
+
+impl Exchange {
+    /// Sends the request on a pooled or new connection and reads the response head.
+    async fn send_once(
+        &self,
+        client: &Rc<Inner>,
+        total: Option<(Instant, TimeoutPhase)>,
+    ) -> Result<Response, ClientError> {
+        let config = &client.config;
+        let url = &self.url;
         let request_close = self.headers.iter().any(|(n, v)| {
             n.eq_ignore_ascii_case("connection")
                 && v.split(',').any(|t| t.trim().eq_ignore_ascii_case("close"))
         });
         let bytes = encode(
             &self.method,
-            &url,
+            url,
             &self.headers,
             self.body.as_deref(),
             config,
@@ -163,7 +210,7 @@ impl RequestBuilder {
         let mut may_reuse = true;
         loop {
             let pooled = if may_reuse {
-                self.client.pool.take(&key)
+                client.pool.take(&key)
             } else {
                 None
             };
@@ -205,7 +252,7 @@ impl RequestBuilder {
                         conn,
                         request_close,
                         Some(deadline),
-                        Rc::clone(&self.client),
+                        Rc::clone(client),
                         key,
                     ));
                 }
@@ -217,6 +264,55 @@ impl RequestBuilder {
             }
         }
     }
+
+    /// Becomes the request a `status` redirect to `next` asks for (RFC 9110 §15.4): `303`
+    /// (and `301`/`302` after a `POST`) turn into a bodiless `GET`; `307`/`308` keep the
+    /// method and body. Credentials are not carried to another host.
+    fn redirect(&mut self, status: u16, next: Url) {
+        let to_get = (status == 303 && self.method != Method::Head)
+            || (matches!(status, 301 | 302) && self.method == Method::Post);
+        if to_get {
+            self.method = Method::Get;
+            self.body = None;
+            self.headers
+                .retain(|(n, _)| !n.eq_ignore_ascii_case("content-type"));
+        }
+        if (next.host.as_str(), next.port) != (self.url.host.as_str(), self.url.port) {
+            self.headers.retain(|(n, _)| {
+                !["authorization", "cookie", "proxy-authorization", "host"]
+                    .iter()
+                    .any(|h| n.eq_ignore_ascii_case(h))
+            });
+        }
+        self.url = next;
+    }
+}
+
+/// The `Location` of a redirect response (`301`, `302`, `303`, `307`, `308`).
+fn redirect_location(res: &Response) -> Option<String> {
+    match res.status().as_u16() {
+        301 | 302 | 303 | 307 | 308 => res.header("location").map(str::to_owned),
+        _ => None,
+    }
+}
+
+/// `location` resolved against `base`: absolute, scheme-relative (`//host/p`),
+/// absolute-path (`/p`) or relative to the base path's directory (`p`).
+fn resolve(base: &Url, location: &str) -> Result<Url, ClientError> {
+    let location = location.trim();
+    if location.contains("://") {
+        return Url::parse(location);
+    }
+    let origin = format!("http://{}", base.authority);
+    if let Some(rest) = location.strip_prefix("//") {
+        return Url::parse(&format!("http://{rest}"));
+    }
+    if location.starts_with('/') {
+        return Url::parse(&format!("{origin}{location}"));
+    }
+    let path = base.target.split('?').next().unwrap_or("/");
+    let dir = &path[..path.rfind('/').map_or(0, |i| i + 1)];
+    Url::parse(&format!("{origin}{dir}{location}"))
 }
 
 /// The earlier of a phase deadline and the total deadline.
@@ -300,6 +396,46 @@ mod tests {
             bytes,
             b"GET /a?b=1 HTTP/1.1\r\nHost: example.com:8080\r\n\r\n"
         );
+    }
+
+    #[test]
+    fn redirect_locations_resolve_against_the_request() {
+        let base = Url::parse("http://api:8080/v1/items/7?x=1").unwrap();
+        let target = |loc: &str| {
+            let u = resolve(&base, loc).unwrap();
+            format!("{}:{}{}", u.host, u.port, u.target)
+        };
+        assert_eq!(target("http://other/a"), "other:80/a");
+        assert_eq!(target("//other:81/b"), "other:81/b");
+        assert_eq!(target("/root?q"), "api:8080/root?q");
+        assert_eq!(target("8"), "api:8080/v1/items/8");
+        assert!(matches!(
+            resolve(&base, "https://secure/"),
+            Err(ClientError::InvalidUrl(_))
+        ));
+    }
+
+    #[test]
+    fn redirects_change_method_and_drop_credentials_across_hosts() {
+        let mut ex = Exchange {
+            url: Url::parse("http://a/login").unwrap(),
+            method: Method::Post,
+            headers: vec![
+                ("Authorization".into(), "Bearer t".into()),
+                ("Content-Type".into(), "application/json".into()),
+                ("X-Keep".into(), "1".into()),
+            ],
+            body: Some(b"{}".to_vec()),
+        };
+        ex.redirect(307, Url::parse("http://a/again").unwrap());
+        assert_eq!(
+            (&ex.method, ex.body.is_some(), ex.headers.len()),
+            (&Method::Post, true, 3)
+        );
+        ex.redirect(303, Url::parse("http://b/done").unwrap());
+        assert_eq!(ex.method, Method::Get);
+        assert!(ex.body.is_none());
+        assert_eq!(ex.headers, vec![("X-Keep".to_owned(), "1".to_owned())]);
     }
 
     #[test]
