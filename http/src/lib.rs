@@ -35,11 +35,13 @@
 //! * [`ops`] — the health probes (and the place for `/metrics`), before the app.
 //! * [`Router`], [`Handler`], [`FromRequest`] extractors, [`Middleware`] — the app.
 //! * [`AppError`] — every error, rendered centrally as JSON.
+//! * [`client`] — an HTTP/1.1 client for outbound calls, with per-loop connection reuse.
 
 #![forbid(unsafe_code)]
 #![doc(test(attr(deny(warnings))))]
 
 mod body;
+pub mod client;
 pub mod config;
 mod error;
 mod extract;

@@ -74,6 +74,13 @@ impl Fields {
         Ok(())
     }
 
+    /// Whether the message declared its length at all (`Content-Length` or
+    /// `Transfer-Encoding`). A response without either is delimited by the connection
+    /// closing.
+    pub(super) fn declares_length(&self) -> bool {
+        self.te || self.content_length.is_some()
+    }
+
     /// Decides the body framing (RFC 9112 §6.3).
     pub(super) fn framing(&self, version: Version) -> Result<BodyLength, ParseErrorKind> {
         if self.te {

@@ -1,4 +1,5 @@
-//! The sans-I/O HTTP/1.1 protocol core (RFC 9112, server side).
+//! The sans-I/O HTTP/1.1 protocol core (RFC 9112): the server side, and the response-head
+//! parser of the client ([`response`]).
 //!
 //! Nothing in this module touches a socket, a clock other than the `Date` cache, or a
 //! runtime: every function takes bytes and returns what it found, so the whole protocol is
@@ -49,6 +50,7 @@ mod fields;
 pub(crate) mod head;
 pub(crate) mod method;
 pub(crate) mod parse;
+pub(crate) mod response;
 
 pub(crate) use self::head::{HeaderSpan, RequestHead, Span, Target, TargetForm};
 pub(crate) use self::method::Method;

@@ -258,7 +258,7 @@ fn map_httparse(e: httparse::Error, req: &httparse::Request<'_, '_>) -> ParseErr
 }
 
 /// Whether any LF in `head` is not preceded by CR. Branch-free so it vectorizes.
-fn has_bare_lf(head: &[u8]) -> bool {
+pub(super) fn has_bare_lf(head: &[u8]) -> bool {
     let first = head.first() == Some(&b'\n');
     let rest = head[1.min(head.len())..]
         .iter()

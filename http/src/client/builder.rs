@@ -1,0 +1,203 @@
+//! [`ClientBuilder`]: the client's timeouts, size limits and connection-reuse settings,
+//! gathered into the [`Config`] a [`Client`](super::Client) runs with.
+
+use std::time::Duration;
+
+use super::Client;
+
+/// Default [`ClientBuilder::connect_timeout`]: 10 s.
+pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// Default [`ClientBuilder::request_timeout`]: 30 s.
+pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+/// Default [`ClientBuilder::max_head_size`]: 64 KiB.
+pub const DEFAULT_MAX_RESPONSE_HEAD: usize = 64 * 1024;
+/// Default [`ClientBuilder::max_headers`]: 100.
+pub const DEFAULT_MAX_RESPONSE_HEADERS: usize = 100;
+/// Default [`ClientBuilder::max_body_size`]: 10 MiB.
+pub const DEFAULT_MAX_RESPONSE_BODY: u64 = 10 * 1024 * 1024;
+/// Default [`ClientBuilder::max_idle_per_host`]: 8.
+pub const DEFAULT_MAX_IDLE_PER_HOST: usize = 8;
+/// Default [`ClientBuilder::idle_timeout`]: 30 s.
+pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// What a client runs with.
+#[derive(Debug, Clone)]
+pub(crate) struct Config {
+    pub(crate) connect_timeout: Duration,
+    pub(crate) request_timeout: Duration,
+    pub(crate) total_timeout: Option<Duration>,
+    pub(crate) max_head_size: usize,
+    pub(crate) max_headers: usize,
+    pub(crate) max_body_size: u64,
+    pub(crate) max_idle_per_host: usize,
+    pub(crate) idle_timeout: Duration,
+    pub(crate) user_agent: Option<String>,
+    pub(crate) max_redirects: usize,
+}
+
+/// Builds a [`Client`]. Start from [`Client::builder`].
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use keel_http::client::Client;
+///
+/// let client = Client::builder()
+///     .connect_timeout(Duration::from_secs(2))
+///     .request_timeout(Duration::from_secs(5))
+///     .total_timeout(Duration::from_secs(8))
+///     .max_body_size(1024 * 1024)
+///     .max_idle_per_host(4)
+///     .build();
+/// # drop(client);
+/// ```
+#[derive(Debug, Clone)]
+pub struct ClientBuilder {
+    config: Config,
+}
+
+impl Default for ClientBuilder {
+    fn default() -> Self {
+        ClientBuilder::new()
+    }
+}
+
+impl ClientBuilder {
+    /// A builder with the defaults (the `DEFAULT_*` constants; no total timeout).
+    pub fn new() -> ClientBuilder {
+        ClientBuilder {
+            config: Config {
+                connect_timeout: DEFAULT_CONNECT_TIMEOUT,
+                request_timeout: DEFAULT_REQUEST_TIMEOUT,
+                total_timeout: None,
+                max_head_size: DEFAULT_MAX_RESPONSE_HEAD,
+                max_headers: DEFAULT_MAX_RESPONSE_HEADERS,
+                max_body_size: DEFAULT_MAX_RESPONSE_BODY,
+                max_idle_per_host: DEFAULT_MAX_IDLE_PER_HOST,
+                idle_timeout: DEFAULT_IDLE_TIMEOUT,
+                user_agent: Some(concat!("keel/", env!("CARGO_PKG_VERSION")).to_owned()),
+                max_redirects: 0,
+            },
+        }
+    }
+
+    /// How long resolving the host and opening the TCP connection may take. A reused
+    /// connection skips this phase.
+    ///
+    /// # Default
+    ///
+    /// [`DEFAULT_CONNECT_TIMEOUT`] (10 s).
+    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
+        self.config.connect_timeout = timeout;
+        self
+    }
+
+    /// How long the exchange on the connection may take: from writing the request to the
+    /// last byte of the response body. The body is read when the caller asks for it, so
+    /// this is a deadline, not an idle timeout.
+    ///
+    /// # Default
+    ///
+    /// [`DEFAULT_REQUEST_TIMEOUT`] (30 s).
+    pub fn request_timeout(mut self, timeout: Duration) -> Self {
+        self.config.request_timeout = timeout;
+        self
+    }
+
+    /// A deadline for the whole call, connect included, from `send` to the last body byte.
+    ///
+    /// # Default
+    ///
+    /// None: the connect and request timeouts bound the call.
+    pub fn total_timeout(mut self, timeout: Duration) -> Self {
+        self.config.total_timeout = Some(timeout);
+        self
+    }
+
+    /// The largest response head (status line and header fields) accepted, in bytes;
+    /// a larger one fails with [`ClientError::HeadTooLarge`](super::ClientError::HeadTooLarge).
+    ///
+    /// # Default
+    ///
+    /// [`DEFAULT_MAX_RESPONSE_HEAD`] (64 KiB).
+    pub fn max_head_size(mut self, bytes: usize) -> Self {
+        self.config.max_head_size = bytes;
+        self
+    }
+
+    /// The most header fields accepted in a response head.
+    ///
+    /// # Default
+    ///
+    /// [`DEFAULT_MAX_RESPONSE_HEADERS`] (100).
+    pub fn max_headers(mut self, count: usize) -> Self {
+        self.config.max_headers = count;
+        self
+    }
+
+    /// The largest response body accepted, in bytes; reading a larger one fails with
+    /// [`ClientError::BodyTooLarge`](super::ClientError::BodyTooLarge).
+    ///
+    /// # Default
+    ///
+    /// [`DEFAULT_MAX_RESPONSE_BODY`] (10 MiB).
+    pub fn max_body_size(mut self, bytes: u64) -> Self {
+        self.config.max_body_size = bytes;
+        self
+    }
+
+    /// The most idle keep-alive connections kept per host and port; 0 turns reuse off.
+    /// Connections in use are not capped.
+    ///
+    /// # Default
+    ///
+    /// [`DEFAULT_MAX_IDLE_PER_HOST`] (8).
+    pub fn max_idle_per_host(mut self, count: usize) -> Self {
+        self.config.max_idle_per_host = count;
+        self
+    }
+
+    /// Idle connections older than this are closed instead of reused. Keep it below the
+    /// servers' keep-alive timeout.
+    ///
+    /// # Default
+    ///
+    /// [`DEFAULT_IDLE_TIMEOUT`] (30 s).
+    pub fn idle_timeout(mut self, timeout: Duration) -> Self {
+        self.config.idle_timeout = timeout;
+        self
+    }
+
+    /// The `User-Agent` sent with each request unless the request sets its own; `None`
+    /// sends none.
+    ///
+    /// # Default
+    ///
+    /// `keel/<version>`.
+    pub fn user_agent(mut self, agent: Option<&str>) -> Self {
+        self.config.user_agent = agent.map(str::to_owned);
+        self
+    }
+
+    /// Follow up to `max` redirects (`301`, `302`, `303`, `307`, `308` with a `Location`)
+    /// per call; one more fails with
+    /// [`ClientError::TooManyRedirects`](super::ClientError::TooManyRedirects). 0 returns
+    /// redirects as they are. `303`, and `301`/`302` after a `POST`, are followed with a
+    /// bodiless `GET`; `307`/`308` repeat the method and body. `Authorization` and
+    /// `Cookie` are dropped when the redirect leaves the host. The total timeout covers
+    /// every hop; the request timeout applies to each.
+    ///
+    /// # Default
+    ///
+    /// 0: redirects are not followed.
+    pub fn follow_redirects(mut self, max: usize) -> Self {
+        self.config.max_redirects = max;
+        self
+    }
+
+    /// The client.
+    pub fn build(self) -> Client {
+        Client::with_config(self.config)
+    }
+}

@@ -1,0 +1,215 @@
+//! An HTTP/1.1 client on Keel's [`TcpStream`](keel_runtime::net::TcpStream): keep-alive
+//! connection reuse per host, DNS on the blocking pool, connect / request / total
+//! timeouts, head and body size limits, and the same strict framing rules as the server
+//! (a response with both `Content-Length` and `Transfer-Encoding`, a bad `Content-Length`,
+//! bad chunk sizes or a bare LF is refused, never guessed at).
+//!
+//! ```
+//! use keel_http::client::Client;
+//! use keel_http::{Json, Router, Server};
+//! # use keel_runtime::Runtime;
+//! # use std::time::Duration;
+//!
+//! # let runtime = Runtime::builder().loops(1).pin(false).build()?;
+//! # let server = Server::bind("127.0.0.1:0")?.handle_signals(false);
+//! # let addr = server.local_addr();
+//! # let shutdown = server.shutdown_handle();
+//! # let thread = std::thread::spawn(move || {
+//! #     server.serve(&runtime, || {
+//! #         Router::new().post("/echo", |Json(v): Json<serde_json::Value>| async move { Json(v) })
+//! #     })
+//! # });
+//! // On a Keel loop (here a one-off `block_on`; in a service, the loop's app instance).
+//! keel_runtime::block_on(async move {
+//!     let client = Client::builder()
+//!         .request_timeout(Duration::from_secs(5))
+//!         .build();
+//!     let res = client
+//!         .post(&format!("http://{addr}/echo"))
+//!         .json(&serde_json::json!({ "n": 1 }))
+//!         .send()
+//!         .await?;
+//!     assert!(res.status().is_success());
+//!     let echoed: serde_json::Value = res.json().await?;
+//!     assert_eq!(echoed["n"], 1);
+//!     Ok::<(), keel_http::client::ClientError>(())
+//! })?;
+//! # shutdown.shutdown();
+//! # thread.join().unwrap()?;
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! # One client per loop
+//!
+//! A [`Client`] is `Rc`-based and `!Send`, like `keel_pool`'s pools: it and its idle
+//! connections belong to the loop that uses it, and a connection's I/O never leaves that
+//! loop. Build one per loop — for example in the app factory that
+//! [`Server::serve`](crate::Server::serve) runs once per loop, handed to the router with
+//! [`Router::with_state`](crate::Router::with_state) — and clone it freely on that loop
+//! (clones share the pool). A client may be built off the loop; it touches the runtime
+//! only when it sends.
+//!
+//! # Connection reuse
+//!
+//! Idle keep-alive connections are kept per host and port, at most
+//! [`ClientBuilder::max_idle_per_host`] each, for at most [`ClientBuilder::idle_timeout`].
+//! A connection goes back only when its response body was read to the end, nothing
+//! followed it, and neither the request nor the response asked to close (a body delimited
+//! by the server closing is never reusable). Before reuse the connection is checked for a
+//! close or unexpected bytes from the server. A request that meets a connection the server
+//! closed meanwhile is sent once more on a new connection, if its method is idempotent.
+//! Why this is a small per-host list rather than a `keel_pool::Pool` is in the `pool`
+//! file's docs: a `Pool` caps open connections and queues callers, which a client calling
+//! arbitrary hosts must not do.
+//!
+//! # Timeouts and limits
+//!
+//! * connect ([`ClientBuilder::connect_timeout`]): DNS and TCP connect;
+//! * request ([`ClientBuilder::request_timeout`]): from writing the request to the last
+//!   body byte;
+//! * total ([`ClientBuilder::total_timeout`], off by default): the whole call.
+//!
+//! A timeout is [`ClientError::Timeout`] naming its phase. A response head over
+//! [`ClientBuilder::max_head_size`] or [`ClientBuilder::max_headers`] is
+//! [`ClientError::HeadTooLarge`]; a body over [`ClientBuilder::max_body_size`] is
+//! [`ClientError::BodyTooLarge`] when it is read. Status codes are never errors.
+//!
+//! Redirects are not followed unless [`ClientBuilder::follow_redirects`] allows: by
+//! default a `3xx` is returned as it is.
+//!
+//! # TLS
+//!
+//! Only `http://` URLs are accepted; others fail with [`ClientError::InvalidUrl`]. TLS
+//! plugs in at the transport: `connection.rs` owns the only `TcpStream`, opened in
+//! `Connection::connect` and used through `read`/`write_all`. A TLS connection would make
+//! that stream an enum (or a trait object) over plain TCP and a TLS session
+//! (e.g. rustls driven over the `TcpStream`), chosen in `connect` from the URL's scheme,
+//! with the scheme added to the pool key and `https` accepted in `url.rs`. The protocol
+//! layer (head parsing, body decoding, pooling) is unchanged.
+
+mod builder;
+mod connection;
+mod error;
+mod pool;
+mod request;
+mod response;
+mod url;
+
+use std::rc::Rc;
+
+use self::builder::Config;
+pub use self::builder::{
+    ClientBuilder, DEFAULT_CONNECT_TIMEOUT, DEFAULT_IDLE_TIMEOUT, DEFAULT_MAX_IDLE_PER_HOST,
+    DEFAULT_MAX_RESPONSE_BODY, DEFAULT_MAX_RESPONSE_HEAD, DEFAULT_MAX_RESPONSE_HEADERS,
+    DEFAULT_REQUEST_TIMEOUT,
+};
+pub use self::error::{ClientError, TimeoutPhase};
+use self::pool::IdlePool;
+pub use self::request::RequestBuilder;
+pub use self::response::Response;
+use crate::proto::method::Method;
+
+/// An HTTP/1.1 client for one loop; see the [module docs](self).
+///
+/// Cloning is cheap and shares the idle connections.
+///
+/// # Examples
+///
+/// ```no_run
+/// use keel_http::client::Client;
+///
+/// # keel_runtime::block_on(async {
+/// let client = Client::new();
+/// let res = client
+///     .get("http://inventory.internal:8080/items/7")
+///     .header("accept", "application/json")
+///     .send()
+///     .await?;
+/// if res.status().is_success() {
+///     let item: serde_json::Value = res.json().await?;
+///     println!("{item}");
+/// }
+/// # Ok::<(), keel_http::client::ClientError>(())
+/// # }).unwrap();
+/// ```
+#[derive(Debug, Clone)]
+pub struct Client {
+    inner: Rc<Inner>,
+}
+
+/// What clones of a client share.
+#[derive(Debug)]
+pub(crate) struct Inner {
+    pub(crate) config: Config,
+    pub(crate) pool: IdlePool,
+}
+
+impl Default for Client {
+    fn default() -> Self {
+        Client::new()
+    }
+}
+
+impl Client {
+    /// A client with the default settings (see [`ClientBuilder`]).
+    pub fn new() -> Client {
+        ClientBuilder::new().build()
+    }
+
+    /// A builder for a client with other settings.
+    pub fn builder() -> ClientBuilder {
+        ClientBuilder::new()
+    }
+
+    pub(crate) fn with_config(config: Config) -> Client {
+        let pool = IdlePool::new(config.max_idle_per_host, config.idle_timeout);
+        Client {
+            inner: Rc::new(Inner { config, pool }),
+        }
+    }
+
+    /// A request with `method` to `url` (`http://host[:port]/path?query`).
+    pub fn request(&self, method: crate::Method, url: &str) -> RequestBuilder {
+        RequestBuilder::new(Rc::clone(&self.inner), method, url)
+    }
+
+    /// A `GET` request to `url`.
+    pub fn get(&self, url: &str) -> RequestBuilder {
+        self.request(Method::Get, url)
+    }
+
+    /// A `POST` request to `url`.
+    pub fn post(&self, url: &str) -> RequestBuilder {
+        self.request(Method::Post, url)
+    }
+
+    /// A `PUT` request to `url`.
+    pub fn put(&self, url: &str) -> RequestBuilder {
+        self.request(Method::Put, url)
+    }
+
+    /// A `PATCH` request to `url`.
+    pub fn patch(&self, url: &str) -> RequestBuilder {
+        self.request(Method::Patch, url)
+    }
+
+    /// A `DELETE` request to `url`.
+    pub fn delete(&self, url: &str) -> RequestBuilder {
+        self.request(Method::Delete, url)
+    }
+
+    /// A `HEAD` request to `url`.
+    pub fn head(&self, url: &str) -> RequestBuilder {
+        self.request(Method::Head, url)
+    }
+
+    /// Idle connections held for reuse, over all hosts.
+    pub fn idle_connections(&self) -> usize {
+        self.inner.pool.idle_count()
+    }
+
+    /// Closes every idle connection (those in use close or return as usual).
+    pub fn clear_idle(&self) {
+        self.inner.pool.clear();
+    }
+}
