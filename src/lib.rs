@@ -5,7 +5,8 @@
 //! (connection pools). The most used corners of the runtime are also here at the root:
 //! [`fs`] (file system calls on the blocking pool) and [`net`] (TCP, and
 //! [`lookup_host`](net::lookup_host) on the blocking pool's `dns` class), and [`metrics`]
-//! (Prometheus metrics, with the connection-pool collector).
+//! (Prometheus metrics, with the connection-pool collector), and [`resilience`] (circuit
+//! breaker, retries with backoff and a budget, bulkhead — around any future).
 //!
 //! ```
 //! keel::runtime::block_on(async {
@@ -19,6 +20,6 @@
 pub use keel_http as http;
 pub use keel_pool as pool;
 pub use keel_runtime as runtime;
-pub use keel_runtime::{fs, net};
+pub use keel_runtime::{fs, net, resilience};
 
 pub mod metrics;
