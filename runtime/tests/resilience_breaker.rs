@@ -190,7 +190,7 @@ keel_test! {
         // A trial that never finishes, cut short by the caller.
         let cut = keel_runtime::time::timeout(
             Duration::from_millis(5),
-            b.call(|| std::future::pending::<Result<(), &str>>()),
+            b.call(std::future::pending::<Result<(), &str>>),
         )
         .await;
         assert!(cut.is_err());
@@ -245,7 +245,9 @@ keel_test! {
 }
 
 async fn fail_503(b: &CircuitBreaker) -> bool {
-    let r: Result<(), _> = b.call_filtered(|code: &u16| *code >= 500, || async { Err(503) }).await;
+    let r: Result<(), _> = b
+        .call_filtered(|code: &u16| *code >= 500, || async { Err(503) })
+        .await;
     r.unwrap_err().is_inner()
 }
 
@@ -276,11 +278,26 @@ fn a_breaker_and_its_call_future_are_send_and_sync() {
 #[test]
 fn bad_settings_are_errors_naming_the_setting() {
     let cases = [
-        (CircuitBreaker::builder("x").error_threshold_percent(101), "error_threshold_percent"),
-        (CircuitBreaker::builder("x").half_open_max_calls(0), "half_open_max_calls"),
-        (CircuitBreaker::builder("x").reset_timeout(Duration::ZERO), "reset_timeout"),
-        (CircuitBreaker::builder("x").window(Duration::from_secs(1), 0), "buckets"),
-        (CircuitBreaker::builder("x").timeout(Some(Duration::ZERO)), "timeout"),
+        (
+            CircuitBreaker::builder("x").error_threshold_percent(101),
+            "error_threshold_percent",
+        ),
+        (
+            CircuitBreaker::builder("x").half_open_max_calls(0),
+            "half_open_max_calls",
+        ),
+        (
+            CircuitBreaker::builder("x").reset_timeout(Duration::ZERO),
+            "reset_timeout",
+        ),
+        (
+            CircuitBreaker::builder("x").window(Duration::from_secs(1), 0),
+            "buckets",
+        ),
+        (
+            CircuitBreaker::builder("x").timeout(Some(Duration::ZERO)),
+            "timeout",
+        ),
     ];
     for (builder, name) in cases {
         let err = builder.build().unwrap_err();

@@ -7,9 +7,9 @@ mod util;
 use std::cell::RefCell;
 use std::future::Future;
 use std::rc::Rc;
-use std::task::Poll;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::task::Poll;
 use std::time::{Duration, Instant};
 
 use keel_runtime::resilience::{Bulkhead, Error};
@@ -235,7 +235,10 @@ keel_test! {
 
 #[test]
 fn zero_slots_is_an_error_naming_the_setting() {
-    let err = Bulkhead::builder("x").max_concurrent(0).build().unwrap_err();
+    let err = Bulkhead::builder("x")
+        .max_concurrent(0)
+        .build()
+        .unwrap_err();
     assert!(err.is_invalid_value());
     assert!(err.to_string().contains("max_concurrent"), "{err}");
 }

@@ -212,14 +212,29 @@ fn jitter_stays_within_zero_and_the_ceiling() {
     let backoff = Backoff::new(Duration::from_millis(10), Duration::from_millis(300));
     for attempt in 0..8 {
         let ceiling = backoff.ceiling(attempt);
-        assert_eq!(ceiling, (Duration::from_millis(10) * (1 << attempt)).min(Duration::from_millis(300)));
+        assert_eq!(
+            ceiling,
+            (Duration::from_millis(10) * (1 << attempt)).min(Duration::from_millis(300))
+        );
         let draws: Vec<Duration> = (0..500).map(|_| backoff.delay(attempt)).collect();
-        assert!(draws.iter().all(|d| *d <= ceiling), "attempt {attempt}: a delay above {ceiling:?}");
+        assert!(
+            draws.iter().all(|d| *d <= ceiling),
+            "attempt {attempt}: a delay above {ceiling:?}"
+        );
         // Full jitter: spread over the interval, not clustered at the top.
-        assert!(draws.iter().any(|d| *d < ceiling / 4), "attempt {attempt}: none in the lowest quarter");
-        assert!(draws.iter().any(|d| *d > ceiling * 3 / 4), "attempt {attempt}: none in the top quarter");
+        assert!(
+            draws.iter().any(|d| *d < ceiling / 4),
+            "attempt {attempt}: none in the lowest quarter"
+        );
+        assert!(
+            draws.iter().any(|d| *d > ceiling * 3 / 4),
+            "attempt {attempt}: none in the top quarter"
+        );
     }
-    assert_eq!(Backoff::new(Duration::ZERO, Duration::ZERO).delay(3), Duration::ZERO);
+    assert_eq!(
+        Backoff::new(Duration::ZERO, Duration::ZERO).delay(3),
+        Duration::ZERO
+    );
 }
 
 #[test]
@@ -242,6 +257,9 @@ fn bad_settings_are_errors_naming_the_setting() {
     assert!(err.to_string().contains("base_delay"), "{err}");
     let err = RetryBudget::builder().ratio(-1.0).build().unwrap_err();
     assert!(err.to_string().contains("ratio"), "{err}");
-    let err = RetryBudget::builder().window(Duration::from_millis(10)).build().unwrap_err();
+    let err = RetryBudget::builder()
+        .window(Duration::from_millis(10))
+        .build()
+        .unwrap_err();
     assert!(err.to_string().contains("window"), "{err}");
 }

@@ -1,39 +1,7 @@
 //! [`CircuitBreaker`]: stops calling a dependency that keeps failing, and tries it again
 //! after a pause — opossum's behaviour.
 //!
-//! # States
-//!
-//! * **Closed**: calls go through. Each outcome is counted in a rolling window
-//!   ([`window`](CircuitBreakerBuilder::window), in buckets). After a failure, when the
-//!   window holds at least [`volume_threshold`](CircuitBreakerBuilder::volume_threshold)
-//!   calls *and* the failed share is at least
-//!   [`error_threshold_percent`](CircuitBreakerBuilder::error_threshold_percent), the
-//!   breaker opens.
-//! * **Open**: calls fail fast with [`Error::Open`] (or run the fallback of
-//!   [`call_or_else`](CircuitBreaker::call_or_else)) without touching the dependency,
-//!   for [`reset_timeout`](CircuitBreakerBuilder::reset_timeout).
-//! * **Half-open**: after the reset timeout, up to
-//!   [`half_open_max_calls`](CircuitBreakerBuilder::half_open_max_calls) trial calls go
-//!   through; others still fail fast. The first trial to succeed closes the breaker (with
-//!   a fresh window); a trial that fails opens it again for another reset timeout. A
-//!   trial dropped before it finished frees its slot without deciding anything.
-//!
-//! A failure is an error the call's predicate counts (every error for
-//! [`call`](CircuitBreaker::call); see [`call_filtered`](CircuitBreaker::call_filtered))
-//! or a per-call [timeout](CircuitBreakerBuilder::timeout). An error the predicate does
-//! not count (a 404, a validation error) shows the dependency is answering: it counts as
-//! a success. Each transition is logged through `tracing` (`warn` when opening, `info`
-//! otherwise) and counted in [`metrics`](CircuitBreaker::metrics).
-//!
-//! # Shared, not per loop
-//!
-//! A breaker is per dependency and `Send + Sync`: clone it (an `Arc`) into every loop.
-//! Its state sits behind one `parking_lot` mutex taken twice per call (admission and
-//! outcome), for a few counter updates. Per-loop breakers would avoid the lock but each
-//! loop would have to see the dependency fail on its own — N loops, N times the failed
-//! calls before all stop — and would half-open independently. A call through a breaker
-//! is an outbound network call, whose cost dwarfs an uncontended lock; the server's
-//! per-request hot path does not go through one.
+//! The state machine and the sharing decision are documented on [`CircuitBreaker`].
 
 use std::fmt;
 use std::future::Future;
@@ -124,8 +92,41 @@ pub struct BreakerMetrics {
     pub closed: u64,
 }
 
-/// A circuit breaker for one dependency. Cheap to clone; `Send + Sync`. See the
-/// [module docs](self) for the states.
+/// A circuit breaker for one dependency. Cheap to clone; `Send + Sync`.
+///
+/// # States
+///
+/// * **Closed**: calls go through. Each outcome is counted in a rolling window
+///   ([`window`](CircuitBreakerBuilder::window), in buckets). After a failure, when the
+///   window holds at least [`volume_threshold`](CircuitBreakerBuilder::volume_threshold)
+///   calls *and* the failed share is at least
+///   [`error_threshold_percent`](CircuitBreakerBuilder::error_threshold_percent), the
+///   breaker opens.
+/// * **Open**: calls fail fast with [`Error::Open`] (or run the fallback of
+///   [`call_or_else`](CircuitBreaker::call_or_else)) without touching the dependency,
+///   for [`reset_timeout`](CircuitBreakerBuilder::reset_timeout).
+/// * **Half-open**: after the reset timeout, up to
+///   [`half_open_max_calls`](CircuitBreakerBuilder::half_open_max_calls) trial calls go
+///   through; others still fail fast. The first trial to succeed closes the breaker (with
+///   a fresh window); a trial that fails opens it again for another reset timeout. A
+///   trial dropped before it finished frees its slot without deciding anything.
+///
+/// A failure is an error the call's predicate counts (every error for
+/// [`call`](CircuitBreaker::call); see [`call_filtered`](CircuitBreaker::call_filtered))
+/// or a per-call [timeout](CircuitBreakerBuilder::timeout). An error the predicate does
+/// not count (a 404, a validation error) shows the dependency is answering: it counts as
+/// a success. Each transition is logged through `tracing` (`warn` when opening, `info`
+/// otherwise) and counted in [`metrics`](CircuitBreaker::metrics).
+///
+/// # Shared, not per loop
+///
+/// A breaker is per dependency and `Send + Sync`: clone it (an `Arc`) into every loop.
+/// Its state sits behind one `parking_lot` mutex taken twice per call (admission and
+/// outcome), for a few counter updates. Per-loop breakers would avoid the lock but each
+/// loop would have to see the dependency fail on its own — N loops, N times the failed
+/// calls before all stop — and would half-open independently. A call through a breaker
+/// is an outbound network call, whose cost dwarfs an uncontended lock; the server's
+/// per-request hot path does not go through one.
 ///
 /// # Examples
 ///
@@ -461,8 +462,8 @@ impl Permit<'_> {
         let failed = outcome != Outcome::Success;
         core.window
             .add(now, if failed { FAILURE } else { SUCCESS }, 1);
-        let current_trial = matches!(core.phase, Phase::HalfOpen { .. })
-            && self.trial == Some(core.generation);
+        let current_trial =
+            matches!(core.phase, Phase::HalfOpen { .. }) && self.trial == Some(core.generation);
         if current_trial {
             if failed {
                 inner.open(&mut core);

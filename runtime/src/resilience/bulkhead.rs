@@ -52,7 +52,13 @@ pub struct BulkheadMetrics {
 }
 
 /// A cap on concurrent calls to one dependency, with a bounded wait queue. Cheap to
-/// clone; `Send + Sync`.
+/// clone; `Send + Sync`: share one per dependency across loops.
+///
+/// A call takes a free slot, or waits in a FIFO queue of at most
+/// [`max_queue`](BulkheadBuilder::max_queue) callers for up to
+/// [`max_wait`](BulkheadBuilder::max_wait); when the queue is full, or the wait runs out,
+/// it fails with [`Error::Full`] without running. A freed slot goes to the longest
+/// waiter, never to a newcomer.
 ///
 /// # Examples
 ///
@@ -240,7 +246,11 @@ impl<'a> Queued<'a> {
                 self.key = None;
                 Poll::Ready(Slot { inner: self.inner })
             } else {
-                if !waiter.waker.as_ref().is_some_and(|w| w.will_wake(cx.waker())) {
+                if !waiter
+                    .waker
+                    .as_ref()
+                    .is_some_and(|w| w.will_wake(cx.waker()))
+                {
                     waiter.waker = Some(cx.waker().clone());
                 }
                 Poll::Pending

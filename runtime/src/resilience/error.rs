@@ -184,7 +184,10 @@ impl<E: fmt::Display> fmt::Display for Error<E> {
         match self {
             Error::Inner { dependency, source } => write!(f, "{dependency}: {source}"),
             Error::Open { dependency } => {
-                write!(f, "{dependency}: circuit breaker is open, call not attempted")
+                write!(
+                    f,
+                    "{dependency}: circuit breaker is open, call not attempted"
+                )
             }
             Error::TimedOut { dependency, after } => {
                 write!(f, "{dependency}: call timed out after {after:?}")

@@ -80,6 +80,6 @@ pub use self::bulkhead::{
 };
 pub use self::error::Error;
 pub use self::retry::{
-    DEFAULT_BASE_DELAY, DEFAULT_MAX_ATTEMPTS, DEFAULT_MAX_DELAY, DEFAULT_MAX_TOTAL_DELAY,
-    Retry, RetryBuilder, Transient,
+    DEFAULT_BASE_DELAY, DEFAULT_MAX_ATTEMPTS, DEFAULT_MAX_DELAY, DEFAULT_MAX_TOTAL_DELAY, Retry,
+    RetryBuilder, Transient,
 };
