@@ -23,3 +23,4 @@ pub use keel_runtime as runtime;
 pub use keel_runtime::{fs, net, resilience};
 
 pub mod metrics;
+mod resilience_metrics;

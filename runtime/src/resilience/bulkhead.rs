@@ -133,6 +133,16 @@ impl Bulkhead {
         &self.inner.dependency
     }
 
+    /// The most calls in flight at once.
+    pub fn max_concurrent(&self) -> usize {
+        self.inner.max_concurrent
+    }
+
+    /// The most callers waiting for a slot.
+    pub fn max_queue(&self) -> usize {
+        self.inner.max_queue
+    }
+
     /// Calls in flight, waiting, admitted and rejected.
     pub fn metrics(&self) -> BulkheadMetrics {
         let state = self.inner.state.lock();

@@ -204,12 +204,11 @@ impl<E: fmt::Display> fmt::Display for Error<E> {
     }
 }
 
+/// The `Display` text already includes the dependency's error, so `source` skips it and
+/// gives that error's own source (as a transparent wrapper does): a report walking the
+/// chain does not print the same message twice. [`Error::inner`] gives the error itself.
 impl<E: std::error::Error + 'static> std::error::Error for Error<E> {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        match self {
-            Error::Inner { source, .. } => Some(source),
-            Error::BudgetExhausted { last, .. } => Some(last),
-            _ => None,
-        }
+        self.inner().and_then(|e| e.source())
     }
 }
