@@ -5,8 +5,9 @@
 //! (connection pools). The most used corners of the runtime are also here at the root:
 //! [`fs`] (file system calls on the blocking pool) and [`net`] (TCP, and
 //! [`lookup_host`](net::lookup_host) on the blocking pool's `dns` class), [`metrics`]
-//! (Prometheus metrics, with the connection-pool collector). [`Config`] reads and
-//! validates every deployment variable at startup.
+//! (Prometheus metrics, with the connection-pool collector), and [`resilience`] (circuit
+//! breaker, retries with backoff and a budget, bulkhead — around any future). [`Config`]
+//! reads and validates every deployment variable at startup.
 //!
 //! ```
 //! keel::runtime::block_on(async {
@@ -21,6 +22,7 @@ pub use keel_http as http;
 pub use keel_http::{Config, ConfigError};
 pub use keel_pool as pool;
 pub use keel_runtime as runtime;
-pub use keel_runtime::{fs, net};
+pub use keel_runtime::{fs, net, resilience};
 
 pub mod metrics;
+mod resilience_metrics;

@@ -1,5 +1,6 @@
 //! Metrics: everything in [`keel_http::metrics`], plus [`register_pool`], which exports
-//! a [`keel_pool::Pool`]'s gauges and counters on `/metrics`.
+//! a [`keel_pool::Pool`]'s gauges and counters on `/metrics`, and [`register_breaker`] and
+//! [`register_bulkhead`] for the [`resilience`](crate::resilience) tools.
 //!
 //! # Layering
 //!
@@ -8,6 +9,7 @@
 //! which depends on both, joins them: [`register_pool`] registers a loop-local
 //! collector (pools are per loop and `!Send`) that reads the pool at each scrape.
 
+pub use crate::resilience_metrics::{register_breaker, register_bulkhead};
 pub use keel_http::metrics::*;
 use keel_pool::{Manager, Pool};
 

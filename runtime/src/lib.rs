@@ -66,6 +66,7 @@ mod panic_hook;
 mod park_thread;
 pub mod process;
 mod report;
+pub mod resilience;
 mod runtime;
 pub mod signal;
 mod supervisor;
