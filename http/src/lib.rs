@@ -46,7 +46,7 @@ mod extract;
 mod handler;
 mod limits;
 pub mod metrics;
-mod middleware;
+pub mod middleware;
 pub mod ops;
 mod proto;
 mod request;
