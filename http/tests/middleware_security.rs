@@ -1,10 +1,13 @@
 //! The security middleware set over real sockets: security headers, CORS, rate limiting
-//! (in memory and on the Redis at `REDIS_URL`'s address, 127.0.0.1:6379 by default) and
-//! gzip compression.
+//! (in memory, and in the real Redis on 127.0.0.1:6379) and gzip compression.
 
 mod util;
 
-use keel_http::middleware::{Cors, DEFAULT_CONTENT_SECURITY_POLICY, SecurityHeaders};
+use std::time::Duration;
+
+use keel_http::middleware::{
+    Cors, DEFAULT_CONTENT_SECURITY_POLICY, MemoryStore, RateLimit, SecurityHeaders,
+};
 use keel_http::{Response, Router, ServerConfig};
 use util::{Client, TestServer};
 
@@ -94,7 +97,10 @@ fn security_headers_are_configurable_and_a_handler_may_override_one() {
     });
     let mut c = server.connect();
     let res = c.get("/");
-    assert_eq!(res.header("content-security-policy"), Some("default-src 'none'"));
+    assert_eq!(
+        res.header("content-security-policy"),
+        Some("default-src 'none'")
+    );
     assert_eq!(res.header("strict-transport-security"), Some("max-age=600"));
     assert_eq!(res.header("x-frame-options"), Some("DENY"));
     assert_eq!(
@@ -168,7 +174,10 @@ fn cors_preflight_from_a_listed_origin_is_answered_204() {
         &[
             ("Origin", APP),
             ("Access-Control-Request-Method", "DELETE"),
-            ("Access-Control-Request-Headers", "content-type, authorization"),
+            (
+                "Access-Control-Request-Headers",
+                "content-type, authorization",
+            ),
         ],
     );
     assert_eq!(res.status, 204, "{res:?}");
@@ -228,7 +237,12 @@ fn cors_simple_requests_get_headers_only_for_listed_origins() {
     assert_eq!(res.header("vary"), Some("Origin"));
 
     // Origins compare case-insensitively; the answer echoes the request's.
-    let res = send(&mut c, "POST", "/items", &[("Origin", "http://LOCALHOST:3000")]);
+    let res = send(
+        &mut c,
+        "POST",
+        "/items",
+        &[("Origin", "http://LOCALHOST:3000")],
+    );
     assert_eq!(res.text(), "created");
     assert_eq!(
         res.header("access-control-allow-origin"),
@@ -285,9 +299,197 @@ fn cors_wildcard_with_credentials_is_refused_at_build() {
         &["app.example.com"][..],
         &["*", APP][..],
     ] {
-        let err = Cors::builder().allow_origins(origins.iter().copied()).build();
+        let err = Cors::builder()
+            .allow_origins(origins.iter().copied())
+            .build();
         assert_eq!(err.unwrap_err().name(), "cors.allow_origins", "{origins:?}");
     }
-    let err = Cors::builder().allow_methods(["GET POST"]).build().unwrap_err();
+    let err = Cors::builder()
+        .allow_methods(["GET POST"])
+        .build()
+        .unwrap_err();
     assert_eq!(err.name(), "cors.allow_methods");
+}
+
+// ---- rate limiting ----
+
+/// A server limiting `/` to `limit` requests per `window` per `x-api-key` header (the
+/// client IP when absent), counted in `store`.
+fn limited_server(store: MemoryStore, limit: u32, window: Duration) -> TestServer {
+    TestServer::start(ServerConfig::default(), move || {
+        let limiter = RateLimit::builder(store.clone(), limit, window)
+            .key(|req| {
+                Some(match req.header("x-api-key") {
+                    Some(key) => format!("api:{key}"),
+                    None => keel_http::middleware::client_ip(req),
+                })
+            })
+            .build()
+            .expect("valid limiter");
+        Router::new().get("/", || async { "ok" }).layer(limiter)
+    })
+}
+
+/// `GET /` on a fresh connection (so requests spread over the server's loops).
+fn get_fresh(server: &TestServer, headers: &[(&str, &str)]) -> util::Response {
+    send(&mut server.connect(), "GET", "/", headers)
+}
+
+#[track_caller]
+fn assert_limited(res: &util::Response, limit: u32) {
+    res.assert_error(429, "rate_limited");
+    let retry: u64 = res
+        .header("retry-after")
+        .expect("retry-after")
+        .parse()
+        .expect("retry-after in seconds");
+    assert!(retry >= 1, "{res:?}");
+    assert_eq!(
+        res.header("ratelimit-limit"),
+        Some(limit.to_string().as_str())
+    );
+    assert_eq!(res.header("ratelimit-remaining"), Some("0"));
+    assert!(res.header("ratelimit-reset").is_some(), "{res:?}");
+}
+
+#[test]
+fn rate_limit_refuses_the_request_past_the_limit_across_loops() {
+    let server = limited_server(MemoryStore::new(), 3, Duration::from_secs(600));
+    for expected_remaining in ["2", "1", "0"] {
+        let res = get_fresh(&server, &[]);
+        assert_eq!(res.status, 200, "{res:?}");
+        assert_eq!(res.header("ratelimit-limit"), Some("3"));
+        assert_eq!(res.header("ratelimit-remaining"), Some(expected_remaining));
+        assert_eq!(res.header("ratelimit-policy"), Some("3;w=600"));
+    }
+    let res = get_fresh(&server, &[]);
+    assert_limited(&res, 3);
+    // 600 s / 3: one request is back after 200 s.
+    let retry: u64 = res.header("retry-after").unwrap().parse().unwrap();
+    assert!((199..=200).contains(&retry), "{res:?}");
+    // Still refused, on any connection.
+    assert_limited(&get_fresh(&server, &[]), 3);
+}
+
+#[test]
+fn rate_limit_keys_are_independent() {
+    let server = limited_server(MemoryStore::new(), 2, Duration::from_secs(600));
+    for _ in 0..2 {
+        assert_eq!(get_fresh(&server, &[("x-api-key", "a")]).status, 200);
+    }
+    assert_limited(&get_fresh(&server, &[("x-api-key", "a")]), 2);
+    // Key b and the IP key have their own quotas.
+    for _ in 0..2 {
+        assert_eq!(get_fresh(&server, &[("x-api-key", "b")]).status, 200);
+        assert_eq!(get_fresh(&server, &[]).status, 200);
+    }
+    assert_limited(&get_fresh(&server, &[("x-api-key", "b")]), 2);
+    assert_limited(&get_fresh(&server, &[]), 2);
+}
+
+#[test]
+fn rate_limit_resets_after_the_window() {
+    // 2 per 3 s: the bucket refills one request every 1.5 s, all of it in 3 s.
+    let server = limited_server(MemoryStore::new(), 2, Duration::from_secs(3));
+    let started = std::time::Instant::now();
+    assert_eq!(get_fresh(&server, &[]).status, 200);
+    assert_eq!(get_fresh(&server, &[]).status, 200);
+    let third = get_fresh(&server, &[]);
+    if started.elapsed() < Duration::from_millis(1400) {
+        assert_limited(&third, 2);
+    }
+    std::thread::sleep(Duration::from_millis(3100));
+    for _ in 0..2 {
+        let res = get_fresh(&server, &[]);
+        assert_eq!(res.status, 200, "{res:?}");
+    }
+}
+
+#[test]
+fn rate_limit_settings_are_checked() {
+    let err = RateLimit::builder(MemoryStore::new(), 0, Duration::from_secs(1))
+        .build()
+        .unwrap_err();
+    assert_eq!(err.name(), "rate_limit.limit");
+    let err = RateLimit::builder(MemoryStore::new(), 5, Duration::ZERO)
+        .build()
+        .unwrap_err();
+    assert_eq!(err.name(), "rate_limit.window");
+}
+
+#[cfg(feature = "redis-rate-limit")]
+mod redis {
+    use super::*;
+    use keel_http::middleware::RedisStore;
+    use keel_pool::Pool;
+    use keel_pool::redis::RedisManager;
+
+    const REDIS: &str = "127.0.0.1:6379";
+
+    /// A key prefix no other test run shares.
+    fn unique_prefix() -> String {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos();
+        format!("keel-test:{}:{nanos}:", std::process::id())
+    }
+
+    /// A server limiting `/` to `limit` per 10 minutes in the Redis at `addr` under
+    /// `prefix`, failing closed when asked.
+    fn redis_server(addr: &str, prefix: &str, limit: u32, fail_closed: bool) -> TestServer {
+        let addr: std::net::SocketAddr = addr.parse().unwrap();
+        let prefix = prefix.to_owned();
+        TestServer::start(ServerConfig::default(), move || {
+            let pool = Pool::builder(RedisManager::new(addr))
+                .max(2)
+                .acquire_timeout(Duration::from_millis(300))
+                .build();
+            let limiter = RateLimit::builder(
+                RedisStore::new(pool, prefix.clone()),
+                limit,
+                Duration::from_secs(600),
+            )
+            .fail_closed(fail_closed)
+            .store_timeout(Duration::from_secs(5))
+            .build()
+            .expect("valid limiter");
+            Router::new().get("/", || async { "ok" }).layer(limiter)
+        })
+    }
+
+    #[test]
+    fn redis_store_shares_the_count_between_two_servers() {
+        let prefix = unique_prefix();
+        let a = redis_server(REDIS, &prefix, 4, false);
+        let b = redis_server(REDIS, &prefix, 4, false);
+        assert_ne!(a.addr, b.addr);
+        let mut remaining = Vec::new();
+        for server in [&a, &b, &a, &b] {
+            let res = get_fresh(server, &[]);
+            assert_eq!(res.status, 200, "{res:?}");
+            remaining.push(res.header("ratelimit-remaining").unwrap().to_owned());
+        }
+        assert_eq!(remaining, ["3", "2", "1", "0"]);
+        assert_limited(&get_fresh(&a, &[]), 4);
+        assert_limited(&get_fresh(&b, &[]), 4);
+
+        // A server under another prefix counts apart.
+        let c = redis_server(REDIS, &unique_prefix(), 4, false);
+        assert_eq!(get_fresh(&c, &[]).status, 200);
+    }
+
+    #[test]
+    fn redis_store_down_fails_open_by_default_and_closed_when_asked() {
+        // Nothing listens on port 1.
+        let open = redis_server("127.0.0.1:1", &unique_prefix(), 1, false);
+        for _ in 0..3 {
+            let res = get_fresh(&open, &[]);
+            assert_eq!(res.status, 200, "{res:?}");
+            assert_eq!(res.text(), "ok");
+            assert_eq!(res.header("ratelimit-limit"), None);
+        }
+        let closed = redis_server("127.0.0.1:1", &unique_prefix(), 1, true);
+        get_fresh(&closed, &[]).assert_error(503, "rate_limit_unavailable");
+    }
 }

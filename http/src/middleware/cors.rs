@@ -116,8 +116,7 @@ impl Cors {
     fn preflight(&self, req: &Request, origin: Allowed<'_>, method: &str) -> Response {
         let inner = &self.inner;
         let deny = |what: String| {
-            let mut res =
-                AppError::new(StatusCode::FORBIDDEN, "cors_denied", what).into_response();
+            let mut res = AppError::new(StatusCode::FORBIDDEN, "cors_denied", what).into_response();
             self.vary(&mut res);
             res
         };
@@ -129,7 +128,11 @@ impl Cors {
             return deny(format!("method {method} not allowed by the CORS policy"));
         }
         if let Some(requested) = req.header("access-control-request-headers") {
-            for name in requested.split(',').map(str::trim).filter(|n| !n.is_empty()) {
+            for name in requested
+                .split(',')
+                .map(str::trim)
+                .filter(|n| !n.is_empty())
+            {
                 if !inner.headers.iter().any(|h| h.eq_ignore_ascii_case(name)) {
                     return deny(format!("header {name} not allowed by the CORS policy"));
                 }

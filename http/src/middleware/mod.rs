@@ -6,8 +6,11 @@
 //!
 //! * [`SecurityHeaders`] — Helmet's response headers.
 //! * [`Cors`] — cross-origin requests from an explicit list of origins.
+//! * [`RateLimit`] — N requests per window per key, in a [`Store`] shared by loops or
+//!   by instances.
 
 mod cors;
+mod rate_limit;
 mod security_headers;
 
 use std::future::Future;
@@ -19,6 +22,12 @@ use crate::response::Response;
 
 pub use self::cors::{
     Cors, CorsBuilder, DEFAULT_CORS_HEADERS, DEFAULT_CORS_MAX_AGE, DEFAULT_CORS_METHODS,
+};
+#[cfg(feature = "redis-rate-limit")]
+pub use self::rate_limit::RedisStore;
+pub use self::rate_limit::{
+    DEFAULT_STORE_TIMEOUT, Decision, KeyFn, MemoryStore, Policy, RateLimit, RateLimitBuilder,
+    Store, StoreError, client_ip,
 };
 pub use self::security_headers::{
     DEFAULT_CONTENT_SECURITY_POLICY, DEFAULT_STRICT_TRANSPORT_SECURITY, SecurityHeaders,

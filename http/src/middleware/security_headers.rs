@@ -28,7 +28,10 @@ const DEFAULTS: [(&str, &str); 12] = [
     ("cross-origin-resource-policy", "same-origin"),
     ("origin-agent-cluster", "?1"),
     ("referrer-policy", "no-referrer"),
-    ("strict-transport-security", DEFAULT_STRICT_TRANSPORT_SECURITY),
+    (
+        "strict-transport-security",
+        DEFAULT_STRICT_TRANSPORT_SECURITY,
+    ),
     ("x-content-type-options", "nosniff"),
     ("x-dns-prefetch-control", "off"),
     ("x-download-options", "noopen"),
