@@ -151,6 +151,11 @@ impl Response {
         &self.body
     }
 
+    /// Takes the body out, leaving it empty.
+    pub fn take_body(&mut self) -> Body {
+        std::mem::take(&mut self.body)
+    }
+
     /// Replaces the body.
     pub fn set_body(&mut self, body: impl Into<Body>) {
         self.body = body.into();

@@ -8,7 +8,9 @@
 //! * [`Cors`] — cross-origin requests from an explicit list of origins.
 //! * [`RateLimit`] — N requests per window per key, in a [`Store`] shared by loops or
 //!   by instances.
+//! * [`Compression`] — gzip by `Accept-Encoding`, large bodies on the worker pool.
 
+mod compression;
 mod cors;
 mod rate_limit;
 mod security_headers;
@@ -20,6 +22,10 @@ use crate::handler::{BoxFuture, BoxedHandler};
 use crate::request::Request;
 use crate::response::Response;
 
+pub use self::compression::{
+    Compression, CompressionBuilder, DEFAULT_COMPRESSION_LEVEL, DEFAULT_COMPRESSION_MIN_SIZE,
+    DEFAULT_COMPRESSION_OFFLOAD_SIZE,
+};
 pub use self::cors::{
     Cors, CorsBuilder, DEFAULT_CORS_HEADERS, DEFAULT_CORS_MAX_AGE, DEFAULT_CORS_METHODS,
 };
