@@ -195,7 +195,7 @@ fn accepts_gzip(header: Option<&str>) -> bool {
                     .strip_prefix("q=")
                     .or_else(|| p.trim().strip_prefix("Q="))
             })
-            .all(|q| q.trim().parse::<f32>().map_or(false, |q| q > 0.0));
+            .all(|q| q.trim().parse::<f32>().is_ok_and(|q| q > 0.0));
         if coding.eq_ignore_ascii_case("gzip") || coding.eq_ignore_ascii_case("x-gzip") {
             return q_positive;
         }

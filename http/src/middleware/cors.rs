@@ -179,11 +179,12 @@ impl Middleware for Cors {
     fn call(&self, req: Request, next: Next) -> BoxFuture<Response> {
         let origin = req.header("origin");
         let allowed = self.check_origin(origin);
-        if *req.method() == Method::Options && !matches!(allowed, Allowed::NoOrigin) {
-            if let Some(method) = req.header("access-control-request-method") {
-                let res = self.preflight(&req, allowed, method.trim());
-                return Box::pin(std::future::ready(res));
-            }
+        if *req.method() == Method::Options
+            && !matches!(allowed, Allowed::NoOrigin)
+            && let Some(method) = req.header("access-control-request-method")
+        {
+            let res = self.preflight(&req, allowed, method.trim());
+            return Box::pin(std::future::ready(res));
         }
         // Keep only what the response needs past the handler: the allowed origin.
         let allowed = match allowed {
