@@ -48,7 +48,7 @@ mod extract;
 mod handler;
 mod limits;
 pub mod metrics;
-mod middleware;
+pub mod middleware;
 pub mod ops;
 mod proto;
 mod request;

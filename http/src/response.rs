@@ -122,6 +122,11 @@ impl Response {
         self.headers.push((name, value.into()));
     }
 
+    /// Removes every header named `name` (case-insensitive).
+    pub fn remove_header(&mut self, name: &str) {
+        self.headers.retain(|(n, _)| !n.eq_ignore_ascii_case(name));
+    }
+
     /// The first value of header `name` (case-insensitive).
     pub fn header(&self, name: &str) -> Option<&str> {
         self.headers
@@ -144,6 +149,11 @@ impl Response {
     /// The body.
     pub fn body(&self) -> &Body {
         &self.body
+    }
+
+    /// Takes the body out, leaving it empty.
+    pub fn take_body(&mut self) -> Body {
+        std::mem::take(&mut self.body)
     }
 
     /// Replaces the body.

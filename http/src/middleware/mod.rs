@@ -1,6 +1,19 @@
 //! [`Middleware`]: code around every request — before the handler, after it, or instead
 //! of it. A middleware gets the request and [`Next`], the rest of the chain; it may
 //! answer itself, change the request, or change the response `next.run(req)` returns.
+//!
+//! The security set built on it, one file each:
+//!
+//! * [`SecurityHeaders`] — Helmet's response headers.
+//! * [`Cors`] — cross-origin requests from an explicit list of origins.
+//! * [`RateLimit`] — N requests per window per key, in a [`Store`] shared by loops or
+//!   by instances.
+//! * [`Compression`] — gzip by `Accept-Encoding`, large bodies on the worker pool.
+
+mod compression;
+mod cors;
+mod rate_limit;
+mod security_headers;
 
 use std::future::Future;
 use std::rc::Rc;
@@ -8,6 +21,24 @@ use std::rc::Rc;
 use crate::handler::{BoxFuture, BoxedHandler};
 use crate::request::Request;
 use crate::response::Response;
+
+pub use self::compression::{
+    Compression, CompressionBuilder, DEFAULT_COMPRESSION_LEVEL, DEFAULT_COMPRESSION_MIN_SIZE,
+    DEFAULT_COMPRESSION_OFFLOAD_SIZE,
+};
+pub use self::cors::{
+    Cors, CorsBuilder, DEFAULT_CORS_HEADERS, DEFAULT_CORS_MAX_AGE, DEFAULT_CORS_METHODS,
+};
+#[cfg(feature = "redis-rate-limit")]
+pub use self::rate_limit::RedisStore;
+pub use self::rate_limit::{
+    DEFAULT_STORE_TIMEOUT, Decision, KeyFn, MemoryStore, Policy, RateLimit, RateLimitBuilder,
+    Store, StoreError, client_ip,
+};
+pub use self::security_headers::{
+    DEFAULT_CONTENT_SECURITY_POLICY, DEFAULT_STRICT_TRANSPORT_SECURITY, SecurityHeaders,
+    SecurityHeadersBuilder,
+};
 
 /// One layer around the handlers of a [`Router`](crate::Router).
 ///
@@ -76,5 +107,23 @@ impl std::fmt::Debug for Next {
         f.debug_struct("Next")
             .field("remaining", &(self.chain.len() - self.index))
             .finish()
+    }
+}
+
+/// Adds `token` to the response's `Vary` header unless it is already there (or `Vary`
+/// is `*`).
+pub(crate) fn add_vary(res: &mut Response, token: &'static str) {
+    match res.header("vary") {
+        None => res.set_header("vary", token),
+        Some(vary) => {
+            let present = vary
+                .split(',')
+                .map(str::trim)
+                .any(|t| t == "*" || t.eq_ignore_ascii_case(token));
+            if !present {
+                let merged = format!("{vary}, {token}");
+                res.set_header("vary", merged);
+            }
+        }
     }
 }
