@@ -71,7 +71,7 @@ pub fn start(name: &str, envs: &[(&str, &str)]) -> Example {
         .split("http://")
         .nth(1)
         .and_then(|rest| rest.split_whitespace().next())
-        .and_then(|a| a.parse().ok())
+        .and_then(|a| a.trim_end_matches([';', ',', '.']).parse().ok())
         .unwrap_or_else(|| panic!("no address in {first:?}"));
     let (out_tx, out_rx) = mpsc::channel();
     thread::spawn(move || {
