@@ -230,7 +230,11 @@ fn run() -> Result<ExitCode, Box<dyn std::error::Error>> {
     let memory_kib = Config::var("HASH_MEMORY_KIB", |name, v| {
         let n: u32 = parse_number(name, v)?;
         if n < Params::MIN_M_COST {
-            return Err(keel::runtime::env::EnvError::new(name, v, "at least 8 (KiB)"));
+            return Err(keel::runtime::env::EnvError::new(
+                name,
+                v,
+                "at least 8 (KiB)",
+            ));
         }
         Ok(n)
     })?

@@ -37,7 +37,9 @@ fn the_loop_answers_while_hashes_run_on_the_workers() {
     let addr = app.addr;
     let hashes: Vec<_> = (0..4)
         .map(|_| {
-            thread::spawn(move || request(addr, "POST", "/hash", Some(&body("hunter2", Some(SALT)))))
+            thread::spawn(move || {
+                request(addr, "POST", "/hash", Some(&body("hunter2", Some(SALT))))
+            })
         })
         .collect();
     // The one loop serves /lag while all four are in flight: it is not blocked.
@@ -70,8 +72,12 @@ fn the_loop_answers_while_hashes_run_on_the_workers() {
     let other = app.request("POST", "/hash", Some(&body("hunter3", Some(SALT))));
     assert_ne!(other.json()["hash"], hash);
 
-    let a = app.request("POST", "/hash", Some(&body("hunter2", None))).json();
-    let b = app.request("POST", "/hash", Some(&body("hunter2", None))).json();
+    let a = app
+        .request("POST", "/hash", Some(&body("hunter2", None)))
+        .json();
+    let b = app
+        .request("POST", "/hash", Some(&body("hunter2", None)))
+        .json();
     assert_eq!(a["salt"].as_str().unwrap().len(), 32);
     assert_ne!(a["salt"], b["salt"], "fresh random salts");
     assert_ne!(a["hash"], b["hash"]);
@@ -95,7 +101,8 @@ fn the_loop_answers_while_hashes_run_on_the_workers() {
     let (status, stdout, stderr) = app.stop();
     assert_eq!(status.code(), Some(0), "stdout: {stdout}\nstderr: {stderr}");
     assert!(
-        stdout.contains("loop lag since start") && stdout.contains("(7 hashes offloaded, 1 inline)"),
+        stdout.contains("loop lag since start")
+            && stdout.contains("(7 hashes offloaded, 1 inline)"),
         "{stdout}"
     );
 }

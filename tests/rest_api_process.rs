@@ -25,7 +25,11 @@ fn users_crud_with_error_codes_readiness_and_metrics() {
     let user = created.json();
     let id = user["id"].as_i64().expect("an id");
     assert_eq!(user["name"], "Ada");
-    assert_eq!(user["email"], email.as_str(), "emails are stored lower-cased");
+    assert_eq!(
+        user["email"],
+        email.as_str(),
+        "emails are stored lower-cased"
+    );
 
     let got = app.request("GET", &format!("/users/{id}"), None);
     assert_eq!(got.status, 200);
@@ -69,11 +73,17 @@ fn users_crud_with_error_codes_readiness_and_metrics() {
         metrics.body
     );
 
-    assert_eq!(app.request("DELETE", &format!("/users/{id}"), None).status, 204);
+    assert_eq!(
+        app.request("DELETE", &format!("/users/{id}"), None).status,
+        204
+    );
     let gone = app.request("GET", &format!("/users/{id}"), None);
     assert_eq!(gone.status, 404);
     assert_eq!(gone.json()["code"], "not_found");
-    assert_eq!(app.request("DELETE", &format!("/users/{id}"), None).status, 404);
+    assert_eq!(
+        app.request("DELETE", &format!("/users/{id}"), None).status,
+        404
+    );
     assert_eq!(
         app.request("PATCH", &format!("/users/{id}"), Some(r#"{"name":"x"}"#))
             .status,

@@ -79,9 +79,7 @@ fn missing(id: i64) -> AppError {
 
 fn email_taken(e: DbError) -> AppError {
     match e {
-        DbError::UniqueViolation(_) => {
-            AppError::conflict("a user with this email already exists")
-        }
+        DbError::UniqueViolation(_) => AppError::conflict("a user with this email already exists"),
         other => other.into(),
     }
 }
