@@ -101,7 +101,7 @@ fn unhex(text: &str) -> Result<Vec<u8>, AppError> {
             json!({ "salt": ["not an even-length hex string"] }),
         )
     };
-    if text.len() % 2 != 0 {
+    if !text.len().is_multiple_of(2) {
         return Err(bad());
     }
     (0..text.len())
