@@ -1,0 +1,122 @@
+//! `examples/rest_api` as a real process against the local PostgreSQL
+//! (`PGHOST`/`PGPORT`/… or 127.0.0.1:5432, user postgres, database test): the users
+//! CRUD with its error codes (422 validation, 404, 409 on a taken email), readiness
+//! tied to the pool, the pool on `/metrics`, and a clean exit on SIGTERM; an unreachable
+//! database or a bad variable stops it at startup.
+
+mod support;
+
+use std::process::Command;
+
+use support::{start, unique};
+
+#[test]
+fn users_crud_with_error_codes_readiness_and_metrics() {
+    let mut app = start("rest_api", &[]);
+    assert!(app.banner.contains("keel_example_users"), "{}", app.banner);
+
+    let ready = app.wait_ready().json();
+    assert_eq!(ready["checks"]["postgres"]["state"], "up", "{ready}");
+
+    let email = format!("ada-{}@example.com", unique());
+    let body = format!(r#"{{"name":" Ada ","email":"{}"}}"#, email.to_uppercase());
+    let created = app.request("POST", "/users", Some(&body));
+    assert_eq!(created.status, 201, "{}", created.body);
+    let user = created.json();
+    let id = user["id"].as_i64().expect("an id");
+    assert_eq!(user["name"], "Ada");
+    assert_eq!(
+        user["email"],
+        email.as_str(),
+        "emails are stored lower-cased"
+    );
+
+    let got = app.request("GET", &format!("/users/{id}"), None);
+    assert_eq!(got.status, 200);
+    assert_eq!(got.json(), user);
+
+    // The same email in another case is taken.
+    let dup = app.request("POST", "/users", Some(&body.to_lowercase()));
+    assert_eq!(dup.status, 409, "{}", dup.body);
+    assert_eq!(dup.json()["code"], "conflict");
+
+    let bad = app.request("POST", "/users", Some(r#"{"name":"","email":"nope"}"#));
+    assert_eq!(bad.status, 422, "{}", bad.body);
+    let bad = bad.json();
+    assert_eq!(bad["code"], "validation_failed");
+    assert!(bad["details"]["name"].is_array(), "{bad}");
+    assert!(bad["details"]["email"].is_array(), "{bad}");
+
+    let page = app.request("GET", &format!("/users?after={}&limit=5", id - 1), None);
+    assert_eq!(page.status, 200);
+    assert_eq!(page.json()[0]["id"], id, "{}", page.body);
+    assert_eq!(app.request("GET", "/users?limit=0", None).status, 422);
+
+    let patched = app.request(
+        "PATCH",
+        &format!("/users/{id}"),
+        Some(r#"{"name":"Ada Lovelace"}"#),
+    );
+    assert_eq!(patched.status, 200, "{}", patched.body);
+    assert_eq!(patched.json()["name"], "Ada Lovelace");
+    assert_eq!(patched.json()["email"], email.as_str());
+    assert_eq!(
+        app.request("GET", &format!("/users/{id}"), None).json()["name"],
+        "Ada Lovelace"
+    );
+
+    let metrics = app.request("GET", "/metrics", None);
+    assert_eq!(metrics.status, 200);
+    assert!(
+        metrics.body.contains("keel_pool_max{pool=\"postgres\""),
+        "{}",
+        metrics.body
+    );
+
+    assert_eq!(
+        app.request("DELETE", &format!("/users/{id}"), None).status,
+        204
+    );
+    let gone = app.request("GET", &format!("/users/{id}"), None);
+    assert_eq!(gone.status, 404);
+    assert_eq!(gone.json()["code"], "not_found");
+    assert_eq!(
+        app.request("DELETE", &format!("/users/{id}"), None).status,
+        404
+    );
+    assert_eq!(
+        app.request("PATCH", &format!("/users/{id}"), Some(r#"{"name":"x"}"#))
+            .status,
+        404
+    );
+
+    let (status, stdout, stderr) = app.stop();
+    assert_eq!(status.code(), Some(0), "stdout: {stdout}\nstderr: {stderr}");
+    assert!(stdout.contains("drained"), "{stdout}");
+}
+
+#[test]
+fn an_unreachable_database_stops_startup_naming_it() {
+    // Port 1 on localhost: nothing listens there.
+    let out = Command::new(support::example_path("rest_api"))
+        .env("PORT", "0")
+        .env("PGHOST", "127.0.0.1")
+        .env("PGPORT", "1")
+        .output()
+        .expect("run rest_api");
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("127.0.0.1:1"), "{stderr}");
+}
+
+#[test]
+fn a_bad_database_variable_is_named() {
+    let out = Command::new(support::example_path("rest_api"))
+        .env("PORT", "0")
+        .env("PGPORT", "postgres")
+        .output()
+        .expect("run rest_api");
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("PGPORT"), "{stderr}");
+}
