@@ -78,14 +78,16 @@ pub fn start(name: &str, envs: &[(&str, &str)]) -> Example {
         let rest: Vec<String> = lines.map_while(Result::ok).collect();
         let _ = out_tx.send(rest.join("\n"));
     });
-    Example {
+    let example = Example {
         name: name.to_owned(),
         child,
         addr,
         banner: first,
         stdout: out_rx,
         stderr: err_rx,
-    }
+    };
+    example.wait_started();
+    example
 }
 
 impl Example {
@@ -133,6 +135,25 @@ impl Example {
     /// One request on a fresh connection.
     pub fn request(&self, method: &str, path: &str, body: Option<&str>) -> Reply {
         request(self.addr, method, path, body)
+    }
+
+    /// Polls `/health/startup` until every loop listens: the banner is printed once the
+    /// first listener is bound, and a request may reach the process before the others.
+    fn wait_started(&self) {
+        let deadline = Instant::now() + LIMIT;
+        loop {
+            let reply = self.request("GET", "/health/startup", None);
+            if reply.status != 503 {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{} never started: {}",
+                self.name,
+                reply.body
+            );
+            thread::sleep(Duration::from_millis(20));
+        }
     }
 
     /// Polls `/health/ready` until it answers 200.
