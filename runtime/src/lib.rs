@@ -58,6 +58,7 @@ mod handle;
 pub mod heap;
 pub mod histogram;
 mod jobs;
+pub mod log;
 mod loom;
 pub mod metrics;
 pub mod net;
@@ -70,6 +71,7 @@ mod runtime;
 pub mod signal;
 mod supervisor;
 mod sys;
+pub mod task_context;
 #[cfg(all(test, loom))]
 mod tests;
 pub mod time;
