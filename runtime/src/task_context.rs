@@ -192,10 +192,7 @@ pub fn enter<R>(context: Option<Context>, f: impl FnOnce() -> R) -> R {
 
 /// Wraps `future` so that `context` is current whenever it is polled.
 pub fn scope<F: Future>(context: Context, future: F) -> Scoped<F> {
-    Scoped {
-        context,
-        future,
-    }
+    Scoped { context, future }
 }
 
 pin_project_lite::pin_project! {

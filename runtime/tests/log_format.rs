@@ -52,7 +52,14 @@ fn json_lines(text: &str) -> Vec<Value> {
 #[test]
 fn json_line_has_the_standard_keys_and_the_event_fields() {
     let text = capture(Config::new(), || {
-        tracing::info!(port = 8080u64, ok = true, ratio = 0.5, name = "a\"b", "listening on {}", 8080);
+        tracing::info!(
+            port = 8080u64,
+            ok = true,
+            ratio = 0.5,
+            name = "a\"b",
+            "listening on {}",
+            8080
+        );
     });
     let lines = json_lines(&text);
     assert_eq!(lines.len(), 1, "{text}");
@@ -90,7 +97,10 @@ fn lines_carry_the_loop_and_the_request_context() {
     assert_eq!(lines[0]["loop"], 0);
     assert_eq!(lines[0]["request_id"], "req-42");
     assert_eq!(lines[0]["tenant"], "acme");
-    assert_eq!(lines[0]["field.time"], "user's", "a reserved key is renamed");
+    assert_eq!(
+        lines[0]["field.time"], "user's",
+        "a reserved key is renamed"
+    );
     assert_eq!(lines[1]["loop"], 0);
     assert!(lines[1].get("request_id").is_none(), "{text}");
 }
@@ -125,16 +135,25 @@ fn secrets_are_redacted_wherever_they_appear() {
         ));
     });
     for n in 1..=7 {
-        assert!(!text.contains(&format!("sekrit-{n}")), "secret {n} leaked: {text}");
+        assert!(
+            !text.contains(&format!("sekrit-{n}")),
+            "secret {n} leaked: {text}"
+        );
     }
-    assert!(!text.contains("hunter2") && !text.contains("1234"), "{text}");
+    assert!(
+        !text.contains("hunter2") && !text.contains("1234"),
+        "{text}"
+    );
     let lines = json_lines(&text);
     let l = &lines[0];
     assert_eq!(l["Authorization"], "[REDACTED]");
     assert_eq!(l["headers.cookie"], "[REDACTED]");
     assert_eq!(l["db_password"], "[REDACTED]");
     assert_eq!(l["card.PIN"], "[REDACTED]");
-    assert_eq!(l["login"], r#"Login { user: "ann", password: "[REDACTED]" }"#);
+    assert_eq!(
+        l["login"],
+        r#"Login { user: "ann", password: "[REDACTED]" }"#
+    );
     assert_eq!(l["user"], "ann", "other fields are untouched");
     assert_eq!(l["msg"], "retrying with token=[REDACTED]");
     assert_eq!(lines[1]["token"], "[REDACTED]");
@@ -169,7 +188,10 @@ fn pretty_format_is_readable() {
             tracing::info!(port = 80u64, password = "p", "up");
         });
     });
-    assert!(text.contains(" info [req-9] log_format: up port=80 password=[REDACTED]"), "{text}");
+    assert!(
+        text.contains(" info [req-9] log_format: up port=80 password=[REDACTED]"),
+        "{text}"
+    );
     assert!(serde_json::from_str::<Value>(text.trim()).is_err());
 }
 

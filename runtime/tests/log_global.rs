@@ -42,8 +42,14 @@ fn worker_job_and_panic_lines_carry_the_request_id() {
     }));
     assert!(guard.flush(Duration::from_secs(30)));
     let text = String::from_utf8(out.0.lock().unwrap().clone()).unwrap();
-    let lines: Vec<Value> = text.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
-    let job = lines.iter().find(|l| l["msg"] == "worker job ran").expect(&text);
+    let lines: Vec<Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let job = lines
+        .iter()
+        .find(|l| l["msg"] == "worker job ran")
+        .expect(&text);
     assert_eq!(job["request_id"], "req-w");
     assert!(job.get("loop").is_none(), "a worker thread is not a loop");
     let panic = lines
@@ -67,7 +73,11 @@ fn bad_environment_values_name_their_variable() {
     }
     let run = |name: &str, value: &str| {
         let out = std::process::Command::new(std::env::current_exe().unwrap())
-            .args(["--exact", "bad_environment_values_name_their_variable", "--nocapture"])
+            .args([
+                "--exact",
+                "bad_environment_values_name_their_variable",
+                "--nocapture",
+            ])
             .env("KEEL_LOG_ENV_CHILD", "1")
             .env(name, value)
             .output()
@@ -77,6 +87,9 @@ fn bad_environment_values_name_their_variable() {
     assert!(run("LOG_LEVEL", "verbose").contains("ERR LOG_LEVEL"));
     assert!(run("LOG_FORMAT", "xml").contains("ERR LOG_FORMAT"));
     let ok = run("LOG_LEVEL", "debug,keel_http=trace");
-    assert!(ok.contains("OK") && ok.contains("debug,keel_http=trace"), "{ok}");
+    assert!(
+        ok.contains("OK") && ok.contains("debug,keel_http=trace"),
+        "{ok}"
+    );
     assert!(run("LOG_FORMAT", "pretty").contains("Pretty"));
 }

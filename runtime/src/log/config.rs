@@ -139,7 +139,8 @@ fn parse_format(name: &str, value: &str) -> Result<Format, EnvError> {
 /// A level or `EnvFilter` directives. A bare word that is not a level is refused: as a
 /// directive it would silently mean "everything from target `word`" (`LOG_LEVEL=verbose`).
 pub(crate) fn parse_level(name: &str, value: &str) -> Result<String, EnvError> {
-    const EXPECTED: &str = "trace, debug, info, warn, error, off, or directives such as info,keel_http=debug";
+    const EXPECTED: &str =
+        "trace, debug, info, warn, error, off, or directives such as info,keel_http=debug";
     const LEVELS: [&str; 6] = ["trace", "debug", "info", "warn", "error", "off"];
     let err = || EnvError::new(name, value, EXPECTED);
     let value = value.trim();
@@ -163,14 +164,22 @@ mod tests {
 
     #[test]
     fn levels() {
-        for good in ["info", "DEBUG", "warn,keel_http=trace", "keel_runtime::log=off"] {
+        for good in [
+            "info",
+            "DEBUG",
+            "warn,keel_http=trace",
+            "keel_runtime::log=off",
+        ] {
             assert!(parse_level("LOG_LEVEL", good).is_ok(), "{good}");
         }
         for bad in ["", "verbose", "info,loud", "keel=notalevel", "info,=x["] {
             let err = parse_level("LOG_LEVEL", bad).unwrap_err();
             assert_eq!(err.name(), "LOG_LEVEL", "{bad}");
         }
-        assert_eq!(parse_format("LOG_FORMAT", "Pretty").unwrap(), Format::Pretty);
+        assert_eq!(
+            parse_format("LOG_FORMAT", "Pretty").unwrap(),
+            Format::Pretty
+        );
         assert_eq!(
             parse_format("LOG_FORMAT", "xml").unwrap_err().name(),
             "LOG_FORMAT"

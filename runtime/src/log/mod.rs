@@ -89,7 +89,9 @@ impl fmt::Display for LogError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             LogError::Env(e) => write!(f, "logging: {e}"),
-            LogError::AlreadySet => f.write_str("logging: a global tracing subscriber is already set"),
+            LogError::AlreadySet => {
+                f.write_str("logging: a global tracing subscriber is already set")
+            }
             LogError::Spawn(e) => write!(f, "logging: cannot start the keel-log thread: {e}"),
         }
     }

@@ -177,7 +177,13 @@ mod tests {
         ] {
             assert!(r.is_secret(secret), "{secret}");
         }
-        for plain in ["user", "tokens", "cookies", "passwordless", "authorization_url"] {
+        for plain in [
+            "user",
+            "tokens",
+            "cookies",
+            "passwordless",
+            "authorization_url",
+        ] {
             assert!(!r.is_secret(plain), "{plain}");
         }
         let custom = Redactor::new(&["pin"]);
