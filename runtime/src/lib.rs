@@ -7,6 +7,7 @@
 //! |---|---|---|
 //! | `keel-loop-N` | [`Builder::loops`] (default: the container's CPU quota, else the cores) | one `epoll` instance, a run queue, a timer wheel, its own listeners; pinned to a CPU |
 //! | `keel-signal` | one, on first use of [`signal`] | turns Unix signals into wakes |
+//! | `keel-log` | one per [`log::init`] (or [`log::layer`]) | writes log lines from a bounded buffer, so no loop blocks on stdout |
 //!
 //! # A loop's turn
 //!

@@ -138,6 +138,17 @@ pub(crate) fn restore(previous: *const Inner) {
     let _ = CURRENT.try_with(|c| c.set(previous));
 }
 
+/// Puts back the context that was current before [`swap_raw`] when dropped, also on
+/// unwind.
+pub(crate) struct Restore(pub(crate) *const Inner);
+
+impl Drop for Restore {
+    #[inline]
+    fn drop(&mut self) {
+        restore(self.0);
+    }
+}
+
 /// Runs `f` with the current context, without cloning it.
 pub fn with_current<R>(f: impl FnOnce(Option<&Context>) -> R) -> R {
     let raw = CURRENT.try_with(Cell::get).unwrap_or(ptr::null());
@@ -148,9 +159,8 @@ pub fn with_current<R>(f: impl FnOnce(Option<&Context>) -> R) -> R {
     // alive until it restores the previous value (see `swap_raw`, `Scoped`, `enter`),
     // which happens after everything running under it — including this call — returns.
     // `ManuallyDrop` borrows the allocation without touching its reference count.
-    let borrowed = std::mem::ManuallyDrop::new(Context {
-        inner: unsafe { Arc::from_raw(raw) },
-    });
+    let inner = unsafe { Arc::from_raw(raw) };
+    let borrowed = std::mem::ManuallyDrop::new(Context { inner });
     f(Some(&borrowed))
 }
 
@@ -178,12 +188,6 @@ pub fn request_id() -> Option<String> {
 /// Runs `f` with `context` current on this thread, putting the previous one back after
 /// (also on unwind). `None` runs `f` with no context.
 pub fn enter<R>(context: Option<Context>, f: impl FnOnce() -> R) -> R {
-    struct Restore(*const Inner);
-    impl Drop for Restore {
-        fn drop(&mut self) {
-            restore(self.0);
-        }
-    }
     let _restore = Restore(swap_raw(Context::as_raw(context.as_ref())));
     // `context` lives until the end of this frame, after `_restore` put the old one back
     // (locals drop in reverse order).
@@ -216,12 +220,6 @@ impl<F: Future> Future for Scoped<F> {
     type Output = F::Output;
 
     fn poll(self: Pin<&mut Self>, cx: &mut TaskCx<'_>) -> Poll<F::Output> {
-        struct Restore(*const Inner);
-        impl Drop for Restore {
-            fn drop(&mut self) {
-                restore(self.0);
-            }
-        }
         let this = self.project();
         // `this.context` outlives the poll below and the restore after it.
         let _restore = Restore(swap_raw(Context::as_raw(Some(this.context))));

@@ -205,13 +205,14 @@ impl Core {
         // Named for the panic hook, should the poll panic.
         let header = task.header();
         self.polling.set(header);
-        // The task's request context is current for the poll; `task` (and so its
-        // header's context) outlives it. The task catches its own panics, so the
-        // restore below always runs.
-        let outer = task_context::swap_raw(RequestContext::as_raw(header.context.as_ref()));
+        // The task's request context is current for the poll (one `Cell` swap each way);
+        // `task`, and so its header's context, outlives the guard.
+        let restore = task_context::Restore(task_context::swap_raw(RequestContext::as_raw(
+            header.context.as_ref(),
+        )));
         // SAFETY: this is the task's owning loop (it is in our slab), on its own thread.
         let ready = unsafe { task.poll(&mut cx) }.is_ready();
-        task_context::restore(outer);
+        drop(restore);
         self.polling.set(std::ptr::null());
         ready
     }

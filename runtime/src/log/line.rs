@@ -14,17 +14,11 @@ use super::redact::{REDACTED, Redactor};
 use crate::task_context;
 
 /// Keys Keel writes itself; an event field with one of these names is written as
-/// `field.<name>` instead, so a JSON line never has a key twice.
-const RESERVED: [&str; 9] = [
-    "time",
-    "level",
-    "msg",
-    "pid",
-    "hostname",
-    "loop",
-    "request_id",
-    "target",
-    "thread",
+/// `field.<name>` instead, so a JSON line never has a key twice. (`request_id` only
+/// under a request context: outside one, an event's own `request_id` field keeps its
+/// name.)
+const RESERVED: [&str; 8] = [
+    "time", "level", "msg", "pid", "hostname", "loop", "target", "thread",
 ];
 
 /// What every line of the process shares.
@@ -69,6 +63,7 @@ pub(crate) fn format(
     let loop_index = crate::context::try_with_core(|core| core.shared.index);
     let mut fields = FieldWriter {
         format,
+        in_context: task_context::with_current(|c| c.is_some()),
         redactor,
         out: String::new(),
         message: String::new(),
@@ -149,6 +144,8 @@ fn level_name(level: Level) -> &'static str {
 /// Collects an event's fields: the message apart, the others already formatted.
 struct FieldWriter<'a> {
     format: Format,
+    /// Whether a request context is current (its id takes the `request_id` key).
+    in_context: bool,
     redactor: &'a Redactor,
     out: String,
     message: String,
@@ -159,7 +156,7 @@ impl FieldWriter<'_> {
         let name = field.name();
         match self.format {
             Format::Json => {
-                if RESERVED.contains(&name) {
+                if RESERVED.contains(&name) || (self.in_context && name == "request_id") {
                     json_key(&mut self.out, &format!("field.{name}"));
                 } else {
                     json_key(&mut self.out, name);
