@@ -732,29 +732,22 @@ fn valid_request_id(id: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-' | b':'))
 }
 
-/// 128 random bits as 32 hex characters.
+/// A new request id: 128 bits as 32 hex characters, from a per-thread counter run
+/// through two SipHash keys drawn at random per thread (std's `RandomState`): unique on
+/// the thread, unpredictable without the keys, no syscall per id.
 fn new_request_id() -> String {
     use std::cell::Cell;
-    use std::hash::{BuildHasher, Hasher};
+    use std::collections::hash_map::RandomState;
+    use std::hash::BuildHasher;
     thread_local! {
-        static STATE: Cell<u64> = Cell::new({
-            let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-            h.write_u128(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0));
-            h.finish() | 1
-        });
+        static KEYS: (RandomState, RandomState, Cell<u64>) =
+            (RandomState::new(), RandomState::new(), const { Cell::new(0) });
     }
-    let next = || {
-        STATE.with(|s| {
-            // xorshift64*
-            let mut x = s.get();
-            x ^= x >> 12;
-            x ^= x << 25;
-            x ^= x >> 27;
-            s.set(x);
-            x.wrapping_mul(0x2545_F491_4F6C_DD1D)
-        })
-    };
-    format!("{:016x}{:016x}", next(), next())
+    KEYS.with(|(a, b, counter)| {
+        let n = counter.get().wrapping_add(1);
+        counter.set(n);
+        format!("{:016x}{:016x}", a.hash_one(n), b.hash_one(n))
+    })
 }
 
 #[cfg(test)]
