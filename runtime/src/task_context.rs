@@ -19,7 +19,11 @@
 //!
 //! What propagates is declared: a request id and `(&'static str, String)` fields named
 //! in code, never arbitrary data. The logging layer ([`log`](crate::log)) writes both
-//! into every line logged under the context.
+//! into every line logged under the context. A context is immutable once current; to
+//! add a field for the rest of a request (a middleware that learned the user), run the
+//! rest under `scope(current().with_field(..), ..)`.
+//!
+//! The panic hook ([`panic`](crate::panic)) reports the current request id.
 //!
 //! # Examples
 //!

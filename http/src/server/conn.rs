@@ -746,7 +746,11 @@ fn new_request_id() -> String {
     KEYS.with(|(a, b, counter)| {
         let n = counter.get().wrapping_add(1);
         counter.set(n);
-        format!("{:016x}{:016x}", a.hash_one(n), b.hash_one(n))
+        use std::fmt::Write as _;
+        // Exactly 32 bytes, so the context's `Box<str>` reuses this allocation.
+        let mut id = String::with_capacity(32);
+        let _ = write!(id, "{:016x}{:016x}", a.hash_one(n), b.hash_one(n));
+        id
     })
 }
 
