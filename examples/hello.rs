@@ -57,6 +57,8 @@ fn main() -> ExitCode {
 }
 
 fn run() -> Result<ExitCode, Box<dyn std::error::Error>> {
+    // JSON lines on stdout (LOG_FORMAT, LOG_LEVEL); flushed when `_log` drops.
+    let _log = keel::log::init_from_env()?;
     let config = Config::from_env()?;
     let slow_route = Config::var("HELLO_SLOW_ROUTE", parse_bool)?.unwrap_or(false);
     let runtime = config.runtime().build()?;

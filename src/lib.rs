@@ -5,9 +5,10 @@
 //! (connection pools). The most used corners of the runtime are also here at the root:
 //! [`fs`] (file system calls on the blocking pool) and [`net`] (TCP, and
 //! [`lookup_host`](net::lookup_host) on the blocking pool's `dns` class), [`metrics`]
-//! (Prometheus metrics, with the connection-pool collector), and [`resilience`] (circuit
-//! breaker, retries with backoff and a budget, bulkhead — around any future). [`Config`]
-//! reads and validates every deployment variable at startup.
+//! (Prometheus metrics, with the connection-pool collector), [`resilience`] (circuit
+//! breaker, retries with backoff and a budget, bulkhead — around any future), [`log`]
+//! (JSON logs through the `keel-log` thread) and [`context`] (the request context).
+//! [`Config`] reads and validates every deployment variable at startup.
 //!
 //! ```
 //! keel::runtime::block_on(async {
@@ -22,6 +23,11 @@ pub use keel_http as http;
 pub use keel_http::{Config, ConfigError};
 pub use keel_pool as pool;
 pub use keel_runtime as runtime;
+/// Structured logging: `keel::log::init_from_env()` installs the JSON/pretty logger.
+pub use keel_runtime::log;
+/// The request context: `keel::context::request_id()` anywhere in a request's async
+/// chain, its spawned tasks and its pool jobs.
+pub use keel_runtime::task_context as context;
 pub use keel_runtime::{fs, net, resilience};
 
 pub mod metrics;

@@ -43,10 +43,12 @@ fn start(envs: &[(&str, &str)]) -> Hello {
         .expect("run examples/hello (built by cargo test)");
     let stdout = BufReader::new(child.stdout.take().unwrap());
     let mut lines = stdout.lines();
+    // The JSON log lines (`keel::log`, on stdout too) come before and after it.
     let first = lines
-        .next()
-        .expect("hello printed nothing")
-        .expect("stdout");
+        .by_ref()
+        .map(|l| l.expect("stdout"))
+        .find(|l| !l.starts_with('{'))
+        .expect("hello printed no address");
     let addr = first
         .split("http://")
         .nth(1)
@@ -151,6 +153,19 @@ fn sigterm_drains_and_exits_0() {
     let (stdout, stderr) = hello.output();
     assert_eq!(status.code(), Some(0), "stdout: {stdout}\nstderr: {stderr}");
     assert!(stdout.contains("drained"), "{stdout}");
+    // The access log, flushed before exit: one JSON line per request, with its route.
+    let access: Vec<serde_json::Value> = stdout
+        .lines()
+        .filter(|l| l.starts_with('{'))
+        .map(|l| serde_json::from_str(l).expect("a JSON log line"))
+        .filter(|l: &serde_json::Value| l["target"] == "keel_http::access")
+        .collect();
+    let plaintext = access
+        .iter()
+        .find(|l| l["route"] == "/plaintext")
+        .unwrap_or_else(|| panic!("no access line for /plaintext in {stdout}"));
+    assert_eq!(plaintext["status"], 200);
+    assert_eq!(plaintext["request_id"].as_str().map(str::len), Some(32));
 }
 
 #[test]
@@ -206,4 +221,13 @@ fn a_bad_variable_stops_startup_naming_it() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("KEEL_MAX_BODY"), "{stderr}");
     assert!(stderr.contains("\"big\""), "{stderr}");
+
+    let out = Command::new(hello_path())
+        .env("PORT", "0")
+        .env("LOG_LEVEL", "verbose")
+        .output()
+        .expect("run hello");
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("LOG_LEVEL"), "{stderr}");
 }

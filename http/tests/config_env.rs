@@ -40,6 +40,7 @@ fn bad_values_fail_naming_the_variable_and_good_values_are_read() {
         ("KEEL_OPS_ADDR", "nowhere"),
         ("KEEL_ENV", "staging"),
         ("KEEL_METRICS_TOKEN", "has space"),
+        ("KEEL_ACCESS_LOG", "sometimes"),
     ];
     assert!(Config::from_env().is_ok(), "the defaults must be valid");
     for (name, value) in bad {
@@ -67,6 +68,7 @@ fn bad_values_fail_naming_the_variable_and_good_values_are_read() {
         ("KEEL_OPS_ADDR", "127.0.0.1:9091"),
         ("KEEL_METRICS_TOKEN", "s3cret-token"),
         ("KEEL_ENV", "development"),
+        ("KEEL_ACCESS_LOG", "off"),
         ("APP_CACHE_TTL", "90s"),
     ];
     for (name, value) in good {
@@ -96,4 +98,5 @@ fn bad_values_fail_naming_the_variable_and_good_values_are_read() {
     let debug = format!("{config:?}");
     assert!(!debug.contains("s3cret"), "{debug}");
     assert!(debug.contains("REDACTED"), "{debug}");
+    assert!(debug.contains("access_log: false"), "{debug}");
 }

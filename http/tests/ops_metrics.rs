@@ -303,6 +303,9 @@ fn scrape_parses_and_holds_every_family() {
     assert!(s.value("keel_workers_run_seconds_count", &[]) >= 1.0);
     assert!(s.value("keel_workers_threads", &[]) >= 1.0);
 
+    // The logger (no logger runs in this test process: nothing dropped).
+    assert_eq!(s.value("keel_log_dropped_lines_total", &[]), 0.0);
+
     // Heap.
     assert_eq!(s.value("keel_memory_pressure", &[]), 0.0);
     s.value("keel_heap_used_bytes", &[]);

@@ -7,6 +7,7 @@
 //! |---|---|---|
 //! | `keel-loop-N` | [`Builder::loops`] (default: the container's CPU quota, else the cores) | one `epoll` instance, a run queue, a timer wheel, its own listeners; pinned to a CPU |
 //! | `keel-signal` | one, on first use of [`signal`] | turns Unix signals into wakes |
+//! | `keel-log` | one per [`log::init`] (or [`log::layer`]) | writes log lines from a bounded buffer, so no loop blocks on stdout |
 //!
 //! # A loop's turn
 //!
@@ -58,6 +59,7 @@ mod handle;
 pub mod heap;
 pub mod histogram;
 mod jobs;
+pub mod log;
 mod loom;
 pub mod metrics;
 pub mod net;
@@ -71,6 +73,7 @@ mod runtime;
 pub mod signal;
 mod supervisor;
 mod sys;
+pub mod task_context;
 #[cfg(all(test, loom))]
 mod tests;
 pub mod time;

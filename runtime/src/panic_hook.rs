@@ -9,8 +9,9 @@
 //! hook reads it back on the panicking thread itself, while the task's frame is still
 //! on the stack.
 //!
-//! There is no request-context system in the runtime: an HTTP layer that has one
-//! registers [`set_request_id_fn`], which the hook calls on the panicking thread.
+//! The request id is the current [request context](crate::task_context)'s, unless a
+//! layer with a context system of its own registers [`set_request_id_fn`], which the
+//! hook then calls on the panicking thread instead.
 
 use std::any::Any;
 use std::panic::PanicHookInfo;
@@ -83,7 +84,11 @@ fn log(info: &PanicHookInfo<'_>) {
     let panic_message = payload_message(info.payload());
     let panicked_at = info.location().map(ToString::to_string);
     let panicked_at = panicked_at.as_deref().unwrap_or("<unknown>");
-    let request_id = REQUEST_ID.try_read().and_then(|f| *f).and_then(|f| f());
+    // A registered function wins; else the runtime's own request context.
+    let request_id = match REQUEST_ID.try_read().and_then(|f| *f) {
+        Some(f) => f(),
+        None => crate::task_context::request_id(),
+    };
     let request_id = request_id.as_deref();
     let current = std::thread::current();
     let thread = current.name().unwrap_or("<unnamed>");

@@ -1,11 +1,11 @@
 //! Keel's own families: the process (`process_*`, the standard names), the runtime's
-//! loops, heap, blocking pool and worker pool (`keel_*`).
+//! loops, heap, blocking pool, worker pool and logger (`keel_*`).
 
 use std::time::{Duration, UNIX_EPOCH};
 
 use keel_runtime::histogram::HistogramSnapshot as PoolHistogram;
 use keel_runtime::metrics::{HistogramSnapshot, RuntimeMetrics};
-use keel_runtime::{blocking, heap, process, workers};
+use keel_runtime::{blocking, heap, log, process, workers};
 
 use super::text::{HistogramValue, Kind, MetricSet};
 
@@ -406,5 +406,15 @@ pub(crate) fn write_workers(set: &mut MetricSet) {
         "Time worker jobs ran.",
         &[],
         pool_histogram(&m.run_time, &JOB_BUCKETS),
+    );
+}
+
+/// The logger's family: lines dropped because the `keel-log` thread's buffer was full.
+pub(crate) fn write_log(set: &mut MetricSet) {
+    set.counter(
+        "keel_log_dropped_lines_total",
+        "Log lines dropped because the keel-log thread's buffer was full.",
+        &[],
+        log::dropped_lines() as f64,
     );
 }

@@ -89,6 +89,7 @@ fn process_wide() -> MetricSet {
     builtin::write_heap(&mut set);
     builtin::write_blocking(&mut set);
     builtin::write_workers(&mut set);
+    builtin::write_log(&mut set);
     collect::collect_global(&mut set);
     set
 }

@@ -58,6 +58,7 @@ pub struct ServerConfig {
     pub(crate) environment: Environment,
     pub(crate) metrics: bool,
     pub(crate) metrics_token: Option<Arc<str>>,
+    pub(crate) access_log: bool,
 }
 
 impl std::fmt::Debug for ServerConfig {
@@ -77,6 +78,7 @@ impl std::fmt::Debug for ServerConfig {
                 "metrics_token",
                 &self.metrics_token.as_ref().map(|_| "[REDACTED]"),
             )
+            .field("access_log", &self.access_log)
             .finish()
     }
 }
@@ -94,6 +96,7 @@ impl Default for ServerConfig {
             environment: Environment::Production,
             metrics: true,
             metrics_token: None,
+            access_log: true,
         }
     }
 }
@@ -103,8 +106,8 @@ impl ServerConfig {
     /// `KEEL_KEEPALIVE_TIMEOUT` (durations: `30s`, `500ms`), `KEEL_MAX_HEADER_SIZE`,
     /// `KEEL_MAX_BODY` (sizes: `16KiB`, `1MiB`), `KEEL_MAX_CONNECTIONS`,
     /// `KEEL_SHUTDOWN_TIMEOUT`, `KEEL_SHUTDOWN_DELAY`, `KEEL_ENV` (`production` or
-    /// `development`) and `KEEL_METRICS_TOKEN` (the bearer token `/metrics` requires; not
-    /// empty).
+    /// `development`), `KEEL_METRICS_TOKEN` (the bearer token `/metrics` requires; not
+    /// empty) and `KEEL_ACCESS_LOG` (`on` or `off`).
     ///
     /// # Errors
     ///
@@ -147,6 +150,9 @@ impl ServerConfig {
         }
         if let Some(e) = env::var("KEEL_ENV", parse_environment)? {
             c.environment = e;
+        }
+        if let Some(on) = env::var("KEEL_ACCESS_LOG", env::parse_switch)? {
+            c.access_log = on;
         }
         if let Some(token) = env::var("KEEL_METRICS_TOKEN", parse_token)? {
             c.metrics_token = Some(token);
@@ -240,6 +246,15 @@ impl ServerConfig {
     /// The pre-stop delay ([`shutdown_delay`](ServerConfig::shutdown_delay)).
     pub fn get_shutdown_delay(&self) -> Duration {
         self.shutdown_delay
+    }
+
+    /// Whether each answered request writes one access log line through `tracing`
+    /// (target `keel_http::access`, level info): method, route pattern (or the path when
+    /// no route matched), status, duration in ms, body bytes, remote address, and the
+    /// request id. # Default: on (env `KEEL_ACCESS_LOG`).
+    pub fn access_log(mut self, on: bool) -> ServerConfig {
+        self.access_log = on;
+        self
     }
 
     /// Production or development. # Default: production.

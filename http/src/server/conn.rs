@@ -24,9 +24,10 @@
 use std::io;
 use std::net::SocketAddr;
 use std::rc::Rc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use keel_runtime::net::TcpStream;
+use keel_runtime::task_context::{self, Context};
 use keel_runtime::time::{timeout, timeout_at};
 
 use super::LoopServer;
@@ -92,6 +93,8 @@ pub(crate) struct Conn<S> {
     start: usize,
     end: usize,
     wbuf: Vec<u8>,
+    /// Body bytes of the response being written, for the access log.
+    body_bytes: u64,
     server: Rc<LoopServer>,
 }
 
@@ -122,6 +125,7 @@ impl<S: Transport> Conn<S> {
             start: 0,
             end: 0,
             wbuf: Vec::with_capacity(INITIAL_READ_BUFFER),
+            body_bytes: 0,
             server,
         }
     }
@@ -190,7 +194,7 @@ impl<S: Transport> Conn<S> {
                                 "request_timeout",
                                 "the request head did not arrive in time",
                             );
-                            self.write_error(err, Version::Http11, false, None);
+                            self.write_error(err, Version::Http11, false, &new_request_id());
                             return self.flush().await;
                         }
                     }
@@ -204,7 +208,7 @@ impl<S: Transport> Conn<S> {
                         || !e.keep_alive()
                         || self.server.drain.is_draining();
                     let version = e.version().unwrap_or(Version::Http11);
-                    self.write_error(protocol_error(&e), version, !close, None);
+                    self.write_error(protocol_error(&e), version, !close, &new_request_id());
                     if close {
                         return self.flush().await;
                     }
@@ -225,13 +229,20 @@ impl<S: Transport> Conn<S> {
         let is_head = *head.method() == Method::Head;
         let version = head.version();
         let mut keep_alive = head.keep_alive() && !self.server.drain.is_draining();
+        // The request's context: a well-formed `X-Request-ID` from the client, else a
+        // new id. Current while the middleware and handler run (and in everything they
+        // spawn), echoed on the response, written in the access log.
         let request_id = head
             .header(&head_bytes, "x-request-id")
             .and_then(|v| std::str::from_utf8(v).ok())
             .filter(|v| valid_request_id(v))
-            .map(str::to_owned);
+            .map_or_else(new_request_id, str::to_owned);
+        let ctx = Context::new(request_id);
+        self.body_bytes = 0;
 
         let path = std::str::from_utf8(head.path(&head_bytes)).unwrap_or("/");
+        // Only an unmatched request is logged by its path: a route's pattern says more.
+        let mut access_path = None;
         let _in_flight = self.server.stats.start();
         let method = head.method().clone();
         // The ops endpoints (health probes, `/metrics`) come before the application,
@@ -264,6 +275,17 @@ impl<S: Transport> Conn<S> {
                 None,
             ),
         };
+        if route.is_none() && self.server.config.access_log {
+            access_path = Some(path.to_owned());
+        }
+        let route_label = route.as_ref().map(|(pattern, _)| pattern.clone());
+        let access = Access {
+            started,
+            method: &method,
+            route: route_label.as_deref(),
+            path: access_path.as_deref(),
+            ctx: &ctx,
+        };
         let limit = body_limit.unwrap_or(self.server.config.limits.max_body_size);
         let layers = if is_ops {
             Rc::from([])
@@ -286,7 +308,9 @@ impl<S: Transport> Conn<S> {
                     "payload_too_large",
                     format!("request body of {n} bytes is over the limit of {limit} bytes"),
                 );
-                self.write_error(err, version, false, request_id);
+                let status = err.status().as_u16();
+                self.write_error(err, version, false, ctx.request_id());
+                self.access_log(&access, status);
                 return Ok(After::Close);
             }
             framing => {
@@ -298,7 +322,9 @@ impl<S: Transport> Conn<S> {
                     Ok(body) => body,
                     Err(err) => {
                         if let Some(err) = err {
-                            self.write_error(err, version, false, request_id);
+                            let status = err.status().as_u16();
+                            self.write_error(err, version, false, ctx.request_id());
+                            self.access_log(&access, status);
                         }
                         return Ok(After::Close);
                     }
@@ -306,7 +332,6 @@ impl<S: Transport> Conn<S> {
             }
         };
 
-        let route_label = route.as_ref().map(|(pattern, _)| pattern.clone());
         let mut req = Request::new(head_bytes, head, Some(self.peer));
         req.set_body(body);
         req.set_state(self.server.router.state());
@@ -315,7 +340,9 @@ impl<S: Transport> Conn<S> {
         }
         // Built on first poll, inside `CatchPanic`: extractors and the handler's own call
         // run synchronously in `run`, and a panic there must be a 500 too.
-        let future = async move { Next::new(layers, endpoint).run(req).await };
+        let future = task_context::scope(ctx.clone(), async move {
+            Next::new(layers, endpoint).run(req).await
+        });
         let response = match timeout_at(deadline, CatchPanic::new(future)).await {
             Ok(Ok(response)) => response,
             Ok(Err(message)) => {
@@ -337,11 +364,12 @@ impl<S: Transport> Conn<S> {
         }
         let status = response.status().as_u16();
         let after = self
-            .write_response(response, is_head, version, keep_alive, request_id)
+            .write_response(response, is_head, version, keep_alive, ctx.request_id())
             .await;
         drop(in_flight);
         let stats = &self.server.stats;
         stats.request(&method, route_label.as_ref(), status, started.elapsed());
+        self.access_log(&access, status);
         after
     }
 
@@ -494,13 +522,7 @@ impl<S: Transport> Conn<S> {
     }
 
     /// Encodes an error response (rendered centrally) into `wbuf`.
-    fn write_error(
-        &mut self,
-        err: AppError,
-        version: Version,
-        keep_alive: bool,
-        request_id: Option<String>,
-    ) {
+    fn write_error(&mut self, err: AppError, version: Version, keep_alive: bool, request_id: &str) {
         // Every refusal before a handler runs comes through here.
         let status = err.status().as_u16();
         self.server.stats.reject(status, err.code());
@@ -514,7 +536,7 @@ impl<S: Transport> Conn<S> {
         is_head: bool,
         version: Version,
         keep_alive: bool,
-        request_id: Option<String>,
+        request_id: &str,
     ) -> io::Result<After> {
         let (next, stream) = self.encode_head(response, is_head, version, keep_alive, request_id);
         if let Some((stream, encoder)) = stream {
@@ -532,17 +554,23 @@ impl<S: Transport> Conn<S> {
         is_head: bool,
         version: Version,
         mut keep_alive: bool,
-        request_id: Option<String>,
+        request_id: &str,
     ) -> (After, Option<PendingStream>) {
         if let Some(err) = response.take_error() {
-            let id = request_id.unwrap_or_else(new_request_id);
             if err.status().is_server_error() {
-                tracing::error!(request_id = %id, code = err.code(), message = err.message(), "request failed");
+                tracing::error!(
+                    request_id,
+                    code = err.code(),
+                    message = err.message(),
+                    "request failed"
+                );
             }
             let show_internal = self.server.config.environment == Environment::Development;
             response.set_header("content-type", "application/json");
-            response.set_header("x-request-id", id.clone());
-            response.set_body(err.to_json(&id, show_internal));
+            response.set_body(err.to_json(request_id, show_internal));
+        }
+        if response.header("x-request-id").is_none() {
+            response.set_header("x-request-id", request_id.to_owned());
         }
         let (status, headers, body) = response.into_parts();
         if matches!(body, Body::Stream(_)) && version == Version::Http10 {
@@ -595,6 +623,7 @@ impl<S: Transport> Conn<S> {
             }
             sized => {
                 let bytes = sized.as_bytes().unwrap_or_default();
+                self.body_bytes = if is_head { 0 } else { bytes.len() as u64 };
                 let mut body_encoder =
                     encoder.finish(Framing::Length(bytes.len() as u64), connection);
                 let _ = body_encoder.encode(&mut self.wbuf, bytes);
@@ -619,6 +648,7 @@ impl<S: Transport> Conn<S> {
                     encoder
                         .encode(&mut self.wbuf, &chunk)
                         .map_err(|e| io::Error::other(format!("{e:?}")))?;
+                    self.body_bytes += chunk.len() as u64;
                     self.flush().await?;
                 }
                 Some(Err(e)) => {
@@ -633,6 +663,43 @@ impl<S: Transport> Conn<S> {
                 }
             }
         }
+    }
+}
+
+/// What the access log line says about a request besides its status and size.
+struct Access<'a> {
+    started: Instant,
+    method: &'a Method,
+    route: Option<&'a str>,
+    /// The path, for a request no route matched.
+    path: Option<&'a str>,
+    ctx: &'a Context,
+}
+
+impl<S: Transport> Conn<S> {
+    /// The access log line (`keel_http::access`, info) for an answered request, under
+    /// its context (so it carries the request id), unless switched off or filtered out.
+    fn access_log(&self, access: &Access<'_>, status: u16) {
+        if !self.server.config.access_log
+            || !tracing::enabled!(target: "keel_http::access", tracing::Level::INFO)
+        {
+            return;
+        }
+        let duration: Duration = access.started.elapsed();
+        let duration_ms = (duration.as_secs_f64() * 1e6).round() / 1e3;
+        task_context::enter(Some(access.ctx.clone()), || {
+            tracing::info!(
+                target: "keel_http::access",
+                method = access.method.as_str(),
+                route = access.route,
+                path = access.path,
+                status,
+                duration_ms,
+                bytes = self.body_bytes,
+                remote = %self.peer,
+                "request"
+            );
+        });
     }
 }
 
@@ -667,29 +734,26 @@ fn valid_request_id(id: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-' | b':'))
 }
 
-/// 128 random bits as 32 hex characters.
+/// A new request id: 128 bits as 32 hex characters, from a per-thread counter run
+/// through two SipHash keys drawn at random per thread (std's `RandomState`): unique on
+/// the thread, unpredictable without the keys, no syscall per id.
 fn new_request_id() -> String {
     use std::cell::Cell;
-    use std::hash::{BuildHasher, Hasher};
+    use std::collections::hash_map::RandomState;
+    use std::hash::BuildHasher;
     thread_local! {
-        static STATE: Cell<u64> = Cell::new({
-            let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-            h.write_u128(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0));
-            h.finish() | 1
-        });
+        static KEYS: (RandomState, RandomState, Cell<u64>) =
+            (RandomState::new(), RandomState::new(), const { Cell::new(0) });
     }
-    let next = || {
-        STATE.with(|s| {
-            // xorshift64*
-            let mut x = s.get();
-            x ^= x >> 12;
-            x ^= x << 25;
-            x ^= x >> 27;
-            s.set(x);
-            x.wrapping_mul(0x2545_F491_4F6C_DD1D)
-        })
-    };
-    format!("{:016x}{:016x}", next(), next())
+    KEYS.with(|(a, b, counter)| {
+        let n = counter.get().wrapping_add(1);
+        counter.set(n);
+        use std::fmt::Write as _;
+        // Exactly 32 bytes, so the context's `Box<str>` reuses this allocation.
+        let mut id = String::with_capacity(32);
+        let _ = write!(id, "{:016x}{:016x}", a.hash_one(n), b.hash_one(n));
+        id
+    })
 }
 
 #[cfg(test)]

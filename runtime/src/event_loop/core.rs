@@ -21,6 +21,7 @@ use crate::metrics::clock::LoopClock;
 use crate::metrics::histogram::{self, LocalHistogram};
 use crate::metrics::stall::StallDetector;
 use crate::sys::clock::coarse_nanos;
+use crate::task_context::{self, Context as RequestContext};
 use crate::time::driver::TimeDriver;
 
 /// How many resource operations a task may complete in one poll before it is made to
@@ -202,9 +203,16 @@ impl Core {
     fn poll_slot(&self, task: &TaskRef, slot: &Slot) -> bool {
         let mut cx = Context::from_waker(&slot.waker);
         // Named for the panic hook, should the poll panic.
-        self.polling.set(task.header());
+        let header = task.header();
+        self.polling.set(header);
+        // The task's request context is current for the poll (one `Cell` swap each way);
+        // `task`, and so its header's context, outlives the guard.
+        let restore = task_context::Restore(task_context::swap_raw(RequestContext::as_raw(
+            header.context.as_ref(),
+        )));
         // SAFETY: this is the task's owning loop (it is in our slab), on its own thread.
         let ready = unsafe { task.poll(&mut cx) }.is_ready();
+        drop(restore);
         self.polling.set(std::ptr::null());
         ready
     }

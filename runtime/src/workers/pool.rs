@@ -103,6 +103,7 @@ impl Job {
         T: Send + 'static,
     {
         let (tx, rx) = oneshot::channel();
+        let context = crate::task_context::current();
         let run = Box::new(move |report: &dyn Fn(Outcome)| {
             if let Some(deadline) = &deadline
                 && deadline.state.load(Ordering::Acquire) == EXPIRED
@@ -128,7 +129,8 @@ impl Job {
                     return;
                 }
             }
-            match catch_unwind(AssertUnwindSafe(f)) {
+            // The submitter's request context is current on this thread for the job.
+            match catch_unwind(AssertUnwindSafe(|| crate::task_context::enter(context, f))) {
                 Ok(value) => {
                     report(Outcome::Completed);
                     let _ = tx.send(Ok(value));

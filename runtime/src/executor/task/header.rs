@@ -8,6 +8,7 @@ use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
 
 use super::state::{ABORTED, COMPLETE, DETACHED, SCHEDULED};
 use crate::event_loop::Shared;
+use crate::task_context::Context;
 
 /// The part of a task that other threads may see. See the [module docs](super) for the
 /// access rules.
@@ -21,11 +22,14 @@ pub(crate) struct Header {
     pub(crate) name: Option<Arc<str>>,
     /// Where the task was spawned, for logs.
     pub(crate) location: &'static Location<'static>,
+    /// The request context current where the task was spawned; current again around
+    /// each of its polls (`task_context.rs`).
+    pub(crate) context: Option<Context>,
 }
 
 impl Header {
-    /// A header for a task that will live on `owner`. The task starts scheduled: the
-    /// spawner queues it right away.
+    /// A header for a task that will live on `owner`, capturing the spawner's request
+    /// context. The task starts scheduled: the spawner queues it right away.
     pub(crate) fn new(
         owner: Arc<Shared>,
         name: Option<Arc<str>>,
@@ -37,6 +41,7 @@ impl Header {
             state: AtomicU8::new(SCHEDULED),
             name,
             location,
+            context: crate::task_context::current(),
         }
     }
 

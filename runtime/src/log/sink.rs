@@ -1,0 +1,118 @@
+//! The `keel-log` thread and its bounded buffer: callers hand finished lines over with a
+//! `try_send` that never blocks; a full buffer drops the line and counts it
+//! ([`dropped_lines`]); the thread writes through a `BufWriter`, flushing whenever the
+//! buffer runs empty, and on [`LogGuard`](super::LogGuard)'s request.
+
+use std::io::{self, BufWriter, Write};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc::{self, Receiver, SyncSender, TrySendError};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+/// Lines dropped because the buffer was full, process-wide.
+static DROPPED: AtomicU64 = AtomicU64::new(0);
+
+/// How many log lines were dropped since the process started because the `keel-log`
+/// thread's buffer was full (its writer could not keep up, or was blocked). A metric:
+/// it only grows.
+pub fn dropped_lines() -> u64 {
+    DROPPED.load(Ordering::Relaxed)
+}
+
+/// What the thread receives.
+enum Message {
+    Line(String),
+    /// Flush, then answer.
+    Flush(SyncSender<()>),
+}
+
+/// The sending side, held by the layer.
+#[derive(Debug, Clone)]
+pub(crate) struct Sink {
+    tx: SyncSender<Message>,
+}
+
+impl Sink {
+    /// Starts the `keel-log` thread writing to `writer`, with room for `capacity` lines.
+    pub(crate) fn start(
+        writer: Box<dyn Write + Send>,
+        capacity: usize,
+    ) -> io::Result<(Sink, JoinHandle<()>)> {
+        let (tx, rx) = mpsc::sync_channel(capacity.max(1));
+        let thread = std::thread::Builder::new()
+            .name("keel-log".into())
+            .spawn(move || run(rx, writer))?;
+        Ok((Sink { tx }, thread))
+    }
+
+    /// Hands `line` to the thread, or drops and counts it when the buffer is full.
+    pub(crate) fn push(&self, line: String) {
+        match self.tx.try_send(Message::Line(line)) {
+            Ok(()) => {}
+            Err(TrySendError::Full(_)) => {
+                DROPPED.fetch_add(1, Ordering::Relaxed);
+            }
+            // The thread is gone (its writer panicked): nowhere to write.
+            Err(TrySendError::Disconnected(_)) => {
+                DROPPED.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+    }
+
+    /// Waits until every line queued before this call is written and flushed, for at
+    /// most `timeout`. Whether it was.
+    pub(crate) fn flush(&self, timeout: Duration) -> bool {
+        let deadline = Instant::now() + timeout;
+        let (ack_tx, ack_rx) = mpsc::sync_channel(1);
+        let mut message = Message::Flush(ack_tx);
+        loop {
+            match self.tx.try_send(message) {
+                Ok(()) => break,
+                Err(TrySendError::Disconnected(_)) => return false,
+                Err(TrySendError::Full(m)) => {
+                    if Instant::now() >= deadline {
+                        return false;
+                    }
+                    message = m;
+                    std::thread::sleep(Duration::from_millis(1));
+                }
+            }
+        }
+        let left = deadline.saturating_duration_since(Instant::now());
+        ack_rx.recv_timeout(left).is_ok()
+    }
+}
+
+/// The thread's body: write lines as they come, flush when idle.
+fn run(rx: Receiver<Message>, writer: Box<dyn Write + Send>) {
+    let mut out = BufWriter::with_capacity(64 * 1024, writer);
+    let mut dirty = false;
+    loop {
+        let message = match rx.try_recv() {
+            Ok(m) => m,
+            Err(mpsc::TryRecvError::Empty) => {
+                if dirty {
+                    // Write errors (a closed stdout) have nowhere to be reported.
+                    let _ = out.flush();
+                }
+                match rx.recv() {
+                    Ok(m) => m,
+                    Err(_) => break,
+                }
+            }
+            Err(mpsc::TryRecvError::Disconnected) => break,
+        };
+        match message {
+            Message::Line(line) => {
+                let _ = out.write_all(line.as_bytes());
+                dirty = true;
+            }
+            Message::Flush(ack) => {
+                let _ = out.flush();
+                dirty = false;
+                let _ = ack.send(());
+            }
+        }
+    }
+    let _ = out.flush();
+}
