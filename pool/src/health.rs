@@ -6,6 +6,8 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Instant;
 
+use crate::health_handle::Published;
+
 /// What the pool knows about its backend, from its connection attempts
 /// ([`Pool::health`](crate::Pool::health)).
 ///
@@ -51,6 +53,9 @@ pub struct BackendHealth {
 /// The pool's record of its creates.
 pub(crate) struct Tracker<E> {
     state: RefCell<State<E>>,
+    /// The snapshot other threads read ([`PoolHealth`](crate::PoolHealth)), replaced
+    /// after every create outcome.
+    published: Arc<Published>,
 }
 
 struct State<E> {
@@ -64,15 +69,22 @@ struct State<E> {
 
 impl<E: fmt::Display> Tracker<E> {
     pub(crate) fn new() -> Tracker<E> {
+        let state = State {
+            down_since: None,
+            failures: 0,
+            error: None,
+            text: None,
+            last_success: None,
+        };
         Tracker {
-            state: RefCell::new(State {
-                down_since: None,
-                failures: 0,
-                error: None,
-                text: None,
-                last_success: None,
-            }),
+            published: Published::new(state.snapshot()),
+            state: RefCell::new(state),
         }
+    }
+
+    /// The handle other threads read this tracker's health through.
+    pub(crate) fn published(&self) -> &Arc<Published> {
+        &self.published
     }
 
     /// A create succeeded.
@@ -82,6 +94,7 @@ impl<E: fmt::Display> Tracker<E> {
         st.failures = 0;
         st.error = None;
         st.last_success = Some(Instant::now());
+        self.published.set(st.snapshot());
     }
 
     /// A create failed with `error` (kept for the waiters' timeouts).
@@ -102,6 +115,7 @@ impl<E: fmt::Display> Tracker<E> {
             st.error = error;
         }
         st.text = Some(text);
+        self.published.set(st.snapshot());
     }
 
     /// Whether the last create failed.
@@ -116,13 +130,18 @@ impl<E: fmt::Display> Tracker<E> {
     }
 
     pub(crate) fn snapshot(&self) -> BackendHealth {
-        let st = self.state.borrow();
+        self.state.borrow().snapshot()
+    }
+}
+
+impl<E> State<E> {
+    fn snapshot(&self) -> BackendHealth {
         BackendHealth {
-            healthy: st.down_since.is_none(),
-            down_since: st.down_since,
-            consecutive_failures: st.failures,
-            last_error: st.text.clone(),
-            last_success: st.last_success,
+            healthy: self.down_since.is_none(),
+            down_since: self.down_since,
+            consecutive_failures: self.failures,
+            last_error: self.text.clone(),
+            last_success: self.last_success,
         }
     }
 }

@@ -71,6 +71,12 @@
 //! connections in all — size `max` (and the server's connection limit) with that in
 //! mind, and sum the per-loop [`Status`]/[`Metrics`] for the process figures.
 //!
+//! [`PerLoop`] does the bookkeeping: built once from a factory (`Send + Sync`), it
+//! builds each loop's pool on first use there. A readiness check runs on another
+//! thread and cannot touch a `!Send` pool: [`Pool::health_handle`] gives a
+//! `Send + Sync` [`PoolHealth`] the pool keeps up to date, and a [`PoolHealthSet`]
+//! (filled by `PerLoop` as it builds) turns the loops' pools into one check.
+//!
 //! ```
 //! # use keel_pool::{Manager, Pool};
 //! # struct M;
@@ -107,10 +113,12 @@
 mod builder;
 mod error;
 mod health;
+mod health_handle;
 mod jitter;
 mod manager;
 mod metrics;
 mod object;
+mod per_loop;
 mod permits;
 mod pool;
 #[cfg(feature = "postgres")]
@@ -126,7 +134,9 @@ pub use builder::{
 };
 pub use error::{Error, Phase};
 pub use health::BackendHealth;
+pub use health_handle::{PoolHealth, PoolHealthSet};
 pub use manager::{Health, Manager};
 pub use metrics::{ClosedBy, Metrics, Status, Summary};
 pub use object::Pooled;
+pub use per_loop::PerLoop;
 pub use pool::{CloseReport, Pool};

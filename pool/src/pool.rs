@@ -52,6 +52,7 @@ use slab::Slab;
 use crate::builder::{Builder, Config};
 use crate::error::{Error, Phase};
 use crate::health::{BackendHealth, Tracker};
+use crate::health_handle::PoolHealth;
 use crate::jitter::Rng;
 use crate::manager::{Health, Manager};
 use crate::metrics::{Counters, Metrics, Reason, Status};
@@ -289,6 +290,15 @@ impl<M: Manager> Pool<M> {
         self.inner.health.snapshot()
     }
 
+    /// A `Send + Sync` handle on this pool's health, kept up to date by the pool (on
+    /// every create success or failure, and on close) — for a readiness check on
+    /// another thread, which cannot touch the `!Send` pool itself. See
+    /// [`PoolHealth`], and [`PoolHealthSet`](crate::PoolHealthSet) for one pool per
+    /// loop.
+    pub fn health_handle(&self) -> PoolHealth {
+        PoolHealth::new(self.inner.health.published().clone())
+    }
+
     /// The counters since the pool was built.
     ///
     /// # Examples
@@ -344,6 +354,7 @@ impl<M: Manager> Pool<M> {
         let idle = {
             let mut st = self.inner.state.borrow_mut();
             st.closed = true;
+            self.inner.health.published().set_closed();
             st.waiters.close();
             let idle = std::mem::take(&mut st.idle);
             st.size -= idle.len();

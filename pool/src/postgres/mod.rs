@@ -8,6 +8,11 @@
 //! the socket I/O) is `spawn_local`ed on the same loop as the pool. See
 //! `docs/why-postgres-client.md`.
 //!
+//! Since the socket is Keel's, the manager applies the config's socket settings
+//! itself: `connect_timeout` bounds the TCP connect, and `keepalives`,
+//! `keepalives_idle`, `keepalives_interval` and `keepalives_retries` set TCP
+//! keepalive on it ([`PgManager::keepalive`]).
+//!
 //! # Recycling
 //!
 //! The stream is wrapped in a sniffer that follows the message framing both ways: it
@@ -220,6 +225,26 @@ impl PgManager {
         self
     }
 
+    /// TCP keepalive on every connection's socket: probes after `idle` without
+    /// traffic, or none with `None`. Sets the config's `keepalives` and
+    /// `keepalives_idle`; its `keepalives_interval` and `keepalives_retries` are
+    /// honoured too.
+    ///
+    /// # Default
+    ///
+    /// The config's: tokio-postgres defaults to keepalive on with a 2-hour idle time.
+    pub fn keepalive(mut self, idle: Option<Duration>) -> Self {
+        match idle {
+            Some(idle) => {
+                self.config.keepalives(true).keepalives_idle(idle);
+            }
+            None => {
+                self.config.keepalives(false);
+            }
+        }
+        self
+    }
+
     /// The tokio-postgres config in use.
     pub fn config(&self) -> &Config {
         &self.config
@@ -239,7 +264,24 @@ impl PgManager {
             })
             .unwrap_or("127.0.0.1");
         let port = self.config.get_ports().first().copied().unwrap_or(5432);
-        TcpStream::connect((host, port)).await
+        let stream = TcpStream::connect((host, port)).await?;
+        self.apply_keepalive(&stream)?;
+        Ok(stream)
+    }
+
+    /// Sets TCP keepalive on `stream` as the config says (tokio-postgres would do it
+    /// in its own connect, which `connect_raw` bypasses).
+    fn apply_keepalive(&self, stream: &TcpStream) -> io::Result<()> {
+        if !self.config.get_keepalives() {
+            return stream.set_keepalive(None);
+        }
+        stream.set_keepalive(Some(self.config.get_keepalives_idle()))?;
+        let interval = self.config.get_keepalives_interval();
+        let retries = self.config.get_keepalives_retries();
+        if interval.is_some() || retries.is_some() {
+            stream.set_keepalive_probes(interval, retries)?;
+        }
+        Ok(())
     }
 }
 
@@ -316,5 +358,64 @@ impl Manager for PgManager {
         } else {
             Health::Ok
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use keel_runtime::net::TcpListener;
+
+    use super::*;
+
+    /// A manager aimed at `listener` (no PostgreSQL needed: only the socket is made).
+    fn manager_for(listener: &TcpListener, config: impl FnOnce(&mut Config)) -> PgManager {
+        let mut cfg = Config::new();
+        cfg.host("127.0.0.1")
+            .port(listener.local_addr().unwrap().port());
+        config(&mut cfg);
+        PgManager::new(cfg)
+    }
+
+    #[test]
+    fn the_socket_gets_the_configs_keepalive() {
+        keel_runtime::block_on(async {
+            let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+            let manager = manager_for(&listener, |c| {
+                c.keepalives_idle(Duration::from_secs(41))
+                    .keepalives_interval(Duration::from_secs(6))
+                    .keepalives_retries(5);
+            });
+            let stream = manager.connect_socket().await.unwrap();
+            assert_eq!(stream.keepalive().unwrap(), Some(Duration::from_secs(41)));
+            assert_eq!(
+                stream.keepalive_probes().unwrap(),
+                (Duration::from_secs(6), 5)
+            );
+        });
+    }
+
+    #[test]
+    fn keepalive_defaults_to_tokio_postgres_and_can_be_turned_off() {
+        keel_runtime::block_on(async {
+            let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+            let stream = manager_for(&listener, |_| {})
+                .connect_socket()
+                .await
+                .unwrap();
+            assert_eq!(
+                stream.keepalive().unwrap(),
+                Some(Config::new().get_keepalives_idle())
+            );
+
+            let manager = manager_for(&listener, |_| {}).keepalive(None);
+            let stream = manager.connect_socket().await.unwrap();
+            assert_eq!(stream.keepalive().unwrap(), None);
+
+            let manager = manager_for(&listener, |_| {}).keepalive(Some(Duration::from_secs(9)));
+            let stream = manager.connect_socket().await.unwrap();
+            assert_eq!(stream.keepalive().unwrap(), Some(Duration::from_secs(9)));
+        });
     }
 }

@@ -24,6 +24,11 @@
 //! finds the job in step 2 or the submitter sees it sleeping and wakes it. A busy pool
 //! pays one fence and one load per submit, and no lock.
 //!
+//! A batch steal (from the injector or a peer) moves jobs out of sight for a moment: a
+//! worker that looks then may see nothing and go to sleep. So a thread whose steal left
+//! jobs in its own deque does what a submitter does — fence, read `sleeping`, wake one
+//! (`share_batch`) — or those jobs could wait behind a job that blocks.
+//!
 //! # Start of a job
 //!
 //! The queue slot is given back as soon as a worker takes the job. Then the job is
@@ -294,7 +299,7 @@ impl Inner {
         loop {
             let mut retry = false;
             match self.injector.steal_batch_and_pop(local) {
-                Steal::Success(job) => return Some(job),
+                Steal::Success(job) => return Some(self.share_batch(local, job)),
                 Steal::Retry => retry = true,
                 Steal::Empty => {}
             }
@@ -303,7 +308,7 @@ impl Inner {
                     continue;
                 }
                 match stealer.steal_batch_and_pop(local) {
-                    Steal::Success(job) => return Some(job),
+                    Steal::Success(job) => return Some(self.share_batch(local, job)),
                     Steal::Retry => retry = true,
                     Steal::Empty => {}
                 }
@@ -312,6 +317,22 @@ impl Inner {
                 return None;
             }
         }
+    }
+
+    /// After a batch steal: the jobs that came along now sit in this thread's deque, where
+    /// a worker that looked for work while they were in transit (gone from their source,
+    /// not yet in `local`) did not see them and may have gone to sleep. Same fence
+    /// pattern as a submit: either that worker's second look (step 2) finds them, or this
+    /// thread sees it sleeping and wakes it — without this, jobs could wait in the deque
+    /// of a worker that is itself blocked (found by `size_is_a_hard_cap`, rarely).
+    fn share_batch(&self, local: &Worker<Job>, job: Job) -> Job {
+        if !local.is_empty() {
+            fence(Ordering::SeqCst);
+            if self.sleeping.load(Ordering::SeqCst) > 0 {
+                self.wake_one();
+            }
+        }
+        job
     }
 
     /// Looks for a job with the thread's own deque, which lives in `LOCAL`.

@@ -5,6 +5,9 @@ use std::future::poll_fn;
 use std::io::{self, IoSlice, Read, Write};
 use std::net::{Shutdown, SocketAddr};
 use std::task::{Context, Poll};
+use std::time::Duration;
+
+use socket2::{SockRef, TcpKeepalive};
 
 use super::TcpSocket;
 use crate::context;
@@ -238,6 +241,89 @@ impl TcpStream {
     /// When the OS cannot tell.
     pub fn nodelay(&self) -> io::Result<bool> {
         self.inner.get_ref().nodelay()
+    }
+
+    /// Turns TCP keepalive on, probing after `idle` without traffic (`SO_KEEPALIVE` and
+    /// `TCP_KEEPIDLE`), or off with `None`. The probe interval and count stay the OS's
+    /// unless [`set_keepalive_probes`](Self::set_keepalive_probes) sets them. A peer
+    /// that vanished (host down, cable pulled, NAT entry expired) then fails reads
+    /// with an error instead of leaving the connection hanging.
+    ///
+    /// # Errors
+    ///
+    /// When the OS refuses (e.g. an `idle` beyond its maximum).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use keel_runtime::net::{TcpListener, TcpStream};
+    ///
+    /// keel_runtime::block_on(async {
+    ///     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    ///     let stream = TcpStream::connect(listener.local_addr().unwrap()).await.unwrap();
+    ///     stream.set_keepalive(Some(Duration::from_secs(60))).unwrap();
+    ///     assert_eq!(stream.keepalive().unwrap(), Some(Duration::from_secs(60)));
+    ///     stream.set_keepalive(None).unwrap();
+    ///     assert_eq!(stream.keepalive().unwrap(), None);
+    /// });
+    /// ```
+    pub fn set_keepalive(&self, idle: Option<Duration>) -> io::Result<()> {
+        let socket = SockRef::from(self.inner.get_ref());
+        match idle {
+            Some(idle) => socket.set_tcp_keepalive(&TcpKeepalive::new().with_time(idle)),
+            None => socket.set_keepalive(false),
+        }
+    }
+
+    /// Sets the interval between keepalive probes (`TCP_KEEPINTVL`) and how many
+    /// unanswered ones close the connection (`TCP_KEEPCNT`); `None` leaves that one as
+    /// it is. Also turns keepalive on (with the idle time left as it is).
+    ///
+    /// # Errors
+    ///
+    /// When the OS refuses.
+    pub fn set_keepalive_probes(
+        &self,
+        interval: Option<Duration>,
+        retries: Option<u32>,
+    ) -> io::Result<()> {
+        let mut params = TcpKeepalive::new();
+        if let Some(interval) = interval {
+            params = params.with_interval(interval);
+        }
+        if let Some(retries) = retries {
+            params = params.with_retries(retries);
+        }
+        SockRef::from(self.inner.get_ref()).set_tcp_keepalive(&params)
+    }
+
+    /// The keepalive idle time while keepalive is on, `None` while it is off.
+    ///
+    /// # Errors
+    ///
+    /// When the OS cannot tell.
+    pub fn keepalive(&self) -> io::Result<Option<Duration>> {
+        let socket = SockRef::from(self.inner.get_ref());
+        if socket.keepalive()? {
+            socket.tcp_keepalive_time().map(Some)
+        } else {
+            Ok(None)
+        }
+    }
+
+    /// The keepalive probe interval and count (`TCP_KEEPINTVL`, `TCP_KEEPCNT`), whether
+    /// keepalive is on or not.
+    ///
+    /// # Errors
+    ///
+    /// When the OS cannot tell.
+    pub fn keepalive_probes(&self) -> io::Result<(Duration, u32)> {
+        let socket = SockRef::from(self.inner.get_ref());
+        Ok((
+            socket.tcp_keepalive_interval()?,
+            socket.tcp_keepalive_retries()?,
+        ))
     }
 
     /// The remote address.
