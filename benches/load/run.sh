@@ -102,9 +102,10 @@ start_server() {
     exit 1
   fi
   case "$name" in
-    keel) KEEL_LOOPS=1 HOST=127.0.0.1 PORT="$PORT" \
+    # No access log: none of the peers logs per request either (Fastify's logger is off).
+    keel) KEEL_ACCESS_LOG=off KEEL_LOOPS=1 HOST=127.0.0.1 PORT="$PORT" \
             taskset -c "$SERVER_CPU" "$keel_target/release/examples/hello" >"$logf" 2>&1 & ;;
-    keel-notiming) KEEL_POLL_TIMING=off KEEL_LOOPS=1 HOST=127.0.0.1 PORT="$PORT" \
+    keel-notiming) KEEL_ACCESS_LOG=off KEEL_POLL_TIMING=off KEEL_LOOPS=1 HOST=127.0.0.1 PORT="$PORT" \
             taskset -c "$SERVER_CPU" "$keel_target/release/examples/hello" >"$logf" 2>&1 & ;;
     hyper) PORT="$PORT" taskset -c "$SERVER_CPU" "$peer_target/release/peer-hyper" >"$logf" 2>&1 & ;;
     raw) PORT="$PORT" taskset -c "$SERVER_CPU" "$peer_target/release/peer-raw" >"$logf" 2>&1 & ;;
