@@ -5,7 +5,8 @@
 //! timers, socket registration, the local wake path) goes through here, so none of those
 //! types carries a reference to the loop.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
+use std::ptr;
 use std::rc::Rc;
 use std::sync::Arc;
 
@@ -14,6 +15,10 @@ use crate::executor::task::TaskRef;
 
 thread_local! {
     static CURRENT: RefCell<Option<Rc<Core>>> = const { RefCell::new(None) };
+    /// `CURRENT`'s core as a plain pointer (null when none), for the local wake path: a
+    /// `Cell` of a pointer has no destructor, so reading it is one thread-local load,
+    /// with no registration or borrow checks.
+    static CURRENT_RAW: Cell<*const Core> = const { Cell::new(ptr::null()) };
 }
 
 /// Makes `core` the current loop while `f` runs, restoring the previous one after (also
@@ -23,11 +28,14 @@ pub(crate) fn enter<R>(core: Rc<Core>, f: impl FnOnce() -> R) -> R {
     impl Drop for Restore {
         fn drop(&mut self) {
             let previous = self.0.take();
+            CURRENT_RAW.set(previous.as_ref().map_or(ptr::null(), Rc::as_ptr));
             let _ = CURRENT.try_with(|current| *current.borrow_mut() = previous);
         }
     }
+    let raw = Rc::as_ptr(&core);
     let previous = CURRENT.with(|current| current.borrow_mut().replace(core));
     let _restore = Restore(previous);
+    CURRENT_RAW.set(raw);
     f()
 }
 
@@ -66,16 +74,14 @@ pub(crate) fn expect_core<R>(what: &str, f: impl FnOnce(&Rc<Core>) -> R) -> R {
 /// The local half of a wake: pushes `task` onto the run queue when this thread drives
 /// the task's loop, and hands it back otherwise.
 pub(crate) fn try_push_local(task: TaskRef) -> Result<(), TaskRef> {
-    let mut task = Some(task);
-    let _ = CURRENT.try_with(|current| {
-        if let (Some(core), Some(t)) = (current.borrow().as_ref(), task.as_ref())
-            && Arc::ptr_eq(&core.shared, &t.header().owner)
-        {
-            core.push_local(task.take().expect("checked above"));
+    let core = CURRENT_RAW.get();
+    // SAFETY: `CURRENT_RAW` is non-null only while `enter` runs on this thread, and
+    // `enter` keeps the `Rc<Core>` it points to alive in `CURRENT` for that whole time.
+    match unsafe { core.as_ref() } {
+        Some(core) if Arc::ptr_eq(&core.shared, &task.header().owner) => {
+            core.push_local(task);
+            Ok(())
         }
-    });
-    match task {
-        None => Ok(()),
-        Some(task) => Err(task),
+        _ => Err(task),
     }
 }

@@ -6,7 +6,6 @@ use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::task::{Context, Waker};
 use std::time::{Duration, Instant};
 
 use slab::Slab;
@@ -38,12 +37,6 @@ pub(crate) const POLL_TIME_SAMPLE: u32 = 16;
 /// one loop is never mistaken for one of another loop (debug checks, stale handles).
 static NEXT_INSTANCE: AtomicU64 = AtomicU64::new(1);
 
-/// A task as the loop stores it while it is not being polled.
-struct Slot {
-    task: TaskRef,
-    waker: Waker,
-}
-
 /// One loop's local state.
 pub(crate) struct Core {
     /// The part other threads see.
@@ -55,7 +48,9 @@ pub(crate) struct Core {
     /// Task polls between two I/O polls.
     pub(crate) event_interval: u32,
     run_queue: RefCell<VecDeque<TaskRef>>,
-    tasks: RefCell<Slab<Option<Slot>>>,
+    /// Every live task of this loop, which owns them: a queued or woken reference alone
+    /// does not keep a task alive past its loop's shutdown.
+    tasks: RefCell<Slab<TaskRef>>,
     pub(crate) io: IoDriver,
     pub(crate) time: TimeDriver,
     pub(crate) stats: LoopStats,
@@ -123,11 +118,7 @@ impl Core {
 
     /// Adopts a new task (already marked scheduled) and queues it.
     pub(crate) fn adopt(&self, task: TaskRef) {
-        let waker = task.clone().waker();
-        let key = self.tasks.borrow_mut().insert(Some(Slot {
-            task: task.clone(),
-            waker,
-        }));
+        let key = self.tasks.borrow_mut().insert(task.clone());
         task.header().set_key(key);
         bump(&self.stats.tasks_spawned);
         self.push_local(task);
@@ -165,43 +156,36 @@ impl Core {
             let Some(task) = self.pop_local() else {
                 break;
             };
-            if let Some((slot, key)) = self.take_for_poll(&task) {
-                let ready = self.poll_slot(&task, &slot);
-                self.after_poll(slot, key, ready);
+            if self.begin_poll(&task) {
+                if self.poll_task(&task) {
+                    self.finish(&task);
+                }
                 polled += 1;
             }
         }
         polled
     }
 
-    /// Takes a queued task's slot for polling; `None` when the entry was stale or the
-    /// task was aborted (then it is finished here).
+    /// Gets a dequeued task ready to be polled; false when the entry was stale (the task
+    /// completed since it was queued) or the task was aborted (then it is finished here).
     #[inline]
-    fn take_for_poll(&self, task: &TaskRef) -> Option<(Slot, usize)> {
-        let header = task.header();
-        let prev = header.begin_poll();
+    fn begin_poll(&self, task: &TaskRef) -> bool {
+        let prev = task.header().begin_poll();
         if prev & state::COMPLETE != 0 {
-            return None;
+            return false;
         }
-        let key = header.key();
-        let slot = self
-            .tasks
-            .borrow_mut()
-            .get_mut(key)
-            .and_then(Option::take)?;
         if prev & state::ABORTED != 0 {
-            self.finish(slot);
-            return None;
+            self.finish(task);
+            return false;
         }
         bump(&self.stats.polls);
         self.budget.set(POLL_BUDGET);
-        Some((slot, key))
+        true
     }
 
     /// Polls `task` once; whether it finished.
     #[inline]
-    fn poll_slot(&self, task: &TaskRef, slot: &Slot) -> bool {
-        let mut cx = Context::from_waker(&slot.waker);
+    fn poll_task(&self, task: &TaskRef) -> bool {
         // Named for the panic hook, should the poll panic.
         let header = task.header();
         self.polling.set(header);
@@ -210,27 +194,20 @@ impl Core {
         let restore = task_context::Restore(task_context::swap_raw(RequestContext::as_raw(
             header.context.as_ref(),
         )));
-        // SAFETY: this is the task's owning loop (it is in our slab), on its own thread.
-        let ready = unsafe { task.poll(&mut cx) }.is_ready();
+        // SAFETY: this is the task's owning loop (it is in our slab), on its own thread,
+        // and `task` is held across the call.
+        let ready = unsafe { task.poll() }.is_ready();
         drop(restore);
         self.polling.set(std::ptr::null());
         ready
     }
 
-    /// Finishes a task that completed, or puts its slot back.
-    #[inline]
-    fn after_poll(&self, slot: Slot, key: usize, ready: bool) {
-        if ready {
-            self.finish(slot);
-        } else if let Some(entry) = self.tasks.borrow_mut().get_mut(key) {
-            *entry = Some(slot);
-        }
-    }
-
     /// Polls one task, starting at `started` (coarse clock). Returns when the poll ended,
     /// or `None` when the queued entry was stale (or aborted: nothing was timed).
     fn run_task(&self, task: &TaskRef, started: u64) -> Option<u64> {
-        let (slot, key) = self.take_for_poll(task)?;
+        if !self.begin_poll(task) {
+            return None;
+        }
         let header = task.header();
         let precise = match self.polls_until_sample.get() {
             0 => {
@@ -243,28 +220,40 @@ impl Core {
             }
         };
         self.shared.watch.begin(header, started);
-        let ready = self.poll_slot(task, &slot);
+        let ready = self.poll_task(task);
         self.shared.watch.end();
-        let precise = precise.map(|began| began.elapsed());
         let now = coarse_nanos();
-        let took = Duration::from_nanos(now.saturating_sub(started));
-        if took >= self.stalls.threshold() {
-            self.poll_time.record(precise.unwrap_or(took));
-        } else if let Some(took) = precise {
-            self.poll_time.record_n(took, POLL_TIME_SAMPLE);
+        let took = now.saturating_sub(started);
+        if took >= self.stalls.threshold_nanos() {
+            self.record_stall(header, precise, took, now);
+        } else if let Some(began) = precise {
+            self.poll_time.record_n(began.elapsed(), POLL_TIME_SAMPLE);
         }
-        self.stalls.observe(header, took, now, self.shared.index);
-        self.after_poll(slot, key, ready);
+        if ready {
+            self.finish(task);
+        }
         Some(now)
+    }
+
+    /// A poll of `header`'s task that started at `now - took` (coarse nanoseconds) ran
+    /// past the stall threshold: it goes into the poll-time histogram (with the precise
+    /// time when this poll was sampled) and to the stall detector.
+    #[cold]
+    #[inline(never)]
+    fn record_stall(&self, header: &Header, precise: Option<Instant>, took: u64, now: u64) {
+        let took = Duration::from_nanos(took);
+        self.poll_time
+            .record(precise.map_or(took, |began| began.elapsed()));
+        self.stalls.observe(header, took, now, self.shared.index);
     }
 
     /// Drops a task's future (reporting cancellation if it had not finished) and frees
     /// its slot.
-    fn finish(&self, slot: Slot) {
+    fn finish(&self, task: &TaskRef) {
         // SAFETY: the task is in this loop's slab and we run on the loop's thread.
-        unsafe { slot.task.cancel() };
-        self.tasks.borrow_mut().try_remove(slot.task.header().key());
-        drop(slot);
+        unsafe { task.cancel() };
+        let owned = self.tasks.borrow_mut().try_remove(task.header().key());
+        drop(owned);
         bump(&self.stats.tasks_completed);
     }
 
@@ -275,7 +264,7 @@ impl Core {
         if header.is_null() {
             return None;
         }
-        // SAFETY: `polling` is non-null only inside `poll_slot`'s poll, whose caller holds a
+        // SAFETY: `polling` is non-null only inside `poll_task`'s poll, whose caller holds a
         // reference to the task (so its header is alive), and `Core` is `!Send`: the
         // caller runs on this loop's thread, inside that poll.
         Some(unsafe { Header::describe(header) })
@@ -323,21 +312,16 @@ impl Core {
             if take_injected {
                 self.drain_inject();
             }
-            let slots: Vec<(usize, Slot)> = {
-                let mut tasks = self.tasks.borrow_mut();
-                let keys: Vec<usize> = tasks.iter().map(|(k, _)| k).collect();
-                keys.into_iter()
-                    .filter_map(|k| tasks.try_remove(k).flatten().map(|s| (k, s)))
-                    .collect()
-            };
+            let tasks: Vec<TaskRef> = self.tasks.borrow_mut().drain().collect();
             self.run_queue.borrow_mut().clear();
-            if slots.is_empty() && self.tasks.borrow().is_empty() {
+            if tasks.is_empty() {
                 break;
             }
-            for (_, slot) in slots {
-                // SAFETY: the task was in this loop's slab; we run on the loop's thread.
-                unsafe { slot.task.cancel() };
-                drop(slot);
+            for task in tasks {
+                // SAFETY: the task was in this loop's slab; we run on the loop's thread,
+                // outside any poll (shutdown, or after the loop unwound out of one).
+                unsafe { task.cancel() };
+                drop(task);
                 bump(&self.stats.tasks_completed);
             }
         }

@@ -146,7 +146,7 @@ where
             }
             Err(payload) => {
                 if !crate::panic_hook::hook_installed() {
-                    let header = RawTask::header(&*task);
+                    let header = (&*task as &dyn RawTask).header();
                     tracing::error!(
                         loop_index = header.owner.index,
                         spawned_at = %header.location,

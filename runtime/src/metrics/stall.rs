@@ -18,6 +18,8 @@ const UNNAMED: &str = "<unnamed>";
 #[derive(Debug)]
 pub(crate) struct StallDetector {
     threshold: Duration,
+    /// `threshold` in nanoseconds, for the per-poll comparison.
+    threshold_nanos: u64,
     total: Cell<u64>,
     by_task: RefCell<HashMap<Arc<str>, u64>>,
     /// When the last warning was logged (coarse clock nanoseconds).
@@ -32,6 +34,7 @@ impl StallDetector {
     pub(crate) fn new(threshold: Duration) -> StallDetector {
         StallDetector {
             threshold,
+            threshold_nanos: u64::try_from(threshold.as_nanos()).unwrap_or(u64::MAX),
             total: Cell::new(0),
             by_task: RefCell::new(HashMap::new()),
             last_log: Cell::new(None),
@@ -67,9 +70,10 @@ impl StallDetector {
         }
     }
 
-    /// The poll duration from which a poll counts as a stall.
-    pub(crate) fn threshold(&self) -> Duration {
-        self.threshold
+    /// The poll duration from which a poll counts as a stall, in nanoseconds.
+    #[inline]
+    pub(crate) fn threshold_nanos(&self) -> u64 {
+        self.threshold_nanos
     }
 
     /// Stalls so far.

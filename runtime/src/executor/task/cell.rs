@@ -19,6 +19,7 @@
 
 use std::cell::UnsafeCell;
 use std::future::Future;
+use std::mem::ManuallyDrop;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::pin::Pin;
 use std::ptr;
@@ -33,6 +34,11 @@ use super::state::{COMPLETE, DETACHED};
 use super::{Header, JoinError};
 
 /// A spawned future and everything around it, in one `Arc`.
+///
+/// `repr(C)` with the header first: a [`TaskRef`]'s data pointer is also a pointer to
+/// the task's [`Header`], so the loop reads the header without a virtual call
+/// (`raw.rs`).
+#[repr(C)]
 pub(crate) struct TaskCell<F: Future> {
     header: Header,
     future: UnsafeCell<Option<F>>,
@@ -138,16 +144,18 @@ impl<F: Future + 'static> TaskCell<F> {
     }
 }
 
-impl<F: Future + 'static> RawTask for TaskCell<F> {
-    fn header(&self) -> &Header {
-        &self.header
-    }
-
-    fn waker(self: Arc<Self>) -> Waker {
-        Waker::from(self)
-    }
-
-    unsafe fn poll(&self, cx: &mut Context<'_>) -> Poll<()> {
+// SAFETY: `TaskCell` is `repr(C)` with `header` as its first field.
+unsafe impl<F: Future + 'static> RawTask for TaskCell<F> {
+    unsafe fn poll(&self) -> Poll<()> {
+        // The poll's waker borrows the caller's reference instead of taking one of its
+        // own: no reference-count traffic per poll. Clones made by the future are real
+        // references (`Wake`'s vtable increments the count).
+        // SAFETY: every `TaskCell` lives in an `Arc` (`new` is the only constructor), so
+        // `self` is an `Arc` data pointer; the caller holds a reference for the whole
+        // poll, and the `ManuallyDrop` never gives this borrowed count back.
+        let waker = ManuallyDrop::new(Waker::from(unsafe { Arc::from_raw(ptr::from_ref(self)) }));
+        let mut cx = Context::from_waker(&waker);
+        let cx = &mut cx;
         // SAFETY: the caller runs on the owning loop's thread, the only one that touches
         // `future`; the cell lives in an `Arc` and is never moved, so pinning holds.
         let polled = match unsafe { (*self.future.get()).as_mut() } {

@@ -4,7 +4,7 @@
 //! [`TaskCell`](super::cell::TaskCell); only the vtable differs.
 
 use std::sync::Arc;
-use std::task::{Context, Poll, Waker};
+use std::task::{Context, Poll};
 
 use super::{Header, JoinError};
 use crate::context;
@@ -14,20 +14,22 @@ use crate::event_loop::Injected;
 pub(crate) type TaskRef = Arc<dyn RawTask>;
 
 /// The loop's view of a task.
-pub(crate) trait RawTask: Send + Sync + 'static {
-    /// The shared header.
-    fn header(&self) -> &Header;
-
-    /// A waker for this task: one more reference count, no allocation.
-    fn waker(self: Arc<Self>) -> Waker;
-
-    /// Polls the future once, catching a panic. On `Ready` the future has been dropped
-    /// and the task completed (output stored for the join handle, or dropped).
+///
+/// # Safety
+///
+/// An implementor is `repr(C)` with a [`Header`] as its first field (`header()` below
+/// reads it through the data pointer). The one implementor is
+/// [`TaskCell`](super::cell::TaskCell).
+pub(crate) unsafe trait RawTask: Send + Sync + 'static {
+    /// Polls the future once with a waker for this task, catching a panic. On `Ready`
+    /// the future has been dropped and the task completed (output stored for the join
+    /// handle, or dropped).
     ///
     /// # Safety
     ///
-    /// Only on the owning loop's thread: the future may be `!Send`.
-    unsafe fn poll(&self, cx: &mut Context<'_>) -> Poll<()>;
+    /// Only on the owning loop's thread (the future may be `!Send`), through a
+    /// [`TaskRef`] the caller keeps for the whole call (the waker borrows it).
+    unsafe fn poll(&self) -> Poll<()>;
 
     /// Drops the future if it is still there and completes the task as cancelled. Does
     /// nothing once the task is complete.
@@ -37,6 +39,17 @@ pub(crate) trait RawTask: Send + Sync + 'static {
     /// Only on the owning loop's thread, or — for a task whose future is `Send` and that
     /// no loop has adopted — on any thread.
     unsafe fn cancel(&self);
+}
+
+impl dyn RawTask {
+    /// The shared header, read without a virtual call.
+    #[inline]
+    pub(crate) fn header(&self) -> &Header {
+        // SAFETY: every implementor is `repr(C)` with a `Header` first (the trait's
+        // contract), so the data pointer of any `dyn RawTask` points at a valid
+        // `Header` that lives as long as `self`.
+        unsafe { &*std::ptr::from_ref(self).cast::<Header>() }
+    }
 }
 
 /// The join handle's view of a task with output `T`.
