@@ -185,7 +185,7 @@ impl keel::pool::Manager for Unit {
 /// Deployment's variables), and the families hello has no use for — a connection pool,
 /// a circuit breaker, a bulkhead, the blocking and worker pools — rendered in this
 /// process by the same code after registering one of each.
-fn all_served_names() -> BTreeSet<String> {
+fn all_served_names() -> (BTreeSet<String>, BTreeSet<String>) {
     let c = deployment();
     let envs = deployment_envs(container(&c));
     let envs: Vec<(&str, &str)> = envs.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
@@ -194,6 +194,7 @@ fn all_served_names() -> BTreeSet<String> {
     let metrics = hello.request("GET", "/metrics", None);
     assert_eq!(metrics.status, 200);
     let mut names = served_names(&metrics.body);
+    let mut families = families(&metrics.body);
     let (status, _, stderr) = hello.stop();
     assert!(status.success(), "hello: {status}; stderr: {stderr}");
 
@@ -218,7 +219,17 @@ fn all_served_names() -> BTreeSet<String> {
         keel::metrics::gather_local().render()
     });
     names.extend(served_names(&local));
-    names
+    families.extend(self::families(&local));
+    (names, families)
+}
+
+/// The family names (`# TYPE` lines) of a `/metrics` text.
+fn families(text: &str) -> BTreeSet<String> {
+    text.lines()
+        .filter_map(|l| l.strip_prefix("# TYPE "))
+        .filter_map(|rest| rest.split_whitespace().next())
+        .map(str::to_owned)
+        .collect()
 }
 
 /// The Deployment's literal variables, with `HOST` and `PORT` left to the test's
@@ -393,8 +404,8 @@ fn rollout_service_autoscaler_and_budget_fit_the_deployment() {
 }
 
 #[test]
-fn alerts_and_dashboard_name_only_served_metrics() {
-    let served = all_served_names();
+fn alerts_dashboard_and_metrics_doc_name_only_served_metrics() {
+    let (served, families) = all_served_names();
     // A sanity check of the collection itself.
     for family in [
         "keel_loop_lag_seconds_bucket",
@@ -475,6 +486,30 @@ fn alerts_and_dashboard_name_only_served_metrics() {
         assert!(
             seen.contains(needed),
             "the dashboard has no panel on {needed}"
+        );
+    }
+
+    // docs/metrics.md: names only served metrics (words ending in `_` are prefixes such
+    // as `keel_blocking_*`; the label section is left out, its values are not metrics),
+    // and documents every family served.
+    let doc = read(&root().join("docs/metrics.md"));
+    let labels = doc.find("## Labels you will see").expect("a label section");
+    let after = labels + doc[labels..].find("\n## ").expect("a section after it");
+    let doc = format!("{}{}", &doc[..labels], &doc[after..]);
+    let documented: BTreeSet<String> = metric_names(&doc)
+        .into_iter()
+        .filter(|n| !n.ends_with('_'))
+        .collect();
+    for name in &documented {
+        assert!(
+            served.contains(name),
+            "docs/metrics.md names {name}, which /metrics does not serve"
+        );
+    }
+    for family in &families {
+        assert!(
+            documented.contains(family),
+            "docs/metrics.md does not document {family}"
         );
     }
 }
