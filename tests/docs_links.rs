@@ -81,7 +81,10 @@ fn relative_links_lead_to_files_and_headings() {
             checked += 1;
         }
     }
-    assert!(checked > 50, "only {checked} links found: is the parser right?");
+    assert!(
+        checked > 50,
+        "only {checked} links found: is the parser right?"
+    );
 }
 
 #[test]
