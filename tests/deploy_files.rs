@@ -5,7 +5,9 @@
 //! `docs/configuration.md`), its grace period outlasts the drain and its
 //! `KEEL_HEAP_LIMIT` is 75% of the memory limit; the Service, autoscaler and disruption
 //! budget select it; the alert rules and the Grafana dashboard name only metrics a real
-//! `/metrics` serves; the Dockerfile builds hello and runs as a non-root user.
+//! `/metrics` serves (and, where promtool is installed, the rules pass its check and the
+//! unit tests of `alerts_test.yml`); the Dockerfile builds hello and runs as a non-root
+//! user.
 //!
 //! The hello binary is the one `cargo test` builds next to this test (with
 //! `--test deploy_files` alone, run `cargo build --example hello` first).
@@ -252,8 +254,10 @@ fn every_file_parses() {
             Some("yaml" | "yml") => {
                 for doc in yaml(&name) {
                     assert!(
-                        doc.get("kind").is_some() || doc.get("groups").is_some(),
-                        "{name}: neither a manifest nor a rule file"
+                        doc.get("kind").is_some()
+                            || doc.get("groups").is_some()
+                            || doc.get("rule_files").is_some(),
+                        "{name}: neither a manifest, a rule file nor a rule test"
                     );
                 }
             }
@@ -272,6 +276,7 @@ fn every_file_parses() {
         "hpa.yaml",
         "pdb.yaml",
         "alerts.yml",
+        "alerts_test.yml",
         "grafana-dashboard.json",
     ] {
         assert!(seen.contains(expected), "docs/deploy/{expected} is missing");
@@ -630,4 +635,29 @@ fn variable_list_matches_the_source_and_the_docs() {
             "docs/configuration.md does not document {name}"
         );
     }
+}
+
+#[test]
+fn alert_rules_pass_promtool_when_it_is_installed() {
+    let check = |args: &[&str]| {
+        std::process::Command::new("promtool")
+            .args(args)
+            .current_dir(deploy_dir())
+            .output()
+    };
+    let Ok(out) = check(&["check", "rules", "alerts.yml"]) else {
+        eprintln!("SKIPPED: promtool is not installed (apt-get install prometheus)");
+        return;
+    };
+    let text = |o: &std::process::Output| {
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr)
+        )
+    };
+    assert!(out.status.success(), "promtool check rules: {}", text(&out));
+    // alerts_test.yml: the seed's alerts fire when they should and not otherwise.
+    let out = check(&["test", "rules", "alerts_test.yml"]).unwrap();
+    assert!(out.status.success(), "promtool test rules: {}", text(&out));
 }
