@@ -32,3 +32,8 @@ pub use keel_runtime::{fs, net, resilience};
 
 pub mod metrics;
 mod resilience_metrics;
+
+/// The README's example, compiled as a doctest so it cannot drift from the API.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

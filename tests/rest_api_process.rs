@@ -1,7 +1,9 @@
 //! `examples/rest_api` as a real process against the local PostgreSQL
 //! (`PGHOST`/`PGPORT`/… or 127.0.0.1:5432, user postgres, database test): the users
 //! CRUD with its error codes (422 validation, 404, 409 on a taken email), readiness
-//! tied to the pool, the pool on `/metrics`, and a clean exit on SIGTERM; an unreachable
+//! tied to the pool, the pool on `/metrics`, and a clean exit on SIGTERM; the auth
+//! route's rate limit (10 per 15 minutes per client, then a JSON 429 with `Retry-After`,
+//! other routes unaffected) and the request ids in the JSON access log; an unreachable
 //! database or a bad variable stops it at startup.
 
 mod support;
@@ -93,6 +95,70 @@ fn users_crud_with_error_codes_readiness_and_metrics() {
     let (status, stdout, stderr) = app.stop();
     assert_eq!(status.code(), Some(0), "stdout: {stdout}\nstderr: {stderr}");
     assert!(stdout.contains("drained"), "{stdout}");
+}
+
+#[test]
+fn the_auth_route_is_rate_limited_and_logs_carry_request_ids() {
+    let mut app = start("rest_api", &[]);
+    app.wait_ready();
+    let email = format!("grace-{}@example.com", unique());
+    let body = format!(r#"{{"name":"Grace","email":"{email}"}}"#);
+    let created = app.request("POST", "/users", Some(&body));
+    assert_eq!(created.status, 201, "{}", created.body);
+    let id = created.json()["id"].as_i64().expect("an id");
+
+    // The limit is 10 per 15 minutes per client IP, on /auth routes only.
+    let login = format!(r#"{{"email":"{}"}}"#, email.to_uppercase());
+    let ok = app.request("POST", "/auth/login", Some(&login));
+    assert_eq!(ok.status, 200, "{}", ok.body);
+    assert_eq!(ok.json()["id"], id);
+    assert_eq!(ok.header("ratelimit-limit"), Some("10"), "{:?}", ok.headers);
+    let unknown = r#"{"email":"nobody-here@example.com"}"#;
+    let denied = app.request("POST", "/auth/login", Some(unknown));
+    assert_eq!(denied.status, 401, "{}", denied.body);
+    assert_eq!(denied.json()["code"], "unauthorized");
+    for _ in 2..10 {
+        let reply = app.request("POST", "/auth/login", Some(&login));
+        assert_eq!(reply.status, 200, "{}", reply.body);
+    }
+    let limited = app.request("POST", "/auth/login", Some(&login));
+    assert_eq!(limited.status, 429, "{}", limited.body);
+    let retry_after: u64 = limited
+        .header("retry-after")
+        .expect("Retry-After")
+        .parse()
+        .expect("seconds");
+    assert!((1..=15 * 60).contains(&retry_after), "{retry_after}");
+    assert!(limited.json()["requestId"].is_string(), "{}", limited.body);
+    // Other routes are not limited.
+    let got = app.request("GET", &format!("/users/{id}"), None);
+    assert_eq!(got.status, 200, "{}", got.body);
+    let request_id = got.header("x-request-id").expect("X-Request-ID").to_owned();
+    assert_eq!(
+        app.request("DELETE", &format!("/users/{id}"), None).status,
+        204
+    );
+
+    let (status, stdout, stderr) = app.stop();
+    assert_eq!(status.code(), Some(0), "stdout: {stdout}\nstderr: {stderr}");
+    // The access log: JSON lines, the GET's under the id its response carried.
+    let access: Vec<serde_json::Value> = stdout
+        .lines()
+        .filter(|l| l.starts_with('{'))
+        .map(|l| serde_json::from_str(l).expect("a JSON log line"))
+        .filter(|l: &serde_json::Value| l["target"] == "keel_http::access")
+        .collect();
+    let line = access
+        .iter()
+        .find(|l| l["request_id"] == request_id.as_str())
+        .unwrap_or_else(|| panic!("no access line for {request_id} in {stdout}"));
+    assert_eq!(line["route"], "/users/:id");
+    assert_eq!(line["status"], 200);
+    let limited_lines = access
+        .iter()
+        .filter(|l| l["route"] == "/auth/login" && l["status"] == 429)
+        .count();
+    assert_eq!(limited_lines, 1, "{stdout}");
 }
 
 #[test]

@@ -27,6 +27,13 @@ pub(crate) struct UserPatch {
     email: Option<String>,
 }
 
+/// The body of `POST /auth/login`.
+#[derive(Debug, Deserialize, Validate)]
+pub(crate) struct Login {
+    #[garde(email, length(max = 254))]
+    email: String,
+}
+
 /// The query of `GET /users`: keyset pagination.
 #[derive(Debug, Deserialize)]
 pub(crate) struct Page {
@@ -84,4 +91,15 @@ pub(crate) async fn delete(
 ) -> Result<StatusCode, AppError> {
     users.delete(id).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// `POST /auth/login` → the user with that email, or 401. A stand-in for a real sign-in
+/// (this example stores no passwords: a real one verifies a password hash on the worker
+/// pool, as `examples/cpu_offload` shows, and issues a session); what it shows is the
+/// route's own rate limit (`routes.rs`).
+pub(crate) async fn login(
+    State(users): State<UserService>,
+    Valid(Json(login)): Valid<Json<Login>>,
+) -> Result<Json<User>, AppError> {
+    Ok(Json(users.login(&login.email).await?))
 }

@@ -1,7 +1,8 @@
 //! A users CRUD API on PostgreSQL in the layered shape of a Node service — the seed's
 //! routes → controllers → services → repositories, one file each, plus `errors.rs`:
 //!
-//! * `routes.rs` — the route table, built once per loop;
+//! * `routes.rs` — the route table, built once per loop, with the seed's rate limit on
+//!   the auth route (10 per 15 minutes per client IP, JSON 429 with `Retry-After`);
 //! * `controllers.rs` — typed, validated input (garde rules, 422 with the failing
 //!   fields) and the response shapes;
 //! * `services.rs` — the rules: 404 for a missing user, 409 for a taken email;
@@ -18,6 +19,8 @@
 //! curl -XPOST localhost:3000/users -H 'content-type: application/json' \
 //!      -d '{"name":"Ada","email":"ada@example.com"}'
 //! curl localhost:3000/users/1
+//! curl -XPOST localhost:3000/auth/login -H 'content-type: application/json' \
+//!      -d '{"email":"ada@example.com"}'
 //! curl 'localhost:3000/users?after=0&limit=10'
 //! curl -XPATCH localhost:3000/users/1 -H 'content-type: application/json' -d '{"name":"Ada L."}'
 //! curl -XDELETE localhost:3000/users/1
@@ -29,8 +32,9 @@
 //! `PGPORT` (5432), `PGUSER` (postgres), `PGPASSWORD` (none), `PGDATABASE` (test) and
 //! `APP_DB_POOL_MAX` (5 connections per loop).
 //!
-//! Not shown yet (other parts of Keel in progress): request ids in the logs and a rate
-//! limit on an auth route.
+//! Logs are JSON lines on stdout (`keel::log`; `LOG_LEVEL`, `LOG_FORMAT`): the access log
+//! and every event of a request carry its `request_id`, which is also the response's
+//! `X-Request-ID` and the `requestId` of its error bodies.
 
 mod controllers;
 mod errors;
@@ -44,6 +48,7 @@ use std::time::Duration;
 
 use keel::Config;
 use keel::http::config::{parse_number, parse_port};
+use keel::http::middleware::MemoryStore;
 use keel::pool::Pool;
 use keel::pool::postgres::{PgManager, tokio_postgres};
 
@@ -118,6 +123,8 @@ fn main() -> ExitCode {
 }
 
 fn run() -> Result<ExitCode, Box<dyn std::error::Error>> {
+    // JSON lines on stdout, each request's with its request id; flushed when `_log` drops.
+    let _log = keel::log::init_from_env()?;
     let config = Config::from_env()?;
     let (manager, target) = pg_manager()?;
     let pool_max: usize = Config::var("APP_DB_POOL_MAX", parse_number)?.unwrap_or(5);
@@ -144,12 +151,16 @@ fn run() -> Result<ExitCode, Box<dyn std::error::Error>> {
         runtime.handle().loops(),
         repositories::TABLE,
     );
+    let auth_store = MemoryStore::new(); // one for every loop: the limit is per process
     let report = server.serve(&runtime, move || {
         // Once per loop: this loop's pool, its metrics, its service.
         let pool = Pool::builder(manager.clone()).max(pool_max).build();
         keel::metrics::register_pool("postgres", &pool);
         LOOP_POOL.with(|p| *p.borrow_mut() = Some(pool.clone()));
-        routes::router(UserService::new(UserRepository::new(pool)))
+        routes::router(
+            UserService::new(UserRepository::new(pool)),
+            auth_store.clone(),
+        )
     })?;
     for request in report.abandoned() {
         eprintln!("rest_api: abandoned at the shutdown deadline: {request}");

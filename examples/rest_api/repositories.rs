@@ -76,6 +76,18 @@ impl UserRepository {
         Ok(row.as_ref().map(User::from_row))
     }
 
+    /// The user with `email` (already lower-cased), if any.
+    pub(crate) async fn find_by_email(&self, email: &str) -> Result<Option<User>, DbError> {
+        let conn = self.pool.get().await?;
+        let row = conn
+            .query_opt(
+                "SELECT id, name, email FROM keel_example_users WHERE email = $1",
+                &[&email],
+            )
+            .await?;
+        Ok(row.as_ref().map(User::from_row))
+    }
+
     /// Up to `limit` users with an id above `after`, by id.
     pub(crate) async fn list(&self, after: i64, limit: i64) -> Result<Vec<User>, DbError> {
         let conn = self.pool.get().await?;

@@ -36,6 +36,15 @@ impl UserService {
         self.repo.find(id).await?.ok_or_else(|| missing(id))
     }
 
+    /// The user signing in with `email`; 401 when no user has it (the same answer as a
+    /// wrong password would get, so the route does not tell which emails exist).
+    pub(crate) async fn login(&self, email: &str) -> Result<User, AppError> {
+        self.repo
+            .find_by_email(&email.trim().to_lowercase())
+            .await?
+            .ok_or_else(|| AppError::unauthorized("invalid credentials"))
+    }
+
     /// A page of users after id `after`; 422 for a page size outside 1..=100.
     pub(crate) async fn list(&self, after: i64, limit: i64) -> Result<Vec<User>, AppError> {
         if !(1..=MAX_PAGE).contains(&limit) {

@@ -17,7 +17,8 @@
 //! | `KEEL_OPS_ADDR` (`0.0.0.0:9090` or `9090`) | the main listener | [`Config::ops_addr`] |
 //! | `KEEL_METRICS_TOKEN` | none | [`Config::metrics_token`] |
 //!
-//! `LOG_LEVEL` and `LOG_FORMAT` belong to the logging layer and are not read here yet.
+//! `LOG_LEVEL`, `LOG_FORMAT` and `LOG_REDACT` belong to the logging layer (`keel::log`), which
+//! reads them itself; [`Config::VARIABLES`] lists them with the rest.
 
 use std::fmt;
 use std::io;
@@ -122,6 +123,52 @@ pub struct Config {
 }
 
 impl Config {
+    /// The name of every environment variable Keel itself reads: the ones
+    /// [`from_env`](Config::from_env) validates, and the logger's (`LOG_*`, read by
+    /// `keel::log::init_from_env`). Deployment files can be checked against it (the
+    /// repository's `tests/deploy_files.rs` does, and checks the list against the source).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// assert!(keel_http::Config::VARIABLES.contains(&"KEEL_SHUTDOWN_TIMEOUT"));
+    /// assert!(!keel_http::Config::VARIABLES.contains(&"KEEL_SHUTDOWN_TIMEOUTS"));
+    /// ```
+    pub const VARIABLES: &'static [&'static str] = &[
+        "HOST",
+        "PORT",
+        "KEEL_LOOPS",
+        "WEB_CONCURRENCY",
+        "KEEL_LOOP_FAILURE",
+        "KEEL_POLL_TIMING",
+        "KEEL_HEAP_LIMIT",
+        "KEEL_BLOCKING_THREADS",
+        "KEEL_BLOCKING_MIN_THREADS",
+        "KEEL_BLOCKING_KEEP_ALIVE",
+        "KEEL_BLOCKING_QUEUE",
+        "KEEL_BLOCKING_FS_THREADS",
+        "KEEL_BLOCKING_DNS_THREADS",
+        "KEEL_BLOCKING_USER_THREADS",
+        "KEEL_WORKER_THREADS",
+        "KEEL_WORKER_QUEUE",
+        "KEEL_WORKER_CPUS",
+        "KEEL_HEADERS_TIMEOUT",
+        "KEEL_REQUEST_TIMEOUT",
+        "KEEL_KEEPALIVE_TIMEOUT",
+        "KEEL_MAX_HEADER_SIZE",
+        "KEEL_MAX_BODY",
+        "KEEL_MAX_CONNECTIONS",
+        "KEEL_ENV",
+        "KEEL_ACCESS_LOG",
+        "KEEL_SHUTDOWN_TIMEOUT",
+        "KEEL_SHUTDOWN_DELAY",
+        "KEEL_OPS_ADDR",
+        "KEEL_METRICS_TOKEN",
+        "LOG_FORMAT",
+        "LOG_LEVEL",
+        "LOG_REDACT",
+    ];
+
     /// Reads and validates every variable in the table above.
     ///
     /// # Errors

@@ -62,10 +62,19 @@ pub fn start(name: &str, envs: &[(&str, &str)]) -> Example {
         let _ = err_tx.send(s);
     });
     let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let Some(Ok(first)) = lines.next() else {
-        let _ = child.wait();
-        let err = err_rx.recv_timeout(LIMIT).unwrap_or_default();
-        panic!("{name} printed nothing; stderr: {err}");
+    // JSON log lines (`keel::log`, also on stdout) may come before the banner: kept for
+    // `output`.
+    let mut early = Vec::new();
+    let first = loop {
+        match lines.next() {
+            Some(Ok(line)) if line.starts_with('{') => early.push(line),
+            Some(Ok(line)) => break line,
+            _ => {
+                let _ = child.wait();
+                let err = err_rx.recv_timeout(LIMIT).unwrap_or_default();
+                panic!("{name} printed no address; stdout: {early:?}; stderr: {err}");
+            }
+        }
     };
     let addr = first
         .split("http://")
@@ -75,8 +84,8 @@ pub fn start(name: &str, envs: &[(&str, &str)]) -> Example {
         .unwrap_or_else(|| panic!("no address in {first:?}"));
     let (out_tx, out_rx) = mpsc::channel();
     thread::spawn(move || {
-        let rest: Vec<String> = lines.map_while(Result::ok).collect();
-        let _ = out_tx.send(rest.join("\n"));
+        early.extend(lines.map_while(Result::ok));
+        let _ = out_tx.send(early.join("\n"));
     });
     let example = Example {
         name: name.to_owned(),
@@ -116,7 +125,7 @@ impl Example {
         }
     }
 
-    /// Everything printed after the first line, and stderr (once it exited).
+    /// Everything printed but the banner line, and stderr (once it exited).
     pub fn output(&self) -> (String, String) {
         (
             self.stdout.recv_timeout(LIMIT).unwrap_or_default(),
