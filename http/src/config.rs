@@ -141,6 +141,7 @@ impl Config {
         "WEB_CONCURRENCY",
         "KEEL_LOOP_FAILURE",
         "KEEL_POLL_TIMING",
+        "KEEL_PIN",
         "KEEL_HEAP_LIMIT",
         "KEEL_BLOCKING_THREADS",
         "KEEL_BLOCKING_MIN_THREADS",

@@ -71,7 +71,8 @@ impl Builder {
     /// Defaults overridden by the environment: `KEEL_LOOPS`, or else `WEB_CONCURRENCY`,
     /// sets the number of loops; `KEEL_LOOP_FAILURE` (`restart` or `exit`) the
     /// [`loop_failure`](Builder::loop_failure) policy; `KEEL_POLL_TIMING` (`on` or `off`)
-    /// sets [`instrument_polls`](Builder::instrument_polls); `KEEL_HEAP_LIMIT` (a size such
+    /// sets [`instrument_polls`](Builder::instrument_polls); `KEEL_PIN` (`on` or `off`)
+    /// sets [`pin`](Builder::pin); `KEEL_HEAP_LIMIT` (a size such
     /// as `1536MiB`) the heap limit, which otherwise is 75% of the container's memory limit.
     ///
     /// # Errors
@@ -93,6 +94,9 @@ impl Builder {
         if let Some(on) = crate::env::var("KEEL_POLL_TIMING", crate::env::parse_switch)? {
             builder.instrument_polls = on;
         }
+        if let Some(on) = crate::env::var("KEEL_PIN", crate::env::parse_switch)? {
+            builder.pin = on;
+        }
         Ok(builder)
     }
 
@@ -111,7 +115,9 @@ impl Builder {
     ///
     /// # Default
     ///
-    /// On. Skipped, with a log line, when there are more loops than CPUs.
+    /// On. Skipped, with a log line, when there are more loops than CPUs. `KEEL_PIN=off`
+    /// turns it off through [`Builder::from_env`]: do that where the CPUs are shared
+    /// (a container without exclusive CPUs), or every replica pins to the same ones.
     pub fn pin(mut self, pin: bool) -> Builder {
         self.pin = pin;
         self

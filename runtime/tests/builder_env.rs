@@ -123,3 +123,45 @@ fn keel_poll_timing_is_a_switch_named_in_errors() {
     assert_eq!(m.loops[0].poll_time.count(), 0, "poll timing is off");
     write_var("KEEL_POLL_TIMING", None);
 }
+
+/// How many CPUs the calling thread may run on.
+fn cpus_allowed_here() -> usize {
+    // SAFETY: `set` is a plain bit mask, valid zeroed; `sched_getaffinity(0, ..)` writes at
+    // most `size_of::<cpu_set_t>()` bytes into it.
+    unsafe {
+        let mut set: libc::cpu_set_t = std::mem::zeroed();
+        assert_eq!(
+            libc::sched_getaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &mut set),
+            0
+        );
+        libc::CPU_COUNT(&set) as usize
+    }
+}
+
+#[test]
+fn keel_pin_switches_pinning_and_is_named_in_errors() {
+    let _env = Env::set(Some("1"), None);
+    write_var("KEEL_PIN", Some("maybe"));
+    let err = Builder::from_env().unwrap_err();
+    assert_eq!(err.setting(), Some("KEEL_PIN"));
+    assert!(err.to_string().contains("maybe"), "{err}");
+
+    let available = cpus_allowed_here();
+    let loop_cpus = |pin: &str| {
+        write_var("KEEL_PIN", Some(pin));
+        let rt = Builder::from_env().unwrap().build().unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        rt.handle()
+            .spawn(async move { tx.send(cpus_allowed_here()).unwrap() });
+        rx.recv_timeout(std::time::Duration::from_secs(30)).unwrap()
+    };
+    assert_eq!(
+        loop_cpus("off"),
+        available,
+        "an unpinned loop may run anywhere"
+    );
+    if available > 1 {
+        assert_eq!(loop_cpus("on"), 1, "a pinned loop runs on one CPU");
+    }
+    write_var("KEEL_PIN", None);
+}
