@@ -14,12 +14,18 @@
 //!    [`cancel`](Waiters::cancel)led: still waiting, it leaves the queue; already
 //!    granted, the value comes back to the caller, which passes it on. Nothing is lost.
 //! 4. [`close`](Waiters::close) wakes every waiter with "closed".
+//! 5. Each waiter carries its deadline. Nobody arms a timer per waiter: one task per pool
+//!    (`pool.rs`, `expire_waiters`) sleeps until the earliest deadline and calls
+//!    [`expire`](Waiters::expire), which wakes every waiter past its deadline with "timed
+//!    out". A wait that ends in time — the common case under contention — touches no
+//!    timer at all.
 
 use std::cell::RefCell;
 use std::collections::VecDeque;
 use std::fmt;
 use std::rc::Rc;
 use std::task::{Context, Poll, Waker};
+use std::time::Instant;
 
 /// What a waiter's cell holds.
 enum State<T> {
@@ -29,15 +35,28 @@ enum State<T> {
     Granted(T),
     /// The queue was closed.
     Closed,
+    /// The waiter's deadline passed before anything was handed to it.
+    TimedOut,
     /// The waiter took its value (or was cancelled).
     Done,
 }
 
 type Cell<T> = Rc<RefCell<State<T>>>;
 
-/// The queue of waiters, in arrival order.
+/// How a wait ended.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Wait<T> {
+    /// A value was handed over.
+    Granted(T),
+    /// The queue was closed.
+    Closed,
+    /// The deadline passed first.
+    TimedOut,
+}
+
+/// The queue of waiters, in arrival order, each with its deadline.
 pub(crate) struct Waiters<T> {
-    queue: VecDeque<Cell<T>>,
+    queue: VecDeque<(Instant, Cell<T>)>,
 }
 
 /// One queued task's end: polled by the waiting task.
@@ -62,17 +81,41 @@ impl<T> Waiters<T> {
         self.queue.is_empty()
     }
 
-    /// Queues a new waiter at the back.
-    pub(crate) fn push(&mut self) -> Waiter<T> {
+    /// Queues a new waiter at the back, to give up at `deadline`.
+    pub(crate) fn push(&mut self, deadline: Instant) -> Waiter<T> {
         let cell = Rc::new(RefCell::new(State::Waiting(None)));
-        self.queue.push_back(cell.clone());
+        self.queue.push_back((deadline, cell.clone()));
         Waiter { cell }
+    }
+
+    /// Wakes every waiter whose deadline is at or before `now` with "timed out" and takes
+    /// it out of the queue. Returns the earliest deadline left, if anyone still waits.
+    pub(crate) fn expire(&mut self, now: Instant) -> Option<Instant> {
+        // Deadlines are usually in queue order (one timeout per pool), so this stops at
+        // the front; `retain` keeps it right when they are not.
+        if self
+            .queue
+            .front()
+            .is_some_and(|(deadline, _)| *deadline <= now)
+        {
+            self.queue.retain(|(deadline, cell)| {
+                if *deadline > now {
+                    return true;
+                }
+                let previous = std::mem::replace(&mut *cell.borrow_mut(), State::TimedOut);
+                if let State::Waiting(Some(waker)) = previous {
+                    waker.wake();
+                }
+                false
+            });
+        }
+        self.queue.iter().map(|(deadline, _)| *deadline).min()
     }
 
     /// Hands `value` to the front waiter and wakes it; gives `value` back when nobody
     /// waits.
     pub(crate) fn grant(&mut self, value: T) -> Result<(), T> {
-        let Some(cell) = self.queue.pop_front() else {
+        let Some((_, cell)) = self.queue.pop_front() else {
             return Err(value);
         };
         let previous = std::mem::replace(&mut *cell.borrow_mut(), State::Granted(value));
@@ -87,19 +130,23 @@ impl<T> Waiters<T> {
         let previous = std::mem::replace(&mut *waiter.cell.borrow_mut(), State::Done);
         match previous {
             State::Waiting(_) => {
-                if let Some(at) = self.queue.iter().position(|c| Rc::ptr_eq(c, &waiter.cell)) {
+                let at = self
+                    .queue
+                    .iter()
+                    .position(|(_, c)| Rc::ptr_eq(c, &waiter.cell));
+                if let Some(at) = at {
                     self.queue.remove(at);
                 }
                 None
             }
             State::Granted(value) => Some(value),
-            State::Closed | State::Done => None,
+            State::Closed | State::TimedOut | State::Done => None,
         }
     }
 
     /// Wakes every waiter with "closed" and empties the queue.
     pub(crate) fn close(&mut self) {
-        for cell in self.queue.drain(..) {
+        for (_, cell) in self.queue.drain(..) {
             let previous = std::mem::replace(&mut *cell.borrow_mut(), State::Closed);
             if let State::Waiting(Some(waker)) = previous {
                 waker.wake();
@@ -109,8 +156,8 @@ impl<T> Waiters<T> {
 }
 
 impl<T> Waiter<T> {
-    /// `Ready(Some(value))` once granted, `Ready(None)` once closed.
-    pub(crate) fn poll(&self, cx: &mut Context<'_>) -> Poll<Option<T>> {
+    /// `Ready` once granted, closed or timed out.
+    pub(crate) fn poll(&self, cx: &mut Context<'_>) -> Poll<Wait<T>> {
         let mut state = self.cell.borrow_mut();
         match &mut *state {
             State::Waiting(waker) => {
@@ -121,11 +168,11 @@ impl<T> Waiter<T> {
                 Poll::Pending
             }
             State::Granted(_) => match std::mem::replace(&mut *state, State::Done) {
-                State::Granted(value) => Poll::Ready(Some(value)),
+                State::Granted(value) => Poll::Ready(Wait::Granted(value)),
                 _ => unreachable!("matched Granted above"),
             },
-            State::Closed => Poll::Ready(None),
-            State::Done => Poll::Ready(None),
+            State::Closed | State::Done => Poll::Ready(Wait::Closed),
+            State::TimedOut => Poll::Ready(Wait::TimedOut),
         }
     }
 }
@@ -147,49 +194,75 @@ impl<T> fmt::Debug for Waiter<T> {
 #[cfg(test)]
 mod tests {
     use std::task::Waker;
+    use std::time::Duration;
 
     use super::*;
 
-    fn poll<T>(w: &Waiter<T>) -> Poll<Option<T>> {
+    fn poll<T>(w: &Waiter<T>) -> Poll<Wait<T>> {
         w.poll(&mut Context::from_waker(Waker::noop()))
+    }
+
+    fn far() -> Instant {
+        Instant::now() + Duration::from_secs(3600)
+    }
+
+    #[test]
+    fn expire_times_out_only_the_waiters_past_their_deadline() {
+        let mut q = Waiters::<u8>::new();
+        let t0 = Instant::now();
+        let ms = Duration::from_millis;
+        let a = q.push(t0 + ms(10));
+        let b = q.push(t0 + ms(30));
+        // Out of order (a per-call deadline shorter than the pool's).
+        let c = q.push(t0 + ms(20));
+        assert_eq!(q.expire(t0), Some(t0 + ms(10)), "nothing due yet");
+        assert_eq!(q.expire(t0 + ms(20)), Some(t0 + ms(30)));
+        assert_eq!(poll(&a), Poll::Ready(Wait::TimedOut));
+        assert_eq!(poll(&c), Poll::Ready(Wait::TimedOut));
+        assert!(poll(&b).is_pending());
+        assert_eq!(q.cancel(&a), None, "a timed-out waiter holds nothing");
+        assert_eq!(q.len(), 1);
+        q.grant(5).unwrap();
+        assert_eq!(poll(&b), Poll::Ready(Wait::Granted(5)));
+        assert_eq!(q.expire(t0 + ms(40)), None);
     }
 
     #[test]
     fn grants_go_to_the_oldest_waiter() {
         let mut q = Waiters::new();
-        let a = q.push();
-        let b = q.push();
+        let a = q.push(far());
+        let b = q.push(far());
         assert!(poll(&a).is_pending());
         assert_eq!(q.grant(1), Ok(()));
-        assert_eq!(poll(&a), Poll::Ready(Some(1)));
+        assert_eq!(poll(&a), Poll::Ready(Wait::Granted(1)));
         assert!(poll(&b).is_pending());
         assert_eq!(q.len(), 1);
         assert_eq!(q.grant(2), Ok(()));
         assert_eq!(q.grant(3), Err(3));
-        assert_eq!(poll(&b), Poll::Ready(Some(2)));
+        assert_eq!(poll(&b), Poll::Ready(Wait::Granted(2)));
     }
 
     #[test]
     fn cancel_leaves_the_queue_or_returns_the_grant() {
         let mut q = Waiters::new();
-        let a = q.push();
-        let b = q.push();
-        let c = q.push();
+        let a = q.push(far());
+        let b = q.push(far());
+        let c = q.push(far());
         assert_eq!(q.cancel(&b), None);
         assert_eq!(q.len(), 2);
         q.grant(7).unwrap();
         assert_eq!(q.cancel(&a), Some(7));
         q.grant(8).unwrap();
-        assert_eq!(poll(&c), Poll::Ready(Some(8)));
+        assert_eq!(poll(&c), Poll::Ready(Wait::Granted(8)));
         assert!(q.is_empty());
     }
 
     #[test]
     fn close_wakes_everyone_with_none() {
         let mut q = Waiters::<u8>::new();
-        let a = q.push();
+        let a = q.push(far());
         q.close();
-        assert_eq!(poll(&a), Poll::Ready(None));
+        assert_eq!(poll(&a), Poll::Ready(Wait::Closed));
         assert_eq!(q.cancel(&a), None);
         assert!(q.is_empty());
     }

@@ -57,7 +57,7 @@ use crate::jitter::Rng;
 use crate::manager::{Health, Manager};
 use crate::metrics::{Counters, Metrics, Reason, Status};
 use crate::object::Pooled;
-use crate::permits::{Waiter, Waiters};
+use crate::permits::{Wait, Waiter, Waiters};
 
 /// A pool of connections made by a [`Manager`], living on the loop that uses it.
 ///
@@ -96,6 +96,8 @@ pub(crate) struct Inner<M: Manager> {
     health: Tracker<M::Error>,
     rng: Rng,
     maintenance: Cell<bool>,
+    /// Whether the task that times waiters out (`expire_waiters`) is running.
+    expiring: Cell<bool>,
     /// Tasks in [`Pool::close_within`], woken whenever a connection or slot goes.
     draining: RefCell<Vec<Waker>>,
 }
@@ -196,6 +198,7 @@ impl<M: Manager> Pool<M> {
                 health: Tracker::new(),
                 rng: Rng::new(),
                 maintenance: Cell::new(false),
+                expiring: Cell::new(false),
                 draining: RefCell::new(Vec::new()),
             }),
         }
@@ -476,14 +479,14 @@ impl<M: Manager> Inner<M> {
                 return Err(Error::Closed);
             }
             if !st.waiters.is_empty() {
-                First::Wait(st.waiters.push())
+                First::Wait(st.waiters.push(deadline))
             } else if let Some(conn) = st.idle.pop_back() {
                 First::Conn(conn)
             } else if st.size < this.config.max {
                 st.size += 1;
                 First::Slot
             } else {
-                First::Wait(st.waiters.push())
+                First::Wait(st.waiters.push(deadline))
             }
         };
         let grant = match first {
@@ -494,10 +497,11 @@ impl<M: Manager> Inner<M> {
                     inner: this,
                     waiter,
                 };
-                match timeout_at(deadline, poll_fn(|cx| guard.waiter.poll(cx))).await {
-                    Ok(Some(grant)) => grant,
-                    Ok(None) => return Err(Error::Closed),
-                    Err(_) => {
+                this.start_expiring();
+                match poll_fn(|cx| guard.waiter.poll(cx)).await {
+                    Wait::Granted(grant) => grant,
+                    Wait::Closed => return Err(Error::Closed),
+                    Wait::TimedOut => {
                         let last_error = this.health.current_error();
                         return Err(this.timed_out(Phase::Wait, start, last_error));
                     }
@@ -842,6 +846,19 @@ impl<M: Manager> Inner<M> {
         );
     }
 
+    /// Makes sure a task times queued acquires out at their deadlines (see
+    /// `permits.rs`): one per pool while anyone waits, instead of a timer per waiter.
+    fn start_expiring(self: &Rc<Self>) {
+        if self.expiring.replace(true) {
+            return;
+        }
+        drop(
+            keel_runtime::task::Builder::new()
+                .name("keel-pool waiter expiry")
+                .spawn_local(expire_waiters(Rc::downgrade(self))),
+        );
+    }
+
     /// Closes idle connections that are broken ([`Manager::check`]), past their
     /// lifetime, or idle past the idle timeout (down to `min`).
     fn reap(&self) {
@@ -961,6 +978,34 @@ async fn maintain<M: Manager>(pool: Weak<Inner<M>>, interval: Duration) {
             inner.refill().await;
         }
         sleep(interval).await;
+    }
+}
+
+/// Times out the pool's queued acquires at their deadlines; ends when nobody waits
+/// (`start_expiring` starts it again) or the pool is gone.
+async fn expire_waiters<M: Manager>(pool: Weak<Inner<M>>) {
+    /// Clears `expiring` however the task ends — also when its loop drops it at
+    /// shutdown, so that a pool outliving the loop starts a new one.
+    struct Running<M: Manager>(Weak<Inner<M>>);
+    impl<M: Manager> Drop for Running<M> {
+        fn drop(&mut self) {
+            if let Some(inner) = self.0.upgrade() {
+                inner.expiring.set(false);
+            }
+        }
+    }
+    let _running = Running(pool.clone());
+    loop {
+        let Some(inner) = pool.upgrade() else {
+            return;
+        };
+        let next = inner.state.borrow_mut().waiters.expire(Instant::now());
+        // Not held across the sleep: the task must not keep the pool alive.
+        drop(inner);
+        match next {
+            Some(deadline) => sleep_until(deadline).await,
+            None => return,
+        }
     }
 }
 
