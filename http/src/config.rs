@@ -16,6 +16,7 @@
 //! | `KEEL_ENV` | `production` | [`Config::environment`] |
 //! | `KEEL_OPS_ADDR` (`0.0.0.0:9090` or `9090`) | the main listener | [`Config::ops_addr`] |
 //! | `KEEL_METRICS_TOKEN` | none | [`Config::metrics_token`] |
+//! | `KEEL_TRUSTED_PROXIES`, `KEEL_FORWARDED_HEADER` | none, `x-forwarded-for` | [`Config::server`] ([`TrustedProxies`](crate::TrustedProxies)) |
 //!
 //! `LOG_LEVEL` and `LOG_FORMAT` belong to the logging layer and are not read here yet.
 

@@ -98,13 +98,15 @@ struct Inner {
     unlogged: Cell<u64>,
 }
 
-/// The default key: the peer's IP address (`unknown` without one).
+/// The default key: the client's IP address, [`Request::client_ip`] (`unknown` without
+/// one).
 ///
-/// Behind a proxy every request comes from the proxy; key on a header the proxy sets
-/// instead, and only when it is the proxy that set it.
+/// Behind a proxy every request comes from the proxy: configure
+/// [`TrustedProxies`](crate::TrustedProxies) so the address is the client's from the
+/// proxy's `X-Forwarded-For`, never one a client wrote itself.
 pub fn client_ip(req: &Request) -> String {
-    match req.remote_addr() {
-        Some(addr) => addr.ip().to_string(),
+    match req.client_ip() {
+        Some(ip) => ip.to_string(),
         None => "unknown".to_owned(),
     }
 }
