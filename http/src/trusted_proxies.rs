@@ -1,20 +1,6 @@
 //! [`TrustedProxies`]: which peers may tell us the client's address, and the walk that
 //! finds that address in `X-Forwarded-For` (or RFC 7239 `Forwarded`) without believing
-//! anything a client wrote itself.
-//!
-//! # The walk
-//!
-//! A proxy appends the address it received the request from to the header; a client can
-//! put anything at the front. So the list is read from the right, as Express's
-//! `trust proxy` and nginx's `real_ip_recursive on` do: start at the peer (the socket's
-//! address); while the current address is a trusted proxy, step to the entry before it.
-//! The first address that is not a trusted proxy is the client. Entries left of it were
-//! written by the client or an untrusted hop and are never read. A malformed entry (or
-//! `unknown`, or an obfuscated `Forwarded` identifier) stops the walk at the trusted hop
-//! that passed it on.
-//!
-//! A peer that is not a trusted proxy is the client, whatever its headers say. With no
-//! trusted proxies (the default) the headers are never read.
+//! anything a client wrote itself (described on the type).
 
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
@@ -133,7 +119,21 @@ fn named(name: &str) -> Option<&'static [(IpAddr, u8)]> {
 /// Set on [`ServerConfig::trusted_proxies`](crate::ServerConfig::trusted_proxies), or
 /// with `KEEL_TRUSTED_PROXIES` (and `KEEL_FORWARDED_HEADER`). The address found is
 /// [`Request::client_ip`](crate::Request::client_ip), the rate limiter's default key,
-/// and the access log's `remote`. See the [module docs](self) for the walk.
+/// and the access log's `remote`.
+///
+/// # The walk
+///
+/// A proxy appends the address it received the request from to the header; a client can
+/// put anything at the front. So the list is read from the right, as Express's
+/// `trust proxy` and nginx's `real_ip_recursive on` do: start at the peer (the socket's
+/// address); while the current address is a trusted proxy, step to the entry before it.
+/// The first address that is not a trusted proxy is the client. Entries left of it were
+/// written by the client or an untrusted hop and are never read. A malformed entry (or
+/// `unknown`, or an obfuscated `Forwarded` identifier) stops the walk at the trusted hop
+/// that passed it on. When every entry is a trusted proxy, the left-most is the client.
+///
+/// A peer that is not a trusted proxy is the client, whatever its headers say. With no
+/// trusted proxies (the default) the headers are never read.
 ///
 /// List every proxy hop in front of the server, and only those: a range that also holds
 /// clients lets those clients choose their own address.
@@ -230,7 +230,7 @@ impl TrustedProxies {
     }
 
     /// The client's address for a request from `peer` whose forwarding header lines (in
-    /// the order received) are `values`: the walk in the [module docs](self).
+    /// the order received) are `values`: the walk described on [`TrustedProxies`].
     pub fn client_ip<'a>(
         &self,
         peer: IpAddr,

@@ -2,8 +2,8 @@
 //! lines per request keep answering while the `keel-log` thread's writer is stuck and its
 //! buffer is full; the lines past the buffer are dropped and counted
 //! (`keel_log_dropped_lines_total` rises), and no loop ever blocks on the sink (no poll
-//! reaches the stall threshold: `keel_loop_stalls_total` does not move). One test in
-//! this binary: the logger is process-wide.
+//! reaches the stall threshold: `keel_loop_stalls_total` does not move, and no loop turn
+//! lags 1 s or more). One test in this binary: the logger is process-wide.
 
 mod util;
 
@@ -79,6 +79,18 @@ fn metric(page: &str, name: &str) -> f64 {
         .sum()
 }
 
+/// Loop turns longer than 1 s so far (every loop): the lag histogram's count above its
+/// top bucket.
+fn slow_turns(page: &str) -> f64 {
+    let bucket = |le: &str| -> f64 {
+        page.lines()
+            .filter(|l| l.starts_with("keel_loop_lag_seconds_bucket{") && l.contains(le))
+            .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+            .sum()
+    };
+    bucket("le=\"+Inf\"") - bucket("le=\"1\"")
+}
+
 fn metrics_page(client: &mut Client) -> String {
     let res = client.get("/metrics");
     assert_eq!(res.status, 200);
@@ -114,6 +126,7 @@ fn a_log_flood_into_a_blocked_sink_drops_lines_and_never_blocks_a_loop() {
     let before = metrics_page(&mut probe);
     let dropped_before = metric(&before, "keel_log_dropped_lines_total");
     let stalls_before = metric(&before, "keel_loop_stalls_total");
+    let slow_before = slow_turns(&before);
     assert!(
         before.contains("keel_loop_stalls_total"),
         "no stall counter: {before}"
@@ -149,6 +162,16 @@ fn a_log_flood_into_a_blocked_sink_drops_lines_and_never_blocks_a_loop() {
         "only {dropped} of {total} lines dropped"
     );
     assert_eq!(stalls, 0.0, "a loop blocked: {after}");
+    // Nor did the loop lag reach 1 s.
+    assert!(
+        metric(&after, "keel_loop_lag_seconds_count") > 0.0,
+        "no lag samples: {after}"
+    );
+    assert_eq!(
+        slow_turns(&after) - slow_before,
+        0.0,
+        "a loop lagged: {after}"
+    );
     assert_eq!(
         *sink.written.lock().unwrap(),
         0,
