@@ -7,7 +7,8 @@ mod util;
 use std::time::Duration;
 
 use keel_http::middleware::{
-    Cors, DEFAULT_CONTENT_SECURITY_POLICY, MemoryStore, RateLimit, SecurityHeaders,
+    Cors, DEFAULT_CONTENT_SECURITY_POLICY, MemoryStore, RateLimit, RateLimitHeaders,
+    SecurityHeaders,
 };
 use keel_http::{Response, Router, ServerConfig};
 use util::{Client, TestServer};
@@ -336,6 +337,28 @@ fn get_fresh(server: &TestServer, headers: &[(&str, &str)]) -> util::Response {
     send(&mut server.connect(), "GET", "/", headers)
 }
 
+/// The `limit`, `remaining` and `reset` of a response's `RateLimit` field (draft 7:
+/// `limit=3, remaining=2, reset=600`).
+#[track_caller]
+fn ratelimit(res: &util::Response) -> (u32, u32, u64) {
+    let field = res.header("ratelimit").expect("a RateLimit field");
+    let mut parts = [None; 3];
+    for item in field.split(',') {
+        let (name, value) = item.trim().split_once('=').expect("name=value");
+        let slot = match name {
+            "limit" => 0,
+            "remaining" => 1,
+            "reset" => 2,
+            other => panic!("unexpected {other} in {field}"),
+        };
+        parts[slot] = Some(value.parse::<u64>().expect("a number"));
+    }
+    let [Some(limit), Some(remaining), Some(reset)] = parts else {
+        panic!("incomplete RateLimit field {field}");
+    };
+    (limit as u32, remaining as u32, reset)
+}
+
 #[track_caller]
 fn assert_limited(res: &util::Response, limit: u32) {
     res.assert_error(429, "rate_limited");
@@ -345,23 +368,25 @@ fn assert_limited(res: &util::Response, limit: u32) {
         .parse()
         .expect("retry-after in seconds");
     assert!(retry >= 1, "{res:?}");
-    assert_eq!(
-        res.header("ratelimit-limit"),
-        Some(limit.to_string().as_str())
-    );
-    assert_eq!(res.header("ratelimit-remaining"), Some("0"));
-    assert!(res.header("ratelimit-reset").is_some(), "{res:?}");
+    let (l, remaining, reset) = ratelimit(res);
+    assert_eq!((l, remaining), (limit, 0), "{res:?}");
+    assert!(reset >= 1, "{res:?}");
 }
 
 #[test]
 fn rate_limit_refuses_the_request_past_the_limit_across_loops() {
     let server = limited_server(MemoryStore::new(), 3, Duration::from_secs(600));
-    for expected_remaining in ["2", "1", "0"] {
+    for expected_remaining in [2, 1, 0] {
         let res = get_fresh(&server, &[]);
         assert_eq!(res.status, 200, "{res:?}");
-        assert_eq!(res.header("ratelimit-limit"), Some("3"));
-        assert_eq!(res.header("ratelimit-remaining"), Some(expected_remaining));
+        let (limit, remaining, reset) = ratelimit(&res);
+        assert_eq!((limit, remaining), (3, expected_remaining), "{res:?}");
+        // The bucket is full again 200 s per request taken.
+        let taken = u64::from(3 - expected_remaining);
+        assert!((taken * 200 - 1..=taken * 200).contains(&reset), "{res:?}");
         assert_eq!(res.header("ratelimit-policy"), Some("3;w=600"));
+        // Draft 6's separate fields are not sent by default.
+        assert_eq!(res.header("ratelimit-remaining"), None);
     }
     let res = get_fresh(&server, &[]);
     assert_limited(&res, 3);
@@ -370,6 +395,31 @@ fn rate_limit_refuses_the_request_past_the_limit_across_loops() {
     assert!((199..=200).contains(&retry), "{res:?}");
     // Still refused, on any connection.
     assert_limited(&get_fresh(&server, &[]), 3);
+}
+
+#[test]
+fn rate_limit_can_answer_with_draft_6_fields() {
+    let store = MemoryStore::new();
+    let server = TestServer::start(ServerConfig::default(), move || {
+        let limiter = RateLimit::builder(store.clone(), 2, Duration::from_secs(60))
+            .headers(RateLimitHeaders::Draft6)
+            .build()
+            .unwrap();
+        Router::new().get("/", || async { "ok" }).layer(limiter)
+    });
+    for remaining in ["1", "0"] {
+        let res = get_fresh(&server, &[]);
+        assert_eq!(res.status, 200, "{res:?}");
+        assert_eq!(res.header("ratelimit-limit"), Some("2"));
+        assert_eq!(res.header("ratelimit-remaining"), Some(remaining));
+        assert!(res.header("ratelimit-reset").is_some(), "{res:?}");
+        assert_eq!(res.header("ratelimit-policy"), Some("2;w=60"));
+        assert_eq!(res.header("ratelimit"), None);
+    }
+    let res = get_fresh(&server, &[]);
+    res.assert_error(429, "rate_limited");
+    assert_eq!(res.header("ratelimit-remaining"), Some("0"));
+    assert!(res.header("retry-after").is_some());
 }
 
 #[test]
@@ -476,9 +526,9 @@ mod redis {
         for server in [&a, &b, &a, &b] {
             let res = get_fresh(server, &[]);
             assert_eq!(res.status, 200, "{res:?}");
-            remaining.push(res.header("ratelimit-remaining").unwrap().to_owned());
+            remaining.push(ratelimit(&res).1);
         }
-        assert_eq!(remaining, ["3", "2", "1", "0"]);
+        assert_eq!(remaining, [3, 2, 1, 0]);
         assert_limited(&get_fresh(&a, &[]), 4);
         assert_limited(&get_fresh(&b, &[]), 4);
 
@@ -517,7 +567,7 @@ mod redis {
             let res = get_fresh(&open, &[]);
             assert_eq!(res.status, 200, "{res:?}");
             assert_eq!(res.text(), "ok");
-            assert_eq!(res.header("ratelimit-limit"), None);
+            assert_eq!(res.header("ratelimit"), None);
         }
         let closed = redis_server("127.0.0.1:1", &unique_prefix(), 1, true);
         get_fresh(&closed, &[]).assert_error(503, "rate_limit_unavailable");

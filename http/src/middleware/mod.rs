@@ -34,7 +34,7 @@ pub use self::cors::{
 pub use self::rate_limit::RedisStore;
 pub use self::rate_limit::{
     DEFAULT_STORE_TIMEOUT, Decision, KeyFn, MemoryStore, Policy, RateLimit, RateLimitBuilder,
-    Store, StoreError, client_ip,
+    RateLimitHeaders, Store, StoreError, client_ip,
 };
 pub use self::security_headers::{
     DEFAULT_CONTENT_SECURITY_POLICY, DEFAULT_STRICT_TRANSPORT_SECURITY, SecurityHeaders,
