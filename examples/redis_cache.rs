@@ -8,8 +8,8 @@
 //! The item routes are rate limited per client IP with the Redis-backed store, so every
 //! instance sharing the Redis shares the counts: `RATE_LIMIT` requests per
 //! `RATE_LIMIT_WINDOW`, then a JSON 429 with `Retry-After`; every limited response
-//! carries `RateLimit-*` headers. When Redis is down the limiter lets requests through
-//! (fail-open), like the cache.
+//! carries `RateLimit` and `RateLimit-Policy` headers. When Redis is down the limiter
+//! lets requests through (fail-open), like the cache.
 //!
 //! ```text
 //! cargo run --release --example redis_cache
