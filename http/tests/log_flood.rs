@@ -10,7 +10,7 @@ mod util;
 use std::io::{self, Write};
 use std::sync::{Arc, Condvar, Mutex};
 use std::thread;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use keel_http::{Router, Server, ServerConfig};
 use keel_runtime::Runtime;
@@ -24,6 +24,8 @@ const CLIENTS: usize = 4;
 const REQUESTS_PER_CLIENT: usize = 25;
 /// The `keel-log` thread's buffer, in lines.
 const BUFFER: usize = 64;
+/// How long the whole flood may take (it takes well under a second unloaded).
+const FLOOD_DEADLINE: Duration = Duration::from_secs(120);
 
 /// A writer that blocks every write until the gate opens: standard output piped to a
 /// consumer that stopped reading.
@@ -145,6 +147,16 @@ fn a_log_flood_into_a_blocked_sink_drops_lines_and_never_blocks_a_loop() {
             })
         })
         .collect();
+    // Bounded: should a loop block on the sink, fail (after unblocking it) rather than
+    // hang.
+    let deadline = Instant::now() + FLOOD_DEADLINE;
+    while !clients.iter().all(|c| c.is_finished()) {
+        if Instant::now() > deadline {
+            sink.open();
+            panic!("the flood's requests did not complete in {FLOOD_DEADLINE:?}");
+        }
+        thread::sleep(Duration::from_millis(20));
+    }
     for client in clients {
         client.join().expect("a client failed");
     }
