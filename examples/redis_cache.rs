@@ -5,6 +5,12 @@
 //! cache outage slows the service down but does not fail its requests).
 //! `DELETE /items/:id` invalidates the entry. `/health/ready` PINGs Redis.
 //!
+//! The item routes are rate limited per client IP with the Redis-backed store, so every
+//! instance sharing the Redis shares the counts: `RATE_LIMIT` requests per
+//! `RATE_LIMIT_WINDOW`, then a JSON 429 with `Retry-After`; every limited response
+//! carries `RateLimit` and `RateLimit-Policy` headers. When Redis is down the limiter
+//! lets requests through (fail-open), like the cache.
+//!
 //! ```text
 //! cargo run --release --example redis_cache
 //! curl -i localhost:3000/items/42     # x-cache: miss (after ITEM_LOAD_DELAY)
@@ -13,9 +19,9 @@
 //! ```
 //!
 //! Variables, besides every `KEEL_*` one: `REDIS_ADDR` (`127.0.0.1:6379`), `REDIS_DB`
-//! (0), `CACHE_TTL` (`60s`), `ITEM_LOAD_DELAY` (`50ms`), `APP_REDIS_POOL_MAX` (4 per loop).
-//!
-//! Not shown yet (in progress elsewhere in Keel): the Redis-backed rate limiter.
+//! (0), `CACHE_TTL` (`60s`), `ITEM_LOAD_DELAY` (`50ms`), `APP_REDIS_POOL_MAX` (4 per loop),
+//! `RATE_LIMIT` (100), `RATE_LIMIT_WINDOW` (`60s`), `RATE_LIMIT_PREFIX`
+//! (`keel_example:rl:`, the limiter's Redis keys).
 
 use std::cell::RefCell;
 use std::net::SocketAddr;
@@ -24,6 +30,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use keel::Config;
 use keel::http::config::{parse_duration, parse_number};
+use keel::http::middleware::{RateLimit, RedisStore};
 use keel::http::{AppError, IntoResponse, Path, Response, Router, State};
 use keel::pool::Pool;
 use keel::pool::redis::{RedisManager, Value};
@@ -160,6 +167,24 @@ fn run() -> Result<ExitCode, Box<dyn std::error::Error>> {
         Config::var("ITEM_LOAD_DELAY", parse_duration)?.unwrap_or(Duration::from_millis(50));
     let pool_max: usize = Config::var("APP_REDIS_POOL_MAX", parse_number)?.unwrap_or(4);
     let manager = RedisManager::new(addr).db(db);
+    let rate_limit = Config::var("RATE_LIMIT", |name, v| {
+        match parse_number::<u32>(name, v)? {
+            0 => Err(EnvError::new(name, v, "a number of requests above zero")),
+            n => Ok(n),
+        }
+    })?
+    .unwrap_or(100);
+    let rate_window = Config::var("RATE_LIMIT_WINDOW", |name, v| {
+        match parse_duration(name, v)? {
+            d if d < Duration::from_millis(1) => {
+                Err(EnvError::new(name, v, "a duration of at least 1ms"))
+            }
+            d => Ok(d),
+        }
+    })?
+    .unwrap_or(Duration::from_secs(60));
+    let rate_prefix = Config::var("RATE_LIMIT_PREFIX", |_, v| Ok(v.to_owned()))?
+        .unwrap_or_else(|| "keel_example:rl:".to_owned());
 
     let runtime = config.runtime().build()?;
     let ops = config.ops()?.readiness_check("redis", redis_ready);
@@ -179,6 +204,16 @@ fn run() -> Result<ExitCode, Box<dyn std::error::Error>> {
             .build();
         keel::metrics::register_pool("redis", &pool);
         LOOP_POOL.with(|p| *p.borrow_mut() = Some(pool.clone()));
+        // Counts shared by every instance through Redis (the same pool as the cache);
+        // fail-open, with a short store timeout so an outage costs requests little.
+        let limiter = RateLimit::builder(
+            RedisStore::new(pool.clone(), rate_prefix.clone()),
+            rate_limit,
+            rate_window,
+        )
+        .store_timeout(Duration::from_millis(500))
+        .build()
+        .expect("RATE_LIMIT and RATE_LIMIT_WINDOW are checked at startup");
         Router::new()
             .get("/items/:id", get_item)
             .delete("/items/:id", forget_item)
@@ -187,6 +222,7 @@ fn run() -> Result<ExitCode, Box<dyn std::error::Error>> {
                 ttl,
                 load_delay,
             })
+            .layer(limiter)
     })?;
     if report.is_clean() {
         println!("redis_cache: drained, bye");

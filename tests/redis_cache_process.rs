@@ -2,7 +2,8 @@
 //! or `REDIS_ADDR`): a miss loads and stores the item with its TTL, the next read is a
 //! hit with the same body, `DELETE` invalidates it, errors are not cached, readiness
 //! PINGs Redis; with Redis unreachable, reads go through to the source (`bypass`) and
-//! readiness fails.
+//! readiness fails. Two processes sharing the Redis-backed rate limiter enforce one
+//! combined limit.
 
 mod support;
 
@@ -105,4 +106,55 @@ fn without_redis_reads_go_through_and_readiness_fails() {
     let (status, _, stderr) = app.stop();
     assert_eq!(status.code(), Some(0), "{stderr}");
     assert!(stderr.contains("cache unavailable"), "{stderr}");
+}
+
+#[test]
+fn two_processes_share_one_rate_limit_through_redis() {
+    // A key prefix no other run shares, so the count starts at zero.
+    let prefix = format!("keel_test:rl:{}:", unique());
+    let envs = [
+        ("RATE_LIMIT", "6"),
+        ("RATE_LIMIT_WINDOW", "10m"),
+        ("RATE_LIMIT_PREFIX", prefix.as_str()),
+        ("ITEM_LOAD_DELAY", "1ms"),
+    ];
+    let mut a = start("redis_cache", &envs);
+    let mut b = start("redis_cache", &envs);
+    assert_ne!(a.child.id(), b.child.id());
+    assert_ne!(a.addr, b.addr);
+    a.wait_ready();
+    b.wait_ready();
+
+    // Alternating between the processes, the remaining count goes down as one.
+    for i in 0..6 {
+        let app = if i % 2 == 0 { &a } else { &b };
+        let reply = app.request("GET", "/items/7", None);
+        assert_eq!(reply.status, 200, "request {i}: {}", reply.body);
+        assert_eq!(reply.header("ratelimit-policy"), Some("6;w=600"));
+        // `RateLimit: limit=6, remaining=5, reset=100` (draft 7).
+        let field = reply.header("ratelimit").expect("RateLimit");
+        let expected = format!("limit=6, remaining={}, ", 5 - i);
+        assert!(field.starts_with(&expected), "request {i}: {field}");
+    }
+    // The seventh request is refused by either process.
+    for app in [&a, &b] {
+        let refused = app.request("GET", "/items/7", None);
+        assert_eq!(refused.status, 429, "{}", refused.body);
+        assert_eq!(refused.json()["code"], "rate_limited", "{}", refused.body);
+        let field = refused.header("ratelimit").expect("RateLimit");
+        assert!(field.starts_with("limit=6, remaining=0, "), "{field}");
+        let retry: u64 = refused
+            .header("retry-after")
+            .expect("Retry-After")
+            .parse()
+            .expect("seconds");
+        assert!((1..=600).contains(&retry), "Retry-After {retry}");
+        // The ops endpoints are not limited.
+        assert_eq!(app.request("GET", "/health/live", None).status, 200);
+    }
+
+    for app in [&mut a, &mut b] {
+        let (status, stdout, stderr) = app.stop();
+        assert_eq!(status.code(), Some(0), "stdout: {stdout}\nstderr: {stderr}");
+    }
 }

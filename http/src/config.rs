@@ -16,6 +16,7 @@
 //! | `KEEL_ENV` | `production` | [`Config::environment`] |
 //! | `KEEL_OPS_ADDR` (`0.0.0.0:9090` or `9090`) | the main listener | [`Config::ops_addr`] |
 //! | `KEEL_METRICS_TOKEN` | none | [`Config::metrics_token`] |
+//! | `KEEL_TRUSTED_PROXIES`, `KEEL_FORWARDED_HEADER` | none, `x-forwarded-for` | [`Config::server`] ([`TrustedProxies`](crate::TrustedProxies)) |
 //!
 //! `LOG_LEVEL`, `LOG_FORMAT` and `LOG_REDACT` belong to the logging layer (`keel::log`), which
 //! reads them itself; [`Config::VARIABLES`] lists them with the rest.

@@ -56,12 +56,13 @@ mod response;
 mod router;
 mod server;
 mod status;
+mod trusted_proxies;
 
 pub use body::{Body, BodyStream};
 pub use config::{Config, ConfigError};
 pub use error::AppError;
 pub use extract::{
-    FromHeader, FromRequest, Header, Headers, Path, Query, RemoteAddr, State, Valid,
+    ClientIp, FromHeader, FromRequest, Header, Headers, Path, Query, RemoteAddr, State, Valid,
 };
 pub use garde;
 pub use handler::{BoxFuture, Handler};
@@ -84,6 +85,7 @@ pub use server::{
     ServeReport, Server, ServerConfig, ShutdownHandle,
 };
 pub use status::StatusCode;
+pub use trusted_proxies::{ForwardedHeader, TrustedProxies};
 
 /// Entry points for the fuzz targets in `fuzz/`; not a stable API.
 #[doc(hidden)]

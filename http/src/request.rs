@@ -4,7 +4,7 @@
 use std::any::{Any, TypeId};
 use std::collections::HashMap;
 use std::fmt;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::rc::Rc;
 
 use crate::extract::StateMap;
@@ -21,6 +21,8 @@ pub struct Request {
     params: Params,
     route: Option<Rc<str>>,
     remote_addr: Option<SocketAddr>,
+    /// The client's address from a trusted proxy's header, when it is not the peer's.
+    forwarded_ip: Option<IpAddr>,
     extensions: Option<HashMap<TypeId, Box<dyn Any>>>,
     state: Option<Rc<StateMap>>,
 }
@@ -34,6 +36,7 @@ impl Request {
             params: Params::default(),
             route: None,
             remote_addr,
+            forwarded_ip: None,
             extensions: None,
             state: None,
         }
@@ -41,6 +44,10 @@ impl Request {
 
     pub(crate) fn set_state(&mut self, state: Option<Rc<StateMap>>) {
         self.state = state;
+    }
+
+    pub(crate) fn set_forwarded_ip(&mut self, ip: IpAddr) {
+        self.forwarded_ip = Some(ip);
     }
 
     pub(crate) fn set_body(&mut self, body: Vec<u8>) {
@@ -121,9 +128,16 @@ impl Request {
         self.route.as_deref()
     }
 
-    /// The peer's address.
+    /// The peer's address: the client's, or the last proxy's behind a proxy.
     pub fn remote_addr(&self) -> Option<SocketAddr> {
         self.remote_addr
+    }
+
+    /// The client's IP address: what a [trusted proxy](crate::TrustedProxies) says it is
+    /// (from `X-Forwarded-For` or `Forwarded`) when the peer is one, else the peer's.
+    pub fn client_ip(&self) -> Option<IpAddr> {
+        self.forwarded_ip
+            .or_else(|| self.remote_addr.map(|a| a.ip().to_canonical()))
     }
 
     /// Whether the client asked to keep the connection open.

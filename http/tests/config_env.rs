@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use keel_http::{Config, Environment};
+use keel_http::{Config, Environment, ForwardedHeader};
 
 fn set(name: &str, value: &str) {
     // SAFETY: this binary's only test runs on one thread and no other thread reads or
@@ -41,6 +41,9 @@ fn bad_values_fail_naming_the_variable_and_good_values_are_read() {
         ("KEEL_ENV", "staging"),
         ("KEEL_METRICS_TOKEN", "has space"),
         ("KEEL_ACCESS_LOG", "sometimes"),
+        ("KEEL_TRUSTED_PROXIES", "10.0.0.0/33"),
+        ("KEEL_TRUSTED_PROXIES", "10.0.0.1, proxy.internal"),
+        ("KEEL_FORWARDED_HEADER", "x-real-ip"),
     ];
     assert!(Config::from_env().is_ok(), "the defaults must be valid");
     for (name, value) in bad {
@@ -69,6 +72,8 @@ fn bad_values_fail_naming_the_variable_and_good_values_are_read() {
         ("KEEL_METRICS_TOKEN", "s3cret-token"),
         ("KEEL_ENV", "development"),
         ("KEEL_ACCESS_LOG", "off"),
+        ("KEEL_TRUSTED_PROXIES", "10.0.0.0/8, loopback"),
+        ("KEEL_FORWARDED_HEADER", "Forwarded"),
         ("APP_CACHE_TTL", "90s"),
     ];
     for (name, value) in good {
@@ -93,6 +98,11 @@ fn bad_values_fail_naming_the_variable_and_good_values_are_read() {
     assert_eq!(config.metrics_token(), Some("s3cret-token"));
     assert_eq!(config.environment(), Environment::Development);
     assert_eq!(ttl, Some(Duration::from_secs(90)));
+    let proxies = config.server().get_trusted_proxies();
+    assert!(proxies.contains("10.2.3.4".parse().unwrap()));
+    assert!(proxies.contains("::1".parse().unwrap()));
+    assert!(!proxies.contains("203.0.113.1".parse().unwrap()));
+    assert_eq!(proxies.forwarded_header(), ForwardedHeader::Forwarded);
     let rt = config.runtime().pin(false).build().expect("runtime");
     assert_eq!(rt.handle().loops(), 3);
     let debug = format!("{config:?}");

@@ -1,12 +1,14 @@
 //! The security middleware set over real sockets: security headers, CORS, rate limiting
-//! (in memory, and in the real Redis on 127.0.0.1:6379) and gzip compression.
+//! (in memory, and in the real Redis on 127.0.0.1:6379). Compression has its own file,
+//! `middleware_compression.rs`.
 
 mod util;
 
 use std::time::Duration;
 
 use keel_http::middleware::{
-    Compression, Cors, DEFAULT_CONTENT_SECURITY_POLICY, MemoryStore, RateLimit, SecurityHeaders,
+    Cors, DEFAULT_CONTENT_SECURITY_POLICY, MemoryStore, RateLimit, RateLimitHeaders,
+    SecurityHeaders,
 };
 use keel_http::{Response, Router, ServerConfig};
 use util::{Client, TestServer};
@@ -335,6 +337,28 @@ fn get_fresh(server: &TestServer, headers: &[(&str, &str)]) -> util::Response {
     send(&mut server.connect(), "GET", "/", headers)
 }
 
+/// The `limit`, `remaining` and `reset` of a response's `RateLimit` field (draft 7:
+/// `limit=3, remaining=2, reset=600`).
+#[track_caller]
+fn ratelimit(res: &util::Response) -> (u32, u32, u64) {
+    let field = res.header("ratelimit").expect("a RateLimit field");
+    let mut parts = [None; 3];
+    for item in field.split(',') {
+        let (name, value) = item.trim().split_once('=').expect("name=value");
+        let slot = match name {
+            "limit" => 0,
+            "remaining" => 1,
+            "reset" => 2,
+            other => panic!("unexpected {other} in {field}"),
+        };
+        parts[slot] = Some(value.parse::<u64>().expect("a number"));
+    }
+    let [Some(limit), Some(remaining), Some(reset)] = parts else {
+        panic!("incomplete RateLimit field {field}");
+    };
+    (limit as u32, remaining as u32, reset)
+}
+
 #[track_caller]
 fn assert_limited(res: &util::Response, limit: u32) {
     res.assert_error(429, "rate_limited");
@@ -344,23 +368,25 @@ fn assert_limited(res: &util::Response, limit: u32) {
         .parse()
         .expect("retry-after in seconds");
     assert!(retry >= 1, "{res:?}");
-    assert_eq!(
-        res.header("ratelimit-limit"),
-        Some(limit.to_string().as_str())
-    );
-    assert_eq!(res.header("ratelimit-remaining"), Some("0"));
-    assert!(res.header("ratelimit-reset").is_some(), "{res:?}");
+    let (l, remaining, reset) = ratelimit(res);
+    assert_eq!((l, remaining), (limit, 0), "{res:?}");
+    assert!(reset >= 1, "{res:?}");
 }
 
 #[test]
 fn rate_limit_refuses_the_request_past_the_limit_across_loops() {
     let server = limited_server(MemoryStore::new(), 3, Duration::from_secs(600));
-    for expected_remaining in ["2", "1", "0"] {
+    for expected_remaining in [2, 1, 0] {
         let res = get_fresh(&server, &[]);
         assert_eq!(res.status, 200, "{res:?}");
-        assert_eq!(res.header("ratelimit-limit"), Some("3"));
-        assert_eq!(res.header("ratelimit-remaining"), Some(expected_remaining));
+        let (limit, remaining, reset) = ratelimit(&res);
+        assert_eq!((limit, remaining), (3, expected_remaining), "{res:?}");
+        // The bucket is full again 200 s per request taken.
+        let taken = u64::from(3 - expected_remaining);
+        assert!((taken * 200 - 1..=taken * 200).contains(&reset), "{res:?}");
         assert_eq!(res.header("ratelimit-policy"), Some("3;w=600"));
+        // Draft 6's separate fields are not sent by default.
+        assert_eq!(res.header("ratelimit-remaining"), None);
     }
     let res = get_fresh(&server, &[]);
     assert_limited(&res, 3);
@@ -369,6 +395,31 @@ fn rate_limit_refuses_the_request_past_the_limit_across_loops() {
     assert!((199..=200).contains(&retry), "{res:?}");
     // Still refused, on any connection.
     assert_limited(&get_fresh(&server, &[]), 3);
+}
+
+#[test]
+fn rate_limit_can_answer_with_draft_6_fields() {
+    let store = MemoryStore::new();
+    let server = TestServer::start(ServerConfig::default(), move || {
+        let limiter = RateLimit::builder(store.clone(), 2, Duration::from_secs(60))
+            .headers(RateLimitHeaders::Draft6)
+            .build()
+            .unwrap();
+        Router::new().get("/", || async { "ok" }).layer(limiter)
+    });
+    for remaining in ["1", "0"] {
+        let res = get_fresh(&server, &[]);
+        assert_eq!(res.status, 200, "{res:?}");
+        assert_eq!(res.header("ratelimit-limit"), Some("2"));
+        assert_eq!(res.header("ratelimit-remaining"), Some(remaining));
+        assert!(res.header("ratelimit-reset").is_some(), "{res:?}");
+        assert_eq!(res.header("ratelimit-policy"), Some("2;w=60"));
+        assert_eq!(res.header("ratelimit"), None);
+    }
+    let res = get_fresh(&server, &[]);
+    res.assert_error(429, "rate_limited");
+    assert_eq!(res.header("ratelimit-remaining"), Some("0"));
+    assert!(res.header("retry-after").is_some());
 }
 
 #[test]
@@ -438,6 +489,17 @@ mod redis {
     /// A server limiting `/` to `limit` per 10 minutes in the Redis at `addr` under
     /// `prefix`, failing closed when asked.
     fn redis_server(addr: &str, prefix: &str, limit: u32, fail_closed: bool) -> TestServer {
+        redis_server_window(addr, prefix, limit, Duration::from_secs(600), fail_closed)
+    }
+
+    /// As [`redis_server`], `limit` per `window`.
+    fn redis_server_window(
+        addr: &str,
+        prefix: &str,
+        limit: u32,
+        window: Duration,
+        fail_closed: bool,
+    ) -> TestServer {
         let addr: std::net::SocketAddr = addr.parse().unwrap();
         let prefix = prefix.to_owned();
         TestServer::start(ServerConfig::default(), move || {
@@ -445,15 +507,11 @@ mod redis {
                 .max(2)
                 .acquire_timeout(Duration::from_millis(300))
                 .build();
-            let limiter = RateLimit::builder(
-                RedisStore::new(pool, prefix.clone()),
-                limit,
-                Duration::from_secs(600),
-            )
-            .fail_closed(fail_closed)
-            .store_timeout(Duration::from_secs(5))
-            .build()
-            .expect("valid limiter");
+            let limiter = RateLimit::builder(RedisStore::new(pool, prefix.clone()), limit, window)
+                .fail_closed(fail_closed)
+                .store_timeout(Duration::from_secs(5))
+                .build()
+                .expect("valid limiter");
             Router::new().get("/", || async { "ok" }).layer(limiter)
         })
     }
@@ -468,15 +526,37 @@ mod redis {
         for server in [&a, &b, &a, &b] {
             let res = get_fresh(server, &[]);
             assert_eq!(res.status, 200, "{res:?}");
-            remaining.push(res.header("ratelimit-remaining").unwrap().to_owned());
+            remaining.push(ratelimit(&res).1);
         }
-        assert_eq!(remaining, ["3", "2", "1", "0"]);
+        assert_eq!(remaining, [3, 2, 1, 0]);
         assert_limited(&get_fresh(&a, &[]), 4);
         assert_limited(&get_fresh(&b, &[]), 4);
 
         // A server under another prefix counts apart.
         let c = redis_server(REDIS, &unique_prefix(), 4, false);
         assert_eq!(get_fresh(&c, &[]).status, 200);
+    }
+
+    #[test]
+    fn redis_store_is_a_token_bucket_that_refills_over_the_window() {
+        // 2 per 3 s: one request comes back every 1.5 s, both after 3 s.
+        let prefix = unique_prefix();
+        let server = redis_server_window(REDIS, &prefix, 2, Duration::from_secs(3), false);
+        let started = std::time::Instant::now();
+        assert_eq!(get_fresh(&server, &[]).status, 200);
+        assert_eq!(get_fresh(&server, &[]).status, 200);
+        let third = get_fresh(&server, &[]);
+        if started.elapsed() < Duration::from_millis(1400) {
+            assert_limited(&third, 2);
+            let retry: u64 = third.header("retry-after").unwrap().parse().unwrap();
+            assert!((1..=2).contains(&retry), "{third:?}");
+            assert_eq!(third.header("ratelimit-policy"), Some("2;w=3"));
+        }
+        std::thread::sleep(Duration::from_millis(3100));
+        for _ in 0..2 {
+            let res = get_fresh(&server, &[]);
+            assert_eq!(res.status, 200, "{res:?}");
+        }
     }
 
     #[test]
@@ -487,145 +567,9 @@ mod redis {
             let res = get_fresh(&open, &[]);
             assert_eq!(res.status, 200, "{res:?}");
             assert_eq!(res.text(), "ok");
-            assert_eq!(res.header("ratelimit-limit"), None);
+            assert_eq!(res.header("ratelimit"), None);
         }
         let closed = redis_server("127.0.0.1:1", &unique_prefix(), 1, true);
         get_fresh(&closed, &[]).assert_error(503, "rate_limit_unavailable");
     }
-}
-
-// ---- compression ----
-
-/// A JSON document of about `items` × 60 bytes.
-fn big_json(items: usize) -> serde_json::Value {
-    let list: Vec<_> = (0..items)
-        .map(|i| serde_json::json!({ "id": i, "name": format!("item number {i}"), "ok": i % 2 == 0 }))
-        .collect();
-    serde_json::json!({ "items": list })
-}
-
-fn gunzip(bytes: &[u8]) -> Vec<u8> {
-    use std::io::Read;
-    let mut out = Vec::new();
-    flate2::read::GzDecoder::new(bytes)
-        .read_to_end(&mut out)
-        .expect("a valid gzip stream");
-    out
-}
-
-fn compression_server() -> TestServer {
-    TestServer::start(ServerConfig::default(), || {
-        let gzip = Compression::builder()
-            .min_size(1024)
-            .offload_size(256 * 1024)
-            .build()
-            .unwrap();
-        Router::new()
-            .get("/big", || async { keel_http::Json(big_json(200)) })
-            .get("/huge", || async { keel_http::Json(big_json(20_000)) })
-            .get("/small", || async { keel_http::Json(big_json(1)) })
-            .get("/png", || async {
-                Response::new(keel_http::StatusCode::OK)
-                    .with_header("content-type", "image/png")
-                    .with_body(vec![7u8; 8192])
-            })
-            .get("/encoded", || async {
-                Response::text("x".repeat(8192)).with_header("content-encoding", "br")
-            })
-            .get("/etag", || async {
-                Response::text("y".repeat(8192)).with_header("etag", "\"v1\"")
-            })
-            .layer(gzip)
-    })
-}
-
-#[test]
-fn large_json_is_gzipped_and_decodes_back() {
-    let server = compression_server();
-    let mut c = server.connect();
-    // `/huge` (over 1 MB) is compressed on the worker pool, `/big` on the loop.
-    let submitted = || keel_runtime::workers::metrics().map_or(0, |m| m.submitted);
-    let before = submitted();
-    for (path, items) in [("/big", 200), ("/huge", 20_000)] {
-        let res = send(
-            &mut c,
-            "GET",
-            path,
-            &[("Accept-Encoding", "br;q=1.0, gzip;q=0.8")],
-        );
-        assert_eq!(res.status, 200, "{path}");
-        assert_eq!(
-            res.header("content-encoding"),
-            Some("gzip"),
-            "{path}: {res:?}"
-        );
-        assert_eq!(res.header("vary"), Some("Accept-Encoding"), "{path}");
-        assert_eq!(res.header("content-type"), Some("application/json"));
-        let expected = serde_json::to_vec(&big_json(items)).unwrap();
-        assert!(
-            res.body.len() < expected.len() / 2,
-            "{path}: {} bytes",
-            res.body.len()
-        );
-        assert_eq!(
-            res.header("content-length"),
-            Some(res.body.len().to_string().as_str())
-        );
-        let plain = gunzip(&res.body);
-        assert_eq!(plain, expected, "{path}");
-    }
-    // Only `/huge` went to the worker pool (no other test in this file uses it).
-    assert_eq!(submitted() - before, 1);
-    // A strong ETag becomes weak on the compressed variant.
-    let res = send(&mut c, "GET", "/etag", &[("Accept-Encoding", "gzip")]);
-    assert_eq!(res.header("etag"), Some("W/\"v1\""));
-    assert_eq!(gunzip(&res.body), "y".repeat(8192).into_bytes());
-}
-
-#[test]
-fn small_bodies_and_clients_that_do_not_accept_gzip_are_not_compressed() {
-    let server = compression_server();
-    let mut c = server.connect();
-    let expected = serde_json::to_vec(&big_json(200)).unwrap();
-    for accept in [None, Some("identity"), Some("gzip;q=0"), Some("br")] {
-        let headers: Vec<(&str, &str)> =
-            accept.map(|a| ("Accept-Encoding", a)).into_iter().collect();
-        let res = send(&mut c, "GET", "/big", &headers);
-        assert_eq!(res.header("content-encoding"), None, "{accept:?}");
-        // The response still varies by Accept-Encoding, for caches.
-        assert_eq!(res.header("vary"), Some("Accept-Encoding"), "{accept:?}");
-        assert_eq!(res.body, expected, "{accept:?}");
-    }
-    let gzip = [("Accept-Encoding", "gzip")];
-    // Under the size threshold.
-    let res = send(&mut c, "GET", "/small", &gzip);
-    assert_eq!(res.header("content-encoding"), None);
-    assert_eq!(res.json(), big_json(1));
-    // Not a compressible type.
-    let res = send(&mut c, "GET", "/png", &gzip);
-    assert_eq!(res.header("content-encoding"), None);
-    assert_eq!(res.body, vec![7u8; 8192]);
-    // Already encoded: left alone.
-    let res = send(&mut c, "GET", "/encoded", &gzip);
-    assert_eq!(res.header("content-encoding"), Some("br"));
-    assert_eq!(res.body, "x".repeat(8192).into_bytes());
-    // HEAD: no compression, and the same connection goes on.
-    c.send(request("HEAD", "/big", &gzip));
-    let res = c.read_head_response();
-    assert_eq!(res.status, 200);
-    assert_eq!(res.header("content-encoding"), None);
-    assert_eq!(
-        res.header("content-length"),
-        Some(expected.len().to_string().as_str())
-    );
-    assert_eq!(
-        send(&mut c, "GET", "/big", &gzip).header("content-encoding"),
-        Some("gzip")
-    );
-}
-
-#[test]
-fn compression_level_is_checked() {
-    let err = Compression::builder().level(10).build().unwrap_err();
-    assert_eq!(err.name(), "compression.level");
 }

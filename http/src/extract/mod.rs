@@ -14,6 +14,7 @@
 //! | [`Path<T>`] | the first route parameter (`FromStr`) | 400 |
 //! | [`Params`] | all route parameters | — |
 //! | [`RemoteAddr`] | peer address | — |
+//! | [`ClientIp`] | client address, through [trusted proxies](crate::TrustedProxies) (Express's `req.ip`) | — |
 //! | `String` / `Vec<u8>` | body | 400 when not UTF-8 |
 
 mod headers;
@@ -25,7 +26,7 @@ mod validate;
 use std::any::TypeId;
 
 pub use self::headers::{FromHeader, Header, Headers};
-pub use self::simple::{Path, Query, RemoteAddr};
+pub use self::simple::{ClientIp, Path, Query, RemoteAddr};
 pub use self::state::State;
 pub(crate) use self::state::StateMap;
 pub use self::validate::Valid;

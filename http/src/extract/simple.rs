@@ -1,6 +1,6 @@
-//! The small extractors: [`Path`], [`Query`], [`RemoteAddr`].
+//! The small extractors: [`Path`], [`Query`], [`RemoteAddr`], [`ClientIp`].
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::str::FromStr;
 
 use serde::de::DeserializeOwned;
@@ -50,6 +50,19 @@ impl<T: DeserializeOwned> FromRequest for Query<T> {
 /// The peer's socket address.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RemoteAddr(pub SocketAddr);
+
+/// The client's IP address, [`Request::client_ip`]: from a trusted proxy's
+/// `X-Forwarded-For` when the peer is one, else the peer's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ClientIp(pub IpAddr);
+
+impl FromRequest for ClientIp {
+    fn from_request(req: &mut Request) -> Result<Self, AppError> {
+        req.client_ip()
+            .map(ClientIp)
+            .ok_or_else(|| AppError::internal("no peer address for this request"))
+    }
+}
 
 impl FromRequest for RemoteAddr {
     fn from_request(req: &mut Request) -> Result<Self, AppError> {

@@ -8,7 +8,8 @@
 //! * [`Cors`] — cross-origin requests from an explicit list of origins.
 //! * [`RateLimit`] — N requests per window per key, in a [`Store`] shared by loops or
 //!   by instances.
-//! * [`Compression`] — gzip by `Accept-Encoding`, large bodies on the worker pool.
+//! * [`Compression`] — brotli or gzip by `Accept-Encoding`, large bodies on the worker
+//!   pool.
 
 mod compression;
 mod cors;
@@ -23,8 +24,8 @@ use crate::request::Request;
 use crate::response::Response;
 
 pub use self::compression::{
-    Compression, CompressionBuilder, DEFAULT_COMPRESSION_LEVEL, DEFAULT_COMPRESSION_MIN_SIZE,
-    DEFAULT_COMPRESSION_OFFLOAD_SIZE,
+    Compression, CompressionBuilder, DEFAULT_BROTLI_QUALITY, DEFAULT_COMPRESSION_LEVEL,
+    DEFAULT_COMPRESSION_MIN_SIZE, DEFAULT_COMPRESSION_OFFLOAD_SIZE,
 };
 pub use self::cors::{
     Cors, CorsBuilder, DEFAULT_CORS_HEADERS, DEFAULT_CORS_MAX_AGE, DEFAULT_CORS_METHODS,
@@ -33,7 +34,7 @@ pub use self::cors::{
 pub use self::rate_limit::RedisStore;
 pub use self::rate_limit::{
     DEFAULT_STORE_TIMEOUT, Decision, KeyFn, MemoryStore, Policy, RateLimit, RateLimitBuilder,
-    Store, StoreError, client_ip,
+    RateLimitHeaders, Store, StoreError, client_ip,
 };
 pub use self::security_headers::{
     DEFAULT_CONTENT_SECURITY_POLICY, DEFAULT_STRICT_TRANSPORT_SECURITY, SecurityHeaders,

@@ -8,6 +8,7 @@ use std::time::Duration;
 use keel_runtime::env::{self, EnvError};
 
 use crate::limits::Limits;
+use crate::trusted_proxies::{ForwardedHeader, TrustedProxies};
 
 /// Default time a client has to send a whole request head (Node's `headersTimeout`).
 pub const DEFAULT_HEADERS_TIMEOUT: Duration = Duration::from_secs(60);
@@ -59,6 +60,7 @@ pub struct ServerConfig {
     pub(crate) metrics: bool,
     pub(crate) metrics_token: Option<Arc<str>>,
     pub(crate) access_log: bool,
+    pub(crate) trusted_proxies: TrustedProxies,
 }
 
 impl std::fmt::Debug for ServerConfig {
@@ -79,6 +81,7 @@ impl std::fmt::Debug for ServerConfig {
                 &self.metrics_token.as_ref().map(|_| "[REDACTED]"),
             )
             .field("access_log", &self.access_log)
+            .field("trusted_proxies", &self.trusted_proxies)
             .finish()
     }
 }
@@ -97,6 +100,7 @@ impl Default for ServerConfig {
             metrics: true,
             metrics_token: None,
             access_log: true,
+            trusted_proxies: TrustedProxies::none(),
         }
     }
 }
@@ -107,7 +111,9 @@ impl ServerConfig {
     /// `KEEL_MAX_BODY` (sizes: `16KiB`, `1MiB`), `KEEL_MAX_CONNECTIONS`,
     /// `KEEL_SHUTDOWN_TIMEOUT`, `KEEL_SHUTDOWN_DELAY`, `KEEL_ENV` (`production` or
     /// `development`), `KEEL_METRICS_TOKEN` (the bearer token `/metrics` requires; not
-    /// empty) and `KEEL_ACCESS_LOG` (`on` or `off`).
+    /// empty), `KEEL_ACCESS_LOG` (`on` or `off`), `KEEL_TRUSTED_PROXIES` (see
+    /// [`TrustedProxies::parse`]) and `KEEL_FORWARDED_HEADER` (`x-forwarded-for` or
+    /// `forwarded`).
     ///
     /// # Errors
     ///
@@ -156,6 +162,12 @@ impl ServerConfig {
         }
         if let Some(token) = env::var("KEEL_METRICS_TOKEN", parse_token)? {
             c.metrics_token = Some(token);
+        }
+        if let Some(proxies) = env::var("KEEL_TRUSTED_PROXIES", TrustedProxies::parse_var)? {
+            c.trusted_proxies = proxies;
+        }
+        if let Some(header) = env::var("KEEL_FORWARDED_HEADER", parse_forwarded_header)? {
+            c.trusted_proxies = c.trusted_proxies.header(header);
         }
         Ok(c)
     }
@@ -257,6 +269,19 @@ impl ServerConfig {
         self
     }
 
+    /// The proxies whose `X-Forwarded-For` (or `Forwarded`) names the client; see
+    /// [`TrustedProxies`]. # Default: none, the client is the peer (env
+    /// `KEEL_TRUSTED_PROXIES`, `KEEL_FORWARDED_HEADER`).
+    pub fn trusted_proxies(mut self, proxies: TrustedProxies) -> ServerConfig {
+        self.trusted_proxies = proxies;
+        self
+    }
+
+    /// The trusted proxies.
+    pub fn get_trusted_proxies(&self) -> &TrustedProxies {
+        &self.trusted_proxies
+    }
+
     /// Production or development. # Default: production.
     pub fn environment(mut self, environment: Environment) -> ServerConfig {
         self.environment = environment;
@@ -283,6 +308,14 @@ fn parse_token(name: &str, value: &str) -> Result<Arc<str>, EnvError> {
         ));
     }
     Ok(Arc::from(value))
+}
+
+fn parse_forwarded_header(name: &str, value: &str) -> Result<ForwardedHeader, EnvError> {
+    match value.to_ascii_lowercase().as_str() {
+        "x-forwarded-for" => Ok(ForwardedHeader::XForwardedFor),
+        "forwarded" => Ok(ForwardedHeader::Forwarded),
+        _ => Err(EnvError::new(name, value, "x-forwarded-for or forwarded")),
+    }
 }
 
 fn parse_environment(name: &str, value: &str) -> Result<Environment, EnvError> {

@@ -22,7 +22,7 @@
 //! serving, memory in the benches (`super::memory`), so both run this same code.
 
 use std::io;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
@@ -46,6 +46,7 @@ use crate::request::Request;
 use crate::response::{IntoResponse, Response};
 use crate::router::{Params, Resolved, error_endpoint};
 use crate::status::StatusCode;
+use crate::trusted_proxies::Remote;
 
 const INITIAL_READ_BUFFER: usize = 8 * 1024;
 /// Pending responses above this size are written out before parsing more pipelined
@@ -239,6 +240,13 @@ impl<S: Transport> Conn<S> {
             .map_or_else(new_request_id, str::to_owned);
         let ctx = Context::new(request_id);
         self.body_bytes = 0;
+        // The client's address from a trusted proxy's header; none configured, one branch.
+        let proxies = &self.server.config.trusted_proxies;
+        let forwarded_ip = if proxies.is_empty() {
+            None
+        } else {
+            proxies.resolve(self.peer.ip(), &head, &head_bytes)
+        };
 
         let path = std::str::from_utf8(head.path(&head_bytes)).unwrap_or("/");
         // Only an unmatched request is logged by its path: a route's pattern says more.
@@ -285,6 +293,7 @@ impl<S: Transport> Conn<S> {
             route: route_label.as_deref(),
             path: access_path.as_deref(),
             ctx: &ctx,
+            forwarded_ip,
         };
         let limit = body_limit.unwrap_or(self.server.config.limits.max_body_size);
         let layers = if is_ops {
@@ -333,6 +342,9 @@ impl<S: Transport> Conn<S> {
         };
 
         let mut req = Request::new(head_bytes, head, Some(self.peer));
+        if let Some(ip) = forwarded_ip {
+            req.set_forwarded_ip(ip);
+        }
         req.set_body(body);
         req.set_state(self.server.router.state());
         if let Some((pattern, params)) = route {
@@ -674,6 +686,8 @@ struct Access<'a> {
     /// The path, for a request no route matched.
     path: Option<&'a str>,
     ctx: &'a Context,
+    /// The client's address from a trusted proxy, when not the peer's.
+    forwarded_ip: Option<IpAddr>,
 }
 
 impl<S: Transport> Conn<S> {
@@ -696,7 +710,8 @@ impl<S: Transport> Conn<S> {
                 status,
                 duration_ms,
                 bytes = self.body_bytes,
-                remote = %self.peer,
+                remote = %Remote::new(self.peer, access.forwarded_ip),
+                proxy = access.forwarded_ip.map(|_| tracing::field::display(self.peer)),
                 "request"
             );
         });

@@ -1,8 +1,9 @@
 //! [`RateLimit`]: at most N requests per window per key (the client IP by default),
 //! counted in a [`Store`] — [`MemoryStore`] for one process, `RedisStore` (feature
 //! `redis-rate-limit`) for several instances. Refused requests get a JSON 429 with
-//! `Retry-After`; every limited response carries the IETF draft's `RateLimit-Limit`,
-//! `-Remaining`, `-Reset` and `RateLimit-Policy` headers.
+//! `Retry-After`; every limited response carries the IETF draft's `RateLimit` and
+//! `RateLimit-Policy` headers (or draft 6's `RateLimit-Limit`, `-Remaining` and `-Reset`:
+//! [`RateLimitHeaders`]).
 //!
 //! When the store fails (or takes longer than the store timeout) the request is let
 //! through (fail-open, the default) or refused with a 503 (fail-closed); either way a
@@ -38,6 +39,18 @@ pub const DEFAULT_STORE_TIMEOUT: Duration = Duration::from_millis(500);
 /// The key function's type: the key a request is counted under, or `None` to leave the
 /// request unlimited.
 pub type KeyFn = dyn Fn(&Request) -> Option<String>;
+
+/// Which revision of the IETF `RateLimit` header fields draft a limiter answers with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum RateLimitHeaders {
+    /// draft-ietf-httpapi-ratelimit-headers-07: one `RateLimit: limit=100, remaining=99,
+    /// reset=60` field and `RateLimit-Policy: 100;w=60`.
+    #[default]
+    Draft7,
+    /// Draft 6, which many clients read: `RateLimit-Limit: 100`,
+    /// `RateLimit-Remaining: 99`, `RateLimit-Reset: 60` and `RateLimit-Policy: 100;w=60`.
+    Draft6,
+}
 
 /// Rate-limiting middleware. Build it with [`RateLimit::builder`].
 ///
@@ -90,6 +103,7 @@ struct Inner {
     key: Box<KeyFn>,
     fail_closed: bool,
     store_timeout: Duration,
+    header_style: RateLimitHeaders,
     limit_value: String,
     policy_value: String,
     /// When a store failure was last logged, to log at most once a second.
@@ -98,13 +112,15 @@ struct Inner {
     unlogged: Cell<u64>,
 }
 
-/// The default key: the peer's IP address (`unknown` without one).
+/// The default key: the client's IP address, [`Request::client_ip`] (`unknown` without
+/// one).
 ///
-/// Behind a proxy every request comes from the proxy; key on a header the proxy sets
-/// instead, and only when it is the proxy that set it.
+/// Behind a proxy every request comes from the proxy: configure
+/// [`TrustedProxies`](crate::TrustedProxies) so the address is the client's from the
+/// proxy's `X-Forwarded-For`, never one a client wrote itself.
 pub fn client_ip(req: &Request) -> String {
-    match req.remote_addr() {
-        Some(addr) => addr.ip().to_string(),
+    match req.client_ip() {
+        Some(ip) => ip.to_string(),
         None => "unknown".to_owned(),
     }
 }
@@ -119,6 +135,7 @@ impl RateLimit {
             key: Box::new(|req: &Request| Some(client_ip(req))),
             fail_closed: false,
             store_timeout: DEFAULT_STORE_TIMEOUT,
+            header_style: RateLimitHeaders::default(),
         }
     }
 
@@ -155,10 +172,23 @@ impl RateLimit {
     }
 
     fn headers(&self, res: &mut Response, decision: &Decision) {
-        res.set_header("ratelimit-limit", self.inner.limit_value.clone());
-        res.set_header("ratelimit-remaining", decision.remaining.to_string());
-        res.set_header("ratelimit-reset", ceil_secs(decision.reset).to_string());
-        res.set_header("ratelimit-policy", self.inner.policy_value.clone());
+        let inner = &self.inner;
+        let reset = ceil_secs(decision.reset);
+        match inner.header_style {
+            RateLimitHeaders::Draft7 => {
+                let value = format!(
+                    "limit={}, remaining={}, reset={reset}",
+                    inner.limit_value, decision.remaining
+                );
+                res.set_header("ratelimit", value);
+            }
+            RateLimitHeaders::Draft6 => {
+                res.set_header("ratelimit-limit", inner.limit_value.clone());
+                res.set_header("ratelimit-remaining", decision.remaining.to_string());
+                res.set_header("ratelimit-reset", reset.to_string());
+            }
+        }
+        res.set_header("ratelimit-policy", inner.policy_value.clone());
     }
 
     fn refuse(&self, decision: &Decision) -> Response {
@@ -235,6 +265,7 @@ pub struct RateLimitBuilder {
     key: Box<KeyFn>,
     fail_closed: bool,
     store_timeout: Duration,
+    header_style: RateLimitHeaders,
 }
 
 impl RateLimitBuilder {
@@ -279,6 +310,16 @@ impl RateLimitBuilder {
         self
     }
 
+    /// Which draft's header fields the responses carry.
+    ///
+    /// # Default
+    ///
+    /// [`RateLimitHeaders::Draft7`]: `RateLimit` and `RateLimit-Policy`.
+    pub fn headers(mut self, style: RateLimitHeaders) -> RateLimitBuilder {
+        self.header_style = style;
+        self
+    }
+
     /// The middleware.
     ///
     /// # Errors
@@ -316,6 +357,7 @@ impl RateLimitBuilder {
                 key: self.key,
                 fail_closed: self.fail_closed,
                 store_timeout: self.store_timeout,
+                header_style: self.header_style,
                 limit_value: limit.to_string(),
                 policy_value: format!("{limit};w={}", ceil_secs(window)),
                 last_warning: Cell::new(None),

@@ -1,6 +1,7 @@
 //! [`RedisStore`] (feature `redis-rate-limit`): a rate-limit store in Redis, so every
-//! instance sharing the Redis shares the counts — a fixed window per key, counted and
-//! given its expiry by one Lua script (atomic, one round trip) through keel-pool's
+//! instance sharing the Redis shares the counts — the same token bucket per key as
+//! [`MemoryStore`](super::MemoryStore) (GCRA: one timestamp per key), checked and updated
+//! by one Lua script (atomic, one round trip) on Redis's own clock, through keel-pool's
 //! per-loop Redis pool.
 
 use std::time::Duration;
@@ -11,20 +12,28 @@ use keel_pool::redis::{RedisManager, Value};
 use super::store::{Decision, Policy, Store, StoreError};
 use crate::handler::BoxFuture;
 
-/// Counts the hit and returns `{count, milliseconds until the window ends}`. The expiry
-/// is set by the hit that opens the window (and repaired if a key ever lacks one), so a
-/// window lasts `ARGV[1]` ms from its first hit.
+/// GCRA on the key's "theoretical arrival time" (microseconds on Redis's clock, so
+/// instances whose clocks disagree still agree): a hit is allowed when, after it, the
+/// bucket's debt (`tat - now`) stays within the window. Returns `{allowed, µs until the
+/// bucket is full again, µs until a refused hit would be allowed}`. The key expires when
+/// the bucket is full again. `ARGV`: window and emission interval, in µs.
 const SCRIPT: &str = "\
-local n = redis.call('INCR', KEYS[1])
-local ttl = redis.call('PTTL', KEYS[1])
-if ttl < 0 then
-  redis.call('PEXPIRE', KEYS[1], ARGV[1])
-  ttl = tonumber(ARGV[1])
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+local window = tonumber(ARGV[1])
+local interval = tonumber(ARGV[2])
+local tat = tonumber(redis.call('GET', KEYS[1]) or now) or now
+if tat < now then tat = now end
+local new_tat = tat + interval
+if new_tat > now + window then
+  return {0, tat - now, new_tat - now - window}
 end
-return {n, ttl}";
+redis.call('SET', KEYS[1], string.format('%.0f', new_tat), 'PX', math.ceil((new_tat - now) / 1000))
+return {1, new_tat - now, 0}";
 
-/// A [`Store`] in Redis: `INCR` + `PEXPIRE` on `{prefix}{limiter}:{key}` in one atomic
-/// script, a fixed window starting at a key's first hit.
+/// A [`Store`] in Redis: a token bucket (`limit` tokens per `window`, refilled
+/// continuously) per `{prefix}{limiter}:{key}`, kept as one timestamp and updated by
+/// one atomic script.
 ///
 /// It holds a keel-pool [`Pool`], which belongs to one loop: build a pool and a store
 /// per loop, in the router factory. Bound the pool's acquire timeout (or rely on the
@@ -69,29 +78,45 @@ impl Store for RedisStore {
     fn hit(&self, key: String, policy: Policy) -> BoxFuture<Result<Decision, StoreError>> {
         let acquire = self.pool.get();
         let key = format!("{}{key}", self.prefix);
-        let window_ms = policy.window.as_millis().max(1).to_string();
+        let limit = policy.limit.max(1);
+        let window = policy.window.as_micros().max(1);
+        let interval = (window / u128::from(limit)).max(1);
+        let (window_arg, interval_arg) = (window.to_string(), interval.to_string());
         Box::pin(async move {
             let mut conn = acquire.await.map_err(|e| {
                 StoreError::with_source("redis rate-limit store: no connection", e.to_string())
             })?;
             let reply = conn
-                .cmd(&["EVAL", SCRIPT, "1", &key, &window_ms])
+                .cmd(&["EVAL", SCRIPT, "1", &key, &window_arg, &interval_arg])
                 .await
                 .map_err(|e| StoreError::with_source("redis rate-limit store: EVAL failed", e))?;
-            let (count, ttl_ms) = match &reply {
+            let (allowed, reset_us, retry_us) = match &reply {
                 Value::Array(items) => match items.as_slice() {
-                    [Value::Int(count), Value::Int(ttl)] => (*count, *ttl),
+                    [Value::Int(allowed), Value::Int(reset), Value::Int(retry)] => {
+                        (*allowed == 1, *reset, *retry)
+                    }
                     _ => return Err(unexpected(&reply)),
                 },
                 _ => return Err(unexpected(&reply)),
             };
-            let limit = i64::from(policy.limit);
-            let ttl = Duration::from_millis(ttl_ms.max(0) as u64);
+            let micros = |us: i64| Duration::from_micros(us.max(0) as u64);
+            let reset = micros(reset_us);
+            if !allowed {
+                return Ok(Decision {
+                    allowed: false,
+                    remaining: 0,
+                    reset,
+                    retry_after: micros(retry_us),
+                });
+            }
+            // As in the memory store: whole intervals left in the window.
+            let remaining =
+                (window.saturating_sub(reset.as_micros()) / interval).min(u128::from(limit));
             Ok(Decision {
-                allowed: count <= limit,
-                remaining: (limit - count).max(0) as u32,
-                reset: ttl,
-                retry_after: if count <= limit { Duration::ZERO } else { ttl },
+                allowed: true,
+                remaining: remaining as u32,
+                reset,
+                retry_after: Duration::ZERO,
             })
         })
     }

@@ -23,7 +23,7 @@ pub struct Decision {
     pub allowed: bool,
     /// Requests still allowed in the current window after this one.
     pub remaining: u32,
-    /// Time until the key's quota is whole again (`RateLimit-Reset`).
+    /// Time until the key's quota is whole again (the `reset` of `RateLimit`).
     pub reset: Duration,
     /// When refused: time until a request would be allowed (`Retry-After`).
     pub retry_after: Duration,
