@@ -160,6 +160,8 @@ impl Config {
         "KEEL_MAX_HEADER_SIZE",
         "KEEL_MAX_BODY",
         "KEEL_MAX_CONNECTIONS",
+        "KEEL_TRUSTED_PROXIES",
+        "KEEL_FORWARDED_HEADER",
         "KEEL_ENV",
         "KEEL_ACCESS_LOG",
         "KEEL_SHUTDOWN_TIMEOUT",
