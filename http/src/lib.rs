@@ -59,7 +59,7 @@ mod status;
 
 pub use body::{Body, BodyStream};
 pub use config::{Config, ConfigError};
-pub use error::AppError;
+pub use error::{AppError, UNAVAILABLE_RETRY_AFTER};
 pub use extract::{
     FromHeader, FromRequest, Header, Headers, Path, Query, RemoteAddr, State, Valid,
 };
