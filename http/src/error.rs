@@ -38,6 +38,11 @@ use crate::status::StatusCode;
 ///
 /// let err = AppError::internal("db password rejected");
 /// assert!(!err.is_exposed()); // production clients see "Internal Server Error"
+///
+/// // Overloaded or down for now: 503 and a `Retry-After` header.
+/// let err = AppError::service_unavailable("database unreachable");
+/// assert_eq!(err.status(), StatusCode::SERVICE_UNAVAILABLE);
+/// assert_eq!(err.retry_after(), Some(std::time::Duration::from_secs(1)));
 /// ```
 #[derive(Clone)]
 pub struct AppError {
