@@ -117,14 +117,13 @@ async fn hash_offloaded(
 ) -> Result<Json<Value>, AppError> {
     let salt = req.salt.as_deref().map(unhex).transpose()?;
     let cost = app.cost;
+    // A full worker queue sheds the load: `?` makes it 503 with `Retry-After`.
+    let handle = workers::run(move || hash(cost, &req.password, salt))?;
     app.in_flight.fetch_add(1, Ordering::SeqCst);
-    let result = match workers::run(move || hash(cost, &req.password, salt)) {
-        Ok(handle) => handle.await.map_err(|e| e.to_string()),
-        Err(e) => Err(e.to_string()), // e.g. the queue is full: shed load
-    };
+    let result = handle.await;
     app.in_flight.fetch_sub(1, Ordering::SeqCst);
     app.offloaded.fetch_add(1, Ordering::Relaxed);
-    let mut body = result.and_then(|r| r).map_err(AppError::internal)?;
+    let mut body = result?.map_err(AppError::internal)?;
     body["offloaded"] = json!(true);
     Ok(Json(body))
 }

@@ -60,7 +60,7 @@ mod trusted_proxies;
 
 pub use body::{Body, BodyStream};
 pub use config::{Config, ConfigError};
-pub use error::AppError;
+pub use error::{AppError, UNAVAILABLE_RETRY_AFTER};
 pub use extract::{
     ClientIp, FromHeader, FromRequest, Header, Headers, Path, Query, RemoteAddr, State, Valid,
 };

@@ -578,6 +578,11 @@ impl<S: Transport> Conn<S> {
                 );
             }
             let show_internal = self.server.config.environment == Environment::Development;
+            if let Some(after) = err.retry_after_header()
+                && response.header("retry-after").is_none()
+            {
+                response.set_header("retry-after", after);
+            }
             response.set_header("content-type", "application/json");
             response.set_body(err.to_json(request_id, show_internal));
         }
