@@ -274,6 +274,9 @@ impl Server {
         let errors = bind_error.clone();
         let left = leftovers.clone();
         let sig = signal.clone();
+        // Subscribed before any loop runs, so a SIGTERM that comes as soon as the first
+        // request has been answered drains instead of killing the process.
+        let subscribed = Arc::new(Mutex::new(handle_signals.then(subscribe_signals)));
         let result = runtime.run(move |ctx: LoopContext| {
             let listener = first.lock().take();
             let app = make_app();
@@ -292,6 +295,9 @@ impl Server {
             let errors = errors.clone();
             let left = left.clone();
             let listening = listening.clone();
+            // Loop 0 takes the subscription (a restarted loop 0 subscribes again).
+            let signals = (handle_signals && ctx.index() == 0)
+                .then(|| subscribed.lock().take().unwrap_or_else(subscribe_signals));
             async move {
                 if let Some(message) = state_error {
                     tracing::error!(loop_index = ctx.index(), "{message}");
@@ -300,8 +306,8 @@ impl Server {
                     signal.fire();
                     return;
                 }
-                if handle_signals && ctx.index() == 0 {
-                    keel_runtime::spawn_local(watch_signals(signal.clone()));
+                if let Some(signals) = signals {
+                    keel_runtime::spawn_local(watch_signals(signal.clone(), signals));
                 }
                 let started = || {
                     if listening.fetch_add(1, Ordering::SeqCst) + 1 == needed {
@@ -518,12 +524,19 @@ impl Drop for OpenGuard {
     }
 }
 
+/// SIGTERM and SIGINT subscriptions, for [`watch_signals`].
+type Signals = io::Result<(keel_runtime::signal::Signal, keel_runtime::signal::Signal)>;
+
+fn subscribe_signals() -> Signals {
+    Ok((
+        signal_stream(SignalKind::Terminate)?,
+        signal_stream(SignalKind::Interrupt)?,
+    ))
+}
+
 /// SIGTERM or SIGINT starts the drain; a second SIGINT exits at once.
-async fn watch_signals(signal: Arc<ShutdownSignal>) {
-    let (Ok(mut term), Ok(mut int)) = (
-        signal_stream(SignalKind::Terminate),
-        signal_stream(SignalKind::Interrupt),
-    ) else {
+async fn watch_signals(signal: Arc<ShutdownSignal>, signals: Signals) {
+    let Ok((mut term, mut int)) = signals else {
         tracing::warn!(
             "could not subscribe to SIGTERM/SIGINT; graceful shutdown only through ShutdownHandle"
         );
