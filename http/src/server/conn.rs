@@ -237,7 +237,7 @@ impl<S: Transport> Conn<S> {
             .and_then(|v| std::str::from_utf8(v).ok())
             .filter(|v| valid_request_id(v))
             .map_or_else(new_request_id, str::to_owned);
-        let ctx = Context::new(request_id);
+        let (ctx, server_span) = super::trace::request_context(request_id, &head, &head_bytes);
         self.body_bytes = 0;
 
         let path = std::str::from_utf8(head.path(&head_bytes)).unwrap_or("/");
@@ -370,6 +370,9 @@ impl<S: Transport> Conn<S> {
         let stats = &self.server.stats;
         stats.request(&method, route_label.as_ref(), status, started.elapsed());
         self.access_log(&access, status);
+        if let Some(span) = server_span {
+            span.end(&method, route_label.as_deref(), status);
+        }
         after
     }
 
