@@ -276,6 +276,13 @@ fn a_trace_crosses_two_services_and_reaches_the_collector() {
     );
     assert!(fresh.get("parentSpanId").is_none(), "{fresh}");
 
+    let text = keel_http::metrics::gather_local().render();
+    assert!(
+        text.contains("keel_trace_spans_total{outcome=\"dropped\"} 0\n"),
+        "{text}"
+    );
+    assert!(text.contains("keel_trace_spans_total{outcome=\"exported\"}"));
+
     assert!(guard.shutdown(Duration::from_secs(10)));
     assert!(!keel_runtime::trace::enabled());
     let stats = keel_runtime::trace::stats();
