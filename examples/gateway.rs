@@ -159,7 +159,7 @@ async fn demo_upstream(Path(id): Path<u64>, State(delay): State<Duration>) -> Re
         c.set(c.get() + 1);
         c.get()
     });
-    if n % 4 == 0 {
+    if n.is_multiple_of(4) {
         return Response::new(StatusCode::SERVICE_UNAVAILABLE).with_header("retry-after", "0");
     }
     if id == 0 {

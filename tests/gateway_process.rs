@@ -21,8 +21,11 @@ use support::{LIMIT, start};
 const TRACE: &str = "4bf92f3577b34da6a3ce929d0e0e4736";
 const PARENT: &str = "00f067aa0ba902b7";
 
-/// The head (lower-cased header names) and body of one HTTP request on `stream`.
-fn read_request(stream: &TcpStream) -> Option<(String, Vec<(String, String)>, Vec<u8>)> {
+/// A request line, its headers (names lower-cased) and body.
+type Received = (String, Vec<(String, String)>, Vec<u8>);
+
+/// One HTTP request read from `stream`.
+fn read_request(stream: &TcpStream) -> Option<Received> {
     stream.set_read_timeout(Some(LIMIT)).ok()?;
     let mut reader = BufReader::new(stream.try_clone().ok()?);
     let mut line = String::new();

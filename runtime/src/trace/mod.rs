@@ -185,7 +185,7 @@ pub fn current() -> Option<SpanContext> {
     crate::task_context::with_current(|c| c.and_then(|c| c.trace().cloned()))
 }
 
-/// Starts a span that is a child of the [current](current) one; `None` when tracing is
+/// Starts a span that is a child of the [current] one; `None` when tracing is
 /// off or no trace is current (a pool acquire outside a request is not traced).
 pub fn start_span(name: &'static str, kind: SpanKind) -> Option<Span> {
     if !enabled() {

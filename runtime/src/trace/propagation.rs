@@ -59,8 +59,10 @@ impl SpanContext {
         }
     }
 
-    /// Parses a `traceparent` value strictly (see the [module docs](self)); `None` when
-    /// it is not valid W3C Trace Context.
+    /// Parses a `traceparent` value strictly — lowercase hex, exact field lengths, no
+    /// all-zero ids, version `ff` refused, no extra fields on version `00` (a later
+    /// version is read by its first four fields); `None` when it is not valid W3C
+    /// Trace Context.
     pub fn parse_traceparent(value: &str) -> Option<SpanContext> {
         let b = value.as_bytes();
         if b.len() < 55 || b[2] != b'-' || b[35] != b'-' || b[52] != b'-' {
