@@ -32,11 +32,14 @@ mod config;
 mod exporter;
 mod json;
 
+use std::fmt;
 use std::time::Duration;
 
 pub use self::config::{DEFAULT_EXPORT_TIMEOUT, OtlpConfig};
 pub use self::exporter::OtlpExporter;
 use keel_runtime::trace;
+
+use crate::config::ConfigError;
 
 /// How long dropping a [`TracingGuard`] waits for the last export.
 pub const SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(5);
@@ -86,9 +89,37 @@ pub fn init(config: OtlpConfig) -> Result<TracingGuard, trace::InstallError> {
 /// # Errors
 ///
 /// A variable with a bad value (named), or [`init`]'s errors.
-pub fn init_from_env() -> Result<Option<TracingGuard>, Box<dyn std::error::Error + Send + Sync>> {
-    match OtlpConfig::from_env()? {
-        Some(config) => Ok(Some(init(config)?)),
+pub fn init_from_env() -> Result<Option<TracingGuard>, InitError> {
+    match OtlpConfig::from_env().map_err(InitError::Config)? {
+        Some(config) => Ok(Some(init(config).map_err(InitError::Install)?)),
         None => Ok(None),
+    }
+}
+
+/// Why [`init_from_env`] failed.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum InitError {
+    /// An `OTEL_*` variable has a bad value.
+    Config(ConfigError),
+    /// Tracing could not be turned on.
+    Install(trace::InstallError),
+}
+
+impl fmt::Display for InitError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            InitError::Config(e) => e.fmt(f),
+            InitError::Install(e) => e.fmt(f),
+        }
+    }
+}
+
+impl std::error::Error for InitError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            InitError::Config(e) => Some(e),
+            InitError::Install(e) => Some(e),
+        }
     }
 }
