@@ -63,8 +63,9 @@ pub struct Context {
 pub(crate) struct Inner {
     request_id: Box<str>,
     fields: Vec<(&'static str, String)>,
-    /// The request's span (the server span), when tracing is on.
-    trace: Option<SpanContext>,
+    /// The request's span (the server span), when tracing is on; boxed so the context
+    /// of an untraced request stays small.
+    trace: Option<Box<SpanContext>>,
 }
 
 impl Context {
@@ -95,13 +96,13 @@ impl Context {
     /// [`trace`](crate::trace)): spans started under this context are its children, and
     /// the HTTP client propagates it.
     pub fn with_trace(mut self, span: SpanContext) -> Context {
-        Arc::make_mut(&mut self.inner).trace = Some(span);
+        Arc::make_mut(&mut self.inner).trace = Some(Box::new(span));
         self
     }
 
     /// The request's span context, if it is traced.
     pub fn trace(&self) -> Option<&SpanContext> {
-        self.inner.trace.as_ref()
+        self.inner.trace.as_deref()
     }
 
     /// The request id.

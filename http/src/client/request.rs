@@ -446,6 +446,44 @@ mod tests {
     }
 
     #[test]
+    fn trace_context_is_written_after_the_callers_fields() {
+        let config = super::super::builder::ClientBuilder::new()
+            .user_agent(None)
+            .build();
+        let url = Url::parse("http://up/x").unwrap();
+        let trace = SpanContext::parse_traceparent(
+            "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+        )
+        .unwrap()
+        .with_tracestate(Some("a=1"));
+        let bytes = encode(
+            &Method::Get,
+            &url,
+            &[],
+            None,
+            &config.inner.config,
+            Some(&trace),
+        );
+        assert_eq!(
+            String::from_utf8(bytes).unwrap(),
+            "GET /x HTTP/1.1\r\nHost: up\r\ntraceparent: 00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01\r\ntracestate: a=1\r\n\r\n"
+        );
+        // A caller's own tracestate is kept, not doubled.
+        let own = [("tracestate".to_owned(), "mine=2".to_owned())];
+        let bytes = encode(
+            &Method::Get,
+            &url,
+            &own,
+            None,
+            &config.inner.config,
+            Some(&trace),
+        );
+        let text = String::from_utf8(bytes).unwrap();
+        assert_eq!(text.matches("tracestate").count(), 1, "{text}");
+        assert!(text.contains("tracestate: mine=2\r\n"));
+    }
+
+    #[test]
     fn redirect_locations_resolve_against_the_request() {
         let base = Url::parse("http://api:8080/v1/items/7?x=1").unwrap();
         let target = |loc: &str| {

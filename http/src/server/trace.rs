@@ -8,8 +8,9 @@ use keel_runtime::trace::{self, Span, SpanContext, SpanKind, SpanStatus};
 
 use crate::proto::{Method, RequestHead};
 
-/// The server span of a request being answered.
-pub(crate) struct ServerSpan(Span);
+/// The server span of a request being answered (boxed: it lives across the
+/// connection task's awaits, whose future should not grow when tracing is off).
+pub(crate) struct ServerSpan(Box<Span>);
 
 /// The request's context for `request_id` and, when tracing is on, its server span.
 #[inline]
@@ -53,7 +54,7 @@ fn start(ctx: Context, head: &RequestHead, buf: &[u8]) -> (Context, ServerSpan) 
         span.set_attribute("keel.request_id", ctx.request_id().to_owned());
     }
     let ctx = ctx.with_trace(span.context().clone());
-    (ctx, ServerSpan(span))
+    (ctx, ServerSpan(Box::new(span)))
 }
 
 impl ServerSpan {
