@@ -42,10 +42,12 @@ use serde_json::{Value, json};
 /// The most ids one `/summary` call fans out to.
 const MAX_SUMMARY_IDS: usize = 20;
 
-/// One loop's state: its client (with the shared tools) and the upstream's base URL.
+/// One loop's state: its client (with the shared tools), the breaker (to count the
+/// fallbacks served) and the upstream's base URL.
 #[derive(Clone)]
 struct Gateway {
     client: Client,
+    breaker: CircuitBreaker,
     upstream: String,
 }
 
@@ -73,10 +75,16 @@ async fn fetch(gw: &Gateway, id: u64) -> Fetched {
                 Err(e) => Fetched::Fallback(e.to_string()),
             }
         }
-        Ok(res) => Fetched::Fallback(format!("upstream answered {}", res.status())),
+        Ok(res) => {
+            gw.breaker.record_fallback();
+            Fetched::Fallback(format!("upstream answered {}", res.status()))
+        }
         // An open breaker or a full bulkhead (`e.is_rejected()`) lands here too: the
         // request was not even sent.
-        Err(e) => Fetched::Fallback(e.to_string()),
+        Err(e) => {
+            gw.breaker.record_fallback();
+            Fetched::Fallback(e.to_string())
+        }
     }
 }
 
@@ -245,6 +253,7 @@ fn run() -> Result<ExitCode, Box<dyn std::error::Error>> {
             .get("/upstream/items/:id", demo_upstream)
             .with_state(Gateway {
                 client,
+                breaker: breaker.clone(),
                 upstream: upstream.clone(),
             })
             .with_state(demo_delay)

@@ -2,7 +2,8 @@
 //! server answers, `Retry-After` honoured, 4xx and 500 not retried, a POST not retried
 //! on an ambiguous failure, the last response returned when attempts run out; against a
 //! server that is down, the breaker opens and the caller's fallback serves; the breaker
-//! half-opens after its reset timeout and closes on success; a full bulkhead rejects.
+//! half-opens after its reset timeout and closes on success; a full bulkhead rejects; an
+//! empty retry budget stops retries.
 
 mod util;
 
@@ -12,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use keel_http::client::{Client, ClientError};
 use keel_http::{Response, Router, ServerConfig, StatusCode};
-use keel_runtime::resilience::{Bulkhead, CircuitBreaker, Retry, State};
+use keel_runtime::resilience::{Bulkhead, CircuitBreaker, Retry, RetryBudget, State};
 use util::TestServer;
 
 /// Requests seen per route.
@@ -169,6 +170,34 @@ fn when_attempts_run_out_the_last_response_is_returned() {
         assert_eq!(res.status(), StatusCode::SERVICE_UNAVAILABLE);
     });
     assert_eq!(hits.down.load(Ordering::SeqCst), 3);
+}
+
+#[test]
+fn an_empty_retry_budget_stops_retries() {
+    let (server, hits) = server();
+    let url = format!("http://{}/down", server.addr);
+    // No floor, and no share of first attempts: no retry is ever allowed.
+    let budget = RetryBudget::builder()
+        .ratio(0.0)
+        .min_per_sec(0)
+        .build()
+        .unwrap();
+    let retry = Retry::builder("upstream")
+        .max_attempts(5)
+        .base_delay(Duration::from_millis(1))
+        .budget(budget)
+        .build()
+        .unwrap();
+    keel_runtime::block_on(async {
+        let client = Client::builder().retry(retry).build();
+        let res = client.get(&url).send().await.unwrap();
+        assert_eq!(res.status(), StatusCode::SERVICE_UNAVAILABLE);
+    });
+    assert_eq!(
+        hits.down.load(Ordering::SeqCst),
+        1,
+        "the budget refused every retry"
+    );
 }
 
 #[test]
