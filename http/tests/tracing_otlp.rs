@@ -5,7 +5,7 @@
 //! incoming `traceparent` as the server span's parent, the client span as the server
 //! span's child and the called server's parent (and its `traceparent` on the wire),
 //! `tracestate` carried along, the pool acquire span, an invalid `traceparent` ignored
-//! (a new trace), and an unsampled trace propagated but not exported.
+//! (a new trace), an unsampled trace propagated but not exported, probes not traced.
 
 mod util;
 
@@ -181,6 +181,9 @@ fn a_trace_crosses_two_services_and_reaches_the_collector() {
         "{seen_parent}"
     );
 
+    // 4. A probe: not traced.
+    assert_eq!(upstream_server.connect().get("/health/live").status, 200);
+
     // Collect until the spans of requests 1 and 2 arrived (1: front server, client,
     // pool acquire, upstream server; 2: upstream server, pool acquire).
     assert!(keel_runtime::trace::flush(Duration::from_secs(20)));
@@ -282,6 +285,12 @@ fn a_trace_crosses_two_services_and_reaches_the_collector() {
         "{text}"
     );
     assert!(text.contains("keel_trace_spans_total{outcome=\"exported\"}"));
+    assert!(
+        spans
+            .iter()
+            .all(|s| attr(s, "url.path").is_none_or(|p| p["stringValue"] != "/health/live")),
+        "probes are not traced"
+    );
 
     assert!(guard.shutdown(Duration::from_secs(10)));
     assert!(!keel_runtime::trace::enabled());

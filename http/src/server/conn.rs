@@ -370,7 +370,10 @@ impl<S: Transport> Conn<S> {
         let stats = &self.server.stats;
         stats.request(&method, route_label.as_ref(), status, started.elapsed());
         self.access_log(&access, status);
-        if let Some(span) = server_span {
+        // Probes and `/metrics` are not traced: their spans would be noise.
+        if let Some(span) = server_span
+            && !is_ops
+        {
             span.end(&method, route_label.as_deref(), status);
         }
         after
