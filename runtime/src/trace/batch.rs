@@ -5,8 +5,10 @@
 //!
 //! * A loop ending a span pushes it onto the queue (`ArrayQueue`, no lock). When the
 //!   queue is full the span is dropped and counted — a slow or dead collector never
-//!   slows a request down or grows memory. When the push makes a full batch, the pusher
-//!   wakes the thread (one mutex + condvar notify, once per batch).
+//!   slows a request down or grows memory. When the queue holds a full batch and no
+//!   wake is pending (`wake_pending`, set by the one pusher that wins it, cleared by the
+//!   thread when it wakes), the pusher wakes the thread: one mutex + condvar notify per
+//!   batch, not per span, however many loops push at once.
 //! * The thread sleeps on the condvar until the schedule delay passes, a batch is full,
 //!   a flush is asked, or shutdown; then it drains the queue in batches of at most
 //!   `max_batch`, calling the exporter for each (a failed export is counted and its
@@ -16,7 +18,7 @@
 //!   time, reports, and exits; the caller joins it.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -95,6 +97,8 @@ pub(crate) struct Batcher {
     dropped: AtomicU64,
     exported: AtomicU64,
     failed: AtomicU64,
+    /// A pusher asked for a wake the thread has not taken yet.
+    wake_pending: AtomicBool,
     signal: Mutex<Signal>,
     cond: Condvar,
     thread: Mutex<Option<JoinHandle<()>>>,
@@ -113,6 +117,7 @@ impl Batcher {
             dropped: AtomicU64::new(0),
             exported: AtomicU64::new(0),
             failed: AtomicU64::new(0),
+            wake_pending: AtomicBool::new(false),
             signal: Mutex::new(Signal::default()),
             cond: Condvar::new(),
             thread: Mutex::new(None),
@@ -131,7 +136,10 @@ impl Batcher {
             self.dropped.fetch_add(1, Ordering::Relaxed);
             return;
         }
-        if self.queue.len() == self.max_batch {
+        if self.queue.len() >= self.max_batch
+            && !self.wake_pending.load(Ordering::Relaxed)
+            && !self.wake_pending.swap(true, Ordering::AcqRel)
+        {
             self.signal.lock().wake = true;
             self.cond.notify_one();
         }
@@ -199,6 +207,7 @@ impl Batcher {
                     }
                 }
                 signal.wake = false;
+                self.wake_pending.store(false, Ordering::Release);
                 (signal.flush_asked, signal.shutdown)
             };
             self.drain(exporter.as_mut());
