@@ -7,7 +7,8 @@
 //! [`lookup_host`](net::lookup_host) on the blocking pool's `dns` class), [`metrics`]
 //! (Prometheus metrics, with the connection-pool collector), [`resilience`] (circuit
 //! breaker, retries with backoff and a budget, bulkhead — around any future), [`log`]
-//! (JSON logs through the `keel-log` thread) and [`context`] (the request context).
+//! (JSON logs through the `keel-log` thread), [`context`] (the request context), and
+//! [`trace`] with [`otlp`] (W3C trace propagation, spans, OTLP export).
 //! [`Config`] reads and validates every deployment variable at startup.
 //!
 //! ```
@@ -20,6 +21,9 @@
 //! ```
 
 pub use keel_http as http;
+/// OpenTelemetry export: `keel::otlp::init_from_env()` turns tracing on from the
+/// `OTEL_*` variables.
+pub use keel_http::otlp;
 pub use keel_http::{Config, ConfigError};
 pub use keel_pool as pool;
 pub use keel_runtime as runtime;
@@ -28,7 +32,7 @@ pub use keel_runtime::log;
 /// The request context: `keel::context::request_id()` anywhere in a request's async
 /// chain, its spawned tasks and its pool jobs.
 pub use keel_runtime::task_context as context;
-pub use keel_runtime::{fs, net, resilience};
+pub use keel_runtime::{fs, net, resilience, trace};
 
 pub mod metrics;
 mod resilience_metrics;

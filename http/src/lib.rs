@@ -35,7 +35,9 @@
 //! * [`ops`] — the health probes (and the place for `/metrics`), before the app.
 //! * [`Router`], [`Handler`], [`FromRequest`] extractors, [`Middleware`] — the app.
 //! * [`AppError`] — every error, rendered centrally as JSON.
-//! * [`client`] — an HTTP/1.1 client for outbound calls, with per-loop connection reuse.
+//! * [`client`] — an HTTP/1.1 client for outbound calls, with per-loop connection reuse,
+//!   and optionally a retry policy, circuit breaker and bulkhead.
+//! * [`otlp`] — OpenTelemetry trace export (OTLP/HTTP JSON), from the `OTEL_*` variables.
 
 #![forbid(unsafe_code)]
 #![doc(test(attr(deny(warnings))))]
@@ -50,6 +52,7 @@ mod limits;
 pub mod metrics;
 pub mod middleware;
 pub mod ops;
+pub mod otlp;
 mod proto;
 mod request;
 mod response;

@@ -47,6 +47,7 @@ use std::task::{Poll, Waker};
 use std::time::{Duration, Instant};
 
 use keel_runtime::time::{sleep, sleep_until, timeout, timeout_at};
+use keel_runtime::trace::{self, SpanKind, SpanStatus};
 use slab::Slab;
 
 use crate::builder::{Builder, Config};
@@ -241,7 +242,24 @@ impl<M: Manager> Pool<M> {
     pub fn get(&self) -> impl Future<Output = Result<Pooled<M>, Error<M::Error>>> + 'static {
         let location = Location::caller();
         let inner = self.inner.clone();
-        async move { Inner::acquire(&inner, location).await }
+        async move {
+            // Inside a traced request: a `pool.acquire` span (one atomic load when off).
+            let Some(mut span) = trace::start_span("pool.acquire", SpanKind::Internal) else {
+                return Inner::acquire(&inner, location).await;
+            };
+            span.set_attribute("keel.pool.manager", std::any::type_name::<M>());
+            let result = Inner::acquire(&inner, location).await;
+            if let Err(e) = &result {
+                let kind = match e {
+                    Error::Timeout { .. } => "timeout",
+                    Error::Backend(_) => "backend",
+                    _ => "closed",
+                };
+                span.set_status(SpanStatus::Error(kind.into()));
+            }
+            span.end();
+            result
+        }
     }
 
     /// Takes an idle connection without waiting, or `None` (nothing idle that passes

@@ -8,6 +8,7 @@
 //! | `keel-loop-N` | [`Builder::loops`] (default: the container's CPU quota, else the cores) | one `epoll` instance, a run queue, a timer wheel, its own listeners; pinned to a CPU |
 //! | `keel-signal` | one, on first use of [`signal`] | turns Unix signals into wakes |
 //! | `keel-log` | one per [`log::init`] (or [`log::layer`]) | writes log lines from a bounded buffer, so no loop blocks on stdout |
+//! | `keel-trace` | one, once [`trace::install`] ran (OTLP tracing on) | exports finished spans in batches from a bounded queue |
 //!
 //! # A loop's turn
 //!
@@ -77,6 +78,7 @@ pub mod task_context;
 #[cfg(all(test, loom))]
 mod tests;
 pub mod time;
+pub mod trace;
 mod watchdog;
 pub mod workers;
 

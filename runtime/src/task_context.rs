@@ -17,8 +17,8 @@
 //!   run with it current on their pool thread. [`enter`] does the same for a closure on
 //!   any thread.
 //!
-//! What propagates is declared: a request id and `(&'static str, String)` fields named
-//! in code, never arbitrary data. The logging layer ([`log`](crate::log)) writes both
+//! What propagates is declared: a request id, `(&'static str, String)` fields named
+//! in code, and the request's trace span ([`Context::trace`]), never arbitrary data. The logging layer ([`log`](crate::log)) writes both
 //! into every line logged under the context. A context is immutable once current; to
 //! add a field for the rest of a request (a middleware that learned the user), run the
 //! rest under `scope(current().with_field(..), ..)`.
@@ -51,6 +51,8 @@ use std::ptr;
 use std::sync::Arc;
 use std::task::{Context as TaskCx, Poll};
 
+use crate::trace::SpanContext;
+
 /// One request's context: its id and its declared fields. Cheap to clone (one `Arc`).
 #[derive(Clone, PartialEq, Eq)]
 pub struct Context {
@@ -61,6 +63,9 @@ pub struct Context {
 pub(crate) struct Inner {
     request_id: Box<str>,
     fields: Vec<(&'static str, String)>,
+    /// The request's span (the server span), when tracing is on; boxed so the context
+    /// of an untraced request stays small.
+    trace: Option<Box<SpanContext>>,
 }
 
 impl Context {
@@ -70,6 +75,7 @@ impl Context {
             inner: Arc::new(Inner {
                 request_id: request_id.into().into_boxed_str(),
                 fields: Vec::new(),
+                trace: None,
             }),
         }
     }
@@ -84,6 +90,19 @@ impl Context {
             None => inner.fields.push((name, value)),
         }
         self
+    }
+
+    /// Sets the request's span context (the server span's; see
+    /// [`trace`](crate::trace)): spans started under this context are its children, and
+    /// the HTTP client propagates it.
+    pub fn with_trace(mut self, span: SpanContext) -> Context {
+        Arc::make_mut(&mut self.inner).trace = Some(Box::new(span));
+        self
+    }
+
+    /// The request's span context, if it is traced.
+    pub fn trace(&self) -> Option<&SpanContext> {
+        self.inner.trace.as_deref()
     }
 
     /// The request id.
@@ -116,6 +135,7 @@ impl fmt::Debug for Context {
         f.debug_struct("Context")
             .field("request_id", &self.inner.request_id)
             .field("fields", &self.inner.fields)
+            .field("trace", &self.inner.trace)
             .finish()
     }
 }

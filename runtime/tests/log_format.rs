@@ -106,6 +106,27 @@ fn lines_carry_the_loop_and_the_request_context() {
         lines[1]["request_id"], "own",
         "outside a context the field keeps its name"
     );
+    assert!(lines[0].get("trace_id").is_none(), "untraced: {text}");
+}
+
+#[test]
+fn a_traced_request_logs_its_trace_and_span_ids() {
+    let span = keel_runtime::trace::SpanContext::parse_traceparent(
+        "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+    )
+    .unwrap();
+    let text = capture(Config::new(), || {
+        task_context::enter(Some(Context::new("req-7").with_trace(span)), || {
+            tracing::warn!(trace_id = "mine", "traced");
+        });
+    });
+    let lines = json_lines(&text);
+    assert_eq!(
+        lines[0]["trace_id"], "4bf92f3577b34da6a3ce929d0e0e4736",
+        "{text}"
+    );
+    assert_eq!(lines[0]["span_id"], "00f067aa0ba902b7");
+    assert_eq!(lines[0]["field.trace_id"], "mine");
 }
 
 #[derive(Debug)]

@@ -3,6 +3,8 @@
 
 use std::time::Duration;
 
+use keel_runtime::resilience::{Bulkhead, CircuitBreaker, Retry};
+
 use super::Client;
 
 /// Default [`ClientBuilder::connect_timeout`]: 10 s.
@@ -33,6 +35,16 @@ pub(crate) struct Config {
     pub(crate) idle_timeout: Duration,
     pub(crate) user_agent: Option<String>,
     pub(crate) max_redirects: usize,
+    /// The resilience tools every request goes through; `None` when none is set.
+    pub(crate) resilience: Option<Resilience>,
+}
+
+/// The resilience tools a client's requests go through (see [`super::resilient`]).
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Resilience {
+    pub(crate) retry: Option<Retry>,
+    pub(crate) breaker: Option<CircuitBreaker>,
+    pub(crate) bulkhead: Option<Bulkhead>,
 }
 
 /// Builds a [`Client`]. Start from [`Client::builder`].
@@ -78,6 +90,7 @@ impl ClientBuilder {
                 idle_timeout: DEFAULT_IDLE_TIMEOUT,
                 user_agent: Some(concat!("keel/", env!("CARGO_PKG_VERSION")).to_owned()),
                 max_redirects: 0,
+                resilience: None,
             },
         }
     }
@@ -193,6 +206,57 @@ impl ClientBuilder {
     /// 0: redirects are not followed.
     pub fn follow_redirects(mut self, max: usize) -> Self {
         self.config.max_redirects = max;
+        self
+    }
+
+    /// Retries requests that failed in a transient way, per `policy` (attempts, backoff
+    /// with jitter, its retry budget): connect failures and timeouts, a connection reset
+    /// before the response, and the statuses 429, 502, 503 and 504 — waiting exactly
+    /// the `Retry-After` the server sent, when it sent one. A 4xx (other than 429) or
+    /// any other error is returned at once. A method that is not idempotent (`POST`,
+    /// `PATCH`) is retried only when the request surely was not processed: the
+    /// connection failed, or the answer was 429 or 503.
+    ///
+    /// When the retries run out, the last outcome is returned: the last error, or the
+    /// last response (a 503 stays a 503 response, not an error).
+    ///
+    /// Give the client one dependency's policy: a client with resilience tools is a
+    /// client for that dependency. See the [module docs](super#resilience).
+    ///
+    /// # Default
+    ///
+    /// None: each request is sent once (a stale pooled connection aside).
+    pub fn retry(mut self, policy: Retry) -> Self {
+        self.config.resilience.get_or_insert_default().retry = Some(policy);
+        self
+    }
+
+    /// Sends every request through `breaker`: when it is open, requests fail at once
+    /// with [`ClientError::CircuitOpen`](super::ClientError::CircuitOpen) (check
+    /// [`is_rejected`](super::ClientError::is_rejected) to serve a fallback). It counts
+    /// as failures the transient errors above and every 5xx and 429 response; other
+    /// responses, 4xx included, show the dependency answering. Its per-call timeout
+    /// covers sending the request and reading the response head, and expires as
+    /// [`TimeoutPhase::Breaker`](super::TimeoutPhase::Breaker). Each retry attempt is
+    /// one breaker call; a retry never runs against an open breaker.
+    ///
+    /// # Default
+    ///
+    /// None.
+    pub fn circuit_breaker(mut self, breaker: CircuitBreaker) -> Self {
+        self.config.resilience.get_or_insert_default().breaker = Some(breaker);
+        self
+    }
+
+    /// Caps the requests in flight through this client's dependency with `bulkhead`
+    /// (from sending to the response head); a request with no slot in time fails with
+    /// [`ClientError::BulkheadFull`](super::ClientError::BulkheadFull), unsent.
+    ///
+    /// # Default
+    ///
+    /// None.
+    pub fn bulkhead(mut self, bulkhead: Bulkhead) -> Self {
+        self.config.resilience.get_or_insert_default().bulkhead = Some(bulkhead);
         self
     }
 

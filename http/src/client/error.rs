@@ -3,6 +3,10 @@
 
 use std::fmt;
 use std::io;
+use std::sync::Arc;
+use std::time::Duration;
+
+use keel_runtime::resilience::Transient;
 
 /// Which timeout expired.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -17,6 +21,9 @@ pub enum TimeoutPhase {
     /// The whole call, from `send` to the last body byte
     /// ([`ClientBuilder::total_timeout`](super::ClientBuilder::total_timeout)).
     Total,
+    /// The circuit breaker's per-call timeout
+    /// ([`ClientBuilder::circuit_breaker`](super::ClientBuilder::circuit_breaker)).
+    Breaker,
 }
 
 impl fmt::Display for TimeoutPhase {
@@ -25,6 +32,7 @@ impl fmt::Display for TimeoutPhase {
             TimeoutPhase::Connect => "connect",
             TimeoutPhase::Request => "request",
             TimeoutPhase::Total => "total",
+            TimeoutPhase::Breaker => "circuit breaker call",
         })
     }
 }
@@ -63,6 +71,12 @@ pub enum ClientError {
     Io(io::Error),
     /// The response body is not the JSON (or UTF-8 text) asked for.
     Decode(String),
+    /// The client's circuit breaker for this dependency (named) is open: the request
+    /// was not sent ([`ClientBuilder::circuit_breaker`](super::ClientBuilder::circuit_breaker)).
+    CircuitOpen(Arc<str>),
+    /// The client's bulkhead for this dependency (named) had no free slot in time: the
+    /// request was not sent ([`ClientBuilder::bulkhead`](super::ClientBuilder::bulkhead)).
+    BulkheadFull(Arc<str>),
 }
 
 impl ClientError {
@@ -72,6 +86,33 @@ impl ClientError {
             self,
             ClientError::Connect(_) | ClientError::Timeout(TimeoutPhase::Connect)
         )
+    }
+
+    /// Whether a resilience tool refused the call without sending it (an open circuit
+    /// breaker or a full bulkhead): the moment for a fallback.
+    pub fn is_rejected(&self) -> bool {
+        matches!(
+            self,
+            ClientError::CircuitOpen(_) | ClientError::BulkheadFull(_)
+        )
+    }
+
+    /// A short name of the variant, for span attributes and metrics labels.
+    pub(crate) fn kind_name(&self) -> &'static str {
+        match self {
+            ClientError::InvalidUrl(_) => "invalid_url",
+            ClientError::InvalidRequest(_) => "invalid_request",
+            ClientError::Connect(_) => "connect",
+            ClientError::Timeout(_) => "timeout",
+            ClientError::InvalidResponse(_) => "invalid_response",
+            ClientError::HeadTooLarge => "head_too_large",
+            ClientError::BodyTooLarge(_) => "body_too_large",
+            ClientError::TooManyRedirects(_) => "too_many_redirects",
+            ClientError::Io(_) => "io",
+            ClientError::Decode(_) => "decode",
+            ClientError::CircuitOpen(_) => "circuit_open",
+            ClientError::BulkheadFull(_) => "bulkhead_full",
+        }
     }
 
     /// The timeout that expired, if this is a timeout.
@@ -98,6 +139,12 @@ impl fmt::Display for ClientError {
             ClientError::TooManyRedirects(n) => write!(f, "too many redirects (followed {n})"),
             ClientError::Io(e) => write!(f, "connection error: {e}"),
             ClientError::Decode(reason) => write!(f, "cannot decode response body: {reason}"),
+            ClientError::CircuitOpen(dependency) => {
+                write!(f, "{dependency}: circuit breaker is open, request not sent")
+            }
+            ClientError::BulkheadFull(dependency) => {
+                write!(f, "{dependency}: bulkhead full, request not sent")
+            }
         }
     }
 }
@@ -108,5 +155,27 @@ impl std::error::Error for ClientError {
             ClientError::Connect(e) | ClientError::Io(e) => Some(e),
             _ => None,
         }
+    }
+}
+
+/// Which failures may succeed when the same request is made again: failing to connect
+/// (refused, unreachable, DNS) and the connect, request and breaker timeouts; a
+/// connection reset, aborted or closed before the response; nothing else (a malformed
+/// response, a body over the limit, a bad URL fail the same way again). An open
+/// breaker or a full bulkhead is not retried either: retrying would only add load.
+/// Status codes are not errors; the client's [retry](super::ClientBuilder::retry)
+/// classifies them itself (429, 502, 503, 504 transient).
+impl Transient for ClientError {
+    fn is_transient(&self) -> bool {
+        match self {
+            ClientError::Connect(_) => true,
+            ClientError::Timeout(phase) => *phase != TimeoutPhase::Total,
+            ClientError::Io(e) => e.is_transient(),
+            _ => false,
+        }
+    }
+
+    fn retry_after(&self) -> Option<Duration> {
+        None
     }
 }

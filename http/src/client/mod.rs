@@ -77,6 +77,60 @@
 //! Redirects are not followed unless [`ClientBuilder::follow_redirects`] allows: by
 //! default a `3xx` is returned as it is.
 //!
+//! # Resilience
+//!
+//! A client can send every request through a [`Retry`](keel_runtime::resilience::Retry)
+//! policy, a [`CircuitBreaker`](keel_runtime::resilience::CircuitBreaker) and a
+//! [`Bulkhead`](keel_runtime::resilience::Bulkhead) — in that order, outside in
+//! ([`ClientBuilder::retry`], [`ClientBuilder::circuit_breaker`],
+//! [`ClientBuilder::bulkhead`]). Such a client is a client for one dependency: the tools
+//! are shared across loops (`Send + Sync`, cloned into each loop's client), the client
+//! stays per loop. Outcomes are classified for them: connect failures, timeouts, resets
+//! and 429/502/503/504 are transient (retried, honouring `Retry-After`); a 5xx or 429
+//! counts against the breaker; a 4xx is an answer like any other. An open breaker or a
+//! full bulkhead fails at once with [`ClientError::CircuitOpen`] or
+//! [`ClientError::BulkheadFull`] ([`ClientError::is_rejected`]): serve a fallback.
+//!
+//! ```
+//! use std::time::Duration;
+//! use keel_http::client::Client;
+//! use keel_runtime::resilience::{CircuitBreaker, Retry, RetryBudget};
+//!
+//! let retry = Retry::builder("inventory")
+//!     .max_attempts(3)
+//!     .base_delay(Duration::from_millis(50))
+//!     .budget(RetryBudget::new())
+//!     .build()?;
+//! let breaker = CircuitBreaker::builder("inventory").build()?;
+//! let client = Client::builder()
+//!     .retry(retry)
+//!     .circuit_breaker(breaker.clone())
+//!     .build();
+//! // A port nothing listens on: connect fails, is retried, then returned.
+//! let down = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?;
+//! keel_runtime::block_on(async {
+//!     let res = client.get(&format!("http://{down}/stock/7")).send().await;
+//!     let stock = match res {
+//!         Ok(res) => res.text().await.unwrap_or_default(),
+//!         Err(e) if e.is_rejected() => "cached stock".to_owned(),
+//!         Err(e) => {
+//!             assert!(e.is_connect());
+//!             "unknown".to_owned()
+//!         }
+//!     };
+//!     assert_eq!(stock, "unknown");
+//! });
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! # Tracing
+//!
+//! When tracing is on ([`otlp`](crate::otlp)), each request sent is a client span, a
+//! child of the request being served (the [request context](keel_runtime::task_context)'s
+//! span), and carries its context as `traceparent` (and the incoming `tracestate`), so
+//! the called service continues the trace. A request that sets its own `traceparent`
+//! header is sent as it is, without a client span.
+//!
 //! # TLS
 //!
 //! Only `http://` URLs are accepted; others fail with [`ClientError::InvalidUrl`]. TLS
@@ -92,8 +146,10 @@ mod connection;
 mod error;
 mod pool;
 mod request;
+mod resilient;
 mod response;
-mod url;
+mod span;
+pub(crate) mod url;
 
 use std::rc::Rc;
 

@@ -6,6 +6,7 @@ use std::rc::Rc;
 use std::time::Instant;
 
 use keel_runtime::time::timeout_at;
+use keel_runtime::trace::SpanContext;
 use serde::Serialize;
 
 use super::Inner;
@@ -133,20 +134,49 @@ impl RequestBuilder {
         if let Some(e) = self.error {
             return Err(e);
         }
-        let mut exchange = Exchange {
+        let exchange = Exchange {
             url: self.url?,
             method: self.method,
             headers: self.headers,
             body: self.body,
         };
         let client = self.client;
+        if client.config.resilience.is_some() {
+            return super::resilient::send(exchange, &client, start).await;
+        }
+        exchange.follow(&client, start).await
+    }
+}
+
+/// One request as sent on the wire, changed by each redirect.
+#[derive(Clone)]
+pub(crate) struct Exchange {
+    url: Url,
+    method: Method,
+    headers: Vec<(String, String)>,
+    body: Option<Vec<u8>>,
+}
+
+impl Exchange {
+    /// The method.
+    pub(crate) fn method(&self) -> &Method {
+        &self.method
+    }
+
+    /// Sends the request, following redirects as the client allows; `start` is when
+    /// the call began (the total timeout counts from it).
+    pub(crate) async fn follow(
+        mut self,
+        client: &Rc<Inner>,
+        start: Instant,
+    ) -> Result<Response, ClientError> {
         let total = client
             .config
             .total_timeout
             .map(|t| (start + t, TimeoutPhase::Total));
         let mut redirects = 0;
         loop {
-            let res = exchange.send_once(&client, total).await?;
+            let res = self.send_once(client, total).await?;
             let Some(location) = redirect_location(&res) else {
                 return Ok(res);
             };
@@ -158,29 +188,35 @@ impl RequestBuilder {
             }
             redirects += 1;
             let status = res.status().as_u16();
-            let next = resolve(&exchange.url, &location)?;
+            let next = resolve(&self.url, &location)?;
             // Read the redirect's body so its connection can be reused; a failure there
             // only costs the connection.
             let _ = res.bytes().await;
-            exchange.redirect(status, next);
+            self.redirect(status, next);
         }
     }
-}
 
-/// One request as sent on the wire, changed by each redirect.
-struct Exchange {
-    url: Url,
-    method: Method,
-    headers: Vec<(String, String)>,
-    body: Option<Vec<u8>>,
-}
-
-impl Exchange {
-    /// Sends the request on a pooled or new connection and reads the response head.
+    /// One request on the wire, inside its client span when tracing is on.
     async fn send_once(
         &self,
         client: &Rc<Inner>,
         total: Option<(Instant, TimeoutPhase)>,
+    ) -> Result<Response, ClientError> {
+        let Some(span) = super::span::start(&self.method, &self.url, &self.headers) else {
+            return self.exchange(client, total, None).await;
+        };
+        let result = self.exchange(client, total, Some(span.context())).await;
+        super::span::end(span, &result);
+        result
+    }
+
+    /// Sends the request on a pooled or new connection and reads the response head;
+    /// `trace` is written as its `traceparent`.
+    async fn exchange(
+        &self,
+        client: &Rc<Inner>,
+        total: Option<(Instant, TimeoutPhase)>,
+        trace: Option<&SpanContext>,
     ) -> Result<Response, ClientError> {
         let config = &client.config;
         let url = &self.url;
@@ -194,6 +230,7 @@ impl Exchange {
             &self.headers,
             self.body.as_deref(),
             config,
+            trace,
         );
         let head_request = self.method == Method::Head;
         let idempotent = matches!(
@@ -327,13 +364,14 @@ fn earliest(
 }
 
 /// The request as sent: request line, `Host`, `User-Agent`, the caller's fields,
-/// `Content-Length`, then the body.
+/// `traceparent` and `tracestate` for `trace`, `Content-Length`, then the body.
 fn encode(
     method: &Method,
     url: &Url,
     headers: &[(String, String)],
     body: Option<&[u8]>,
     config: &super::builder::Config,
+    trace: Option<&SpanContext>,
 ) -> Vec<u8> {
     let body_len = body.map_or(0, <[u8]>::len);
     let mut out = Vec::with_capacity(128 + url.target.len() + body_len);
@@ -358,6 +396,14 @@ fn encode(
     }
     for (name, value) in headers {
         line(name, value);
+    }
+    if let Some(trace) = trace {
+        line("traceparent", &trace.traceparent());
+        if let Some(state) = trace.tracestate()
+            && !has("tracestate")
+        {
+            line("tracestate", state);
+        }
     }
     // A body, or a method that defines one (RFC 9110 §8.6: send 0 rather than nothing).
     if body.is_some() || matches!(method, Method::Post | Method::Put | Method::Patch) {
@@ -386,16 +432,55 @@ mod tests {
             &[("X-Id".into(), "7".into())],
             Some(b"hi"),
             &config.inner.config,
+            None,
         );
         assert_eq!(
             bytes,
             b"POST /a?b=1 HTTP/1.1\r\nHost: example.com:8080\r\nX-Id: 7\r\nContent-Length: 2\r\n\r\nhi"
         );
-        let bytes = encode(&Method::Get, &url, &[], None, &config.inner.config);
+        let bytes = encode(&Method::Get, &url, &[], None, &config.inner.config, None);
         assert_eq!(
             bytes,
             b"GET /a?b=1 HTTP/1.1\r\nHost: example.com:8080\r\n\r\n"
         );
+    }
+
+    #[test]
+    fn trace_context_is_written_after_the_callers_fields() {
+        let config = super::super::builder::ClientBuilder::new()
+            .user_agent(None)
+            .build();
+        let url = Url::parse("http://up/x").unwrap();
+        let trace = SpanContext::parse_traceparent(
+            "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+        )
+        .unwrap()
+        .with_tracestate(Some("a=1"));
+        let bytes = encode(
+            &Method::Get,
+            &url,
+            &[],
+            None,
+            &config.inner.config,
+            Some(&trace),
+        );
+        assert_eq!(
+            String::from_utf8(bytes).unwrap(),
+            "GET /x HTTP/1.1\r\nHost: up\r\ntraceparent: 00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01\r\ntracestate: a=1\r\n\r\n"
+        );
+        // A caller's own tracestate is kept, not doubled.
+        let own = [("tracestate".to_owned(), "mine=2".to_owned())];
+        let bytes = encode(
+            &Method::Get,
+            &url,
+            &own,
+            None,
+            &config.inner.config,
+            Some(&trace),
+        );
+        let text = String::from_utf8(bytes).unwrap();
+        assert_eq!(text.matches("tracestate").count(), 1, "{text}");
+        assert!(text.contains("tracestate: mine=2\r\n"));
     }
 
     #[test]

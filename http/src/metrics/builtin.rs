@@ -418,3 +418,30 @@ pub(crate) fn write_log(set: &mut MetricSet) {
         log::dropped_lines() as f64,
     );
 }
+
+/// The trace pipeline's family, once tracing was turned on: spans exported, dropped
+/// (the queue was full) and lost in failed exports, and spans queued now.
+pub(crate) fn write_trace(set: &mut MetricSet) {
+    let stats = keel_runtime::trace::stats();
+    if stats == keel_runtime::trace::TraceStats::default() && !keel_runtime::trace::enabled() {
+        return;
+    }
+    for (outcome, n) in [
+        ("exported", stats.exported),
+        ("dropped", stats.dropped),
+        ("failed", stats.failed),
+    ] {
+        set.counter(
+            "keel_trace_spans_total",
+            "Finished spans by fate: exported, dropped (queue full), failed (export refused).",
+            &[("outcome", outcome)],
+            n as f64,
+        );
+    }
+    set.gauge(
+        "keel_trace_queue_spans",
+        "Finished spans waiting for export.",
+        &[],
+        stats.queued as f64,
+    );
+}

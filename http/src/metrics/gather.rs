@@ -90,6 +90,7 @@ fn process_wide() -> MetricSet {
     builtin::write_blocking(&mut set);
     builtin::write_workers(&mut set);
     builtin::write_log(&mut set);
+    builtin::write_trace(&mut set);
     collect::collect_global(&mut set);
     set
 }

@@ -238,7 +238,7 @@ impl<S: Transport> Conn<S> {
             .and_then(|v| std::str::from_utf8(v).ok())
             .filter(|v| valid_request_id(v))
             .map_or_else(new_request_id, str::to_owned);
-        let ctx = Context::new(request_id);
+        let (ctx, server_span) = super::trace::request_context(request_id, &head, &head_bytes);
         self.body_bytes = 0;
         // The client's address from a trusted proxy's header; none configured, one branch.
         let proxies = &self.server.config.trusted_proxies;
@@ -382,6 +382,12 @@ impl<S: Transport> Conn<S> {
         let stats = &self.server.stats;
         stats.request(&method, route_label.as_ref(), status, started.elapsed());
         self.access_log(&access, status);
+        // Probes and `/metrics` are not traced: their spans would be noise.
+        if let Some(span) = server_span
+            && !is_ops
+        {
+            span.end(&method, route_label.as_deref(), status);
+        }
         after
     }
 

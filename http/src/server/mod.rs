@@ -36,6 +36,7 @@ pub(crate) mod memory;
 mod report;
 mod select;
 mod shutdown;
+mod trace;
 
 use std::cell::Cell;
 use std::io;

@@ -15,8 +15,8 @@ use crate::task_context;
 
 /// Keys Keel writes itself; an event field with one of these names is written as
 /// `field.<name>` instead, so a JSON line never has a key twice. (`request_id` only
-/// under a request context: outside one, an event's own `request_id` field keeps its
-/// name.)
+/// under a request context, and `trace_id` / `span_id` only under a traced one:
+/// otherwise an event's own field of that name keeps it.)
 const RESERVED: [&str; 8] = [
     "time", "level", "msg", "pid", "hostname", "loop", "target", "thread",
 ];
@@ -64,6 +64,7 @@ pub(crate) fn format(
     let mut fields = FieldWriter {
         format,
         in_context: task_context::with_current(|c| c.is_some()),
+        in_trace: task_context::with_current(|c| c.is_some_and(|c| c.trace().is_some())),
         redactor,
         out: String::new(),
         message: String::new(),
@@ -89,6 +90,15 @@ pub(crate) fn format(
                 if let Some(ctx) = ctx {
                     line.push_str(",\"request_id\":");
                     json_string(&mut line, ctx.request_id());
+                    // The request's span (OpenTelemetry's log correlation fields).
+                    if let Some(span) = ctx.trace() {
+                        let _ = write!(
+                            line,
+                            ",\"trace_id\":\"{}\",\"span_id\":\"{}\"",
+                            span.trace_id(),
+                            span.span_id()
+                        );
+                    }
                     for (name, value) in ctx.fields() {
                         json_key(&mut line, name);
                         if redactor.is_secret(name) {
@@ -146,6 +156,8 @@ struct FieldWriter<'a> {
     format: Format,
     /// Whether a request context is current (its id takes the `request_id` key).
     in_context: bool,
+    /// Whether that context is traced (it takes `trace_id` and `span_id`).
+    in_trace: bool,
     redactor: &'a Redactor,
     out: String,
     message: String,
@@ -156,7 +168,10 @@ impl FieldWriter<'_> {
         let name = field.name();
         match self.format {
             Format::Json => {
-                if RESERVED.contains(&name) || (self.in_context && name == "request_id") {
+                if RESERVED.contains(&name)
+                    || (self.in_context && name == "request_id")
+                    || (self.in_trace && (name == "trace_id" || name == "span_id"))
+                {
                     json_key(&mut self.out, &format!("field.{name}"));
                 } else {
                     json_key(&mut self.out, name);

@@ -12,7 +12,8 @@
 //!
 //! (one line in reality): the time in ISO 8601 UTC, the level, the message, the process
 //! id and host name, the loop index when logged on a loop thread, the event's target,
-//! the request id and declared fields of the current [request
+//! the request id (with `trace_id` and `span_id` when the request is
+//! [traced](crate::trace)) and declared fields of the current [request
 //! context](crate::task_context), then the event's own fields. An event field named like
 //! one of Keel's keys is written as `field.<name>`.
 //!

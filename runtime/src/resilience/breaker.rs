@@ -355,10 +355,17 @@ impl CircuitBreaker {
         match self.call(op).await {
             Ok(value) => value,
             Err(err) => {
-                self.inner.core.lock().counts.fallbacks += 1;
+                self.record_fallback();
                 fallback(err).await
             }
         }
+    }
+
+    /// Counts a fallback served instead of a failed or refused call made some other way
+    /// than [`call_or_else`](CircuitBreaker::call_or_else) — through an HTTP client
+    /// with this breaker, for example — so [`BreakerMetrics::fallbacks`] stays true.
+    pub fn record_fallback(&self) {
+        self.inner.core.lock().counts.fallbacks += 1;
     }
 }
 
