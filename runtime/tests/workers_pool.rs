@@ -191,6 +191,12 @@ fn a_job_past_its_start_deadline_times_out() {
     keel_runtime::block_on(async {
         let g = gate.clone();
         let blocker = pool.run(move || g.wait()).unwrap();
+        // The one worker is busy with the blocker before the late job is queued.
+        let started = Instant::now();
+        while pool.metrics().busy == 0 {
+            assert!(started.elapsed() < LIMIT, "the blocker never started");
+            keel_runtime::time::sleep(Duration::from_millis(1)).await;
+        }
         let r = ran.clone();
         let deadline = Instant::now() + Duration::from_millis(20);
         let late = pool
