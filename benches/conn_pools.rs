@@ -422,6 +422,33 @@ fn bench_conn_pools(c: &mut Criterion) {
 criterion_group!(benches, bench_conn_pools);
 
 fn main() {
+    let mut routines: Vec<common::Routine<'_>> = Vec::new();
+    for tasks in TASKS {
+        let name = format!("pool_get_put_{tasks}_tasks");
+        routines.push((
+            format!("{name}/keel"),
+            Box::new(move |n| _ = keel_get_put(tasks, n)),
+        ));
+        routines.push((
+            format!("{name}/deadpool"),
+            Box::new(move |n| _ = deadpool_get_put(&tokio_rt(), tasks, n)),
+        ));
+        routines.push((
+            format!("{name}/bb8"),
+            Box::new(move |n| _ = bb8_get_put(&tokio_rt(), tasks, n)),
+        ));
+    }
+    routines.push((
+        format!("{PG_GROUP}/keel"),
+        Box::new(|n| _ = keel_select1(n)),
+    ));
+    routines.push((
+        format!("{PG_GROUP}/deadpool"),
+        Box::new(|n| _ = deadpool_select1(&tokio_rt(), n)),
+    ));
+    if common::run_once(&routines) {
+        return;
+    }
     benches();
     Criterion::default().configure_from_args().final_summary();
     for tasks in TASKS {

@@ -226,6 +226,27 @@ fn bench_wake(c: &mut Criterion) {
 criterion_group!(benches, bench_wake);
 
 fn main() {
+    let rt = || {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("tokio runtime")
+    };
+    let routines: Vec<common::Routine<'_>> = vec![
+        (format!("{LOCAL}/keel"), Box::new(|n| _ = keel_local(n))),
+        (
+            format!("{LOCAL}/tokio"),
+            Box::new(|n| _ = tokio_local(&rt(), n)),
+        ),
+        (format!("{CROSS}/keel"), Box::new(|n| _ = keel_cross(n))),
+        (
+            format!("{CROSS}/tokio"),
+            Box::new(|n| _ = tokio_cross(&rt(), n)),
+        ),
+    ];
+    if common::run_once(&routines) {
+        return;
+    }
     benches();
     Criterion::default().configure_from_args().final_summary();
     common::print_ratio(LOCAL, "tokio");

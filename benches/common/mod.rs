@@ -86,3 +86,39 @@ fn human(ns: f64) -> String {
         format!("{ns:.1} ns")
     }
 }
+
+/// A routine of a bench, by `group/function` id, for [`run_once`].
+#[allow(
+    dead_code,
+    reason = "only the benches with an instruction-count mode use it"
+)]
+pub(crate) type Routine<'a> = (String, Box<dyn Fn(u64) + 'a>);
+
+/// The instruction-count mode of `benches/callgrind.sh`: with `KEEL_BENCH_ONCE` set to
+/// `group/function:iterations`, runs that one routine once with that many iterations and
+/// returns true, and the bench's `main` skips criterion. Callgrind counts instructions,
+/// which the machine's other load does not change, so two runs of different lengths
+/// give a routine's exact cost per iteration.
+///
+/// # Panics
+///
+/// On a malformed value or an id that is not among `routines`.
+#[allow(
+    dead_code,
+    reason = "only the benches with an instruction-count mode use it"
+)]
+pub(crate) fn run_once(routines: &[Routine<'_>]) -> bool {
+    let Ok(spec) = std::env::var("KEEL_BENCH_ONCE") else {
+        return false;
+    };
+    let (id, iters) = spec
+        .rsplit_once(':')
+        .expect("KEEL_BENCH_ONCE is group/function:iterations");
+    let iters: u64 = iters.parse().expect("KEEL_BENCH_ONCE: iterations");
+    let Some((_, run)) = routines.iter().find(|(name, _)| name == id) else {
+        let known: Vec<&str> = routines.iter().map(|(name, _)| name.as_str()).collect();
+        panic!("KEEL_BENCH_ONCE: no benchmark {id}; this bench has {known:?}");
+    };
+    run(iters);
+    true
+}

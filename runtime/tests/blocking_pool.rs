@@ -442,15 +442,18 @@ fn shutdown_with_jobs_queued_keeps_its_deadline() {
 #[test]
 fn shutdown_waits_for_running_jobs() {
     let pool = Builder::new().threads(2).build().unwrap();
+    let started = Arc::new(AtomicBool::new(false));
     let done = Arc::new(AtomicBool::new(false));
-    let d = done.clone();
+    let (s, d) = (started.clone(), done.clone());
     let _job = pool
         .spawn(move || {
+            s.store(true, Ordering::SeqCst);
             std::thread::sleep(Duration::from_millis(30));
             d.store(true, Ordering::SeqCst);
         })
         .unwrap();
-    eventually("the job to start", || pool.metrics().busy == 1);
+    // A flag that stays set, not `busy == 1`, which a slow poller could miss.
+    eventually("the job to start", || started.load(Ordering::SeqCst));
     let report = pool.shutdown(LIMIT);
     assert!(report.is_clean(), "{report}");
     assert!(done.load(Ordering::SeqCst));
