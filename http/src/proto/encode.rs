@@ -157,7 +157,7 @@ impl<'a> HeadEncoder<'a> {
     /// If `name` is not a token or `value` contains CR, LF or another control character
     /// other than HTAB (which would let a value inject headers); nothing is written then.
     pub(crate) fn header(&mut self, name: &[u8], value: &[u8]) -> Result<(), EncodeError> {
-        if name.is_empty() || !name.iter().all(|&b| is_token(b)) {
+        if name.is_empty() || !name.iter().fold(true, |ok, &b| ok & TOKEN[b as usize]) {
             return Err(EncodeError::new(EncodeErrorKind::InvalidHeaderName));
         }
         if !value.iter().fold(true, |ok, &b| ok & is_field_byte(b)) {
@@ -334,12 +334,23 @@ fn push_hex(dst: &mut Vec<u8>, mut n: u64) {
 }
 
 /// RFC 9110 `tchar`.
-fn is_token(b: u8) -> bool {
+const fn is_token(b: u8) -> bool {
     matches!(b,
         b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9'
         | b'!' | b'#' | b'$' | b'%' | b'&' | b'\'' | b'*' | b'+' | b'-' | b'.'
         | b'^' | b'_' | b'`' | b'|' | b'~')
 }
+
+/// [`is_token`] for every byte: one load per byte of a header name.
+static TOKEN: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut i = 0;
+    while i < 256 {
+        table[i] = is_token(i as u8);
+        i += 1;
+    }
+    table
+};
 
 /// A byte allowed in a field value: VCHAR, obs-text, SP or HTAB.
 fn is_field_byte(b: u8) -> bool {
