@@ -33,6 +33,7 @@ use keel_runtime::time::{timeout, timeout_at};
 use super::LoopServer;
 use super::catch_panic::CatchPanic;
 use super::config::Environment;
+use super::request_id::new_request_id;
 use super::select::{Either, select};
 use crate::body::{Body, BodyStream};
 use crate::error::AppError;
@@ -95,6 +96,9 @@ pub(crate) struct Conn<S> {
     wbuf: Vec<u8>,
     /// Body bytes of the response being written, for the access log.
     body_bytes: u64,
+    /// The current request's context, renewed in place per request when nothing kept a
+    /// clone of the previous one (no allocation per request).
+    ctx: Context,
     server: Rc<LoopServer>,
 }
 
@@ -126,6 +130,7 @@ impl<S: Transport> Conn<S> {
             end: 0,
             wbuf: Vec::with_capacity(INITIAL_READ_BUFFER),
             body_bytes: 0,
+            ctx: Context::new(String::new()),
             server,
         }
     }
@@ -194,7 +199,7 @@ impl<S: Transport> Conn<S> {
                                 "request_timeout",
                                 "the request head did not arrive in time",
                             );
-                            self.write_error(err, Version::Http11, false, &new_request_id());
+                            self.write_error(err, Version::Http11, false, new_request_id().as_str());
                             return self.flush().await;
                         }
                     }
@@ -208,7 +213,7 @@ impl<S: Transport> Conn<S> {
                         || !e.keep_alive()
                         || self.server.drain.is_draining();
                     let version = e.version().unwrap_or(Version::Http11);
-                    self.write_error(protocol_error(&e), version, !close, &new_request_id());
+                    self.write_error(protocol_error(&e), version, !close, new_request_id().as_str());
                     if close {
                         return self.flush().await;
                     }
@@ -232,12 +237,15 @@ impl<S: Transport> Conn<S> {
         // The request's context: a well-formed `X-Request-ID` from the client, else a
         // new id. Current while the middleware and handler run (and in everything they
         // spawn), echoed on the response, written in the access log.
-        let request_id = head
+        let client_id = head
             .header(&head_bytes, "x-request-id")
             .and_then(|v| std::str::from_utf8(v).ok())
-            .filter(|v| valid_request_id(v))
-            .map_or_else(new_request_id, str::to_owned);
-        let ctx = Context::new(request_id);
+            .filter(|v| valid_request_id(v));
+        match client_id {
+            Some(id) => self.ctx.renew(id),
+            None => self.ctx.renew(new_request_id().as_str()),
+        }
+        let ctx = self.ctx.clone();
         self.body_bytes = 0;
 
         let path = std::str::from_utf8(head.path(&head_bytes)).unwrap_or("/");
@@ -569,9 +577,6 @@ impl<S: Transport> Conn<S> {
             response.set_header("content-type", "application/json");
             response.set_body(err.to_json(request_id, show_internal));
         }
-        if response.header("x-request-id").is_none() {
-            response.set_header("x-request-id", request_id.to_owned());
-        }
         let (status, headers, body) = response.into_parts();
         if matches!(body, Body::Stream(_)) && version == Version::Http10 {
             keep_alive = false;
@@ -586,11 +591,19 @@ impl<S: Transport> Conn<S> {
         let mark = self.wbuf.len();
         let mut encoder = HeadEncoder::new(&mut self.wbuf, status.as_u16(), is_head);
         let mut bad_header = false;
+        // The request id is echoed unless the response set its own.
+        let mut has_id = false;
         for (name, value) in &headers {
+            has_id |= name.len() == 12 && name.eq_ignore_ascii_case("x-request-id");
             if encoder.header(name.as_bytes(), value.as_bytes()).is_err() {
                 bad_header = true;
                 break;
             }
+        }
+        if !bad_header && !has_id {
+            bad_header = encoder
+                .header(b"x-request-id", request_id.as_bytes())
+                .is_err();
         }
         if bad_header {
             self.wbuf.truncate(mark);
@@ -734,28 +747,6 @@ fn valid_request_id(id: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-' | b':'))
 }
 
-/// A new request id: 128 bits as 32 hex characters, from a per-thread counter run
-/// through two SipHash keys drawn at random per thread (std's `RandomState`): unique on
-/// the thread, unpredictable without the keys, no syscall per id.
-fn new_request_id() -> String {
-    use std::cell::Cell;
-    use std::collections::hash_map::RandomState;
-    use std::hash::BuildHasher;
-    thread_local! {
-        static KEYS: (RandomState, RandomState, Cell<u64>) =
-            (RandomState::new(), RandomState::new(), const { Cell::new(0) });
-    }
-    KEYS.with(|(a, b, counter)| {
-        let n = counter.get().wrapping_add(1);
-        counter.set(n);
-        use std::fmt::Write as _;
-        // Exactly 32 bytes, so the context's `Box<str>` reuses this allocation.
-        let mut id = String::with_capacity(32);
-        let _ = write!(id, "{:016x}{:016x}", a.hash_one(n), b.hash_one(n));
-        id
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -766,9 +757,6 @@ mod tests {
         assert!(!valid_request_id(""));
         assert!(!valid_request_id("has space"));
         assert!(!valid_request_id(&"a".repeat(129)));
-        let a = new_request_id();
-        let b = new_request_id();
-        assert_eq!(a.len(), 32);
-        assert_ne!(a, b);
+        assert!(valid_request_id(new_request_id().as_str()));
     }
 }

@@ -34,6 +34,7 @@ mod hooks;
 mod in_flight;
 pub(crate) mod memory;
 mod report;
+mod request_id;
 mod select;
 mod shutdown;
 
