@@ -153,6 +153,14 @@ impl Request {
     }
 }
 
+/// The head and its bytes go back to the thread's shelves for the next request.
+impl Drop for Request {
+    fn drop(&mut self) {
+        crate::recycle::give_bytes(std::mem::take(&mut self.buf));
+        crate::recycle::give_index(self.head.take_index());
+    }
+}
+
 impl fmt::Debug for Request {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Request")

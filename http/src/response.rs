@@ -48,7 +48,8 @@ impl Response {
     pub fn new(status: StatusCode) -> Response {
         Response {
             status,
-            headers: Vec::new(),
+            // A list a previous response was encoded from, when one is on the shelf.
+            headers: crate::recycle::headers(),
             body: Body::Empty,
             error: None,
         }

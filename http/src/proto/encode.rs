@@ -157,10 +157,18 @@ impl<'a> HeadEncoder<'a> {
     /// If `name` is not a token or `value` contains CR, LF or another control character
     /// other than HTAB (which would let a value inject headers); nothing is written then.
     pub(crate) fn header(&mut self, name: &[u8], value: &[u8]) -> Result<(), EncodeError> {
-        if name.is_empty() || !name.iter().fold(true, |ok, &b| ok & TOKEN[b as usize]) {
+        let mut name_ok = !name.is_empty();
+        for &b in name {
+            name_ok &= TOKEN[b as usize];
+        }
+        if !name_ok {
             return Err(EncodeError::new(EncodeErrorKind::InvalidHeaderName));
         }
-        if !value.iter().fold(true, |ok, &b| ok & is_field_byte(b)) {
+        let mut value_ok = true;
+        for &b in value {
+            value_ok &= is_field_byte(b);
+        }
+        if !value_ok {
             return Err(EncodeError::new(EncodeErrorKind::InvalidHeaderValue));
         }
         match name.len() {
@@ -173,12 +181,23 @@ impl<'a> HeadEncoder<'a> {
         Ok(())
     }
 
+    /// Writes a header field the caller has already validated (a token name, a value of
+    /// field bytes) and that is not one of the fields the encoder owns.
+    pub(crate) fn trusted_header(&mut self, name: &[u8], value: &[u8]) {
+        debug_assert!(!name.is_empty() && name.iter().all(|&b| TOKEN[b as usize]));
+        debug_assert!(value.iter().all(|&b| is_field_byte(b)));
+        self.write_header(name, value);
+    }
+
     fn write_header(&mut self, name: &[u8], value: &[u8]) {
-        self.dst.reserve(name.len() + value.len() + 4);
-        self.dst.extend_from_slice(name);
-        self.dst.extend_from_slice(b": ");
-        self.dst.extend_from_slice(value);
-        self.dst.extend_from_slice(b"\r\n");
+        let dst = &mut *self.dst;
+        dst.reserve(name.len() + value.len() + 4);
+        dst.extend_from_slice(name);
+        dst.push(b':');
+        dst.push(b' ');
+        dst.extend_from_slice(value);
+        dst.push(b'\r');
+        dst.push(b'\n');
     }
 
     /// Writes the framing, `Connection` and `Date` headers and ends the head. Returns the

@@ -28,21 +28,22 @@ use std::time::{Duration, Instant};
 
 use keel_runtime::net::TcpStream;
 use keel_runtime::task_context::{self, Context};
-use keel_runtime::time::{timeout, timeout_at};
+use keel_runtime::time::{coarse_now, timeout_at};
 
 use super::LoopServer;
 use super::catch_panic::CatchPanic;
 use super::config::Environment;
 use super::request_id::new_request_id;
 use super::select::{Either, select};
+use super::within::within;
 use crate::body::{Body, BodyStream};
 use crate::error::AppError;
 use crate::limits::Limits;
 use crate::middleware::Next;
 use crate::proto::decode::Decoder;
 use crate::proto::encode::{BodyEncoder, CONTINUE, Connection, Framing, HeadEncoder};
-use crate::proto::parse::{ParseError, Status, parse_request};
-use crate::proto::{BodyLength, Method, Version};
+use crate::proto::parse::{ParseError, Status, parse_request_into};
+use crate::proto::{BodyLength, Method, RequestHead, Version};
 use crate::request::Request;
 use crate::response::{IntoResponse, Response};
 use crate::router::{Params, Resolved, error_endpoint};
@@ -96,6 +97,8 @@ pub(crate) struct Conn<S> {
     wbuf: Vec<u8>,
     /// Body bytes of the response being written, for the access log.
     body_bytes: u64,
+    /// The head the next request is parsed into.
+    head: RequestHead,
     /// The current request's context, renewed in place per request when nothing kept a
     /// clone of the previous one (no allocation per request).
     ctx: Context,
@@ -130,6 +133,7 @@ impl<S: Transport> Conn<S> {
             end: 0,
             wbuf: Vec::with_capacity(INITIAL_READ_BUFFER),
             body_bytes: 0,
+            head: RequestHead::default(),
             ctx: Context::new(String::new()),
             server,
         }
@@ -159,9 +163,13 @@ impl<S: Transport> Conn<S> {
         };
         loop {
             let pending = &self.rbuf[self.start..self.end];
-            match parse_request(pending, &limits) {
-                Ok(Status::Complete(head)) => {
+            // Parsed into a head from the thread's shelf, which the request puts back
+            // when it drops: no allocation for its header index.
+            match parse_request_into(pending, &limits, &mut self.head) {
+                Ok(Status::Complete(_)) => {
                     head_deadline = None;
+                    let head = std::mem::take(&mut self.head);
+                    self.head.set_index(crate::recycle::index());
                     let next = self.handle(head).await?;
                     if next == After::Close {
                         return self.flush().await;
@@ -185,7 +193,7 @@ impl<S: Transport> Conn<S> {
                         self.read_idle().await?
                     } else {
                         let deadline = *head_deadline.get_or_insert_with(|| {
-                            Instant::now() + self.server.config.headers_timeout
+                            coarse_now() + self.server.config.headers_timeout
                         });
                         self.read_until(deadline).await?
                     };
@@ -224,11 +232,15 @@ impl<S: Transport> Conn<S> {
     }
 
     /// Answers one parsed request; its head is at `rbuf[start..]`.
-    async fn handle(&mut self, head: crate::proto::RequestHead) -> io::Result<After> {
-        let started = Instant::now();
-        let deadline = started + self.server.config.request_timeout;
+    async fn handle(&mut self, head: RequestHead) -> io::Result<After> {
+        // Timeouts are seconds long and the duration metric's buckets start at 5 ms: the
+        // coarse clock serves both. The access log's milliseconds need the precise one.
+        let precise = self.server.config.access_log;
+        let started = now(precise);
+        let request_timeout = self.server.config.request_timeout;
         let head_len = head.head_len();
-        let head_bytes = self.rbuf[self.start..self.start + head_len].to_vec();
+        let mut head_bytes = crate::recycle::bytes();
+        head_bytes.extend_from_slice(&self.rbuf[self.start..self.start + head_len]);
         self.start += head_len;
 
         let is_head = *head.method() == Method::Head;
@@ -304,6 +316,7 @@ impl<S: Transport> Conn<S> {
             head.method(),
             route.as_ref().map(|(pattern, _)| pattern.clone()),
             self.peer,
+            started,
         );
         let in_flight = InFlightGuard(self.server.clone(), in_flight);
 
@@ -326,6 +339,7 @@ impl<S: Transport> Conn<S> {
                     self.wbuf.extend_from_slice(CONTINUE);
                     self.flush().await?;
                 }
+                let deadline = started + request_timeout;
                 match self.read_body(framing, limit, deadline).await? {
                     Ok(body) => body,
                     Err(err) => {
@@ -351,7 +365,9 @@ impl<S: Transport> Conn<S> {
         let future = task_context::scope(ctx.clone(), async move {
             Next::new(layers, endpoint).run(req).await
         });
-        let response = match timeout_at(deadline, CatchPanic::new(future)).await {
+        // The deadline counts from the request's start, but is only computed (and a
+        // timer armed) if the handler has to wait.
+        let response = match within(|| started + request_timeout, CatchPanic::new(future)).await {
             Ok(Ok(response)) => response,
             Ok(Err(message)) => {
                 tracing::error!(peer = %self.peer, panic = %message, "handler panicked; answered 500");
@@ -376,7 +392,8 @@ impl<S: Transport> Conn<S> {
             .await;
         drop(in_flight);
         let stats = &self.server.stats;
-        stats.request(&method, route_label.as_ref(), status, started.elapsed());
+        let took = now(precise).saturating_duration_since(started);
+        stats.request(&method, route_label.as_ref(), status, took);
         self.access_log(&access, status);
         after
     }
@@ -497,7 +514,7 @@ impl<S: Transport> Conn<S> {
     async fn read_idle(&mut self) -> io::Result<Read> {
         let keepalive = self.server.config.keepalive_timeout;
         let server = self.server.clone();
-        let read = timeout(keepalive, self.read_once());
+        let read = within(|| coarse_now() + keepalive, self.read_once());
         let drain = server.drain.wait();
         match select(read, drain).await {
             Either::Left(Ok(read)) => read,
@@ -511,8 +528,9 @@ impl<S: Transport> Conn<S> {
         if self.wbuf.is_empty() {
             return Ok(());
         }
-        let written = timeout(
-            self.server.config.request_timeout,
+        let request_timeout = self.server.config.request_timeout;
+        let written = within(
+            || coarse_now() + request_timeout,
             self.stream.write_all(&self.wbuf),
         )
         .await;
@@ -601,10 +619,11 @@ impl<S: Transport> Conn<S> {
             }
         }
         if !bad_header && !has_id {
-            bad_header = encoder
-                .header(b"x-request-id", request_id.as_bytes())
-                .is_err();
+            // Valid by construction: a generated id, or a client's that passed
+            // `valid_request_id`.
+            encoder.trusted_header(b"x-request-id", request_id.as_bytes());
         }
+        crate::recycle::give_headers(headers);
         if bad_header {
             self.wbuf.truncate(mark);
             tracing::error!("response header with invalid characters; answered 500");
@@ -723,6 +742,11 @@ impl Drop for InFlightGuard {
     fn drop(&mut self) {
         self.0.in_flight.leave(self.1);
     }
+}
+
+/// Now on the precise clock, or on the cheap coarse one (see [`coarse_now`]).
+fn now(precise: bool) -> Instant {
+    if precise { Instant::now() } else { coarse_now() }
 }
 
 /// The JSON error for a request the parser refused.

@@ -53,13 +53,19 @@ pub(crate) struct InFlight {
 }
 
 impl InFlight {
-    /// Records a request; the key removes it again.
-    pub(crate) fn enter(&self, method: &Method, route: Option<Rc<str>>, peer: SocketAddr) -> usize {
+    /// Records a request that started at `since`; the key removes it again.
+    pub(crate) fn enter(
+        &self,
+        method: &Method,
+        route: Option<Rc<str>>,
+        peer: SocketAddr,
+        since: Instant,
+    ) -> usize {
         self.entries.borrow_mut().insert(Entry {
             method: method.clone(),
             route,
             peer,
-            since: Instant::now(),
+            since,
         })
     }
 

@@ -37,6 +37,7 @@ mod report;
 mod request_id;
 mod select;
 mod shutdown;
+mod within;
 
 use std::cell::Cell;
 use std::io;

@@ -3,15 +3,15 @@
 //!
 //! # How an id is made
 //!
-//! Each thread keeps a counter and eight keys drawn once from std's `RandomState` (the
+//! Each thread keeps a counter and four keys drawn once from std's `RandomState` (the
 //! OS's randomness). An id is two 64-bit halves, each the counter run through its own
-//! four rounds of "xor a key, then the murmur3 finaliser". Every round is a bijection
+//! two rounds of "xor a key, then the murmur3 finaliser". Every round is a bijection
 //! of `u64`, so each half is a bijection of the counter: ids never repeat on a thread
 //! (for 2⁶⁴ ids), and threads, with their own keys, collide with odds of 2⁻¹²⁸ per pair.
 //! Without the keys the next id is not guessable from earlier ones in practice, but
 //! this is not a cryptographic generator: an id correlates logs, it is no secret.
 //!
-//! Cost: a thread-local read, about 60 integer operations and a table-driven hex
+//! Cost: a thread-local read, about 30 integer operations and a table-driven hex
 //! encoding; no allocation, no `core::fmt`, no syscall.
 
 use std::cell::Cell;
@@ -53,7 +53,7 @@ static HEX_PAIRS: [[u8; 2]; 256] = {
 };
 
 /// Rounds per half.
-const ROUNDS: usize = 4;
+const ROUNDS: usize = 2;
 
 struct Generator {
     counter: Cell<u64>,
@@ -67,7 +67,7 @@ thread_local! {
 impl Generator {
     fn new() -> Generator {
         // One `RandomState` holds 128 random bits; each key hashes a distinct small
-        // integer under a fresh one, so the eight keys are independent of each other.
+        // integer under a fresh one, so the keys are independent of each other.
         let mut keys = [[0u64; ROUNDS]; 2];
         for (half, row) in keys.iter_mut().enumerate() {
             for (round, key) in row.iter_mut().enumerate() {
@@ -83,16 +83,11 @@ impl Generator {
     fn next(&self) -> RequestId {
         let n = self.counter.get().wrapping_add(1);
         self.counter.set(n);
+        let [a, b] = self.keys.map(|keys| keys.iter().fold(n, |x, &k| fmix64(x ^ k)));
         let mut out = [0u8; ID_LEN];
-        for (half, keys) in self.keys.iter().enumerate() {
-            let mut x = n;
-            for &k in keys {
-                x = fmix64(x ^ k);
-            }
-            for (i, byte) in x.to_be_bytes().into_iter().enumerate() {
-                let at = half * 16 + i * 2;
-                out[at..at + 2].copy_from_slice(&HEX_PAIRS[byte as usize]);
-            }
+        let bytes = (u128::from(a) << 64 | u128::from(b)).to_be_bytes();
+        for (pair, byte) in out.chunks_exact_mut(2).zip(bytes) {
+            pair.copy_from_slice(&HEX_PAIRS[byte as usize]);
         }
         RequestId(out)
     }
