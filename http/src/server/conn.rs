@@ -28,7 +28,7 @@ use std::time::{Duration, Instant};
 
 use keel_runtime::net::TcpStream;
 use keel_runtime::task_context::{self, Context};
-use keel_runtime::time::{coarse_now, timeout_at};
+use keel_runtime::time::{CoarseInstant, timeout_at};
 
 use super::LoopServer;
 use super::catch_panic::CatchPanic;
@@ -193,7 +193,7 @@ impl<S: Transport> Conn<S> {
                         self.read_idle().await?
                     } else {
                         let deadline = *head_deadline.get_or_insert_with(|| {
-                            coarse_now() + self.server.config.headers_timeout
+                            Instant::now() + self.server.config.headers_timeout
                         });
                         self.read_until(deadline).await?
                     };
@@ -235,8 +235,8 @@ impl<S: Transport> Conn<S> {
     async fn handle(&mut self, head: RequestHead) -> io::Result<After> {
         // Timeouts are seconds long and the duration metric's buckets start at 5 ms: the
         // coarse clock serves both. The access log's milliseconds need the precise one.
-        let precise = self.server.config.access_log;
-        let started = now(precise);
+        let started = CoarseInstant::now();
+        let started_precise = self.server.config.access_log.then(Instant::now);
         let request_timeout = self.server.config.request_timeout;
         let head_len = head.head_len();
         let mut head_bytes = crate::recycle::bytes();
@@ -300,7 +300,7 @@ impl<S: Transport> Conn<S> {
         }
         let route_label = route.as_ref().map(|(pattern, _)| pattern.clone());
         let access = Access {
-            started,
+            started: started_precise,
             method: &method,
             route: route_label.as_deref(),
             path: access_path.as_deref(),
@@ -339,7 +339,7 @@ impl<S: Transport> Conn<S> {
                     self.wbuf.extend_from_slice(CONTINUE);
                     self.flush().await?;
                 }
-                let deadline = started + request_timeout;
+                let deadline = started.to_instant() + request_timeout;
                 match self.read_body(framing, limit, deadline).await? {
                     Ok(body) => body,
                     Err(err) => {
@@ -367,7 +367,8 @@ impl<S: Transport> Conn<S> {
         });
         // The deadline counts from the request's start, but is only computed (and a
         // timer armed) if the handler has to wait.
-        let response = match within(|| started + request_timeout, CatchPanic::new(future)).await {
+        let deadline = || started.to_instant() + request_timeout;
+        let response = match within(deadline, CatchPanic::new(future)).await {
             Ok(Ok(response)) => response,
             Ok(Err(message)) => {
                 tracing::error!(peer = %self.peer, panic = %message, "handler panicked; answered 500");
@@ -392,7 +393,7 @@ impl<S: Transport> Conn<S> {
             .await;
         drop(in_flight);
         let stats = &self.server.stats;
-        let took = now(precise).saturating_duration_since(started);
+        let took = started_precise.map_or_else(|| started.elapsed(), |s| s.elapsed());
         stats.request(&method, route_label.as_ref(), status, took);
         self.access_log(&access, status);
         after
@@ -514,7 +515,7 @@ impl<S: Transport> Conn<S> {
     async fn read_idle(&mut self) -> io::Result<Read> {
         let keepalive = self.server.config.keepalive_timeout;
         let server = self.server.clone();
-        let read = within(|| coarse_now() + keepalive, self.read_once());
+        let read = within(|| Instant::now() + keepalive, self.read_once());
         let drain = server.drain.wait();
         match select(read, drain).await {
             Either::Left(Ok(read)) => read,
@@ -530,7 +531,7 @@ impl<S: Transport> Conn<S> {
         }
         let request_timeout = self.server.config.request_timeout;
         let written = within(
-            || coarse_now() + request_timeout,
+            || Instant::now() + request_timeout,
             self.stream.write_all(&self.wbuf),
         )
         .await;
@@ -700,7 +701,8 @@ impl<S: Transport> Conn<S> {
 
 /// What the access log line says about a request besides its status and size.
 struct Access<'a> {
-    started: Instant,
+    /// The precise start, kept only when the access log is on.
+    started: Option<Instant>,
     method: &'a Method,
     route: Option<&'a str>,
     /// The path, for a request no route matched.
@@ -717,7 +719,7 @@ impl<S: Transport> Conn<S> {
         {
             return;
         }
-        let duration: Duration = access.started.elapsed();
+        let duration: Duration = access.started.map_or(Duration::ZERO, |s| s.elapsed());
         let duration_ms = (duration.as_secs_f64() * 1e6).round() / 1e3;
         task_context::enter(Some(access.ctx.clone()), || {
             tracing::info!(
@@ -742,11 +744,6 @@ impl Drop for InFlightGuard {
     fn drop(&mut self) {
         self.0.in_flight.leave(self.1);
     }
-}
-
-/// Now on the precise clock, or on the cheap coarse one (see [`coarse_now`]).
-fn now(precise: bool) -> Instant {
-    if precise { Instant::now() } else { coarse_now() }
 }
 
 /// The JSON error for a request the parser refused.

@@ -1,41 +1,63 @@
-//! [`coarse_now`]: an `Instant` read from the coarse monotonic clock, for deadlines and
-//! durations where a kernel tick (1–4 ms) of error is fine and the precise clock's
-//! cost per call is not (an HTTP server computes several deadlines per request).
+//! [`CoarseInstant`]: a reading of the coarse monotonic clock, for durations and
+//! timestamps where a kernel tick (1–4 ms) of error is fine and the precise clock's
+//! cost is not: an HTTP server reads one per request for its metrics.
 
 use std::time::{Duration, Instant};
 
 use crate::sys::clock::coarse_nanos;
 
-thread_local! {
-    /// One reading of both clocks, taken the first time a thread asks: the coarse
-    /// clock first, so the pair differs by less than one tick.
-    static ANCHOR: (Instant, u64) = {
-        let coarse = coarse_nanos();
-        (Instant::now(), coarse)
-    };
-}
-
-/// Now, on the coarse monotonic clock (`CLOCK_MONOTONIC_COARSE`), as an [`Instant`]
-/// comparable with [`Instant::now`]: within one kernel tick (1–4 ms) of it, either
-/// way, and never going backwards on a thread. It costs a few nanoseconds, without the
-/// precise clock's counter read.
+/// A moment on the coarse monotonic clock (`CLOCK_MONOTONIC_COARSE`, the timeline of
+/// [`Instant`] at the kernel tick's resolution, 1–4 ms). Reading it costs a few
+/// nanoseconds and no counter read; comparing or subtracting two is integer math.
 ///
-/// Use it for deadlines of seconds (a timer set from it may fire up to a tick earlier
-/// or later than one set from `Instant::now()`) and for durations measured at tick
-/// resolution; use `Instant::now()` to time anything short.
+/// Use it for durations measured at tick resolution (a request's duration metric, how
+/// long something has been running) and convert with [`to_instant`](Self::to_instant)
+/// where an [`Instant`] is needed (a deadline). Use `Instant::now()` to time anything
+/// short.
 ///
 /// # Examples
 ///
 /// ```
-/// use std::time::{Duration, Instant};
-/// use keel_runtime::time::coarse_now;
+/// use std::time::Duration;
+/// use keel_runtime::time::CoarseInstant;
 ///
-/// let deadline = coarse_now() + Duration::from_secs(60);
-/// assert!(deadline > Instant::now() + Duration::from_secs(59));
+/// let started = CoarseInstant::now();
+/// std::thread::sleep(Duration::from_millis(20));
+/// // Within a tick (at most 4 ms) of the 20 ms slept.
+/// assert!(started.elapsed() >= Duration::from_millis(15));
 /// ```
-pub fn coarse_now() -> Instant {
-    let now = coarse_nanos();
-    ANCHOR.with(|&(instant, at)| instant + Duration::from_nanos(now.saturating_sub(at)))
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct CoarseInstant(u64);
+
+impl CoarseInstant {
+    /// Now, on the coarse clock.
+    pub fn now() -> CoarseInstant {
+        CoarseInstant(coarse_nanos())
+    }
+
+    /// Time since `earlier`, zero if `earlier` is later.
+    pub fn duration_since(self, earlier: CoarseInstant) -> Duration {
+        Duration::from_nanos(self.0.saturating_sub(earlier.0))
+    }
+
+    /// This reading plus `duration`; `None` on overflow.
+    pub fn checked_add(self, duration: Duration) -> Option<CoarseInstant> {
+        let nanos = u64::try_from(duration.as_nanos()).ok()?;
+        self.0.checked_add(nanos).map(CoarseInstant)
+    }
+
+    /// Time since this reading, on the coarse clock.
+    pub fn elapsed(self) -> Duration {
+        CoarseInstant::now().duration_since(self)
+    }
+
+    /// The [`Instant`] this reading stands for, within a tick either way (for a
+    /// deadline counted from it). Reads both clocks.
+    pub fn to_instant(self) -> Instant {
+        let ago = self.elapsed();
+        let now = Instant::now();
+        now.checked_sub(ago).unwrap_or(now)
+    }
 }
 
 #[cfg(test)]
@@ -46,7 +68,7 @@ mod tests {
     fn tracks_the_precise_clock_within_a_tick() {
         for _ in 0..5 {
             let precise = Instant::now();
-            let coarse = coarse_now();
+            let coarse = CoarseInstant::now().to_instant();
             let gap = if coarse > precise {
                 coarse - precise
             } else {
@@ -60,10 +82,11 @@ mod tests {
 
     #[test]
     fn never_goes_backwards() {
-        let mut last = coarse_now();
+        let mut last = CoarseInstant::now();
         for _ in 0..10_000 {
-            let now = coarse_now();
+            let now = CoarseInstant::now();
             assert!(now >= last);
+            assert_eq!(last.duration_since(now), Duration::ZERO);
             last = now;
         }
     }

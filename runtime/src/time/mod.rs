@@ -1,5 +1,5 @@
-//! Timers: [`sleep`], [`sleep_until`], [`timeout`], [`interval`]; and [`coarse_now`], a
-//! cheap `Instant` for deadlines that may be a few milliseconds off.
+//! Timers: [`sleep`], [`sleep_until`], [`timeout`], [`interval`]; and [`CoarseInstant`],
+//! a cheap clock reading for durations that may be a few milliseconds off.
 //!
 //! Each loop keeps its timers in a hierarchical wheel (`wheel`, millisecond resolution)
 //! whose next deadline is the loop's `epoll_wait` timeout; there is no timer thread. A
@@ -14,7 +14,7 @@ mod sleep;
 mod timeout;
 pub(crate) mod wheel;
 
-pub use self::coarse::coarse_now;
+pub use self::coarse::CoarseInstant;
 pub use self::error::Elapsed;
 pub use self::interval::{Interval, MissedTickBehavior, interval, interval_at};
 pub use self::sleep::{Sleep, sleep, sleep_until};
