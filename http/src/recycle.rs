@@ -25,17 +25,18 @@ const MAX_ENTRIES: usize = 64;
 /// A response's header list.
 pub(crate) type HeaderList = Vec<(HeaderName, HeaderValue)>;
 
+/// What a request gives back: its head's bytes and its header index.
+pub(crate) type RequestBuffers = (Vec<u8>, Vec<HeaderSpan>);
+
 struct Shelves {
-    index: RefCell<Vec<Vec<HeaderSpan>>>,
-    bytes: RefCell<Vec<Vec<u8>>>,
+    requests: RefCell<Vec<RequestBuffers>>,
     headers: RefCell<Vec<HeaderList>>,
 }
 
 thread_local! {
     static SHELVES: Shelves = const {
         Shelves {
-            index: RefCell::new(Vec::new()),
-            bytes: RefCell::new(Vec::new()),
+            requests: RefCell::new(Vec::new()),
             headers: RefCell::new(Vec::new()),
         }
     };
@@ -59,30 +60,26 @@ fn give<T>(shelf: impl FnOnce(&Shelves) -> &RefCell<Vec<T>>, item: T) {
     });
 }
 
-/// An empty header index for a request head to parse into.
-pub(crate) fn index() -> Vec<HeaderSpan> {
-    take(|s| &s.index)
+/// Empty buffers for a request: one for its head's bytes, one for its header index.
+pub(crate) fn request() -> RequestBuffers {
+    take(|s| &s.requests)
 }
 
-/// Puts a head's header index back, emptied.
-pub(crate) fn give_index(mut index: Vec<HeaderSpan>) {
-    if index.capacity() > 0 && index.capacity() <= MAX_ENTRIES {
-        index.clear();
-        give(|s| &s.index, index);
+/// Puts a request's buffers back, emptied; one too large to keep is freed (and replaced
+/// by an empty one).
+pub(crate) fn give_request((mut bytes, mut index): RequestBuffers) {
+    if bytes.capacity() == 0 && index.capacity() == 0 {
+        return;
     }
-}
-
-/// An empty byte buffer for a request head's bytes.
-pub(crate) fn bytes() -> Vec<u8> {
-    take(|s| &s.bytes)
-}
-
-/// Puts a byte buffer back, emptied.
-pub(crate) fn give_bytes(mut bytes: Vec<u8>) {
-    if bytes.capacity() > 0 && bytes.capacity() <= MAX_BYTES {
-        bytes.clear();
-        give(|s| &s.bytes, bytes);
+    if bytes.capacity() > MAX_BYTES {
+        bytes = Vec::new();
     }
+    if index.capacity() > MAX_ENTRIES {
+        index = Vec::new();
+    }
+    bytes.clear();
+    index.clear();
+    give(|s| &s.requests, (bytes, index));
 }
 
 /// An empty header list for a response.
@@ -104,11 +101,11 @@ mod tests {
 
     #[test]
     fn buffers_come_back_empty_with_their_memory() {
-        let mut b = bytes();
+        let (mut b, i) = request();
         b.extend_from_slice(b"GET / HTTP/1.1\r\n\r\n");
         let ptr = b.as_ptr();
-        give_bytes(b);
-        let again = bytes();
+        give_request((b, i));
+        let (again, _) = request();
         assert!(again.is_empty());
         assert_eq!(again.as_ptr(), ptr, "the same allocation is reused");
 
@@ -121,13 +118,15 @@ mod tests {
 
     #[test]
     fn large_buffers_and_full_shelves_are_freed() {
-        give_bytes(Vec::with_capacity(MAX_BYTES + 1));
-        assert_eq!(bytes().capacity(), 0, "too large to keep");
+        give_request((Vec::with_capacity(MAX_BYTES + 1), Vec::with_capacity(4)));
+        let (bytes, index) = request();
+        assert_eq!(bytes.capacity(), 0, "too large to keep");
+        assert!(index.capacity() >= 4, "the index is kept");
 
         for _ in 0..MAX_KEPT + 10 {
-            give_bytes(Vec::with_capacity(16));
+            give_request((Vec::with_capacity(16), Vec::new()));
         }
-        let kept = SHELVES.with(|s| s.bytes.borrow().len());
+        let kept = SHELVES.with(|s| s.requests.borrow().len());
         assert_eq!(kept, MAX_KEPT);
     }
 }

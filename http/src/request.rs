@@ -156,8 +156,7 @@ impl Request {
 /// The head and its bytes go back to the thread's shelves for the next request.
 impl Drop for Request {
     fn drop(&mut self) {
-        crate::recycle::give_bytes(std::mem::take(&mut self.buf));
-        crate::recycle::give_index(self.head.take_index());
+        crate::recycle::give_request((std::mem::take(&mut self.buf), self.head.take_index()));
     }
 }
 

@@ -169,8 +169,9 @@ impl<S: Transport> Conn<S> {
                 Ok(Status::Complete(_)) => {
                     head_deadline = None;
                     let head = std::mem::take(&mut self.head);
-                    self.head.set_index(crate::recycle::index());
-                    let next = self.handle(head).await?;
+                    let (head_bytes, index) = crate::recycle::request();
+                    self.head.set_index(index);
+                    let next = self.handle(head, head_bytes).await?;
                     if next == After::Close {
                         return self.flush().await;
                     }
@@ -231,15 +232,15 @@ impl<S: Transport> Conn<S> {
         }
     }
 
-    /// Answers one parsed request; its head is at `rbuf[start..]`.
-    async fn handle(&mut self, head: RequestHead) -> io::Result<After> {
+    /// Answers one parsed request; its head is at `rbuf[start..]` and is copied into
+    /// `head_bytes` (empty) for the request to own.
+    async fn handle(&mut self, head: RequestHead, mut head_bytes: Vec<u8>) -> io::Result<After> {
         // Timeouts are seconds long and the duration metric's buckets start at 5 ms: the
         // coarse clock serves both. The access log's milliseconds need the precise one.
         let started = CoarseInstant::now();
         let started_precise = self.server.config.access_log.then(Instant::now);
         let request_timeout = self.server.config.request_timeout;
         let head_len = head.head_len();
-        let mut head_bytes = crate::recycle::bytes();
         head_bytes.extend_from_slice(&self.rbuf[self.start..self.start + head_len]);
         self.start += head_len;
 

@@ -3,34 +3,51 @@
 //! Most of a connection's steps finish on their first poll: a write the socket takes
 //! whole, a handler that answers at once, a read of bytes that already arrived. A
 //! `timeout_at` would read the clock and do `Instant` arithmetic for each of them;
-//! `within` asks for the deadline only at the future's first `Pending`, then arms a
-//! timer as `timeout_at` does.
+//! [`Within`] asks for the deadline only at the future's first `Pending`, then arms a
+//! timer as `timeout_at` does. It is a plain struct future (not an `async fn`), so
+//! the future it wraps — often a whole request — is moved once, not twice.
 
-use std::future::{Future, poll_fn};
-use std::pin::{Pin, pin};
-use std::task::Poll;
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
 use std::time::Instant;
 
 use keel_runtime::time::{Sleep, sleep_until};
+use pin_project_lite::pin_project;
 
 /// The deadline passed first.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct TimedOut;
 
+pin_project! {
+    /// See [`within`].
+    pub(crate) struct Within<F, D> {
+        #[pin]
+        future: F,
+        deadline: Option<D>,
+        timer: Option<Sleep>,
+    }
+}
+
 /// Runs `future` until it finishes or the deadline `deadline()` passes; `deadline` is
 /// called at most once, at the first `Pending`.
-pub(crate) async fn within<F: Future>(
-    deadline: impl FnOnce() -> Instant,
-    future: F,
-) -> Result<F::Output, TimedOut> {
-    let mut future = pin!(future);
-    let mut deadline = Some(deadline);
-    let mut timer: Option<Sleep> = None;
-    poll_fn(|cx| {
-        if let Poll::Ready(output) = future.as_mut().poll(cx) {
+pub(crate) fn within<F: Future, D: FnOnce() -> Instant>(deadline: D, future: F) -> Within<F, D> {
+    Within {
+        future,
+        deadline: Some(deadline),
+        timer: None,
+    }
+}
+
+impl<F: Future, D: FnOnce() -> Instant> Future for Within<F, D> {
+    type Output = Result<F::Output, TimedOut>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.project();
+        if let Poll::Ready(output) = this.future.poll(cx) {
             return Poll::Ready(Ok(output));
         }
-        let timer = match (&mut timer, deadline.take()) {
+        let timer = match (this.timer, this.deadline.take()) {
             (Some(timer), _) => timer,
             (slot, Some(deadline)) => slot.insert(sleep_until(deadline())),
             // The deadline is taken only when the timer is set.
@@ -40,8 +57,7 @@ pub(crate) async fn within<F: Future>(
             Poll::Ready(()) => Poll::Ready(Err(TimedOut)),
             Poll::Pending => Poll::Pending,
         }
-    })
-    .await
+    }
 }
 
 #[cfg(test)]
