@@ -313,13 +313,16 @@ impl<S: Transport> Conn<S> {
         } else {
             self.server.layers.clone()
         };
-        let in_flight = self.server.in_flight.enter(
-            head.method(),
-            route.as_ref().map(|(pattern, _)| pattern.clone()),
-            self.peer,
-            started,
-        );
-        let in_flight = InFlightGuard(self.server.clone(), in_flight);
+        // On the loop's in-flight list (for the drain report) from the first step that
+        // waits: a request answered without waiting can never be found in flight.
+        let mut in_flight: Option<InFlightGuard> = None;
+        let (server, peer) = (self.server.clone(), self.peer);
+        let enter = || {
+            let key = server
+                .in_flight
+                .enter(&method, route_label.clone(), peer, started);
+            InFlightGuard(server.clone(), key)
+        };
 
         // The body, read in full before the handler runs.
         let body = match head.body() {
@@ -336,6 +339,7 @@ impl<S: Transport> Conn<S> {
                 return Ok(After::Close);
             }
             framing => {
+                in_flight = Some(enter());
                 if head.expect_continue() && self.start == self.end {
                     self.wbuf.extend_from_slice(CONTINUE);
                     self.flush().await?;
@@ -368,7 +372,10 @@ impl<S: Transport> Conn<S> {
         });
         // The deadline counts from the request's start, but is only computed (and a
         // timer armed) if the handler has to wait.
-        let deadline = || started.to_instant() + request_timeout;
+        let deadline = || {
+            in_flight.get_or_insert_with(enter);
+            started.to_instant() + request_timeout
+        };
         let response = match within(deadline, CatchPanic::new(future)).await {
             Ok(Ok(response)) => response,
             Ok(Err(message)) => {
@@ -389,6 +396,9 @@ impl<S: Transport> Conn<S> {
             keep_alive = false;
         }
         let status = response.status().as_u16();
+        if matches!(response.body(), Body::Stream(_)) {
+            in_flight.get_or_insert_with(enter);
+        }
         let after = self
             .write_response(response, is_head, version, keep_alive, ctx.request_id())
             .await;
