@@ -39,17 +39,34 @@ impl Request {
         }
     }
 
-    pub(crate) fn set_state(&mut self, state: Option<Rc<StateMap>>) {
-        self.state = state;
+    /// A request with every part the server knows before the handler runs, built in one
+    /// go (no default fields written and then replaced).
+    pub(crate) fn from_parts(
+        buf: Vec<u8>,
+        head: RequestHead,
+        body: Vec<u8>,
+        route: Option<(Rc<str>, Params)>,
+        remote_addr: SocketAddr,
+        state: Option<Rc<StateMap>>,
+    ) -> Request {
+        let (route, params) = match route {
+            Some((pattern, params)) => (Some(pattern), params),
+            None => (None, Params::default()),
+        };
+        Request {
+            buf,
+            head,
+            body,
+            params,
+            route,
+            remote_addr: Some(remote_addr),
+            extensions: None,
+            state,
+        }
     }
 
     pub(crate) fn set_body(&mut self, body: Vec<u8>) {
         self.body = body;
-    }
-
-    pub(crate) fn set_route(&mut self, route: Rc<str>, params: Params) {
-        self.route = Some(route);
-        self.params = params;
     }
 
     /// The method.

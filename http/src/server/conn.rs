@@ -359,12 +359,8 @@ impl<S: Transport> Conn<S> {
             }
         };
 
-        let mut req = Request::new(head_bytes, head, Some(self.peer));
-        req.set_body(body);
-        req.set_state(self.server.router.state());
-        if let Some((pattern, params)) = route {
-            req.set_route(pattern, params);
-        }
+        let state = self.server.router.state();
+        let req = Request::from_parts(head_bytes, head, body, route, self.peer, state);
         // Built on first poll, inside `CatchPanic`: extractors and the handler's own call
         // run synchronously in `run`, and a panic there must be a 500 too.
         let future = task_context::scope(ctx.clone(), async move {

@@ -84,10 +84,13 @@ impl Generator {
         let n = self.counter.get().wrapping_add(1);
         self.counter.set(n);
         let [a, b] = self.keys.map(|keys| keys.iter().fold(n, |x, &k| fmix64(x ^ k)));
-        let mut out = [0u8; ID_LEN];
         let bytes = (u128::from(a) << 64 | u128::from(b)).to_be_bytes();
-        for (pair, byte) in out.chunks_exact_mut(2).zip(bytes) {
-            pair.copy_from_slice(&HEX_PAIRS[byte as usize]);
+        // Constant indices throughout: no bounds checks, no copies of two-byte slices.
+        let mut out = [0u8; ID_LEN];
+        for i in 0..ID_LEN / 2 {
+            let [hi, lo] = HEX_PAIRS[usize::from(bytes[i])];
+            out[2 * i] = hi;
+            out[2 * i + 1] = lo;
         }
         RequestId(out)
     }
