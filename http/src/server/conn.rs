@@ -31,7 +31,7 @@ use keel_runtime::task_context::{self, Context};
 use keel_runtime::time::{CoarseInstant, timeout_at};
 
 use super::LoopServer;
-use super::catch_panic::CatchPanic;
+use super::catch_panic::{CatchPanic, catch};
 use super::config::Environment;
 use super::request_id::new_request_id;
 use super::select::{Either, select};
@@ -361,10 +361,13 @@ impl<S: Transport> Conn<S> {
 
         let state = self.server.router.state();
         let req = Request::from_parts(head_bytes, head, body, route, self.peer, state);
-        // Built on first poll, inside `CatchPanic`: extractors and the handler's own call
-        // run synchronously in `run`, and a panic there must be a 500 too.
-        let future = task_context::scope(ctx.clone(), async move {
-            Next::new(layers, endpoint).run(req).await
+        // The chain is called here, under the request's context and `catch`: extractors
+        // and the handler's own call run synchronously in `run`, and a panic there must
+        // be a 500 too. Only the (boxed) future it returns moves on, not the request.
+        let started_call = catch(|| {
+            task_context::enter(Some(ctx.clone()), || {
+                Next::new(layers, endpoint).run(req)
+            })
         });
         // The deadline counts from the request's start, but is only computed (and a
         // timer armed) if the handler has to wait.
@@ -372,7 +375,14 @@ impl<S: Transport> Conn<S> {
             in_flight.get_or_insert_with(enter);
             started.to_instant() + request_timeout
         };
-        let response = match within(deadline, CatchPanic::new(future)).await {
+        let outcome = match started_call {
+            Ok(future) => {
+                let future = CatchPanic::new(task_context::scope(ctx.clone(), future));
+                within(deadline, future).await
+            }
+            Err(message) => Ok(Err(message)),
+        };
+        let response = match outcome {
             Ok(Ok(response)) => response,
             Ok(Err(message)) => {
                 tracing::error!(peer = %self.peer, panic = %message, "handler panicked; answered 500");
