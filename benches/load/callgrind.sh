@@ -19,7 +19,8 @@ peers="$root/benches/peers"
 
 SERVERS="${SERVERS:-keel hyper raw}"
 TESTS="${TESTS:-plaintext pipelined}"
-CONNECTIONS="${CONNECTIONS:-4}"
+PLAINTEXT_CONNECTIONS="${PLAINTEXT_CONNECTIONS:-16}"
+PIPELINED_CONNECTIONS="${PIPELINED_CONNECTIONS:-4}"
 DEPTH="${DEPTH:-16}"
 PLAINTEXT_REQUESTS="${PLAINTEXT_REQUESTS:-20000}"
 PIPELINED_REQUESTS="${PIPELINED_REQUESTS:-80000}"
@@ -60,8 +61,8 @@ export USER="${USER:-keel}" LOGNAME="${LOGNAME:-keel}"
 control() { HOST=127.0.0.1 callgrind_control "$@" >/dev/null; }
 
 measure() {
-  local name="$1" test="$2" depth=1 total="$PLAINTEXT_REQUESTS" bin
-  [[ "$test" == pipelined ]] && { depth="$DEPTH"; total="$PIPELINED_REQUESTS"; }
+  local name="$1" test="$2" depth=1 total="$PLAINTEXT_REQUESTS" conns="$PLAINTEXT_CONNECTIONS" bin
+  [[ "$test" == pipelined ]] && { depth="$DEPTH"; total="$PIPELINED_REQUESTS"; conns="$PIPELINED_CONNECTIONS"; }
   case "$name" in
     keel) bin="$keel_target/release/examples/hello" ;;
     hyper) bin="$peer_target/release/peer-hyper" ;;
@@ -81,20 +82,20 @@ measure() {
     kill -0 "$server_pid" 2>/dev/null || { cat "$prefix.log" >&2; exit 1; }
     sleep 0.2
   done
-  timeout 300 python3 "$here/fixed_client.py" 127.0.0.1 "$PORT" /plaintext "$CONNECTIONS" "$depth" $((depth * 40)) >/dev/null
+  timeout 300 python3 "$here/fixed_client.py" 127.0.0.1 "$PORT" /plaintext "$conns" "$depth" $((depth * 40)) >/dev/null
   control -z "$server_pid"
   local n
-  n="$(timeout 600 python3 "$here/fixed_client.py" 127.0.0.1 "$PORT" /plaintext "$CONNECTIONS" "$depth" "$total")"
+  n="$(timeout 600 python3 "$here/fixed_client.py" 127.0.0.1 "$PORT" /plaintext "$conns" "$depth" "$total")"
   control -d "$server_pid"
   stop_server
   local dump ir
   dump="$(ls "$prefix".*.1)"
   ir="$(awk '/^summary:/ { print $2 }' "$dump")"
-  printf '| %s | %s | %s | %s | %d |\n' "$name" "$test" "$n" "$ir" $((ir / n))
+  printf '| %s | %s | %s | %s | %s | %d |\n' "$name" "$test" "$conns" "$n" "$ir" $((ir / n))
 }
 
-echo "| server | test | responses | Ir | Ir/request |"
-echo "|---|---|---:|---:|---:|"
+echo "| server | test | connections | responses | Ir | Ir/request |"
+echo "|---|---|---:|---:|---:|---:|"
 for test in $TESTS; do
   for name in $SERVERS; do
     measure "$name" "$test"
