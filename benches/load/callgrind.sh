@@ -5,6 +5,7 @@
 #
 #   bash benches/load/callgrind.sh                       # keel, hyper, raw; both tests
 #   SERVERS="keel" TESTS=pipelined bash benches/load/callgrind.sh
+#   KEEL_BIN=/tmp/hello-before SERVERS=keel bash benches/load/callgrind.sh   # an A/B
 #
 # Each server runs under `valgrind --tool=callgrind` with one loop or thread (Keel with
 # KEEL_ACCESS_LOG=off, as in run.sh); after a warm-up the counters are zeroed, a fixed
@@ -36,7 +37,7 @@ for tool in valgrind callgrind_control python3 curl; do
 done
 
 wants() { [[ " $SERVERS " == *" $1 "* ]]; }
-if wants keel; then
+if wants keel && [[ -z "${KEEL_BIN:-}" ]]; then
   (cd "$root" && CARGO_TARGET_DIR="$keel_target" cargo build --release --example hello)
 fi
 if wants hyper || wants raw; then
@@ -64,7 +65,7 @@ measure() {
   local name="$1" test="$2" depth=1 total="$PLAINTEXT_REQUESTS" conns="$PLAINTEXT_CONNECTIONS" bin
   [[ "$test" == pipelined ]] && { depth="$DEPTH"; total="$PIPELINED_REQUESTS"; conns="$PIPELINED_CONNECTIONS"; }
   case "$name" in
-    keel) bin="$keel_target/release/examples/hello" ;;
+    keel) bin="${KEEL_BIN:-$keel_target/release/examples/hello}" ;;
     hyper) bin="$peer_target/release/peer-hyper" ;;
     raw) bin="$peer_target/release/peer-raw" ;;
     *) echo "callgrind.sh: unknown server '$name'" >&2; exit 2 ;;

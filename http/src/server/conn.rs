@@ -28,7 +28,7 @@ use std::time::{Duration, Instant};
 
 use keel_runtime::net::TcpStream;
 use keel_runtime::task_context::{self, Context};
-use keel_runtime::time::{CoarseInstant, timeout_at};
+use keel_runtime::time::{CoarseInstant, Sleep, sleep_until, timeout_at};
 
 use super::LoopServer;
 use super::catch_panic::{CatchPanic, catch};
@@ -99,6 +99,8 @@ pub(crate) struct Conn<S> {
     body_bytes: u64,
     /// The head the next request is parsed into.
     head: RequestHead,
+    /// The keep-alive timer, kept between idle stretches (see `read_idle`).
+    idle_timer: Option<Sleep>,
     /// The current request's context, renewed in place per request when nothing kept a
     /// clone of the previous one (no allocation per request).
     ctx: Context,
@@ -134,6 +136,7 @@ impl<S: Transport> Conn<S> {
             wbuf: Vec::with_capacity(INITIAL_READ_BUFFER),
             body_bytes: 0,
             head: RequestHead::default(),
+            idle_timer: None,
             ctx: Context::new(String::new()),
             server,
         }
@@ -529,17 +532,37 @@ impl<S: Transport> Conn<S> {
 
     /// Waits for the next request on an idle keep-alive connection, giving up at the
     /// keep-alive timeout or when the server starts draining.
+    ///
+    /// The keep-alive timer lives as long as the connection: armed once, it is moved
+    /// only when it fires before this idle stretch's deadline (the connection was busy
+    /// in between), so waiting between requests costs no timer-wheel operation.
     async fn read_idle(&mut self) -> io::Result<Read> {
         let keepalive = self.server.config.keepalive_timeout;
+        let idle_since = CoarseInstant::now();
         let server = self.server.clone();
-        let read = within(|| Instant::now() + keepalive, self.read_once());
-        let drain = server.drain.wait();
-        match select(read, drain).await {
-            Either::Left(Ok(read)) => read,
-            Either::Left(Err(_)) => Ok(Read::TimedOut),
-            // A request whose bytes already arrived is still answered.
-            Either::Right(()) => self.read_now(),
-        }
+        let mut timer = self
+            .idle_timer
+            .take()
+            .unwrap_or_else(|| sleep_until(idle_since.to_instant() + keepalive));
+        // This idle stretch's deadline, worked out when the timer first fires.
+        let mut deadline = None;
+        let outcome = loop {
+            let read = select(self.read_once(), &mut timer);
+            match select(read, server.drain.wait()).await {
+                Either::Left(Either::Left(read)) => break read,
+                Either::Left(Either::Right(())) => {
+                    let due = *deadline.get_or_insert_with(|| idle_since.to_instant() + keepalive);
+                    if Instant::now() >= due {
+                        break Ok(Read::TimedOut);
+                    }
+                    timer.reset(due);
+                }
+                // A request whose bytes already arrived is still answered.
+                Either::Right(()) => break self.read_now(),
+            }
+        };
+        self.idle_timer = Some(timer);
+        outcome
     }
 
     async fn flush(&mut self) -> io::Result<()> {
