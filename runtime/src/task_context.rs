@@ -280,14 +280,22 @@ mod tests {
         let mut c = Context::new("first-id").with_field("tenant", "a");
         let before = Arc::as_ptr(&c.inner);
         c.renew("second");
-        assert_eq!(Arc::as_ptr(&c.inner), before, "no clone alive: renewed in place");
+        assert_eq!(
+            Arc::as_ptr(&c.inner),
+            before,
+            "no clone alive: renewed in place"
+        );
         assert_eq!((c.request_id(), c.fields().len()), ("second", 0));
 
         let clone = c.clone();
         c.renew("third");
         assert_ne!(Arc::as_ptr(&c.inner), Arc::as_ptr(&clone.inner));
         assert_eq!(c.request_id(), "third");
-        assert_eq!(clone.request_id(), "second", "a clone keeps its request's id");
+        assert_eq!(
+            clone.request_id(),
+            "second",
+            "a clone keeps its request's id"
+        );
     }
 
     #[test]

@@ -49,7 +49,8 @@ pub(crate) fn now() -> [u8; DATE_LEN] {
         .duration_since(UNIX_EPOCH)
         .unwrap_or_default();
     let text = cached(since_epoch.as_secs());
-    let rest_of_second = Duration::from_secs(1) - Duration::from_nanos(since_epoch.subsec_nanos().into());
+    let rest_of_second =
+        Duration::from_secs(1) - Duration::from_nanos(since_epoch.subsec_nanos().into());
     CURRENT.set((mono.checked_add(rest_of_second), text));
     text
 }

@@ -211,7 +211,12 @@ impl<S: Transport> Conn<S> {
                                 "request_timeout",
                                 "the request head did not arrive in time",
                             );
-                            self.write_error(err, Version::Http11, false, new_request_id().as_str());
+                            self.write_error(
+                                err,
+                                Version::Http11,
+                                false,
+                                new_request_id().as_str(),
+                            );
                             return self.flush().await;
                         }
                     }
@@ -225,7 +230,12 @@ impl<S: Transport> Conn<S> {
                         || !e.keep_alive()
                         || self.server.drain.is_draining();
                     let version = e.version().unwrap_or(Version::Http11);
-                    self.write_error(protocol_error(&e), version, !close, new_request_id().as_str());
+                    self.write_error(
+                        protocol_error(&e),
+                        version,
+                        !close,
+                        new_request_id().as_str(),
+                    );
                     if close {
                         return self.flush().await;
                     }
@@ -368,9 +378,7 @@ impl<S: Transport> Conn<S> {
         // and the handler's own call run synchronously in `run`, and a panic there must
         // be a 500 too. Only the (boxed) future it returns moves on, not the request.
         let started_call = catch(|| {
-            task_context::enter(Some(ctx.clone()), || {
-                Next::new(layers, endpoint).run(req)
-            })
+            task_context::enter(Some(ctx.clone()), || Next::new(layers, endpoint).run(req))
         });
         // The deadline counts from the request's start, but is only computed (and a
         // timer armed) if the handler has to wait.

@@ -83,7 +83,9 @@ impl Generator {
     fn next(&self) -> RequestId {
         let n = self.counter.get().wrapping_add(1);
         self.counter.set(n);
-        let [a, b] = self.keys.map(|keys| keys.iter().fold(n, |x, &k| fmix64(x ^ k)));
+        let [a, b] = self
+            .keys
+            .map(|keys| keys.iter().fold(n, |x, &k| fmix64(x ^ k)));
         let bytes = (u128::from(a) << 64 | u128::from(b)).to_be_bytes();
         // Constant indices throughout: no bounds checks, no copies of two-byte slices.
         let mut out = [0u8; ID_LEN];
@@ -123,7 +125,10 @@ mod tests {
             let id = new_request_id();
             let s = id.as_str();
             assert_eq!(s.len(), 32);
-            assert!(s.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')), "{s}");
+            assert!(
+                s.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')),
+                "{s}"
+            );
             assert!(seen.insert(s.to_owned()), "repeated id {s}");
         }
     }
