@@ -181,6 +181,33 @@ impl<'a> HeadEncoder<'a> {
         Ok(())
     }
 
+    /// [`header`](Self::header) for a field of `'static` strings (a handler's
+    /// `"content-type"`, a middleware's fixed security headers): checked once per
+    /// [`CheckedStatics`], then written without looking at its bytes again.
+    ///
+    /// # Errors
+    ///
+    /// As [`header`](Self::header).
+    pub(crate) fn static_header(
+        &mut self,
+        name: &'static str,
+        value: &'static str,
+        checked: &mut CheckedStatics,
+    ) -> Result<(), EncodeError> {
+        let (slot, key) = CheckedStatics::slot_and_key(name, value);
+        if checked.slots[slot] == key {
+            self.write_header(name.as_bytes(), value.as_bytes());
+            return Ok(());
+        }
+        self.header(name.as_bytes(), value.as_bytes())?;
+        // The fields the encoder treats specially (`date`, the framing fields) go
+        // through `header` every time; so does any name of those lengths.
+        if !matches!(name.len(), 4 | 14 | 17) {
+            checked.slots[slot] = key;
+        }
+        Ok(())
+    }
+
     /// Writes a header field the caller has already validated (a token name, a value of
     /// field bytes) and that is not one of the fields the encoder owns.
     pub(crate) fn trusted_header(&mut self, name: &[u8], value: &[u8]) {
@@ -244,6 +271,27 @@ impl<'a> HeadEncoder<'a> {
             }
         };
         BodyEncoder { kind }
+    }
+}
+
+/// Header fields made of `&'static str`s that passed [`HeadEncoder::header`]'s checks,
+/// remembered by address and length (one connection keeps one). A `'static` string can
+/// never change, so a field found here is valid without reading it. Direct-mapped: a
+/// field whose slot another one took is simply checked again.
+#[derive(Debug, Default)]
+pub(crate) struct CheckedStatics {
+    /// `(name address, name length, value address, value length)`; all zero when empty
+    /// (no valid name is empty).
+    slots: [(usize, usize, usize, usize); CHECKED_SLOTS],
+}
+
+const CHECKED_SLOTS: usize = 32;
+
+impl CheckedStatics {
+    fn slot_and_key(name: &str, value: &str) -> (usize, (usize, usize, usize, usize)) {
+        let (n, v) = (name.as_ptr() as usize, value.as_ptr() as usize);
+        let slot = ((n ^ v.rotate_left(7)) >> 3) % CHECKED_SLOTS;
+        (slot, (n, name.len(), v, value.len()))
     }
 }
 
@@ -583,6 +631,40 @@ mod tests {
         }
         assert_eq!(head.dst.len(), before);
         head.header(b"X", b"tab\tand obs-text \xff").unwrap();
+    }
+
+    #[test]
+    fn static_fields_are_checked_once_and_written_alike() {
+        let mut checked = CheckedStatics::default();
+        let mut first = Vec::new();
+        let mut head = HeadEncoder::new(&mut first, 200, false);
+        head.static_header("content-type", "text/plain", &mut checked)
+            .unwrap();
+        assert!(checked.slots.iter().any(|s| s.1 == 12), "remembered");
+        let mut again = Vec::new();
+        let mut head = HeadEncoder::new(&mut again, 200, false);
+        head.static_header("content-type", "text/plain", &mut checked)
+            .unwrap();
+        assert_eq!(first, again);
+
+        // An invalid field is refused every time, and never remembered.
+        for _ in 0..2 {
+            let mut head = HeadEncoder::new(&mut again, 200, false);
+            let e = head
+                .static_header("x-bad", "a\r\nb", &mut checked)
+                .unwrap_err();
+            assert_eq!(e.kind(), EncodeErrorKind::InvalidHeaderValue);
+        }
+        // `date` keeps its meaning (it replaces the cached date) on every response.
+        for _ in 0..2 {
+            let mut out = Vec::new();
+            let mut head = HeadEncoder::new(&mut out, 200, false);
+            head.static_header("date", "Thu, 01 Jan 1970 00:00:00 GMT", &mut checked)
+                .unwrap();
+            head.finish(Framing::Length(0), Connection::Default);
+            let text = String::from_utf8(out).unwrap();
+            assert_eq!(text.matches("date: ").count(), 1, "{text}");
+        }
     }
 
     #[test]

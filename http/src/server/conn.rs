@@ -21,6 +21,7 @@
 //! [`Conn`] is generic over its byte stream ([`Transport`]): a [`TcpStream`] when
 //! serving, memory in the benches (`super::memory`), so both run this same code.
 
+use std::borrow::Cow;
 use std::io;
 use std::net::SocketAddr;
 use std::rc::Rc;
@@ -41,7 +42,9 @@ use crate::error::AppError;
 use crate::limits::Limits;
 use crate::middleware::Next;
 use crate::proto::decode::Decoder;
-use crate::proto::encode::{BodyEncoder, CONTINUE, Connection, Framing, HeadEncoder};
+use crate::proto::encode::{
+    BodyEncoder, CONTINUE, CheckedStatics, Connection, Framing, HeadEncoder,
+};
 use crate::proto::parse::{ParseError, Status, parse_request_into};
 use crate::proto::{BodyLength, Method, RequestHead, Version};
 use crate::request::Request;
@@ -101,6 +104,8 @@ pub(crate) struct Conn<S> {
     head: RequestHead,
     /// The keep-alive timer, kept between idle stretches (see `read_idle`).
     idle_timer: Option<Sleep>,
+    /// Static response header fields already checked on this connection.
+    checked_statics: CheckedStatics,
     /// The current request's context, renewed in place per request when nothing kept a
     /// clone of the previous one (no allocation per request).
     ctx: Context,
@@ -137,6 +142,7 @@ impl<S: Transport> Conn<S> {
             body_bytes: 0,
             head: RequestHead::default(),
             idle_timer: None,
+            checked_statics: CheckedStatics::default(),
             ctx: Context::new(String::new()),
             server,
         }
@@ -662,7 +668,13 @@ impl<S: Transport> Conn<S> {
         let mut has_id = false;
         for (name, value) in &headers {
             has_id |= name.len() == 12 && name.eq_ignore_ascii_case("x-request-id");
-            if encoder.header(name.as_bytes(), value.as_bytes()).is_err() {
+            let written = match (name, value) {
+                (Cow::Borrowed(name), Cow::Borrowed(value)) => {
+                    encoder.static_header(name, value, &mut self.checked_statics)
+                }
+                _ => encoder.header(name.as_bytes(), value.as_bytes()),
+            };
+            if written.is_err() {
                 bad_header = true;
                 break;
             }
