@@ -38,6 +38,7 @@
 //! * [`client`] — an HTTP/1.1 client for outbound calls, with per-loop connection reuse,
 //!   and optionally a retry policy, circuit breaker and bulkhead.
 //! * [`otlp`] — OpenTelemetry trace export (OTLP/HTTP JSON), from the `OTEL_*` variables.
+//! * `recycle` — per-thread shelves of request buffers, so steady serving allocates less.
 
 #![forbid(unsafe_code)]
 #![doc(test(attr(deny(warnings))))]
@@ -54,6 +55,7 @@ pub mod middleware;
 pub mod ops;
 pub mod otlp;
 mod proto;
+mod recycle;
 mod request;
 mod response;
 mod router;

@@ -42,8 +42,31 @@ impl Request {
         }
     }
 
-    pub(crate) fn set_state(&mut self, state: Option<Rc<StateMap>>) {
-        self.state = state;
+    /// A request with every part the server knows before the handler runs, built in one
+    /// go (no default fields written and then replaced).
+    pub(crate) fn from_parts(
+        buf: Vec<u8>,
+        head: RequestHead,
+        body: Vec<u8>,
+        route: Option<(Rc<str>, Params)>,
+        remote_addr: SocketAddr,
+        state: Option<Rc<StateMap>>,
+    ) -> Request {
+        let (route, params) = match route {
+            Some((pattern, params)) => (Some(pattern), params),
+            None => (None, Params::default()),
+        };
+        Request {
+            buf,
+            head,
+            body,
+            params,
+            route,
+            remote_addr: Some(remote_addr),
+            forwarded_ip: None,
+            extensions: None,
+            state,
+        }
     }
 
     pub(crate) fn set_forwarded_ip(&mut self, ip: IpAddr) {
@@ -52,11 +75,6 @@ impl Request {
 
     pub(crate) fn set_body(&mut self, body: Vec<u8>) {
         self.body = body;
-    }
-
-    pub(crate) fn set_route(&mut self, route: Rc<str>, params: Params) {
-        self.route = Some(route);
-        self.params = params;
     }
 
     /// The method.
@@ -164,6 +182,13 @@ impl Request {
             .as_ref()?
             .get(&TypeId::of::<T>())?
             .downcast_ref()
+    }
+}
+
+/// The head and its bytes go back to the thread's shelves for the next request.
+impl Drop for Request {
+    fn drop(&mut self) {
+        crate::recycle::give_request((std::mem::take(&mut self.buf), self.head.take_index()));
     }
 }
 

@@ -48,7 +48,8 @@ impl Response {
     pub fn new(status: StatusCode) -> Response {
         Response {
             status,
-            headers: Vec::new(),
+            // A list a previous response was encoded from, when one is on the shelf.
+            headers: crate::recycle::headers(),
             body: Body::Empty,
             error: None,
         }
@@ -69,9 +70,11 @@ impl Response {
 
     /// `200`, `text/plain; charset=utf-8`.
     pub fn text(body: impl Into<Body>) -> Response {
-        Response::new(StatusCode::OK)
-            .with_header("content-type", "text/plain; charset=utf-8")
-            .with_body(body)
+        let mut res = Response::new(StatusCode::OK);
+        res.headers
+            .push(("content-type".into(), "text/plain; charset=utf-8".into()));
+        res.body = body.into();
+        res
     }
 
     /// `200`, `application/json`, the value serialized.

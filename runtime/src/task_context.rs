@@ -61,7 +61,8 @@ pub struct Context {
 
 #[derive(Clone, PartialEq, Eq)]
 pub(crate) struct Inner {
-    request_id: Box<str>,
+    /// A `String`, not a `Box<str>`: [`Context::renew`] rewrites it in place.
+    request_id: String,
     fields: Vec<(&'static str, String)>,
     /// The request's span (the server span), when tracing is on; boxed so the context
     /// of an untraced request stays small.
@@ -73,7 +74,7 @@ impl Context {
     pub fn new(request_id: impl Into<String>) -> Context {
         Context {
             inner: Arc::new(Inner {
-                request_id: request_id.into().into_boxed_str(),
+                request_id: request_id.into(),
                 fields: Vec::new(),
                 trace: None,
             }),
@@ -96,13 +97,46 @@ impl Context {
     /// [`trace`](crate::trace)): spans started under this context are its children, and
     /// the HTTP client propagates it.
     pub fn with_trace(mut self, span: SpanContext) -> Context {
-        Arc::make_mut(&mut self.inner).trace = Some(Box::new(span));
+        self.set_trace(span);
         self
+    }
+
+    /// [`with_trace`](Context::with_trace) in place (no copy when no clone is alive).
+    pub fn set_trace(&mut self, span: SpanContext) {
+        Arc::make_mut(&mut self.inner).trace = Some(Box::new(span));
     }
 
     /// The request's span context, if it is traced.
     pub fn trace(&self) -> Option<&SpanContext> {
         self.inner.trace.as_deref()
+    }
+
+    /// Makes this the context of a new request `request_id`, with no fields and no span, reusing
+    /// its memory when no clone of it is alive (else it becomes a fresh context, and
+    /// the clones keep the old one). A server connection renews one context per request
+    /// instead of allocating one.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use keel_runtime::task_context::Context;
+    ///
+    /// let mut ctx = Context::new("req-1").with_field("user", "u1");
+    /// let kept = ctx.clone();
+    /// ctx.renew("req-2");
+    /// assert_eq!((ctx.request_id(), ctx.fields().len()), ("req-2", 0));
+    /// assert_eq!((kept.request_id(), kept.field("user")), ("req-1", Some("u1")));
+    /// ```
+    pub fn renew(&mut self, request_id: &str) {
+        match Arc::get_mut(&mut self.inner) {
+            Some(inner) => {
+                inner.request_id.clear();
+                inner.request_id.push_str(request_id);
+                inner.fields.clear();
+                inner.trace = None;
+            }
+            None => *self = Context::new(request_id),
+        }
     }
 
     /// The request id.
@@ -265,6 +299,29 @@ mod tests {
         assert_eq!(c.field("tenant"), Some("b"));
         assert_eq!(shared.field("tenant"), Some("a"), "clones are not changed");
         assert_eq!(c.fields().len(), 2);
+    }
+
+    #[test]
+    fn renew_reuses_a_unique_context_and_spares_clones() {
+        let mut c = Context::new("first-id").with_field("tenant", "a");
+        let before = Arc::as_ptr(&c.inner);
+        c.renew("second");
+        assert_eq!(
+            Arc::as_ptr(&c.inner),
+            before,
+            "no clone alive: renewed in place"
+        );
+        assert_eq!((c.request_id(), c.fields().len()), ("second", 0));
+
+        let clone = c.clone();
+        c.renew("third");
+        assert_ne!(Arc::as_ptr(&c.inner), Arc::as_ptr(&clone.inner));
+        assert_eq!(c.request_id(), "third");
+        assert_eq!(
+            clone.request_id(),
+            "second",
+            "a clone keeps its request's id"
+        );
     }
 
     #[test]

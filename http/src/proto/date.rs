@@ -2,11 +2,16 @@
 //! cache that renders it at most once a second.
 //!
 //! Every response carries `Date`, so formatting it per response would be measurable; the
-//! cache costs one clock read and a 29-byte copy instead. The cache is `thread_local` because
-//! Keel runs one event loop per thread: no sharing, no atomics.
+//! cache costs one coarse clock read and a 29-byte copy instead: the wall clock is read
+//! only when the coarse monotonic clock says the second the text shows has passed (so the
+//! text turns over at most a kernel tick, 1–4 ms, after the wall clock's second does). The
+//! cache is `thread_local` because Keel runs one event loop per thread: no sharing, no
+//! atomics.
 
 use std::cell::Cell;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use keel_runtime::time::CoarseInstant;
 
 /// Length of an IMF-fixdate such as `Sun, 06 Nov 1994 08:49:37 GMT`.
 pub(crate) const DATE_LEN: usize = 29;
@@ -22,6 +27,10 @@ const MONTHS: [&[u8; 3]; 12] = [
 thread_local! {
     /// The second last rendered and its text. `u64::MAX` means nothing rendered yet.
     static CACHE: Cell<(u64, [u8; DATE_LEN])> = const { Cell::new((u64::MAX, [0; DATE_LEN])) };
+    /// When the cached text's second ends, on the coarse monotonic clock (`None`: never
+    /// read), and that text.
+    static CURRENT: Cell<(Option<CoarseInstant>, [u8; DATE_LEN])> =
+        const { Cell::new((None, [0; DATE_LEN])) };
 }
 
 #[cfg(test)]
@@ -31,10 +40,19 @@ thread_local! {
 
 /// The current time as an IMF-fixdate, from this thread's cache.
 pub(crate) fn now() -> [u8; DATE_LEN] {
-    let secs = SystemTime::now()
+    let (until, text) = CURRENT.get();
+    let mono = CoarseInstant::now();
+    if until.is_some_and(|until| mono < until) {
+        return text;
+    }
+    let since_epoch = SystemTime::now()
         .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs());
-    cached(secs)
+        .unwrap_or_default();
+    let text = cached(since_epoch.as_secs());
+    let rest_of_second =
+        Duration::from_secs(1) - Duration::from_nanos(since_epoch.subsec_nanos().into());
+    CURRENT.set((mono.checked_add(rest_of_second), text));
+    text
 }
 
 /// Appends the current `Date` value to `dst`.

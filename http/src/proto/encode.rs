@@ -157,10 +157,18 @@ impl<'a> HeadEncoder<'a> {
     /// If `name` is not a token or `value` contains CR, LF or another control character
     /// other than HTAB (which would let a value inject headers); nothing is written then.
     pub(crate) fn header(&mut self, name: &[u8], value: &[u8]) -> Result<(), EncodeError> {
-        if name.is_empty() || !name.iter().all(|&b| is_token(b)) {
+        let mut name_ok = !name.is_empty();
+        for &b in name {
+            name_ok &= TOKEN[b as usize];
+        }
+        if !name_ok {
             return Err(EncodeError::new(EncodeErrorKind::InvalidHeaderName));
         }
-        if !value.iter().fold(true, |ok, &b| ok & is_field_byte(b)) {
+        let mut value_ok = true;
+        for &b in value {
+            value_ok &= is_field_byte(b);
+        }
+        if !value_ok {
             return Err(EncodeError::new(EncodeErrorKind::InvalidHeaderValue));
         }
         match name.len() {
@@ -173,12 +181,50 @@ impl<'a> HeadEncoder<'a> {
         Ok(())
     }
 
+    /// [`header`](Self::header) for a field of `'static` strings (a handler's
+    /// `"content-type"`, a middleware's fixed security headers): checked once per
+    /// [`CheckedStatics`], then written without looking at its bytes again.
+    ///
+    /// # Errors
+    ///
+    /// As [`header`](Self::header).
+    pub(crate) fn static_header(
+        &mut self,
+        name: &'static str,
+        value: &'static str,
+        checked: &mut CheckedStatics,
+    ) -> Result<(), EncodeError> {
+        let (slot, key) = CheckedStatics::slot_and_key(name, value);
+        if checked.slots[slot] == key {
+            self.write_header(name.as_bytes(), value.as_bytes());
+            return Ok(());
+        }
+        self.header(name.as_bytes(), value.as_bytes())?;
+        // The fields the encoder treats specially (`date`, the framing fields) go
+        // through `header` every time; so does any name of those lengths.
+        if !matches!(name.len(), 4 | 14 | 17) {
+            checked.slots[slot] = key;
+        }
+        Ok(())
+    }
+
+    /// Writes a header field the caller has already validated (a token name, a value of
+    /// field bytes) and that is not one of the fields the encoder owns.
+    pub(crate) fn trusted_header(&mut self, name: &[u8], value: &[u8]) {
+        debug_assert!(!name.is_empty() && name.iter().all(|&b| TOKEN[b as usize]));
+        debug_assert!(value.iter().all(|&b| is_field_byte(b)));
+        self.write_header(name, value);
+    }
+
     fn write_header(&mut self, name: &[u8], value: &[u8]) {
-        self.dst.reserve(name.len() + value.len() + 4);
-        self.dst.extend_from_slice(name);
-        self.dst.extend_from_slice(b": ");
-        self.dst.extend_from_slice(value);
-        self.dst.extend_from_slice(b"\r\n");
+        let dst = &mut *self.dst;
+        dst.reserve(name.len() + value.len() + 4);
+        dst.extend_from_slice(name);
+        dst.push(b':');
+        dst.push(b' ');
+        dst.extend_from_slice(value);
+        dst.push(b'\r');
+        dst.push(b'\n');
     }
 
     /// Writes the framing, `Connection` and `Date` headers and ends the head. Returns the
@@ -225,6 +271,27 @@ impl<'a> HeadEncoder<'a> {
             }
         };
         BodyEncoder { kind }
+    }
+}
+
+/// Header fields made of `&'static str`s that passed [`HeadEncoder::header`]'s checks,
+/// remembered by address and length (one connection keeps one). A `'static` string can
+/// never change, so a field found here is valid without reading it. Direct-mapped: a
+/// field whose slot another one took is simply checked again.
+#[derive(Debug, Default)]
+pub(crate) struct CheckedStatics {
+    /// `(name address, name length, value address, value length)`; all zero when empty
+    /// (no valid name is empty).
+    slots: [(usize, usize, usize, usize); CHECKED_SLOTS],
+}
+
+const CHECKED_SLOTS: usize = 32;
+
+impl CheckedStatics {
+    fn slot_and_key(name: &str, value: &str) -> (usize, (usize, usize, usize, usize)) {
+        let (n, v) = (name.as_ptr() as usize, value.as_ptr() as usize);
+        let slot = ((n ^ v.rotate_left(7)) >> 3) % CHECKED_SLOTS;
+        (slot, (n, name.len(), v, value.len()))
     }
 }
 
@@ -334,12 +401,23 @@ fn push_hex(dst: &mut Vec<u8>, mut n: u64) {
 }
 
 /// RFC 9110 `tchar`.
-fn is_token(b: u8) -> bool {
+const fn is_token(b: u8) -> bool {
     matches!(b,
         b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9'
         | b'!' | b'#' | b'$' | b'%' | b'&' | b'\'' | b'*' | b'+' | b'-' | b'.'
         | b'^' | b'_' | b'`' | b'|' | b'~')
 }
+
+/// [`is_token`] for every byte: one load per byte of a header name.
+static TOKEN: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut i = 0;
+    while i < 256 {
+        table[i] = is_token(i as u8);
+        i += 1;
+    }
+    table
+};
 
 /// A byte allowed in a field value: VCHAR, obs-text, SP or HTAB.
 fn is_field_byte(b: u8) -> bool {
@@ -553,6 +631,40 @@ mod tests {
         }
         assert_eq!(head.dst.len(), before);
         head.header(b"X", b"tab\tand obs-text \xff").unwrap();
+    }
+
+    #[test]
+    fn static_fields_are_checked_once_and_written_alike() {
+        let mut checked = CheckedStatics::default();
+        let mut first = Vec::new();
+        let mut head = HeadEncoder::new(&mut first, 200, false);
+        head.static_header("content-type", "text/plain", &mut checked)
+            .unwrap();
+        assert!(checked.slots.iter().any(|s| s.1 == 12), "remembered");
+        let mut again = Vec::new();
+        let mut head = HeadEncoder::new(&mut again, 200, false);
+        head.static_header("content-type", "text/plain", &mut checked)
+            .unwrap();
+        assert_eq!(first, again);
+
+        // An invalid field is refused every time, and never remembered.
+        for _ in 0..2 {
+            let mut head = HeadEncoder::new(&mut again, 200, false);
+            let e = head
+                .static_header("x-bad", "a\r\nb", &mut checked)
+                .unwrap_err();
+            assert_eq!(e.kind(), EncodeErrorKind::InvalidHeaderValue);
+        }
+        // `date` keeps its meaning (it replaces the cached date) on every response.
+        for _ in 0..2 {
+            let mut out = Vec::new();
+            let mut head = HeadEncoder::new(&mut out, 200, false);
+            head.static_header("date", "Thu, 01 Jan 1970 00:00:00 GMT", &mut checked)
+                .unwrap();
+            head.finish(Framing::Length(0), Connection::Default);
+            let text = String::from_utf8(out).unwrap();
+            assert_eq!(text.matches("date: ").count(), 1, "{text}");
+        }
     }
 
     #[test]

@@ -261,6 +261,17 @@ impl RequestHead {
     pub fn has_host(&self) -> bool {
         self.host.is_some()
     }
+
+    /// Takes the header index out (for [`recycle`](crate::recycle)), leaving none.
+    pub(crate) fn take_index(&mut self) -> Vec<HeaderSpan> {
+        std::mem::take(&mut self.headers)
+    }
+
+    /// Gives the head an empty header index to parse into, with its capacity.
+    pub(crate) fn set_index(&mut self, mut index: Vec<HeaderSpan>) {
+        index.clear();
+        self.headers = index;
+    }
 }
 
 #[cfg(test)]

@@ -243,7 +243,8 @@ impl<T> Node<T> {
             // Nothing to compare the segment with: skip the scan for its end.
             return self.wildcard.as_ref().map(|w| &w.child);
         }
-        let (segment, tail) = match rest.find('/') {
+        // A byte scan: cheaper than `str::find`'s char searcher on short segments.
+        let (segment, tail) = match rest.bytes().position(|b| b == b'/') {
             Some(at) => (&rest[..at], Some(&rest[at + 1..])),
             None => (rest, None),
         };

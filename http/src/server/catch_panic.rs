@@ -1,6 +1,9 @@
 //! [`CatchPanic`]: a future that turns a panic inside it into an `Err` carrying the
-//! message, so a panicking handler becomes a 500 and its connection and loop go on.
+//! message, so a panicking handler becomes a 500 and its connection and loop go on; and
+//! [`catch`], the same for a synchronous call (a handler's extractors run when it is
+//! called, before its future exists).
 
+use std::any::Any;
 use std::future::Future;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::pin::Pin;
@@ -23,6 +26,20 @@ impl<F> CatchPanic<F> {
     }
 }
 
+/// Runs `f`, turning a panic into an `Err` carrying its message.
+pub(crate) fn catch<R>(f: impl FnOnce() -> R) -> Result<R, String> {
+    catch_unwind(AssertUnwindSafe(f)).map_err(message)
+}
+
+/// The message of a panic payload.
+fn message(payload: Box<dyn Any + Send>) -> String {
+    payload
+        .downcast_ref::<&'static str>()
+        .map(|s| (*s).to_owned())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "<non-string panic payload>".to_owned())
+}
+
 impl<F: Future> Future for CatchPanic<F> {
     type Output = Result<F::Output, String>;
 
@@ -31,14 +48,7 @@ impl<F: Future> Future for CatchPanic<F> {
         match catch_unwind(AssertUnwindSafe(|| inner.poll(cx))) {
             Ok(Poll::Pending) => Poll::Pending,
             Ok(Poll::Ready(output)) => Poll::Ready(Ok(output)),
-            Err(payload) => {
-                let message = payload
-                    .downcast_ref::<&'static str>()
-                    .map(|s| (*s).to_owned())
-                    .or_else(|| payload.downcast_ref::<String>().cloned())
-                    .unwrap_or_else(|| "<non-string panic payload>".to_owned());
-                Poll::Ready(Err(message))
-            }
+            Err(payload) => Poll::Ready(Err(message(payload))),
         }
     }
 }

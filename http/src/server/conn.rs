@@ -21,6 +21,7 @@
 //! [`Conn`] is generic over its byte stream ([`Transport`]): a [`TcpStream`] when
 //! serving, memory in the benches (`super::memory`), so both run this same code.
 
+use std::borrow::Cow;
 use std::io;
 use std::net::{IpAddr, SocketAddr};
 use std::rc::Rc;
@@ -28,20 +29,24 @@ use std::time::{Duration, Instant};
 
 use keel_runtime::net::TcpStream;
 use keel_runtime::task_context::{self, Context};
-use keel_runtime::time::{timeout, timeout_at};
+use keel_runtime::time::{CoarseInstant, Sleep, sleep_until, timeout_at};
 
 use super::LoopServer;
-use super::catch_panic::CatchPanic;
+use super::catch_panic::{CatchPanic, catch};
 use super::config::Environment;
+use super::request_id::new_request_id;
 use super::select::{Either, select};
+use super::within::within;
 use crate::body::{Body, BodyStream};
 use crate::error::AppError;
 use crate::limits::Limits;
 use crate::middleware::Next;
 use crate::proto::decode::Decoder;
-use crate::proto::encode::{BodyEncoder, CONTINUE, Connection, Framing, HeadEncoder};
-use crate::proto::parse::{ParseError, Status, parse_request};
-use crate::proto::{BodyLength, Method, Version};
+use crate::proto::encode::{
+    BodyEncoder, CONTINUE, CheckedStatics, Connection, Framing, HeadEncoder,
+};
+use crate::proto::parse::{ParseError, Status, parse_request_into};
+use crate::proto::{BodyLength, Method, RequestHead, Version};
 use crate::request::Request;
 use crate::response::{IntoResponse, Response};
 use crate::router::{Params, Resolved, error_endpoint};
@@ -96,6 +101,15 @@ pub(crate) struct Conn<S> {
     wbuf: Vec<u8>,
     /// Body bytes of the response being written, for the access log.
     body_bytes: u64,
+    /// The head the next request is parsed into.
+    head: RequestHead,
+    /// The keep-alive timer, kept between idle stretches (see `read_idle`).
+    idle_timer: Option<Sleep>,
+    /// Static response header fields already checked on this connection.
+    checked_statics: CheckedStatics,
+    /// The current request's context, renewed in place per request when nothing kept a
+    /// clone of the previous one (no allocation per request).
+    ctx: Context,
     server: Rc<LoopServer>,
 }
 
@@ -127,6 +141,10 @@ impl<S: Transport> Conn<S> {
             end: 0,
             wbuf: Vec::with_capacity(INITIAL_READ_BUFFER),
             body_bytes: 0,
+            head: RequestHead::default(),
+            idle_timer: None,
+            checked_statics: CheckedStatics::default(),
+            ctx: Context::new(String::new()),
             server,
         }
     }
@@ -155,10 +173,15 @@ impl<S: Transport> Conn<S> {
         };
         loop {
             let pending = &self.rbuf[self.start..self.end];
-            match parse_request(pending, &limits) {
-                Ok(Status::Complete(head)) => {
+            // Parsed into a head from the thread's shelf, which the request puts back
+            // when it drops: no allocation for its header index.
+            match parse_request_into(pending, &limits, &mut self.head) {
+                Ok(Status::Complete(_)) => {
                     head_deadline = None;
-                    let next = self.handle(head).await?;
+                    let head = std::mem::take(&mut self.head);
+                    let (head_bytes, index) = crate::recycle::request();
+                    self.head.set_index(index);
+                    let next = self.handle(head, head_bytes).await?;
                     if next == After::Close {
                         return self.flush().await;
                     }
@@ -195,7 +218,12 @@ impl<S: Transport> Conn<S> {
                                 "request_timeout",
                                 "the request head did not arrive in time",
                             );
-                            self.write_error(err, Version::Http11, false, &new_request_id());
+                            self.write_error(
+                                err,
+                                Version::Http11,
+                                false,
+                                new_request_id().as_str(),
+                            );
                             return self.flush().await;
                         }
                     }
@@ -209,7 +237,12 @@ impl<S: Transport> Conn<S> {
                         || !e.keep_alive()
                         || self.server.drain.is_draining();
                     let version = e.version().unwrap_or(Version::Http11);
-                    self.write_error(protocol_error(&e), version, !close, &new_request_id());
+                    self.write_error(
+                        protocol_error(&e),
+                        version,
+                        !close,
+                        new_request_id().as_str(),
+                    );
                     if close {
                         return self.flush().await;
                     }
@@ -219,12 +252,16 @@ impl<S: Transport> Conn<S> {
         }
     }
 
-    /// Answers one parsed request; its head is at `rbuf[start..]`.
-    async fn handle(&mut self, head: crate::proto::RequestHead) -> io::Result<After> {
-        let started = Instant::now();
-        let deadline = started + self.server.config.request_timeout;
+    /// Answers one parsed request; its head is at `rbuf[start..]` and is copied into
+    /// `head_bytes` (empty) for the request to own.
+    async fn handle(&mut self, head: RequestHead, mut head_bytes: Vec<u8>) -> io::Result<After> {
+        // Timeouts are seconds long and the duration metric's buckets start at 5 ms: the
+        // coarse clock serves both. The access log's milliseconds need the precise one.
+        let started = CoarseInstant::now();
+        let started_precise = self.server.config.access_log.then(Instant::now);
+        let request_timeout = self.server.config.request_timeout;
         let head_len = head.head_len();
-        let head_bytes = self.rbuf[self.start..self.start + head_len].to_vec();
+        head_bytes.extend_from_slice(&self.rbuf[self.start..self.start + head_len]);
         self.start += head_len;
 
         let is_head = *head.method() == Method::Head;
@@ -233,12 +270,16 @@ impl<S: Transport> Conn<S> {
         // The request's context: a well-formed `X-Request-ID` from the client, else a
         // new id. Current while the middleware and handler run (and in everything they
         // spawn), echoed on the response, written in the access log.
-        let request_id = head
+        let client_id = head
             .header(&head_bytes, "x-request-id")
             .and_then(|v| std::str::from_utf8(v).ok())
-            .filter(|v| valid_request_id(v))
-            .map_or_else(new_request_id, str::to_owned);
-        let (ctx, server_span) = super::trace::request_context(request_id, &head, &head_bytes);
+            .filter(|v| valid_request_id(v));
+        match client_id {
+            Some(id) => self.ctx.renew(id),
+            None => self.ctx.renew(new_request_id().as_str()),
+        }
+        let server_span = super::trace::start_request(&mut self.ctx, &head, &head_bytes);
+        let ctx = self.ctx.clone();
         self.body_bytes = 0;
         // The client's address from a trusted proxy's header; none configured, one branch.
         let proxies = &self.server.config.trusted_proxies;
@@ -288,7 +329,7 @@ impl<S: Transport> Conn<S> {
         }
         let route_label = route.as_ref().map(|(pattern, _)| pattern.clone());
         let access = Access {
-            started,
+            started: started_precise,
             method: &method,
             route: route_label.as_deref(),
             path: access_path.as_deref(),
@@ -301,12 +342,16 @@ impl<S: Transport> Conn<S> {
         } else {
             self.server.layers.clone()
         };
-        let in_flight = self.server.in_flight.enter(
-            head.method(),
-            route.as_ref().map(|(pattern, _)| pattern.clone()),
-            self.peer,
-        );
-        let in_flight = InFlightGuard(self.server.clone(), in_flight);
+        // On the loop's in-flight list (for the drain report) from the first step that
+        // waits: a request answered without waiting can never be found in flight.
+        let mut in_flight: Option<InFlightGuard> = None;
+        let (server, peer) = (self.server.clone(), self.peer);
+        let enter = || {
+            let key = server
+                .in_flight
+                .enter(&method, route_label.clone(), peer, started);
+            InFlightGuard(server.clone(), key)
+        };
 
         // The body, read in full before the handler runs.
         let body = match head.body() {
@@ -323,10 +368,12 @@ impl<S: Transport> Conn<S> {
                 return Ok(After::Close);
             }
             framing => {
+                in_flight = Some(enter());
                 if head.expect_continue() && self.start == self.end {
                     self.wbuf.extend_from_slice(CONTINUE);
                     self.flush().await?;
                 }
+                let deadline = started.to_instant() + request_timeout;
                 match self.read_body(framing, limit, deadline).await? {
                     Ok(body) => body,
                     Err(err) => {
@@ -341,21 +388,31 @@ impl<S: Transport> Conn<S> {
             }
         };
 
-        let mut req = Request::new(head_bytes, head, Some(self.peer));
+        let state = self.server.router.state();
+        let mut req = Request::from_parts(head_bytes, head, body, route, self.peer, state);
         if let Some(ip) = forwarded_ip {
             req.set_forwarded_ip(ip);
         }
-        req.set_body(body);
-        req.set_state(self.server.router.state());
-        if let Some((pattern, params)) = route {
-            req.set_route(pattern, params);
-        }
-        // Built on first poll, inside `CatchPanic`: extractors and the handler's own call
-        // run synchronously in `run`, and a panic there must be a 500 too.
-        let future = task_context::scope(ctx.clone(), async move {
-            Next::new(layers, endpoint).run(req).await
+        // The chain is called here, under the request's context and `catch`: extractors
+        // and the handler's own call run synchronously in `run`, and a panic there must
+        // be a 500 too. Only the (boxed) future it returns moves on, not the request.
+        let started_call = catch(|| {
+            task_context::enter(Some(ctx.clone()), || Next::new(layers, endpoint).run(req))
         });
-        let response = match timeout_at(deadline, CatchPanic::new(future)).await {
+        // The deadline counts from the request's start, but is only computed (and a
+        // timer armed) if the handler has to wait.
+        let deadline = || {
+            in_flight.get_or_insert_with(enter);
+            started.to_instant() + request_timeout
+        };
+        let outcome = match started_call {
+            Ok(future) => {
+                let future = CatchPanic::new(task_context::scope(ctx.clone(), future));
+                within(deadline, future).await
+            }
+            Err(message) => Ok(Err(message)),
+        };
+        let response = match outcome {
             Ok(Ok(response)) => response,
             Ok(Err(message)) => {
                 tracing::error!(peer = %self.peer, panic = %message, "handler panicked; answered 500");
@@ -375,12 +432,16 @@ impl<S: Transport> Conn<S> {
             keep_alive = false;
         }
         let status = response.status().as_u16();
+        if matches!(response.body(), Body::Stream(_)) {
+            in_flight.get_or_insert_with(enter);
+        }
         let after = self
             .write_response(response, is_head, version, keep_alive, ctx.request_id())
             .await;
         drop(in_flight);
         let stats = &self.server.stats;
-        stats.request(&method, route_label.as_ref(), status, started.elapsed());
+        let took = started_precise.map_or_else(|| started.elapsed(), |s| s.elapsed());
+        stats.request(&method, route_label.as_ref(), status, took);
         self.access_log(&access, status);
         // Probes and `/metrics` are not traced: their spans would be noise.
         if let Some(span) = server_span
@@ -504,25 +565,46 @@ impl<S: Transport> Conn<S> {
 
     /// Waits for the next request on an idle keep-alive connection, giving up at the
     /// keep-alive timeout or when the server starts draining.
+    ///
+    /// The keep-alive timer lives as long as the connection: armed once, it is moved
+    /// only when it fires before this idle stretch's deadline (the connection was busy
+    /// in between), so waiting between requests costs no timer-wheel operation.
     async fn read_idle(&mut self) -> io::Result<Read> {
         let keepalive = self.server.config.keepalive_timeout;
+        let idle_since = CoarseInstant::now();
         let server = self.server.clone();
-        let read = timeout(keepalive, self.read_once());
-        let drain = server.drain.wait();
-        match select(read, drain).await {
-            Either::Left(Ok(read)) => read,
-            Either::Left(Err(_)) => Ok(Read::TimedOut),
-            // A request whose bytes already arrived is still answered.
-            Either::Right(()) => self.read_now(),
-        }
+        let mut timer = self
+            .idle_timer
+            .take()
+            .unwrap_or_else(|| sleep_until(idle_since.to_instant() + keepalive));
+        // This idle stretch's deadline, worked out when the timer first fires.
+        let mut deadline = None;
+        let outcome = loop {
+            let read = select(self.read_once(), &mut timer);
+            match select(read, server.drain.wait()).await {
+                Either::Left(Either::Left(read)) => break read,
+                Either::Left(Either::Right(())) => {
+                    let due = *deadline.get_or_insert_with(|| idle_since.to_instant() + keepalive);
+                    if Instant::now() >= due {
+                        break Ok(Read::TimedOut);
+                    }
+                    timer.reset(due);
+                }
+                // A request whose bytes already arrived is still answered.
+                Either::Right(()) => break self.read_now(),
+            }
+        };
+        self.idle_timer = Some(timer);
+        outcome
     }
 
     async fn flush(&mut self) -> io::Result<()> {
         if self.wbuf.is_empty() {
             return Ok(());
         }
-        let written = timeout(
-            self.server.config.request_timeout,
+        let request_timeout = self.server.config.request_timeout;
+        let written = within(
+            || Instant::now() + request_timeout,
             self.stream.write_all(&self.wbuf),
         )
         .await;
@@ -592,9 +674,6 @@ impl<S: Transport> Conn<S> {
             response.set_header("content-type", "application/json");
             response.set_body(err.to_json(request_id, show_internal));
         }
-        if response.header("x-request-id").is_none() {
-            response.set_header("x-request-id", request_id.to_owned());
-        }
         let (status, headers, body) = response.into_parts();
         if matches!(body, Body::Stream(_)) && version == Version::Http10 {
             keep_alive = false;
@@ -609,12 +688,27 @@ impl<S: Transport> Conn<S> {
         let mark = self.wbuf.len();
         let mut encoder = HeadEncoder::new(&mut self.wbuf, status.as_u16(), is_head);
         let mut bad_header = false;
+        // The request id is echoed unless the response set its own.
+        let mut has_id = false;
         for (name, value) in &headers {
-            if encoder.header(name.as_bytes(), value.as_bytes()).is_err() {
+            has_id |= name.len() == 12 && name.eq_ignore_ascii_case("x-request-id");
+            let written = match (name, value) {
+                (Cow::Borrowed(name), Cow::Borrowed(value)) => {
+                    encoder.static_header(name, value, &mut self.checked_statics)
+                }
+                _ => encoder.header(name.as_bytes(), value.as_bytes()),
+            };
+            if written.is_err() {
                 bad_header = true;
                 break;
             }
         }
+        if !bad_header && !has_id {
+            // Valid by construction: a generated id, or a client's that passed
+            // `valid_request_id`.
+            encoder.trusted_header(b"x-request-id", request_id.as_bytes());
+        }
+        crate::recycle::give_headers(headers);
         if bad_header {
             self.wbuf.truncate(mark);
             tracing::error!("response header with invalid characters; answered 500");
@@ -691,7 +785,8 @@ impl<S: Transport> Conn<S> {
 
 /// What the access log line says about a request besides its status and size.
 struct Access<'a> {
-    started: Instant,
+    /// The precise start, kept only when the access log is on.
+    started: Option<Instant>,
     method: &'a Method,
     route: Option<&'a str>,
     /// The path, for a request no route matched.
@@ -710,7 +805,7 @@ impl<S: Transport> Conn<S> {
         {
             return;
         }
-        let duration: Duration = access.started.elapsed();
+        let duration: Duration = access.started.map_or(Duration::ZERO, |s| s.elapsed());
         let duration_ms = (duration.as_secs_f64() * 1e6).round() / 1e3;
         task_context::enter(Some(access.ctx.clone()), || {
             tracing::info!(
@@ -760,28 +855,6 @@ fn valid_request_id(id: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-' | b':'))
 }
 
-/// A new request id: 128 bits as 32 hex characters, from a per-thread counter run
-/// through two SipHash keys drawn at random per thread (std's `RandomState`): unique on
-/// the thread, unpredictable without the keys, no syscall per id.
-fn new_request_id() -> String {
-    use std::cell::Cell;
-    use std::collections::hash_map::RandomState;
-    use std::hash::BuildHasher;
-    thread_local! {
-        static KEYS: (RandomState, RandomState, Cell<u64>) =
-            (RandomState::new(), RandomState::new(), const { Cell::new(0) });
-    }
-    KEYS.with(|(a, b, counter)| {
-        let n = counter.get().wrapping_add(1);
-        counter.set(n);
-        use std::fmt::Write as _;
-        // Exactly 32 bytes, so the context's `Box<str>` reuses this allocation.
-        let mut id = String::with_capacity(32);
-        let _ = write!(id, "{:016x}{:016x}", a.hash_one(n), b.hash_one(n));
-        id
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -792,9 +865,6 @@ mod tests {
         assert!(!valid_request_id(""));
         assert!(!valid_request_id("has space"));
         assert!(!valid_request_id(&"a".repeat(129)));
-        let a = new_request_id();
-        let b = new_request_id();
-        assert_eq!(a.len(), 32);
-        assert_ne!(a, b);
+        assert!(valid_request_id(new_request_id().as_str()));
     }
 }

@@ -6,7 +6,9 @@ use std::cell::RefCell;
 use std::fmt;
 use std::net::SocketAddr;
 use std::rc::Rc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use keel_runtime::time::CoarseInstant;
 
 use slab::Slab;
 
@@ -42,7 +44,7 @@ struct Entry {
     method: Method,
     route: Option<Rc<str>>,
     peer: SocketAddr,
-    since: Instant,
+    since: CoarseInstant,
 }
 
 /// One loop's requests in flight. A slab insert and remove per request, no allocation
@@ -53,13 +55,19 @@ pub(crate) struct InFlight {
 }
 
 impl InFlight {
-    /// Records a request; the key removes it again.
-    pub(crate) fn enter(&self, method: &Method, route: Option<Rc<str>>, peer: SocketAddr) -> usize {
+    /// Records a request that started at `since`; the key removes it again.
+    pub(crate) fn enter(
+        &self,
+        method: &Method,
+        route: Option<Rc<str>>,
+        peer: SocketAddr,
+        since: CoarseInstant,
+    ) -> usize {
         self.entries.borrow_mut().insert(Entry {
             method: method.clone(),
             route,
             peer,
-            since: Instant::now(),
+            since,
         })
     }
 
@@ -69,7 +77,7 @@ impl InFlight {
 
     /// The requests in flight now, oldest first.
     pub(crate) fn snapshot(&self, loop_index: usize) -> Vec<InFlightRequest> {
-        let now = Instant::now();
+        let now = CoarseInstant::now();
         let mut out: Vec<InFlightRequest> = self
             .entries
             .borrow()
@@ -78,7 +86,7 @@ impl InFlight {
                 method: e.method.as_str().to_owned(),
                 route: e.route.as_deref().unwrap_or("<unmatched>").to_owned(),
                 peer: e.peer,
-                running_for: now.saturating_duration_since(e.since),
+                running_for: now.duration_since(e.since),
                 loop_index,
             })
             .collect();

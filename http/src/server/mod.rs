@@ -34,9 +34,11 @@ mod hooks;
 mod in_flight;
 pub(crate) mod memory;
 mod report;
+mod request_id;
 mod select;
 mod shutdown;
 mod trace;
+mod within;
 
 use std::cell::Cell;
 use std::io;

@@ -12,19 +12,18 @@ use crate::proto::{Method, RequestHead};
 /// connection task's awaits, whose future should not grow when tracing is off).
 pub(crate) struct ServerSpan(Box<Span>);
 
-/// The request's context for `request_id` and, when tracing is on, its server span.
+/// When tracing is on, starts the request's server span and puts its context into
+/// `ctx` (the request's context, already renewed for it).
 #[inline]
-pub(crate) fn request_context(
-    request_id: String,
+pub(crate) fn start_request(
+    ctx: &mut Context,
     head: &RequestHead,
     head_bytes: &[u8],
-) -> (Context, Option<ServerSpan>) {
-    let ctx = Context::new(request_id);
+) -> Option<ServerSpan> {
     if !trace::enabled() {
-        return (ctx, None);
+        return None;
     }
-    let (ctx, span) = start(ctx, head, head_bytes);
-    (ctx, Some(span))
+    Some(start(ctx, head, head_bytes))
 }
 
 /// The incoming trace context: one valid `traceparent` (several, or an invalid one,
@@ -43,7 +42,7 @@ fn incoming(head: &RequestHead, buf: &[u8]) -> Option<SpanContext> {
     SpanContext::from_headers(traceparent, tracestate)
 }
 
-fn start(ctx: Context, head: &RequestHead, buf: &[u8]) -> (Context, ServerSpan) {
+fn start(ctx: &mut Context, head: &RequestHead, buf: &[u8]) -> ServerSpan {
     let parent = incoming(head, buf);
     let method = head.method().as_str();
     let mut span = Span::start(method.to_owned(), SpanKind::Server, parent.as_ref());
@@ -53,8 +52,8 @@ fn start(ctx: Context, head: &RequestHead, buf: &[u8]) -> (Context, ServerSpan) 
         span.set_attribute("url.path", path);
         span.set_attribute("keel.request_id", ctx.request_id().to_owned());
     }
-    let ctx = ctx.with_trace(span.context().clone());
-    (ctx, ServerSpan(Box::new(span)))
+    ctx.set_trace(span.context().clone());
+    ServerSpan(Box::new(span))
 }
 
 impl ServerSpan {

@@ -46,14 +46,16 @@ pub(crate) fn tick(core: &Core, more_work: impl Fn() -> bool) {
 
 /// Step 3 of a tick.
 fn park(core: &Core, more_work: bool) {
+    // Two clock reads per park: this one (the busy stretch's end, the timers' "now")
+    // and the wake-up after `epoll_wait` (which the due timers are fired against).
+    let (lag, parked_at) = core.clock.before_park(&core.stats);
     let mut timeout = if more_work || core.has_local_work() {
         Some(Duration::ZERO)
     } else {
-        core.time.next_timeout()
+        core.time.next_timeout(parked_at)
     };
     let blocking = timeout != Some(Duration::ZERO);
     bump(&core.stats.parks);
-    let (lag, parked_at) = core.clock.before_park(&core.stats);
     core.record_lag(lag);
     // This turn's figures go out before the loop may block; a loop about to block also
     // flushes its histograms (normally copied at most every 10 ms), so an idle loop
@@ -67,11 +69,11 @@ fn park(core: &Core, more_work: bool) {
     if let Err(e) = core.io.park(timeout) {
         tracing::error!(loop_index = core.shared.index, error = %e, "epoll_wait failed");
     }
-    core.clock.after_park(&core.stats, parked_at);
+    let woke = core.clock.after_park(&core.stats, parked_at);
     if blocking {
         core.shared.end_sleep();
     }
-    let (_, late) = core.time.fire_due();
+    let (_, late) = core.time.fire_due(woke);
     if let Some(late) = late {
         core.record_timer_lag(late);
     }

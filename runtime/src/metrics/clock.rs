@@ -34,13 +34,15 @@ impl LoopClock {
         (busy, now)
     }
 
-    /// After `epoll_wait`: books the idle stretch.
-    pub(crate) fn after_park(&self, stats: &LoopStats, parked_at: Instant) {
+    /// After `epoll_wait`: books the idle stretch; returns the wake-up time (the loop
+    /// fires its due timers against it rather than reading the clock again).
+    pub(crate) fn after_park(&self, stats: &LoopStats, parked_at: Instant) -> Instant {
         let now = Instant::now();
         add(
             &stats.idle_ns,
             now.saturating_duration_since(parked_at).as_nanos() as u64,
         );
         self.woke.set(now);
+        now
     }
 }

@@ -36,9 +36,9 @@ impl TimeDriver {
         }
     }
 
-    /// Now as wheel milliseconds, rounded down.
-    fn now_ms(&self) -> u64 {
-        self.start.elapsed().as_millis() as u64
+    /// `now` as wheel milliseconds, rounded down.
+    fn ms_at(&self, now: Instant) -> u64 {
+        now.saturating_duration_since(self.start).as_millis() as u64
     }
 
     /// Adds a timer that wakes `waker` at `deadline`.
@@ -47,24 +47,34 @@ impl TimeDriver {
         self.wheel.borrow_mut().insert(when, waker)
     }
 
+    /// Whether timer `key` is still registered with a waker that wakes the same task as
+    /// `waker` (then polling its `Sleep` again need not re-register it).
+    pub(crate) fn will_wake(&self, key: TimerKey, waker: &Waker) -> bool {
+        self.wheel
+            .borrow()
+            .get(key)
+            .is_some_and(|stored| stored.will_wake(waker))
+    }
+
     /// Removes a timer; `None` when it already fired. O(1).
     pub(crate) fn remove(&self, key: TimerKey) -> Option<Waker> {
         self.wheel.borrow_mut().remove(key)
     }
 
-    /// How long the loop may sleep before the next timer is due; `None` without timers.
-    pub(crate) fn next_timeout(&self) -> Option<Duration> {
+    /// How long the loop may sleep from `now` before the next timer is due; `None`
+    /// without timers.
+    pub(crate) fn next_timeout(&self, now: Instant) -> Option<Duration> {
         let next = self.wheel.borrow().next_expiration()?;
-        Some(Duration::from_millis(next.saturating_sub(self.now_ms())))
+        Some(Duration::from_millis(next.saturating_sub(self.ms_at(now))))
     }
 
     /// Fires every due timer. Returns how many fired and, when any did, how late the
     /// latest of them fires: now minus the earliest deadline among them (deadlines as
     /// the wheel keeps them, rounded up to the millisecond; see
     /// [`Wheel::advance`](super::wheel::Wheel::advance) for timers created already due).
-    /// Costs no clock read beyond the one that finds what is due.
-    pub(crate) fn fire_due(&self) -> (usize, Option<Duration>) {
-        let now = self.start.elapsed();
+    /// `now` is a fresh clock reading (the loop's wake-up from `epoll_wait`).
+    pub(crate) fn fire_due(&self, now: Instant) -> (usize, Option<Duration>) {
+        let now = now.saturating_duration_since(self.start);
         let mut fired = self.fired.borrow_mut();
         let earliest = {
             let mut wheel = self.wheel.borrow_mut();

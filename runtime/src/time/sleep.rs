@@ -85,10 +85,15 @@ impl Future for Sleep {
         let deadline = self.deadline;
         let previous = self.entry.take();
         let entry = context::expect_core("polling a Sleep", |core| {
-            // Re-register with the current waker: remove + insert, both O(1).
             if let Some(previous) = previous
                 && previous.instance == core.instance
             {
+                // Still registered to wake this task: nothing to do (a timer polled
+                // again and again by the same task costs no wheel operation).
+                if core.time.will_wake(previous.key, cx.waker()) {
+                    return previous;
+                }
+                // Re-register with the current waker: remove + insert, both O(1).
                 core.time.remove(previous.key);
             }
             Entry {

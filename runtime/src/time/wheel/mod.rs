@@ -199,6 +199,12 @@ impl<T> Wheel<T> {
         TimerKey { index, generation }
     }
 
+    /// The value of timer `key`, or `None` if it already fired or was removed. O(1).
+    pub(crate) fn get(&self, key: TimerKey) -> Option<&T> {
+        let entry = self.entries.get(key.index)?;
+        (entry.generation == key.generation).then_some(&entry.value)
+    }
+
     /// Removes the timer `key` and returns its value, or `None` if it already
     /// fired or was removed. O(1).
     pub(crate) fn remove(&mut self, key: TimerKey) -> Option<T> {
@@ -347,6 +353,19 @@ mod tests {
     use proptest::prelude::*;
 
     use super::*;
+
+    #[test]
+    fn get_sees_live_timers_only() {
+        let mut wheel = Wheel::new();
+        let key = wheel.insert(10, "a");
+        assert_eq!(wheel.get(key), Some(&"a"));
+        assert_eq!(wheel.remove(key), Some("a"));
+        assert_eq!(wheel.get(key), None);
+        // The slab slot may be reused; the old key's generation no longer matches.
+        let again = wheel.insert(10, "b");
+        assert_eq!(wheel.get(key), None);
+        assert_eq!(wheel.get(again), Some(&"b"));
+    }
 
     /// Advances to `now` and returns what fired.
     fn advance<T>(wheel: &mut Wheel<T>, now: u64) -> Vec<T> {
