@@ -11,6 +11,9 @@
 //! curl localhost:3000/health/ready
 //! ```
 //!
+//! The heap is tracked (`keel::runtime::heap::Tracked`), so `/metrics` reports the heap
+//! per loop and `KEEL_HEAP_LIMIT` is measured on it rather than on the resident memory.
+//!
 //! `HELLO_SLOW_ROUTE=1` adds `GET /slow`, which never answers: the way to see (and test)
 //! a drain that runs past its deadline.
 
@@ -20,6 +23,11 @@ use std::time::Duration;
 use keel::Config;
 use keel::http::config::parse_bool;
 use keel::http::{Json, Router};
+use keel::runtime::heap::Tracked;
+
+/// Counts the heap per thread, without shared contention (`heap::Tracked`'s docs).
+#[global_allocator]
+static ALLOC: Tracked = Tracked::system();
 use serde_json::json;
 
 async fn plaintext() -> &'static str {
