@@ -12,5 +12,7 @@
 #[cfg(not(debug_assertions))]
 compile_error!("loom models need `-C debug_assertions` (see the command above)");
 
+mod loom_blocking;
 mod loom_slots;
 mod loom_wake;
+mod loom_workers;
