@@ -64,7 +64,8 @@ use super::metrics::WorkerMetrics;
 use crate::histogram::{Histogram, HistogramSnapshot};
 use crate::jobs::{PoolError, QueueSlots, ShutdownReport};
 // From the shim so `src/tests/loom_workers.rs` can model-check the sleep/wake and
-// shutdown protocol (the per-job and per-worker counters stay plain atomics).
+// shutdown protocol. The `std` atomics above (a job's start deadline, the counters) are
+// outside the model.
 use crate::loom::Backoff;
 use crate::loom::deque::{Injector, Steal, Stealer, Worker};
 use crate::loom::sync::atomic::{AtomicBool, AtomicUsize, Ordering, fence};
