@@ -19,6 +19,20 @@
 //!    [`expire`](Waiters::expire), which wakes every waiter past its deadline with "timed
 //!    out". A wait that ends in time — the common case under contention — touches no
 //!    timer at all.
+//!
+//! # Why there is no loom model
+//!
+//! The runtime's cross-thread protocols are model-checked with loom
+//! (`runtime/src/tests/`). This one is not, because it has no threads to interleave: a
+//! pool belongs to one loop (`Rc`, `RefCell`, `!Send`), so its waiters, grants and
+//! cancels run one at a time, in the order the loop polls them. What can go wrong here
+//! is a future dropped between two of its polls — a cancelled or timed-out `get()` — and
+//! that is checked deterministically instead: `pool/tests/pool_cancel.rs` polls a
+//! `get()` by hand to each of its await points (queued; queued and then handed a
+//! connection or a slot; creating; backing off; recycling), drops it there, and checks
+//! that no slot, connection or queue place is leaked and that what it was handed goes
+//! to the next waiter (rule 3). `pool_timeout.rs` and `pool_lifecycle.rs` do the same
+//! with real timeouts.
 
 use std::cell::RefCell;
 use std::collections::VecDeque;

@@ -73,11 +73,11 @@
 //! });
 //! ```
 
-mod builder;
+pub(crate) mod builder;
 mod class;
 mod metrics;
-mod pool;
-mod shutdown;
+pub(crate) mod pool;
+pub(crate) mod shutdown;
 
 use std::fmt;
 use std::future::Future;

@@ -24,6 +24,10 @@
 //!
 //! Shutdown (in `shutdown.rs`) sets `shutdown`, takes every queued job out, and waits on
 //! the `exited` condvar, which threads signal when they finish a job or exit.
+//!
+//! The lock, the condvars and the threads come from the [`loom`](crate::loom) shim: the
+//! loom model `src/tests/loom_blocking.rs` checks submit, hand-off, idle exit and
+//! shutdown against each other.
 
 use std::collections::VecDeque;
 use std::panic::{AssertUnwindSafe, catch_unwind};
@@ -31,13 +35,16 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::Instant;
 
-use parking_lot::{Condvar, Mutex, MutexGuard};
-
 use super::builder::Config;
 use super::metrics::{BlockingMetrics, ClassMetrics};
 use super::{Class, PoolError};
 use crate::histogram::Histogram;
 use crate::jobs::QueueSlots;
+// From the shim so `src/tests/loom_blocking.rs` can model-check the hand-off and
+// shutdown protocol (the counters in `ClassStats` stay plain atomics: nothing waits on
+// them).
+use crate::loom::sync::{Condvar, Mutex, MutexGuard};
+use crate::loom::thread;
 use crate::oneshot;
 
 /// The name in errors and reports.
@@ -235,7 +242,7 @@ impl Inner {
         for _ in 0..n {
             let id = self.thread_ids.fetch_add(1, Ordering::Relaxed);
             let inner = self.clone();
-            let spawned = std::thread::Builder::new()
+            let spawned = thread::Builder::new()
                 .name(format!("{}-{id}", self.config.thread_name))
                 .spawn(move || inner.run_thread());
             if let Err(e) = spawned {

@@ -61,9 +61,9 @@
 //! and the next runtime keeps using it. [`shutdown`] is the one explicit, final call, made
 //! at the end of the process (DESIGN.md's *Hooks* step).
 
-mod builder;
+pub(crate) mod builder;
 mod metrics;
-mod pool;
+pub(crate) mod pool;
 
 use std::fmt;
 use std::future::Future;

@@ -46,21 +46,31 @@
 //! the shutdown drain or the submitter's own sees a job that raced the flag, so no
 //! handle is left waiting forever. Workers see the flag at their next look for work and
 //! exit after their current job; `shutdown` waits for them up to its deadline.
+//!
+//! The deques, atomics, locks, threads and thread-local come from the
+//! [`loom`](crate::loom) shim: the loom model `src/tests/loom_workers.rs` checks submit
+//! against shutdown, and the batch-steal wake (`share_batch`).
 
 use std::cell::RefCell;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, AtomicUsize, Ordering, fence};
+use std::sync::atomic::{AtomicU8, AtomicU64};
 use std::time::Instant;
 
-use crossbeam_deque::{Injector, Steal, Stealer, Worker};
-use crossbeam_utils::{Backoff, CachePadded};
-use parking_lot::{Condvar, Mutex};
+use crossbeam_utils::CachePadded;
 
 use super::builder::Config;
 use super::metrics::WorkerMetrics;
 use crate::histogram::{Histogram, HistogramSnapshot};
 use crate::jobs::{PoolError, QueueSlots, ShutdownReport};
+// From the shim so `src/tests/loom_workers.rs` can model-check the sleep/wake and
+// shutdown protocol. The `std` atomics above (a job's start deadline, the counters) are
+// outside the model.
+use crate::loom::Backoff;
+use crate::loom::deque::{Injector, Steal, Stealer, Worker};
+use crate::loom::sync::atomic::{AtomicBool, AtomicUsize, Ordering, fence};
+use crate::loom::sync::{Condvar, Mutex};
+use crate::loom::thread;
 use crate::oneshot;
 
 /// The name in errors and reports.
@@ -171,7 +181,7 @@ struct WorkerStats {
     run_time: Histogram,
 }
 
-thread_local! {
+crate::loom::thread_local! {
     /// The calling thread's own deque, when it is a worker: `(pool id, deque)`.
     static LOCAL: RefCell<Option<(usize, Worker<Job>)>> = const { RefCell::new(None) };
 }
@@ -225,7 +235,7 @@ impl Inner {
         for (index, deque) in deques.into_iter().enumerate() {
             let worker = inner.clone();
             *inner.alive.lock() += 1;
-            let spawned = std::thread::Builder::new()
+            let spawned = thread::Builder::new()
                 .name(format!("{}-{index}", inner.config.thread_name))
                 .spawn(move || worker.run_thread(index, deque));
             if let Err(e) = spawned {
