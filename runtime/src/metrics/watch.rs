@@ -21,9 +21,15 @@
 //! the loop still owns through its run-queue entry) stays alive while it is read — or it
 //! comes after, the watchdog sees 0 and reads nothing. The read is a few string copies;
 //! the loop waits at most that long, and only when a report is being made. Only step 2
-//! needs `SeqCst` on the loop side (one locked instruction per poll on x86): the
-//! argument above orders the watchdog's load of `started` against the loop's clearing
-//! store, and a load that reads a start value is ordered before that poll's clear.
+//! needs `SeqCst` on the loop side: the argument above orders the watchdog's load of
+//! `started` against the loop's clearing store, and a load that reads a start value is
+//! ordered before that poll's clear.
+//!
+//! Where the kernel has `membarrier` (`sys/membarrier.rs`), the same handshake runs with
+//! asymmetric fences instead: the loop clears `started` and loads `reading` with plain
+//! accesses around a compiler fence (no locked instruction per poll), and the watchdog
+//! puts a process-wide barrier between setting `reading` and loading `started`. The
+//! either-or argument above holds with the barrier in place of the `SeqCst` order.
 
 use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU64, Ordering};
 use std::time::Duration;
@@ -31,6 +37,7 @@ use std::time::Duration;
 use parking_lot::Mutex;
 
 use crate::executor::task::Header;
+use crate::sys::membarrier;
 
 /// A task the watchdog found stuck in one poll.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -69,35 +76,59 @@ impl PollWatch {
     }
 
     /// Loop side, step 2: the poll returned. After this the header may be dropped.
+    #[inline]
     pub(crate) fn end(&self) {
-        self.started.store(0, Ordering::SeqCst);
-        while self.reading.load(Ordering::SeqCst) {
-            std::hint::spin_loop();
+        if membarrier::available() {
+            self.started.store(0, Ordering::Relaxed);
+            membarrier::light();
+            // `Acquire`: once `reading` reads false, the watchdog's reads are done.
+            while self.reading.load(Ordering::Acquire) {
+                std::hint::spin_loop();
+            }
+        } else {
+            self.started.store(0, Ordering::SeqCst);
+            while self.reading.load(Ordering::SeqCst) {
+                std::hint::spin_loop();
+            }
         }
     }
 
     /// Watchdog side: the stuck task when the current poll has run longer than
     /// `threshold` (each stuck poll is returned once). `now` is coarse clock nanoseconds.
     pub(crate) fn check(&self, now: u64, threshold: Duration) -> Option<StuckTask> {
+        // A first look without the handshake: most checks find no long poll, and they
+        // then cost neither a `reading` round trip nor a process-wide barrier.
+        if !self.looks_stuck(self.started.load(Ordering::Relaxed), now, threshold) {
+            return None;
+        }
         self.reading.store(true, Ordering::SeqCst);
-        let found = self.inspect(now, threshold);
-        self.reading.store(false, Ordering::SeqCst);
+        // With asymmetric fences the loop's side has no `SeqCst` order to rely on: the
+        // barrier stands for it, and without one this round reads nothing.
+        let ordered = !membarrier::available() || membarrier::heavy();
+        let found = if ordered {
+            self.inspect(now, threshold)
+        } else {
+            None
+        };
+        self.reading.store(false, Ordering::Release);
         let stuck = found?;
         self.reports.fetch_add(1, Ordering::Relaxed);
         *self.last_report.lock() = Some(stuck.clone());
         Some(stuck)
     }
 
+    /// Whether a poll that started at `started` (0: none) has run `threshold` by `now`.
+    fn looks_stuck(&self, started: u64, now: u64, threshold: Duration) -> bool {
+        started != 0 && Duration::from_nanos(now.saturating_sub(started)) >= threshold
+    }
+
     /// Step 2 of the watchdog side; runs with `reading` set.
     fn inspect(&self, now: u64, threshold: Duration) -> Option<StuckTask> {
         let started = self.started.load(Ordering::SeqCst);
-        if started == 0 {
+        if !self.looks_stuck(started, now, threshold) {
             return None;
         }
         let running_for = Duration::from_nanos(now.saturating_sub(started));
-        if running_for < threshold {
-            return None;
-        }
         let seq = self.seq.load(Ordering::Relaxed);
         if self.reported_seq.swap(seq, Ordering::Relaxed) == seq {
             return None;

@@ -11,6 +11,8 @@
 //! - [`signal`]: the process-wide self-pipe, `sigaction` installation and the
 //!   async-signal-safe handler behind `crate::signal`.
 //! - [`clock`]: the coarse monotonic clock the loop reads around every task poll.
+//! - [`membarrier`]: asymmetric fences, so the loop's side of the watchdog handshake
+//!   costs a compiler fence instead of a locked instruction per poll.
 //! - [`process`]: facts about the process (page size, clock tick, CPU time, fd limit)
 //!   for the heap statistics and `crate::process`.
 //!
@@ -18,5 +20,6 @@
 //! forwarding impl, which cannot live anywhere else.
 
 pub(crate) mod clock;
+pub(crate) mod membarrier;
 pub(crate) mod process;
 pub(crate) mod signal;
