@@ -5,46 +5,18 @@
 
 mod util;
 
-use std::io::{self, Write};
-use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use keel_http::middleware::{MemoryStore, RateLimit};
 use keel_http::{ClientIp, ForwardedHeader, Router, ServerConfig, TrustedProxies};
-use keel_runtime::log::{self, Config, LogGuard};
 use serde_json::Value;
-use util::{IO_TIMEOUT, TestServer};
-
-#[derive(Clone, Default)]
-struct Capture(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Capture {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
-    }
-}
-
-/// The process's logger (installed once) and what it wrote.
-fn logs() -> &'static (Capture, LogGuard) {
-    static LOGS: OnceLock<(Capture, LogGuard)> = OnceLock::new();
-    LOGS.get_or_init(|| {
-        let out = Capture::default();
-        let guard = log::init(Config::new().writer(out.clone())).unwrap();
-        (out, guard)
-    })
-}
+use util::{TestServer, logs};
 
 /// The access log line of the request `request_id`.
 fn access_line(request_id: &str) -> Value {
-    let (out, guard) = logs();
-    assert!(guard.flush(IO_TIMEOUT));
-    let text = String::from_utf8(out.0.lock().unwrap().clone()).unwrap();
-    text.lines()
-        .map(|l| serde_json::from_str::<Value>(l).unwrap())
+    let (lines, text) = logs::json_lines();
+    lines
+        .into_iter()
         .find(|l| l["request_id"] == request_id && l["target"] == "keel_http::access")
         .unwrap_or_else(|| panic!("no access line for {request_id} in {text}"))
 }
@@ -105,7 +77,7 @@ fn an_untrusted_peers_forwarding_headers_are_ignored() {
 
 #[test]
 fn a_trusted_peers_x_forwarded_for_is_honoured_right_to_left() {
-    logs();
+    logs::install();
     // The client connects from 127.0.0.1 (a trusted proxy); 10.0.0.0/8 are the inner
     // proxies.
     let server = server("loopback, 10.0.0.0/8", ForwardedHeader::XForwardedFor);

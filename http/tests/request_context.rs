@@ -5,45 +5,16 @@
 
 mod util;
 
-use std::io::{self, Write};
-use std::sync::{Arc, Mutex, OnceLock};
-
 use keel_http::{Path, Router, ServerConfig};
-use keel_runtime::log::{self, Config, LogGuard};
 use keel_runtime::task_context;
 use serde_json::Value;
-use util::{IO_TIMEOUT, TestServer, eventually};
-
-#[derive(Clone, Default)]
-struct Capture(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Capture {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
-    }
-}
-
-/// The process's logger (installed once) and what it wrote.
-fn logs() -> &'static (Capture, LogGuard) {
-    static LOGS: OnceLock<(Capture, LogGuard)> = OnceLock::new();
-    LOGS.get_or_init(|| {
-        let out = Capture::default();
-        let guard = log::init(Config::new().writer(out.clone())).unwrap();
-        (out, guard)
-    })
-}
+use util::{IO_TIMEOUT, TestServer, eventually, logs};
 
 /// The JSON lines logged so far with `request_id`.
 fn lines_of(request_id: &str) -> Vec<Value> {
-    let (out, guard) = logs();
-    assert!(guard.flush(IO_TIMEOUT));
-    let text = String::from_utf8(out.0.lock().unwrap().clone()).unwrap();
-    text.lines()
-        .map(|l| serde_json::from_str::<Value>(l).unwrap())
+    let (lines, _) = logs::json_lines();
+    lines
+        .into_iter()
         .filter(|l| l["request_id"] == request_id)
         .collect()
 }
@@ -76,7 +47,7 @@ fn app() -> Router {
 
 #[test]
 fn request_id_propagates_and_is_echoed() {
-    logs();
+    logs::install();
     let server = TestServer::start(ServerConfig::default(), app);
     let mut c = server.connect();
 
@@ -122,7 +93,7 @@ fn request_id_propagates_and_is_echoed() {
 
 #[test]
 fn unmatched_requests_are_logged_by_path_and_the_access_log_switches_off() {
-    logs();
+    logs::install();
     let server = TestServer::start(ServerConfig::default(), app);
     let res = server
         .connect()

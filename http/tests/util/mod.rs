@@ -5,6 +5,8 @@
 
 #![allow(dead_code, unreachable_pub)] // each test file uses its own subset
 
+pub mod logs;
+
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::sync::mpsc;
