@@ -48,8 +48,9 @@ pub(crate) struct Core {
     /// Task polls between two I/O polls.
     pub(crate) event_interval: u32,
     run_queue: RefCell<VecDeque<TaskRef>>,
-    /// Every live task of this loop, which owns them: a queued or woken reference alone
-    /// does not keep a task alive past its loop's shutdown.
+    /// Every live task of this loop. The loop decides when a task's future is dropped:
+    /// at shutdown it cancels every task here, whatever wakers or queued references to
+    /// them remain elsewhere (those then only keep the allocation).
     tasks: RefCell<Slab<TaskRef>>,
     pub(crate) io: IoDriver,
     pub(crate) time: TimeDriver,
