@@ -310,6 +310,32 @@ fn bench_pools(c: &mut Criterion) {
 criterion_group!(benches, bench_pools);
 
 fn main() {
+    let keel_workers = || {
+        runtime::workers::Builder::new()
+            .threads(cpus())
+            .queue_capacity(TINY_JOBS as usize + 1)
+            .build()
+            .expect("worker pool")
+    };
+    let rayon_pool = || {
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(cpus())
+            .build()
+            .expect("rayon pool")
+    };
+    let routines: Vec<common::Routine<'_>> = vec![
+        (
+            format!("{TINY}/keel"),
+            Box::new(|n| _ = keel_tiny(&keel_workers(), n)),
+        ),
+        (
+            format!("{TINY}/rayon"),
+            Box::new(|n| _ = rayon_tiny(&rayon_pool(), n)),
+        ),
+    ];
+    if common::run_once(&routines) {
+        return;
+    }
     benches();
     Criterion::default().configure_from_args().final_summary();
     common::print_ratio(ROUNDTRIP, "tokio");
