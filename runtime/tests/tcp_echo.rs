@@ -168,6 +168,47 @@ keel_test! {
 }
 
 keel_test! {
+    async fn short_read_before_end_of_stream_sees_the_end(handle) {
+        // Data and FIN are both in before the first read, so one epoll edge reports
+        // them; the short read that takes the data must not wait for another edge.
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let client = spawn_local(async move { TcpStream::connect(addr).await.unwrap() });
+        let (server, _) = within("accept", listener.accept()).await.unwrap();
+        let client = within("connect", client).await.unwrap();
+        client.write_all(b"abc").await.unwrap();
+        client.shutdown(Shutdown::Write).unwrap();
+        let mut buf = [0; 64];
+        assert_eq!(within("the data", server.read(&mut buf)).await.unwrap(), 3);
+        assert_eq!(&buf[..3], b"abc");
+        assert_eq!(within("the end of stream", server.read(&mut buf)).await.unwrap(), 0);
+    }
+}
+
+keel_test! {
+    async fn short_read_then_later_data_is_read(handle) {
+        // A short read forgets readiness; the next bytes bring a new edge.
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let client = spawn_local(async move { TcpStream::connect(addr).await.unwrap() });
+        let (server, _) = within("accept", listener.accept()).await.unwrap();
+        let client = within("connect", client).await.unwrap();
+        let mut buf = [0; 64];
+        for round in 0..20u8 {
+            client.write_all(&[round; 5]).await.unwrap();
+            let n = within("a round", server.read(&mut buf)).await.unwrap();
+            assert_eq!(&buf[..n], &[round; 5][..n]);
+            if n < 5 {
+                let rest = within("the rest", server.read(&mut buf[n..])).await.unwrap();
+                assert_eq!(n + rest, 5);
+            }
+            // Nothing more is there: a non-blocking read says so.
+            assert_eq!(server.try_read(&mut buf).unwrap_err().kind(), ErrorKind::WouldBlock);
+        }
+    }
+}
+
+keel_test! {
     async fn connect_to_a_closed_port_is_refused(handle) {
         // Bind then drop: the port is (almost certainly) closed afterwards.
         let addr = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();

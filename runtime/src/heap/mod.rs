@@ -117,9 +117,15 @@ pub fn loop_stats() -> Vec<LoopHeapStats> {
 }
 
 /// Checks the limit against the heap (or RSS when untracked) and updates the flag.
+/// Runs several times a second, so a tracked heap is read from its counters alone,
+/// without opening `/proc/self/statm`.
 pub(crate) fn check_pressure() {
-    let s = stats();
-    limit::check(if s.tracked { s.used } else { s.rss });
+    let used = if counters::enabled() {
+        counters::totals().0
+    } else {
+        statm().map_or(0, |(_, rss)| rss)
+    };
+    limit::check(used);
 }
 
 /// `(virtual, resident)` bytes.

@@ -64,6 +64,27 @@ impl<S: mio::event::Source> Registered<S> {
         }
     }
 
+    /// [`poll_io`](Self::poll_io) for a read or write of `len` bytes: a transfer that
+    /// moved fewer (but some) bytes emptied the receive buffer or filled the send
+    /// buffer, so the half waits for the next edge instead of paying a syscall to learn
+    /// `WouldBlock`.
+    pub(crate) fn poll_transfer(
+        &self,
+        cx: &mut Context<'_>,
+        dir: Direction,
+        len: usize,
+        op: impl FnMut(&S) -> io::Result<usize>,
+    ) -> Poll<io::Result<usize>> {
+        let result = ready!(self.poll_io(cx, dir, op));
+        if let Ok(n) = result
+            && n > 0
+            && n < len
+        {
+            self.io.clear_after_short(dir);
+        }
+        Poll::Ready(result)
+    }
+
     /// Waits until the `dir` half is ready without doing anything.
     pub(crate) fn poll_ready(&self, cx: &mut Context<'_>, dir: Direction) -> Poll<()> {
         self.io.poll_ready(cx, dir)
@@ -72,6 +93,12 @@ impl<S: mio::event::Source> Registered<S> {
     /// Forgets readiness of the `dir` half (an operation hit `WouldBlock`).
     pub(crate) fn clear_ready(&self, dir: Direction) {
         self.io.clear_ready(dir);
+    }
+
+    /// Forgets readiness of the `dir` half unless it is closed (an operation came back
+    /// short).
+    pub(crate) fn clear_after_short(&self, dir: Direction) {
+        self.io.clear_after_short(dir);
     }
 }
 

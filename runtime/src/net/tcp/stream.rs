@@ -171,7 +171,9 @@ impl TcpStream {
     ///
     /// Socket errors.
     pub fn poll_read(&self, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>> {
-        self.inner.poll_io(cx, Direction::Read, |mut s| s.read(buf))
+        let len = buf.len();
+        self.inner
+            .poll_transfer(cx, Direction::Read, len, |mut s| s.read(buf))
     }
 
     /// Polls a write of `buf`.
@@ -181,7 +183,7 @@ impl TcpStream {
     /// Socket errors.
     pub fn poll_write(&self, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
         self.inner
-            .poll_io(cx, Direction::Write, |mut s| s.write(buf))
+            .poll_transfer(cx, Direction::Write, buf.len(), |mut s| s.write(buf))
     }
 
     /// Polls a vectored write.
@@ -194,8 +196,9 @@ impl TcpStream {
         cx: &mut Context<'_>,
         bufs: &[IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
+        let len = bufs.iter().map(|b| b.len()).sum();
         self.inner
-            .poll_io(cx, Direction::Write, |mut s| s.write_vectored(bufs))
+            .poll_transfer(cx, Direction::Write, len, |mut s| s.write_vectored(bufs))
     }
 
     /// Waits until the stream is readable (data, end of stream or an error).
@@ -210,8 +213,12 @@ impl TcpStream {
     /// `WouldBlock` when no data is there, or socket errors.
     pub fn try_read(&self, buf: &mut [u8]) -> io::Result<usize> {
         let result = self.inner.get_ref().read(buf);
-        if matches!(&result, Err(e) if e.kind() == io::ErrorKind::WouldBlock) {
-            self.inner.clear_ready(Direction::Read);
+        match &result {
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                self.inner.clear_ready(Direction::Read);
+            }
+            Ok(n) if *n > 0 && *n < buf.len() => self.inner.clear_after_short(Direction::Read),
+            _ => {}
         }
         result
     }
