@@ -96,8 +96,17 @@ impl Histogram {
 
     /// Records one value in nanoseconds.
     pub fn record_nanos(&self, v: u64) {
-        self.buckets[index_of(v)].fetch_add(1, Ordering::Relaxed);
-        self.sum.fetch_add(v, Ordering::Relaxed);
+        self.record_nanos_n(v, 1);
+    }
+
+    /// Records `d` as if seen `n` times (one sample standing for `n` events).
+    pub fn record_n(&self, d: Duration, n: u64) {
+        self.record_nanos_n(nanos(d), n);
+    }
+
+    fn record_nanos_n(&self, v: u64, n: u64) {
+        self.buckets[index_of(v)].fetch_add(n, Ordering::Relaxed);
+        self.sum.fetch_add(v.saturating_mul(n), Ordering::Relaxed);
         if v < self.min.load(Ordering::Relaxed) {
             self.min.fetch_min(v, Ordering::Relaxed);
         }

@@ -98,9 +98,14 @@ enum Outcome {
 /// A job's body: runs it and reports its outcome through the callback.
 type RunFn = Box<dyn FnOnce(&dyn Fn(Outcome)) + Send>;
 
+/// One job in this many (by submit order) is timed for the queue-wait and run-time
+/// histograms, and counted this many times there: the poll-time histogram's rule.
+pub(crate) const JOB_TIME_SAMPLE: u64 = 16;
+
 /// A queued job.
 pub(crate) struct Job {
-    enqueued: Instant,
+    /// When it was queued, for the one job in [`JOB_TIME_SAMPLE`] that is timed.
+    enqueued: Option<Instant>,
     /// Runs the job; calls its argument with the outcome *before* the result is sent, so
     /// whoever awaits the result sees the job counted.
     run: RunFn,
@@ -157,7 +162,7 @@ impl Job {
             }
         });
         let job = Job {
-            enqueued: Instant::now(),
+            enqueued: None,
             run,
         };
         (job, rx)
@@ -251,7 +256,7 @@ impl Inner {
     }
 
     /// Queues `job`, taking a queue slot first unless the caller holds one.
-    pub(crate) fn submit(&self, job: Job, have_slot: bool) -> Result<(), PoolError> {
+    pub(crate) fn submit(&self, mut job: Job, have_slot: bool) -> Result<(), PoolError> {
         if self.shutdown.load(Ordering::Acquire) {
             if have_slot {
                 self.slots.release();
@@ -262,7 +267,10 @@ impl Inner {
             self.rejected.fetch_add(1, Ordering::Relaxed);
             return Err(PoolError::queue_full(POOL, self.slots.limit()));
         }
-        self.submitted.fetch_add(1, Ordering::Relaxed);
+        let number = self.submitted.fetch_add(1, Ordering::Relaxed);
+        if number.is_multiple_of(JOB_TIME_SAMPLE) {
+            job.enqueued = Some(Instant::now());
+        }
         let id = self.id();
         let job = LOCAL.with(|local| match &*local.borrow() {
             Some((pool, deque)) if *pool == id => {
@@ -427,8 +435,9 @@ impl Inner {
         self.slots.release();
         let stats = &self.stats[index];
         self.busy.fetch_add(1, Ordering::Relaxed);
-        let started = Instant::now();
-        let enqueued = job.enqueued;
+        // Only a sampled job reads the clock (three reads cost as much as a tiny job's
+        // hand-off); it stands for `JOB_TIME_SAMPLE` jobs in both histograms.
+        let timed = job.enqueued.map(|enqueued| (enqueued, Instant::now()));
         (job.run)(&|outcome| {
             self.busy.fetch_sub(1, Ordering::Relaxed);
             let counter = match outcome {
@@ -438,11 +447,13 @@ impl Inner {
                 Outcome::Panicked => &stats.panicked,
             };
             counter.fetch_add(1, Ordering::Relaxed);
-            if matches!(outcome, Outcome::Completed | Outcome::Panicked) {
+            if let Some((enqueued, started)) = timed
+                && matches!(outcome, Outcome::Completed | Outcome::Panicked)
+            {
                 stats
                     .queue_wait
-                    .record(started.saturating_duration_since(enqueued));
-                stats.run_time.record(started.elapsed());
+                    .record_n(started.saturating_duration_since(enqueued), JOB_TIME_SAMPLE);
+                stats.run_time.record_n(started.elapsed(), JOB_TIME_SAMPLE);
             }
         });
     }
