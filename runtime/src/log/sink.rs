@@ -1,11 +1,18 @@
-//! The `keel-log` thread and its bounded buffer: callers hand finished lines over with a
-//! `try_send` that never blocks; a full buffer drops the line and counts it
+//! The `keel-log` thread and its bounded buffer: callers hand finished lines over
+//! without ever blocking; a full buffer drops the line and counts it
 //! ([`dropped_lines`]); the thread writes through a `BufWriter`, flushing whenever the
 //! buffer runs empty, and on [`LogGuard`](super::LogGuard)'s request.
+//!
+//! The buffer is an unbounded channel with a count of the lines in it, not a
+//! `sync_channel`: std's bounded channel allocates and initialises every slot up front
+//! (8,192 lines by default: 260 KiB resident in every process, logging or not), while
+//! the unbounded one grows in small blocks as lines queue and gives them back as the
+//! thread drains them. The bound is the count's.
 
 use std::io::{self, BufWriter, Write};
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::mpsc::{self, Receiver, SyncSender, TrySendError};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::mpsc::{self, Receiver, Sender, SyncSender};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -29,7 +36,10 @@ enum Message {
 /// The sending side, held by the layer.
 #[derive(Debug, Clone)]
 pub(crate) struct Sink {
-    tx: SyncSender<Message>,
+    tx: Sender<Message>,
+    /// Lines queued and not yet taken by the thread.
+    queued: Arc<AtomicUsize>,
+    capacity: usize,
 }
 
 impl Sink {
@@ -38,24 +48,34 @@ impl Sink {
         writer: Box<dyn Write + Send>,
         capacity: usize,
     ) -> io::Result<(Sink, JoinHandle<()>)> {
-        let (tx, rx) = mpsc::sync_channel(capacity.max(1));
+        let (tx, rx) = mpsc::channel();
+        let queued = Arc::new(AtomicUsize::new(0));
+        let taken = queued.clone();
         let thread = std::thread::Builder::new()
             .name("keel-log".into())
-            .spawn(move || run(rx, writer))?;
-        Ok((Sink { tx }, thread))
+            .spawn(move || run(rx, &taken, writer))?;
+        let capacity = capacity.max(1);
+        Ok((
+            Sink {
+                tx,
+                queued,
+                capacity,
+            },
+            thread,
+        ))
     }
 
     /// Hands `line` to the thread, or drops and counts it when the buffer is full.
     pub(crate) fn push(&self, line: String) {
-        match self.tx.try_send(Message::Line(line)) {
-            Ok(()) => {}
-            Err(TrySendError::Full(_)) => {
-                DROPPED.fetch_add(1, Ordering::Relaxed);
-            }
+        if self.queued.fetch_add(1, Ordering::Relaxed) >= self.capacity {
+            self.queued.fetch_sub(1, Ordering::Relaxed);
+            DROPPED.fetch_add(1, Ordering::Relaxed);
+            return;
+        }
+        if self.tx.send(Message::Line(line)).is_err() {
             // The thread is gone (its writer panicked): nowhere to write.
-            Err(TrySendError::Disconnected(_)) => {
-                DROPPED.fetch_add(1, Ordering::Relaxed);
-            }
+            self.queued.fetch_sub(1, Ordering::Relaxed);
+            DROPPED.fetch_add(1, Ordering::Relaxed);
         }
     }
 
@@ -64,19 +84,8 @@ impl Sink {
     pub(crate) fn flush(&self, timeout: Duration) -> bool {
         let deadline = Instant::now() + timeout;
         let (ack_tx, ack_rx) = mpsc::sync_channel(1);
-        let mut message = Message::Flush(ack_tx);
-        loop {
-            match self.tx.try_send(message) {
-                Ok(()) => break,
-                Err(TrySendError::Disconnected(_)) => return false,
-                Err(TrySendError::Full(m)) => {
-                    if Instant::now() >= deadline {
-                        return false;
-                    }
-                    message = m;
-                    std::thread::sleep(Duration::from_millis(1));
-                }
-            }
+        if self.tx.send(Message::Flush(ack_tx)).is_err() {
+            return false;
         }
         let left = deadline.saturating_duration_since(Instant::now());
         ack_rx.recv_timeout(left).is_ok()
@@ -84,7 +93,7 @@ impl Sink {
 }
 
 /// The thread's body: write lines as they come, flush when idle.
-fn run(rx: Receiver<Message>, writer: Box<dyn Write + Send>) {
+fn run(rx: Receiver<Message>, queued: &AtomicUsize, writer: Box<dyn Write + Send>) {
     let mut out = BufWriter::with_capacity(64 * 1024, writer);
     let mut dirty = false;
     loop {
@@ -104,6 +113,7 @@ fn run(rx: Receiver<Message>, writer: Box<dyn Write + Send>) {
         };
         match message {
             Message::Line(line) => {
+                queued.fetch_sub(1, Ordering::Relaxed);
                 let _ = out.write_all(line.as_bytes());
                 dirty = true;
             }
