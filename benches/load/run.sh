@@ -2,8 +2,14 @@
 # HTTP load test: Keel's examples/hello against hyper, a raw mio responder, Node's http
 # module and Fastify, one server core each. See benches/load/README.md for how to read it.
 #
-#   bash benches/load/run.sh                 # all servers, 10 s per test
-#   DURATION=30 SERVERS="keel hyper" bash benches/load/run.sh
+#   bash benches/load/run.sh                 # all servers, 3 rounds of 5 s per test
+#   DURATION=30 ROUNDS=1 SERVERS="keel hyper" bash benches/load/run.sh
+#
+# A single run of a few seconds moves by ±15% on a shared 2-core machine, more than the
+# differences between the Rust servers. So every server and test runs ROUNDS times,
+# the rounds interleaved (round 1 of every server, then round 2, ...) so that a slow
+# stretch of the machine hits them all, and the table shows each one's median round by
+# requests per server core, with the range of that figure over the rounds.
 #
 # `keel-notiming` is the same hello server with per-poll timing and lag recording off
 # (KEEL_POLL_TIMING=off): the keel/keel-notiming pair measures what introspection costs.
@@ -17,7 +23,8 @@ here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 root="$(cd "$here/../.." && pwd)"
 peers="$root/benches/peers"
 
-DURATION="${DURATION:-10}"        # seconds of measured load per test
+DURATION="${DURATION:-5}"         # seconds of measured load per test and round
+ROUNDS="${ROUNDS:-3}"             # rounds per server and test; the table shows the median
 WARMUP="${WARMUP:-2}"             # seconds of unmeasured load first (JITs, caches, pools)
 CONNECTIONS="${CONNECTIONS:-64}"
 DEPTH="${DEPTH:-16}"              # requests in flight per connection in the pipelined test
@@ -30,8 +37,11 @@ OUT="${OUT:-$(mktemp -d /tmp/keel-load.XXXXXX)}"
 keel_target="${CARGO_TARGET_DIR:-$root/target}"
 peer_target="${CARGO_TARGET_DIR:-$peers/target}"
 
-for n in DURATION WARMUP CONNECTIONS DEPTH PORT; do
+for n in DURATION WARMUP CONNECTIONS DEPTH PORT ROUNDS; do
   [[ "${!n}" =~ ^[0-9]+$ ]] || { echo "run.sh: $n must be a whole number, got '${!n}'" >&2; exit 2; }
+done
+for n in DURATION ROUNDS; do
+  ((${!n} > 0)) || { echo "run.sh: $n must be at least 1, got '${!n}'" >&2; exit 2; }
 done
 base="http://127.0.0.1:$PORT"
 mkdir -p "$OUT"
@@ -173,7 +183,7 @@ to_us() {
 
 hz="$(getconf CLK_TCK)"
 tests=(plaintext pipelined json)
-declare -A rps p50 p99 p99us rss share per_core client other errs
+declare -A rps p50 p99 p99us rss share per_core client other errs spread
 
 run_test() {
   local name="$1" test="$2" path="/plaintext" script=() out="$OUT/$1.$2.wrk.txt"
@@ -204,7 +214,7 @@ run_test() {
   hwm_kb="$(awk '/^VmHWM:/ { print $2 }' "/proc/$server_pid/status")"
   stop_server
 
-  local k="$name:$test"
+  local k="$name:$test:$round"
   rps[$k]="$(awk '/^Requests\/sec:/ { printf "%.0f", $2 }' "$out")"
   if [[ "$test" == pipelined ]]; then
     # wrk 4.1 times a pipelined batch once but corrects for coordinated omission as if every
@@ -226,17 +236,38 @@ run_test() {
   other[$k]="$(awk -v d="$((b1 - b0))" -v hz="$hz" -v s="$secs" -v a="${share[$k]}" -v b="${client[$k]}" \
     'BEGIN { o = d / hz / s - a - b; if (o < 0) o = 0; printf "%.2f", o }')"
   errs[$k]="$(awk '/Socket errors|Non-2xx/ { sub(/^ +/, ""); printf "%s; ", $0 }' "$out")"
-  printf '%-8s %-10s %10s req/s  p50 %-9s p99 %-9s RSS %6s MiB  CPU %s  per core %s  wrk CPU %s  other %s %s\n' \
-    "$name" "$test" "${rps[$k]}" "${p50[$k]}" "${p99[$k]}" "${rss[$k]}" "${share[$k]}" \
+  printf '%-8s %-10s round %s %10s req/s  p50 %-9s p99 %-9s RSS %6s MiB  CPU %s  per core %s  wrk CPU %s  other %s %s\n' \
+    "$name" "$test" "$round" "${rps[$k]}" "${p50[$k]}" "${p99[$k]}" "${rss[$k]}" "${share[$k]}" \
     "${per_core[$k]}" "${client[$k]}" "${other[$k]}" "${errs[$k]}" >&2
 }
 
-log "load: ${DURATION}s per test (+${WARMUP}s warm-up), $CONNECTIONS connections, pipeline depth $DEPTH; server on CPU $SERVER_CPU, wrk on CPU $CLIENT_CPU; logs in $OUT"
+log "load: $ROUNDS rounds of ${DURATION}s per test (+${WARMUP}s warm-up), $CONNECTIONS connections, pipeline depth $DEPTH; server on CPU $SERVER_CPU, wrk on CPU $CLIENT_CPU; logs in $OUT"
+for round in $(seq "$ROUNDS"); do
+  for name in $SERVERS; do
+    for test in "${tests[@]}"; do
+      # The raw responder answers every request with canned plaintext; it has no /json.
+      [[ "$name" == raw && "$test" == json ]] && continue
+      run_test "$name" "$test"
+    done
+  done
+done
+
+# Each server and test's median round (by requests per server core) stands for it, with
+# the range of that figure over all rounds.
 for name in $SERVERS; do
   for test in "${tests[@]}"; do
-    # The raw responder answers every request with canned plaintext; it has no /json.
-    [[ "$name" == raw && "$test" == json ]] && continue
-    run_test "$name" "$test"
+    [[ -n "${rps[$name:$test:1]:-}" ]] || continue
+    sorted="$(for r in $(seq "$ROUNDS"); do echo "${per_core[$name:$test:$r]} $r"; done | sort -n)"
+    median="$(echo "$sorted" | awk -v n="$ROUNDS" 'NR == int((n + 1) / 2) { print $2 }')"
+    m="$name:$test:$median" k="$name:$test"
+    for a in rps p50 p99 p99us rss share per_core client other errs; do
+      declare -n arr="$a"
+      arr[$k]="${arr[$m]}"
+      unset -n arr
+    done
+    spread[$k]="$(echo "$sorted" | awk 'NR == 1 { lo = $1 } { hi = $1 } END { printf "%d–%d", lo, hi }')"
+    # Peak RSS is the largest of the rounds, not the median one's.
+    rss[$k]="$(for r in $(seq "$ROUNDS"); do echo "${rss[$name:$test:$r]}"; done | sort -n | tail -1)"
   done
 done
 
@@ -248,10 +279,11 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else
   echo
   echo "$(date -u +%Y-%m-%d), $(nproc) CPUs ($(awk -F': ' '/model name/ { print $2; exit }' /proc/cpuinfo)), $(uname -r)," \
     "$(rustc -V | cut -d" " -f1-2), node $(node -v 2>/dev/null || echo none), $(wrk -v 2>&1 | head -1 | cut -d" " -f1-2),"  \
-    "wrk -t1 -c$CONNECTIONS -d${DURATION}s, pipelined depth $DEPTH, server on CPU $SERVER_CPU, wrk on CPU $CLIENT_CPU"
+    "wrk -t1 -c$CONNECTIONS -d${DURATION}s, pipelined depth $DEPTH, server on CPU $SERVER_CPU, wrk on CPU $CLIENT_CPU," \
+    "median of $ROUNDS interleaved rounds"
   echo
-  echo "| server | test | requests/s | p50 | p99 | peak RSS (MiB) | server CPU share | requests/s per server core | Keel ÷ this (per core) | wrk CPU | other load |"
-  echo "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+  echo "| server | test | requests/s | p50 | p99 | peak RSS (MiB) | server CPU share | requests/s per server core | per core, all rounds | Keel ÷ this (per core) | wrk CPU | other load |"
+  echo "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
   for test in "${tests[@]}"; do
     for name in $SERVERS; do
       k="$name:$test"
@@ -260,10 +292,11 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else
       if [[ "$name" != keel && -n "${per_core[keel:$test]:-}" ]]; then
         r="$(ratio "${per_core[keel:$test]}" "${per_core[$k]}")×"
       fi
-      echo "| $name | $test | ${rps[$k]} | ${p50[$k]} | ${p99[$k]} | ${rss[$k]} | ${share[$k]} | ${per_core[$k]} | $r | ${client[$k]} | ${other[$k]} |"
+      echo "| $name | $test | ${rps[$k]} | ${p50[$k]} | ${p99[$k]} | ${rss[$k]} | ${share[$k]} | ${per_core[$k]} | ${spread[$k]} | $r | ${client[$k]} | ${other[$k]} |"
     done
   done
   for k in "${!errs[@]}"; do
+    [[ "$k" == *:*:* ]] || continue # every round's, not only the median's
     [[ -z "${errs[$k]}" ]] || echo "- wrk reported for $k: ${errs[$k]}"
   done
 
