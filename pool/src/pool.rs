@@ -483,8 +483,10 @@ impl<M: Manager> Inner<M> {
         this: &Rc<Self>,
         location: &'static Location<'static>,
     ) -> Result<Pooled<M>, Error<M::Error>> {
+        // One clock read serves an acquire that finds an idle connection: its start,
+        // the checkout's "now" and the lease's start are the same instant.
         let start = Instant::now();
-        let deadline = start + this.config.acquire_timeout;
+        let deadline = || start + this.config.acquire_timeout;
         this.start_maintenance();
         enum First<C> {
             Conn(Conn<C>),
@@ -497,16 +499,17 @@ impl<M: Manager> Inner<M> {
                 return Err(Error::Closed);
             }
             if !st.waiters.is_empty() {
-                First::Wait(st.waiters.push(deadline))
+                First::Wait(st.waiters.push(deadline()))
             } else if let Some(conn) = st.idle.pop_back() {
                 First::Conn(conn)
             } else if st.size < this.config.max {
                 st.size += 1;
                 First::Slot
             } else {
-                First::Wait(st.waiters.push(deadline))
+                First::Wait(st.waiters.push(deadline()))
             }
         };
+        let waited = matches!(first, First::Wait(_));
         let grant = match first {
             First::Conn(conn) => Grant::Conn(conn),
             First::Slot => Grant::Slot,
@@ -527,22 +530,36 @@ impl<M: Manager> Inner<M> {
             }
         };
         let slot = SlotGuard { inner: this };
-        let conn = match grant {
-            Grant::Conn(conn) => this.checkout(slot, conn, start, deadline).await?,
-            Grant::Slot => this.create(slot, start, deadline).await?,
+        let (conn, now) = match grant {
+            Grant::Conn(conn) => {
+                // A waiter's connection was handed over when it went idle (a checkin or
+                // a create stamps `idle_since`): the wait ends there, no clock read.
+                let now = if waited {
+                    conn.idle_since.max(start)
+                } else {
+                    start
+                };
+                this.checkout(slot, conn, start, now).await?
+            }
+            Grant::Slot => {
+                let conn = this.create(slot, start, deadline()).await?;
+                (conn, Instant::now())
+            }
         };
-        this.lend(conn, start, location)
+        this.lend(conn, start, now, location)
     }
 
-    /// Checks a connection before lending it; replaces it when it fails.
+    /// Checks a connection before lending it (at `now`); replaces it when it fails.
+    /// Returns the connection and the time the checkout ended: `now` when it did not
+    /// wait for a recycle or a create.
     async fn checkout(
         self: &Rc<Self>,
         slot: SlotGuard<'_, M>,
         mut conn: Conn<M::Connection>,
         start: Instant,
-        deadline: Instant,
-    ) -> Result<Conn<M::Connection>, Error<M::Error>> {
-        let now = Instant::now();
+        now: Instant,
+    ) -> Result<(Conn<M::Connection>, Instant), Error<M::Error>> {
+        let deadline = || start + self.config.acquire_timeout;
         let mut failed = if conn.expired(now) {
             Some(Reason::MaxLifetime)
         } else {
@@ -556,8 +573,9 @@ impl<M: Manager> Inner<M> {
             }
         };
         let idle_for = now.saturating_duration_since(conn.idle_since);
+        let mut ended = now;
         if failed.is_none() && (conn.needs_recycle || idle_for > self.config.validation_window) {
-            let limit = deadline.min(now + self.config.recycle_timeout);
+            let limit = deadline().min(now + self.config.recycle_timeout);
             // Held by a guard while the recycle runs: an acquire cancelled meanwhile
             // closes the connection through `discard` (counted, `detach` called).
             let mut checking = Checking {
@@ -567,26 +585,29 @@ impl<M: Manager> Inner<M> {
             let raw = &mut checking.conn.as_mut().expect("held until taken").raw;
             let outcome = timeout_at(limit, self.manager.recycle(raw)).await;
             conn = checking.take();
+            ended = Instant::now();
             match outcome {
                 Ok(Ok(())) => conn.needs_recycle = false,
                 Ok(Err(_)) => failed = Some(Reason::RecycleFailed),
                 Err(_) => {
                     self.discard(conn, Reason::RecycleFailed);
-                    if Instant::now() >= deadline {
+                    if Instant::now() >= deadline() {
                         return Err(self.timed_out(Phase::Recycle, start, None));
                     }
-                    return self.create(slot, start, deadline).await;
+                    let conn = self.create(slot, start, deadline()).await?;
+                    return Ok((conn, Instant::now()));
                 }
             }
         }
         match failed {
             None => {
                 slot.disarm();
-                Ok(conn)
+                Ok((conn, ended))
             }
             Some(reason) => {
                 self.discard(conn, reason);
-                self.create(slot, start, deadline).await
+                let conn = self.create(slot, start, deadline()).await?;
+                Ok((conn, Instant::now()))
             }
         }
     }
@@ -681,7 +702,7 @@ impl<M: Manager> Inner<M> {
                 self.state.borrow_mut().idle.push_front(conn);
                 continue;
             }
-            return self.lend(conn, start, location).ok();
+            return self.lend(conn, start, start, location).ok();
         }
         None
     }
@@ -699,14 +720,15 @@ impl<M: Manager> Inner<M> {
         }
     }
 
-    /// Records the lease and wraps the connection in its guard.
+    /// Records the lease, taken at `now` by an acquire that began at `start`, and wraps
+    /// the connection in its guard.
     fn lend(
         self: &Rc<Self>,
         conn: Conn<M::Connection>,
         start: Instant,
+        now: Instant,
         location: &'static Location<'static>,
     ) -> Result<Pooled<M>, Error<M::Error>> {
-        let now = Instant::now();
         let lease = {
             let mut st = self.state.borrow_mut();
             if st.closed {
