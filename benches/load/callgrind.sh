@@ -38,10 +38,10 @@ done
 
 wants() { [[ " $SERVERS " == *" $1 "* ]]; }
 if wants keel && [[ -z "${KEEL_BIN:-}" ]]; then
-  (cd "$root" && CARGO_TARGET_DIR="$keel_target" cargo build --release --example hello)
+  (cd "$root" && CARGO_TARGET_DIR="$keel_target" cargo build --profile production --example hello)
 fi
 if wants hyper || wants raw; then
-  (cd "$peers" && CARGO_TARGET_DIR="$peer_target" cargo build --release)
+  (cd "$peers" && CARGO_TARGET_DIR="$peer_target" cargo build --profile production)
 fi
 
 server_pid=""
@@ -65,9 +65,9 @@ measure() {
   local name="$1" test="$2" depth=1 total="$PLAINTEXT_REQUESTS" conns="$PLAINTEXT_CONNECTIONS" bin
   [[ "$test" == pipelined ]] && { depth="$DEPTH"; total="$PIPELINED_REQUESTS"; conns="$PIPELINED_CONNECTIONS"; }
   case "$name" in
-    keel) bin="${KEEL_BIN:-$keel_target/release/examples/hello}" ;;
-    hyper) bin="$peer_target/release/peer-hyper" ;;
-    raw) bin="$peer_target/release/peer-raw" ;;
+    keel) bin="${KEEL_BIN:-$keel_target/production/examples/hello}" ;;
+    hyper) bin="$peer_target/production/peer-hyper" ;;
+    raw) bin="$peer_target/production/peer-raw" ;;
     *) echo "callgrind.sh: unknown server '$name'" >&2; exit 2 ;;
   esac
   if curl -s --max-time 1 -o /dev/null "$base/plaintext"; then

@@ -86,12 +86,12 @@ fi
 wants() { [[ " $SERVERS " == *" $1 "* ]]; }
 
 if wants keel || wants keel-notiming; then
-  log "building Keel's hello (release) into $keel_target"
-  (cd "$root" && CARGO_TARGET_DIR="$keel_target" cargo build --release --example hello)
+  log "building Keel's hello (production profile) into $keel_target"
+  (cd "$root" && CARGO_TARGET_DIR="$keel_target" cargo build --profile production --example hello)
 fi
 if wants hyper || wants raw; then
-  log "building the Rust peers (release) into $peer_target"
-  (cd "$peers" && CARGO_TARGET_DIR="$peer_target" cargo build --release)
+  log "building the Rust peers (production profile) into $peer_target"
+  (cd "$peers" && CARGO_TARGET_DIR="$peer_target" cargo build --profile production)
 fi
 if wants node || wants fastify; then
   command -v node >/dev/null && command -v npm >/dev/null || {
@@ -114,11 +114,11 @@ start_server() {
   case "$name" in
     # No access log: none of the peers logs per request either (Fastify's logger is off).
     keel) KEEL_ACCESS_LOG=off KEEL_LOOPS=1 HOST=127.0.0.1 PORT="$PORT" \
-            taskset -c "$SERVER_CPU" "$keel_target/release/examples/hello" >"$logf" 2>&1 & ;;
+            taskset -c "$SERVER_CPU" "$keel_target/production/examples/hello" >"$logf" 2>&1 & ;;
     keel-notiming) KEEL_ACCESS_LOG=off KEEL_POLL_TIMING=off KEEL_LOOPS=1 HOST=127.0.0.1 PORT="$PORT" \
-            taskset -c "$SERVER_CPU" "$keel_target/release/examples/hello" >"$logf" 2>&1 & ;;
-    hyper) PORT="$PORT" taskset -c "$SERVER_CPU" "$peer_target/release/peer-hyper" >"$logf" 2>&1 & ;;
-    raw) PORT="$PORT" taskset -c "$SERVER_CPU" "$peer_target/release/peer-raw" >"$logf" 2>&1 & ;;
+            taskset -c "$SERVER_CPU" "$keel_target/production/examples/hello" >"$logf" 2>&1 & ;;
+    hyper) PORT="$PORT" taskset -c "$SERVER_CPU" "$peer_target/production/peer-hyper" >"$logf" 2>&1 & ;;
+    raw) PORT="$PORT" taskset -c "$SERVER_CPU" "$peer_target/production/peer-raw" >"$logf" 2>&1 & ;;
     node) PORT="$PORT" NODE_ENV=production \
             taskset -c "$SERVER_CPU" node "$peers/node/http.js" >"$logf" 2>&1 & ;;
     fastify) PORT="$PORT" NODE_ENV=production \
