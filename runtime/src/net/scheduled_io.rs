@@ -83,8 +83,9 @@ impl ScheduledIo {
         }
     }
 
-    /// Ready when the last event said so and no operation has hit `WouldBlock` since;
-    /// otherwise parks the task's waker for that half.
+    /// Ready when the last event said so and no operation has hit `WouldBlock` (or,
+    /// unless the half is closed, come back short) since; otherwise parks the task's
+    /// waker for that half.
     pub(crate) fn poll_ready(&self, cx: &mut Context<'_>, dir: Direction) -> Poll<()> {
         if self.readiness.get() & dir.bits() != 0 {
             return Poll::Ready(());
