@@ -109,12 +109,7 @@ fn the_loop_answers_while_hashes_run_on_the_workers() {
 
 #[test]
 fn a_bad_cost_is_named_at_startup() {
-    let out = std::process::Command::new(support::example_path("cpu_offload"))
-        .env("PORT", "0")
-        .env("HASH_MEMORY_KIB", "4")
-        .output()
-        .expect("run cpu_offload");
-    assert_eq!(out.status.code(), Some(1));
-    let stderr = String::from_utf8_lossy(&out.stderr);
+    let (code, stderr) = support::run_to_exit("cpu_offload", &[("HASH_MEMORY_KIB", "4")]);
+    assert_eq!(code, Some(1), "{stderr}");
     assert!(stderr.contains("HASH_MEMORY_KIB"), "{stderr}");
 }

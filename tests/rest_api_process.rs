@@ -8,9 +8,7 @@
 
 mod support;
 
-use std::process::Command;
-
-use support::{start, unique};
+use support::{access_log, run_to_exit, start, unique};
 
 #[test]
 fn users_crud_with_error_codes_readiness_and_metrics() {
@@ -147,12 +145,7 @@ fn the_auth_route_is_rate_limited_and_logs_carry_request_ids() {
     let (status, stdout, stderr) = app.stop();
     assert_eq!(status.code(), Some(0), "stdout: {stdout}\nstderr: {stderr}");
     // The access log: JSON lines, the GET's under the id its response carried.
-    let access: Vec<serde_json::Value> = stdout
-        .lines()
-        .filter(|l| l.starts_with('{'))
-        .map(|l| serde_json::from_str(l).expect("a JSON log line"))
-        .filter(|l: &serde_json::Value| l["target"] == "keel_http::access")
-        .collect();
+    let access = access_log(&stdout);
     let line = access
         .iter()
         .find(|l| l["request_id"] == request_id.as_str())
@@ -169,25 +162,14 @@ fn the_auth_route_is_rate_limited_and_logs_carry_request_ids() {
 #[test]
 fn an_unreachable_database_stops_startup_naming_it() {
     // Port 1 on localhost: nothing listens there.
-    let out = Command::new(support::example_path("rest_api"))
-        .env("PORT", "0")
-        .env("PGHOST", "127.0.0.1")
-        .env("PGPORT", "1")
-        .output()
-        .expect("run rest_api");
-    assert_eq!(out.status.code(), Some(1));
-    let stderr = String::from_utf8_lossy(&out.stderr);
+    let (code, stderr) = run_to_exit("rest_api", &[("PGHOST", "127.0.0.1"), ("PGPORT", "1")]);
+    assert_eq!(code, Some(1), "{stderr}");
     assert!(stderr.contains("127.0.0.1:1"), "{stderr}");
 }
 
 #[test]
 fn a_bad_database_variable_is_named() {
-    let out = Command::new(support::example_path("rest_api"))
-        .env("PORT", "0")
-        .env("PGPORT", "postgres")
-        .output()
-        .expect("run rest_api");
-    assert_eq!(out.status.code(), Some(1));
-    let stderr = String::from_utf8_lossy(&out.stderr);
+    let (code, stderr) = run_to_exit("rest_api", &[("PGPORT", "postgres")]);
+    assert_eq!(code, Some(1), "{stderr}");
     assert!(stderr.contains("PGPORT"), "{stderr}");
 }

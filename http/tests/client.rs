@@ -5,44 +5,19 @@
 
 mod util;
 
-use std::collections::VecDeque;
 use std::future::Future;
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener};
-use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::task::{Context, Poll};
 use std::thread;
 use std::time::Duration;
 
 use keel_http::client::{Client, ClientError, TimeoutPhase};
-use keel_http::{Body, BodyStream, Json, RemoteAddr, Response, Router, ServerConfig, StatusCode};
+use keel_http::{Body, Json, RemoteAddr, Response, Router, ServerConfig, StatusCode};
 use serde_json::{Value, json};
 use util::TestServer;
-
-/// Chunks written one by one, a little apart, so they reach the client as separate reads.
-struct SlowChunks {
-    chunks: VecDeque<Vec<u8>>,
-    delay: Option<Pin<Box<keel_runtime::time::Sleep>>>,
-}
-
-impl BodyStream for SlowChunks {
-    fn poll_next(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Vec<u8>, std::io::Error>>> {
-        let this = &mut *self;
-        let delay = this
-            .delay
-            .get_or_insert_with(|| Box::pin(keel_runtime::time::sleep(Duration::from_millis(20))));
-        if delay.as_mut().poll(cx).is_pending() {
-            return Poll::Pending;
-        }
-        this.delay = None;
-        Poll::Ready(this.chunks.pop_front().map(Ok))
-    }
-}
+use util::streams::SlowChunks;
 
 fn app() -> Router {
     Router::new()
@@ -61,10 +36,9 @@ fn app() -> Router {
                 .iter()
                 .map(|s| s.as_bytes().to_vec())
                 .collect();
-            Response::new(StatusCode::OK).with_body(Body::stream(SlowChunks {
-                chunks,
-                delay: None,
-            }))
+            // A little apart, so they reach the client as separate reads.
+            let chunks = SlowChunks::new(chunks, Duration::from_millis(20));
+            Response::new(StatusCode::OK).with_body(Body::stream(chunks))
         })
         .get("/big", || async { "x".repeat(100_000) })
         .get("/slow", || async {

@@ -35,12 +35,9 @@ fn server(proxies: &str, header: ForwardedHeader) -> TestServer {
 
 /// `GET path` with `headers`, the request id `id`.
 fn get(server: &TestServer, path: &str, id: &str, headers: &[(&str, &str)]) -> util::Response {
-    let mut req = format!("GET {path} HTTP/1.1\r\nHost: test\r\nX-Request-ID: {id}\r\n");
-    for (name, value) in headers {
-        req.push_str(&format!("{name}: {value}\r\n"));
-    }
-    req.push_str("\r\n");
-    server.connect().request(req)
+    let mut all = vec![("X-Request-ID", id)];
+    all.extend_from_slice(headers);
+    server.connect().request_with("GET", path, &all)
 }
 
 fn ip_of(server: &TestServer, headers: &[(&str, &str)]) -> String {

@@ -7,7 +7,6 @@
 mod util;
 
 use std::collections::VecDeque;
-use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::Duration;
@@ -16,6 +15,7 @@ use keel_http::{
     AppError, Body, BodyStream, FromRequest, Next, Request, Response, Router, ServerConfig,
 };
 use socket2::SockRef;
+use util::streams::SlowChunks;
 use util::{Client, TestServer};
 
 /// A stream of fixed chunks, one per poll.
@@ -27,29 +27,6 @@ impl BodyStream for Chunks {
         _cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Vec<u8>, std::io::Error>>> {
         Poll::Ready(self.0.pop_front().map(Ok))
-    }
-}
-
-/// A stream that waits a little before each chunk (the connection must await it).
-struct SlowChunks {
-    chunks: VecDeque<Vec<u8>>,
-    delay: Option<Pin<Box<keel_runtime::time::Sleep>>>,
-}
-
-impl BodyStream for SlowChunks {
-    fn poll_next(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Vec<u8>, std::io::Error>>> {
-        let this = &mut *self;
-        let delay = this
-            .delay
-            .get_or_insert_with(|| Box::pin(keel_runtime::time::sleep(Duration::from_millis(5))));
-        if delay.as_mut().poll(cx).is_pending() {
-            return Poll::Pending;
-        }
-        this.delay = None;
-        Poll::Ready(this.chunks.pop_front().map(Ok))
     }
 }
 
@@ -88,10 +65,9 @@ fn app() -> Router {
                 .with_body(Body::stream(Chunks(chunks())))
         })
         .get("/slow-stream", || async {
-            Response::new(keel_http::StatusCode::OK).with_body(Body::stream(SlowChunks {
-                chunks: chunks(),
-                delay: None,
-            }))
+            // A little wait before each chunk: the connection must await it.
+            let chunks = SlowChunks::new(chunks(), Duration::from_millis(5));
+            Response::new(keel_http::StatusCode::OK).with_body(Body::stream(chunks))
         })
         .get("/mw-panic", || async { "unreachable" })
         .layer(|req: Request, next: Next| async move {

@@ -10,20 +10,6 @@ use keel_http::middleware::Compression;
 use keel_http::{Response, Router, ServerConfig};
 use util::{Client, TestServer};
 
-/// A request `method path` with `Host` and the extra header lines `headers`.
-fn request(method: &str, path: &str, headers: &[(&str, &str)]) -> String {
-    let mut req = format!("{method} {path} HTTP/1.1\r\nHost: test\r\n");
-    for (name, value) in headers {
-        req.push_str(&format!("{name}: {value}\r\n"));
-    }
-    req.push_str("\r\n");
-    req
-}
-
-fn send(c: &mut Client, method: &str, path: &str, headers: &[(&str, &str)]) -> util::Response {
-    c.request(request(method, path, headers))
-}
-
 /// A JSON document of about `items` × 60 bytes.
 fn big_json(items: usize) -> serde_json::Value {
     let list: Vec<_> = (0..items)
@@ -91,7 +77,7 @@ fn round_trip(c: &mut Client, accept: &str, coding: &str) -> u64 {
     let before = submitted();
     // `/huge` (over 1 MB) is compressed on the worker pool, `/big` on the loop.
     for (path, items) in [("/big", 200), ("/huge", 20_000)] {
-        let res = send(c, "GET", path, &[("Accept-Encoding", accept)]);
+        let res = c.request_with("GET", path, &[("Accept-Encoding", accept)]);
         assert_eq!(res.status, 200, "{path}");
         assert_eq!(
             res.header("content-encoding"),
@@ -131,7 +117,7 @@ fn large_json_is_compressed_with_the_preferred_coding_and_decodes_back() {
     assert_eq!(round_trip(&mut c, "*", "br"), 1);
     // A strong ETag becomes weak on the compressed variant, with either coding.
     for (accept, coding) in [("gzip", "gzip"), ("br", "br")] {
-        let res = send(&mut c, "GET", "/etag", &[("Accept-Encoding", accept)]);
+        let res = c.request_with("GET", "/etag", &[("Accept-Encoding", accept)]);
         assert_eq!(res.header("content-encoding"), Some(coding));
         assert_eq!(res.header("etag"), Some("W/\"v1\""));
         assert_eq!(decode(&res), "y".repeat(8192).into_bytes());
@@ -148,15 +134,10 @@ fn gzip_only_when_brotli_is_switched_off() {
     });
     let mut c = server.connect();
     let expected = serde_json::to_vec(&big_json(200)).unwrap();
-    let res = send(
-        &mut c,
-        "GET",
-        "/big",
-        &[("Accept-Encoding", "br, gzip;q=0.5")],
-    );
+    let res = c.request_with("GET", "/big", &[("Accept-Encoding", "br, gzip;q=0.5")]);
     assert_eq!(res.header("content-encoding"), Some("gzip"));
     assert_eq!(gunzip(&res.body), expected);
-    let res = send(&mut c, "GET", "/big", &[("Accept-Encoding", "br")]);
+    let res = c.request_with("GET", "/big", &[("Accept-Encoding", "br")]);
     assert_eq!(res.header("content-encoding"), None);
     assert_eq!(res.body, expected);
 }
@@ -176,7 +157,7 @@ fn small_bodies_and_clients_that_accept_neither_coding_are_not_compressed() {
     ] {
         let headers: Vec<(&str, &str)> =
             accept.map(|a| ("Accept-Encoding", a)).into_iter().collect();
-        let res = send(&mut c, "GET", "/big", &headers);
+        let res = c.request_with("GET", "/big", &headers);
         assert_eq!(res.header("content-encoding"), None, "{accept:?}");
         // The response still varies by Accept-Encoding, for caches.
         assert_eq!(res.header("vary"), Some("Accept-Encoding"), "{accept:?}");
@@ -185,19 +166,19 @@ fn small_bodies_and_clients_that_accept_neither_coding_are_not_compressed() {
     for accept in ["gzip", "br"] {
         let headers = [("Accept-Encoding", accept)];
         // Under the size threshold.
-        let res = send(&mut c, "GET", "/small", &headers);
+        let res = c.request_with("GET", "/small", &headers);
         assert_eq!(res.header("content-encoding"), None);
         assert_eq!(res.json(), big_json(1));
         // Not a compressible type.
-        let res = send(&mut c, "GET", "/png", &headers);
+        let res = c.request_with("GET", "/png", &headers);
         assert_eq!(res.header("content-encoding"), None);
         assert_eq!(res.body, vec![7u8; 8192]);
         // Already encoded: left alone.
-        let res = send(&mut c, "GET", "/encoded", &headers);
+        let res = c.request_with("GET", "/encoded", &headers);
         assert_eq!(res.header("content-encoding"), Some("br"));
         assert_eq!(res.body, "x".repeat(8192).into_bytes());
         // HEAD: no compression, and the same connection goes on.
-        c.send(request("HEAD", "/big", &headers));
+        c.send(util::request_text("HEAD", "/big", &headers));
         let res = c.read_head_response();
         assert_eq!(res.status, 200);
         assert_eq!(res.header("content-encoding"), None);
@@ -206,7 +187,8 @@ fn small_bodies_and_clients_that_accept_neither_coding_are_not_compressed() {
             Some(expected.len().to_string().as_str())
         );
         assert_eq!(
-            send(&mut c, "GET", "/big", &headers).header("content-encoding"),
+            c.request_with("GET", "/big", &headers)
+                .header("content-encoding"),
             Some(accept)
         );
     }

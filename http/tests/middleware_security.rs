@@ -11,21 +11,7 @@ use keel_http::middleware::{
     SecurityHeaders,
 };
 use keel_http::{Response, Router, ServerConfig};
-use util::{Client, TestServer};
-
-/// A request `method path` with `Host` and the extra header lines `headers`.
-fn request(method: &str, path: &str, headers: &[(&str, &str)]) -> String {
-    let mut req = format!("{method} {path} HTTP/1.1\r\nHost: test\r\n");
-    for (name, value) in headers {
-        req.push_str(&format!("{name}: {value}\r\n"));
-    }
-    req.push_str("\r\n");
-    req
-}
-
-fn send(c: &mut Client, method: &str, path: &str, headers: &[(&str, &str)]) -> util::Response {
-    c.request(request(method, path, headers))
-}
+use util::TestServer;
 
 // ---- security headers ----
 
@@ -169,8 +155,7 @@ fn cors_server() -> TestServer {
 fn cors_preflight_from_a_listed_origin_is_answered_204() {
     let server = cors_server();
     let mut c = server.connect();
-    let res = send(
-        &mut c,
+    let res = c.request_with(
         "OPTIONS",
         "/items",
         &[
@@ -214,7 +199,7 @@ fn cors_preflight_is_refused_for_an_unlisted_origin_method_or_header() {
         ],
     ];
     for headers in cases {
-        let res = send(&mut c, "OPTIONS", "/items", headers);
+        let res = c.request_with("OPTIONS", "/items", headers);
         res.assert_error(403, "cors_denied");
         assert_eq!(res.header("access-control-allow-origin"), None, "{res:?}");
         assert_eq!(res.header("access-control-allow-methods"), None, "{res:?}");
@@ -227,7 +212,7 @@ fn cors_simple_requests_get_headers_only_for_listed_origins() {
     let server = cors_server();
     let mut c = server.connect();
 
-    let res = send(&mut c, "GET", "/items", &[("Origin", APP)]);
+    let res = c.request_with("GET", "/items", &[("Origin", APP)]);
     assert_eq!(res.status, 200);
     assert_eq!(res.text(), "items");
     assert_eq!(res.header("access-control-allow-origin"), Some(APP));
@@ -239,12 +224,7 @@ fn cors_simple_requests_get_headers_only_for_listed_origins() {
     assert_eq!(res.header("vary"), Some("Origin"));
 
     // Origins compare case-insensitively; the answer echoes the request's.
-    let res = send(
-        &mut c,
-        "POST",
-        "/items",
-        &[("Origin", "http://LOCALHOST:3000")],
-    );
+    let res = c.request_with("POST", "/items", &[("Origin", "http://LOCALHOST:3000")]);
     assert_eq!(res.text(), "created");
     assert_eq!(
         res.header("access-control-allow-origin"),
@@ -252,7 +232,7 @@ fn cors_simple_requests_get_headers_only_for_listed_origins() {
     );
 
     // An unlisted origin is served (the browser blocks the read) without CORS headers.
-    let res = send(&mut c, "GET", "/items", &[("Origin", EVIL)]);
+    let res = c.request_with("GET", "/items", &[("Origin", EVIL)]);
     assert_eq!(res.status, 200);
     assert_eq!(res.header("access-control-allow-origin"), None);
     assert_eq!(res.header("access-control-allow-credentials"), None);
@@ -262,7 +242,7 @@ fn cors_simple_requests_get_headers_only_for_listed_origins() {
     // No Origin: not a CORS request; a plain OPTIONS goes to the router.
     let res = c.get("/items");
     assert_eq!(res.header("access-control-allow-origin"), None);
-    let res = send(&mut c, "OPTIONS", "/items", &[]);
+    let res = c.request_with("OPTIONS", "/items", &[]);
     assert_eq!(res.status, 405, "{res:?}");
 }
 
@@ -273,11 +253,10 @@ fn cors_wildcard_allows_any_origin_without_credentials() {
         Router::new().get("/", || async { "hi" }).layer(cors)
     });
     let mut c = server.connect();
-    let res = send(&mut c, "GET", "/", &[("Origin", EVIL)]);
+    let res = c.request_with("GET", "/", &[("Origin", EVIL)]);
     assert_eq!(res.header("access-control-allow-origin"), Some("*"));
     assert_eq!(res.header("access-control-allow-credentials"), None);
-    let res = send(
-        &mut c,
+    let res = c.request_with(
         "OPTIONS",
         "/",
         &[("Origin", EVIL), ("Access-Control-Request-Method", "GET")],
@@ -334,7 +313,7 @@ fn limited_server(store: MemoryStore, limit: u32, window: Duration) -> TestServe
 
 /// `GET /` on a fresh connection (so requests spread over the server's loops).
 fn get_fresh(server: &TestServer, headers: &[(&str, &str)]) -> util::Response {
-    send(&mut server.connect(), "GET", "/", headers)
+    server.connect().request_with("GET", "/", headers)
 }
 
 /// The `limit`, `remaining` and `reset` of a response's `RateLimit` field (draft 7:

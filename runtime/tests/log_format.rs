@@ -2,35 +2,17 @@
 //! subscriber: JSON fields, loop and request context, redaction, level filtering, the
 //! readable format, and lines dropped (and counted) while the writer is blocked.
 
+mod util;
+
 use std::io::{self, Write};
 use std::sync::mpsc;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use keel_runtime::log::{self, Config, Format};
 use keel_runtime::task_context::{self, Context};
 use serde_json::Value;
 use tracing_subscriber::layer::SubscriberExt;
-
-/// A writer appending to a shared buffer.
-#[derive(Clone, Default)]
-struct Capture(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Capture {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
-    }
-}
-
-impl Capture {
-    fn text(&self) -> String {
-        String::from_utf8(self.0.lock().unwrap().clone()).unwrap()
-    }
-}
+use util::logs::{Capture, json_lines};
 
 /// Runs `f` under Keel's layer built from `config` writing to a capture; the captured
 /// text once everything is flushed.
@@ -41,12 +23,6 @@ fn capture(config: Config, f: impl FnOnce()) -> String {
     tracing::subscriber::with_default(subscriber, f);
     assert!(guard.flush(Duration::from_secs(30)));
     out.text()
-}
-
-fn json_lines(text: &str) -> Vec<Value> {
-    text.lines()
-        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
-        .collect()
 }
 
 #[test]

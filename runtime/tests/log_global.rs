@@ -2,26 +2,13 @@
 //! job started by a request carries that request's id; the panic hook reports the
 //! request id of a task that panics; `LOG_*` variables are checked at startup.
 
-use std::io::{self, Write};
-use std::sync::{Arc, Mutex};
+mod util;
+
 use std::time::Duration;
 
 use keel_runtime::log::{self, Config};
 use keel_runtime::task_context::{self, Context};
-use serde_json::Value;
-
-#[derive(Clone, Default)]
-struct Capture(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Capture {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
-    }
-}
+use util::logs::{Capture, json_lines};
 
 #[test]
 fn worker_job_and_panic_lines_carry_the_request_id() {
@@ -41,11 +28,8 @@ fn worker_job_and_panic_lines_carry_the_request_id() {
         assert!(panicked.is_err());
     }));
     assert!(guard.flush(Duration::from_secs(30)));
-    let text = String::from_utf8(out.0.lock().unwrap().clone()).unwrap();
-    let lines: Vec<Value> = text
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
+    let text = out.text();
+    let lines = json_lines(&text);
     let job = lines
         .iter()
         .find(|l| l["msg"] == "worker job ran")

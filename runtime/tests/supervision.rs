@@ -7,26 +7,31 @@
 mod util;
 
 use std::cell::RefCell;
-use std::io::Write;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, OnceLock};
 use std::thread;
 use std::time::{Duration, Instant};
 
 use keel_runtime::{LoopFailure, RESTART_BUDGET, Runtime, task};
+use util::logs::Capture;
 use util::{WAIT, WATCHDOG, join, join_thread, runtime_with, wait, watchdog};
 
 // ===== log capture =====
 
 /// Everything logged through `tracing` by this test process (one global subscriber: the
 /// panic hook logs on loop threads, not on the test's thread).
-fn logs() -> &'static Mutex<Vec<u8>> {
-    static LOGS: OnceLock<&'static Mutex<Vec<u8>>> = OnceLock::new();
+fn logs() -> &'static Capture {
+    static LOGS: OnceLock<Capture> = OnceLock::new();
     LOGS.get_or_init(|| {
-        let logs: &'static Mutex<Vec<u8>> = Box::leak(Box::new(Mutex::new(Vec::new())));
-        let tee = std::env::var_os("SUPERVISION_CHILD").is_some();
+        // Child processes also write to stderr, for the parent to read.
+        let logs = if std::env::var_os("SUPERVISION_CHILD").is_some() {
+            Capture::teeing_to_stderr()
+        } else {
+            Capture::default()
+        };
+        let writer = logs.clone();
         tracing_subscriber::fmt()
-            .with_writer(move || Capture { logs, tee })
+            .with_writer(move || writer.clone())
             .with_max_level(tracing::Level::INFO)
             .init();
         keel_runtime::panic::set_request_id_fn(|| {
@@ -44,30 +49,10 @@ thread_local! {
     static REQUEST_ID: RefCell<Option<String>> = const { RefCell::new(None) };
 }
 
-struct Capture {
-    logs: &'static Mutex<Vec<u8>>,
-    /// Child processes also write to stderr, for the parent to read.
-    tee: bool,
-}
-
-impl Write for Capture {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.logs.lock().unwrap().extend_from_slice(buf);
-        if self.tee {
-            std::io::stderr().write_all(buf)?;
-        }
-        Ok(buf.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
 /// The captured lines containing `needle`.
 fn lines_with(needle: &str) -> Vec<String> {
-    let logs = logs().lock().unwrap();
-    String::from_utf8_lossy(&logs)
+    logs()
+        .text_lossy()
         .lines()
         .filter(|l| l.contains(needle))
         .map(str::to_owned)

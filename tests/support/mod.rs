@@ -273,6 +273,34 @@ fn dechunk(mut rest: &str) -> String {
     out
 }
 
+/// Runs example `name` with `PORT=0` and `envs` until it exits by itself (for startup
+/// failures): its exit code and what it printed on stderr.
+pub fn run_to_exit(name: &str, envs: &[(&str, &str)]) -> (Option<i32>, String) {
+    let mut cmd = Command::new(example_path(name));
+    cmd.env("PORT", "0");
+    for (k, v) in envs {
+        cmd.env(k, v);
+    }
+    let out = cmd
+        .output()
+        .unwrap_or_else(|e| panic!("run examples/{name} (built by cargo test): {e}"));
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// The access log in an example's `stdout`: its JSON lines (each must parse) whose target
+/// is `keel_http::access`.
+pub fn access_log(stdout: &str) -> Vec<serde_json::Value> {
+    stdout
+        .lines()
+        .filter(|l| l.starts_with('{'))
+        .map(|l| serde_json::from_str(l).expect("a JSON log line"))
+        .filter(|l: &serde_json::Value| l["target"] == "keel_http::access")
+        .collect()
+}
+
 /// A value unique to this test run, for keys and emails shared with other runs.
 pub fn unique() -> String {
     let nanos = std::time::SystemTime::now()

@@ -1,11 +1,13 @@
 //! Shared helpers for the HTTP integration tests: a server running on a background
 //! thread ([`TestServer`]) and a raw-socket client ([`Client`]) with a small HTTP/1.1
 //! response reader (status line, headers, `Content-Length`, chunked or close-delimited
-//! bodies). Every wait is bounded by [`IO_TIMEOUT`] or an explicit deadline.
+//! bodies). Every wait is bounded by [`IO_TIMEOUT`] or an explicit deadline. Captured
+//! logs are in [`logs`], streamed test bodies in [`streams`].
 
 #![allow(dead_code, unreachable_pub)] // each test file uses its own subset
 
 pub mod logs;
+pub mod streams;
 
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream};
@@ -249,6 +251,12 @@ impl Client {
         self.read_response()
     }
 
+    /// A `method path` request with `Host` and the extra header lines `headers`, answered.
+    #[track_caller]
+    pub fn request_with(&mut self, method: &str, path: &str, headers: &[(&str, &str)]) -> Response {
+        self.request(request_text(method, path, headers))
+    }
+
     /// A `GET path` with `Host`, answered.
     #[track_caller]
     pub fn get(&mut self, path: &str) -> Response {
@@ -448,6 +456,17 @@ impl Client {
             .shutdown(Shutdown::Write)
             .expect("shutdown(Write)");
     }
+}
+
+/// The text of a request `method path` with `Host` and the extra header lines `headers`
+/// (no body).
+pub fn request_text(method: &str, path: &str, headers: &[(&str, &str)]) -> String {
+    let mut req = format!("{method} {path} HTTP/1.1\r\nHost: test\r\n");
+    for (name, value) in headers {
+        req.push_str(&format!("{name}: {value}\r\n"));
+    }
+    req.push_str("\r\n");
+    req
 }
 
 /// Whether an I/O error means the peer reset or closed the connection.

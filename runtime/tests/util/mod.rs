@@ -1,10 +1,12 @@
 //! Shared helpers for keel-runtime's integration tests: a runtime wrapper that never hangs
 //! a failing test, a deadline-bounded waiter for plain threads, a watchdog, a tiny oneshot
 //! channel, a countdown latch, drop and wake probes, and the [`keel_test!`] macro that runs
-//! one body on a 1-loop and on a 2-loop runtime.
+//! one body on a 1-loop and on a 2-loop runtime. Log capture is in [`logs`].
 
 // Each test file is its own crate and uses only some of these helpers.
 #![allow(dead_code)]
+
+pub(crate) mod logs;
 
 use std::future::Future;
 use std::mem::ManuallyDrop;
