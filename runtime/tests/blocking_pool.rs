@@ -3,34 +3,19 @@
 //! queued jobs, panics come back as errors, idle threads exit, shutdown keeps its
 //! deadline, and a bad environment value is an error naming the variable.
 
+mod util;
+
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, Barrier, Condvar, Mutex};
+use std::sync::{Arc, Barrier};
 use std::time::{Duration, Instant};
 
 use keel_runtime::Runtime;
 use keel_runtime::blocking::{self, Builder, Class};
 use keel_runtime::time::timeout;
+use util::{Gate, eventually, run_child};
 
 /// Every wait in this file gives up after this long.
-const LIMIT: Duration = Duration::from_secs(20);
-
-/// A door jobs wait at until the test opens it (bounded by `LIMIT`).
-#[derive(Clone, Default)]
-struct Gate(Arc<(Mutex<bool>, Condvar)>);
-
-impl Gate {
-    fn wait(&self) {
-        let (open, cv) = &*self.0;
-        let guard = open.lock().unwrap();
-        let (guard, _) = cv.wait_timeout_while(guard, LIMIT, |open| !*open).unwrap();
-        assert!(*guard, "gate never opened");
-    }
-
-    fn open(&self) {
-        *self.0.0.lock().unwrap() = true;
-        self.0.1.notify_all();
-    }
-}
+const LIMIT: Duration = util::WAIT;
 
 /// Counts jobs inside a section and remembers the most seen at once.
 #[derive(Clone, Default)]
@@ -46,15 +31,6 @@ impl Concurrency {
     }
     fn max(&self) -> usize {
         self.0.1.load(Ordering::SeqCst)
-    }
-}
-
-/// Polls `cond` until it holds, failing after `LIMIT`.
-fn eventually(what: &str, mut cond: impl FnMut() -> bool) {
-    let start = Instant::now();
-    while !cond() {
-        assert!(start.elapsed() < LIMIT, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(2));
     }
 }
 
@@ -469,34 +445,6 @@ fn bad_settings_name_the_knob() {
         .build()
         .unwrap_err();
     assert!(err.to_string().contains("min_threads"), "{err}");
-}
-
-/// Runs `test` of this binary in a child process with `vars` set, and checks that the
-/// child ran exactly that one test and it passed (a renamed child would otherwise run
-/// nothing and "pass").
-fn run_child(test: &str, vars: &[(&str, &str)]) {
-    let exe = std::env::current_exe().unwrap();
-    let out = std::process::Command::new(exe)
-        .args([
-            test,
-            "--exact",
-            "--ignored",
-            "--nocapture",
-            "--test-threads=1",
-        ])
-        .envs(vars.iter().copied())
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        out.status.success(),
-        "child {test} failed:\n{stdout}\n{stderr}"
-    );
-    assert!(
-        stdout.contains("running 1 test") && stdout.contains("test result: ok. 1 passed;"),
-        "child {test} did not run exactly one passing test:\n{stdout}\n{stderr}"
-    );
 }
 
 #[test]

@@ -2,40 +2,16 @@
 //! runtime while its tasks await pool jobs (or wait for room) leaves both pools working
 //! for the next runtime, and the explicit `shutdown` calls are what stops them.
 
-use std::sync::{Arc, Condvar, Mutex};
-use std::time::{Duration, Instant};
+mod util;
+
+use std::time::Duration;
 
 use keel_runtime::time::timeout;
 use keel_runtime::{Runtime, blocking, workers};
+use util::{Gate, eventually};
 
 /// Every wait in this file gives up after this long.
-const LIMIT: Duration = Duration::from_secs(20);
-
-/// A door jobs wait at until the test opens it (bounded by `LIMIT`).
-#[derive(Clone, Default)]
-struct Gate(Arc<(Mutex<bool>, Condvar)>);
-
-impl Gate {
-    fn wait(&self) {
-        let (open, cv) = &*self.0;
-        let guard = open.lock().unwrap();
-        let (guard, _) = cv.wait_timeout_while(guard, LIMIT, |open| !*open).unwrap();
-        assert!(*guard, "gate never opened");
-    }
-
-    fn open(&self) {
-        *self.0.0.lock().unwrap() = true;
-        self.0.1.notify_all();
-    }
-}
-
-fn eventually(what: &str, mut cond: impl FnMut() -> bool) {
-    let start = Instant::now();
-    while !cond() {
-        assert!(start.elapsed() < LIMIT, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(2));
-    }
-}
+const LIMIT: Duration = util::WAIT;
 
 // One test: the global pools are shared by the whole binary, and the end of it shuts
 // them down.

@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use keel_runtime::{LoopFailure, RESTART_BUDGET, Runtime, task};
 use util::logs::Capture;
-use util::{WAIT, WATCHDOG, join, join_thread, runtime_with, wait, watchdog};
+use util::{WAIT, WATCHDOG, join, join_thread, run_ignored, runtime_with, wait, watchdog};
 
 // ===== log capture =====
 
@@ -238,19 +238,7 @@ fn runtime_run_starts_a_running_instance_again_on_the_restarted_loop() {
 /// Re-runs this test binary on the ignored test `test` with `vars` set; returns its exit
 /// code and its stderr.
 fn run_child(test: &str, vars: &[(&str, &str)]) -> (Option<i32>, String) {
-    let exe = std::env::current_exe().unwrap();
-    let out = std::process::Command::new(exe)
-        .args([
-            test,
-            "--exact",
-            "--ignored",
-            "--nocapture",
-            "--test-threads=1",
-        ])
-        .env("SUPERVISION_CHILD", "1")
-        .envs(vars.iter().copied())
-        .output()
-        .unwrap();
+    let out = run_ignored(test, &[&[("SUPERVISION_CHILD", "1")], vars].concat());
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
         stdout.contains("running 1 test"),

@@ -2,42 +2,19 @@
 //! cap, `run_all` order, `QueueFull` at the bound (and waiting for room), dropped handles
 //! and start deadlines, waking the awaiting task on its own loop, and shutdown.
 
+mod util;
+
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, Barrier, Condvar, Mutex};
+use std::sync::{Arc, Barrier};
 use std::time::{Duration, Instant};
 
 use keel_runtime::Runtime;
 use keel_runtime::time::timeout;
 use keel_runtime::workers::{self, Builder};
+use util::{Gate, eventually, run_child};
 
 /// Every wait in this file gives up after this long.
-const LIMIT: Duration = Duration::from_secs(20);
-
-/// A door jobs wait at until the test opens it (bounded by `LIMIT`).
-#[derive(Clone, Default)]
-struct Gate(Arc<(Mutex<bool>, Condvar)>);
-
-impl Gate {
-    fn wait(&self) {
-        let (open, cv) = &*self.0;
-        let guard = open.lock().unwrap();
-        let (guard, _) = cv.wait_timeout_while(guard, LIMIT, |open| !*open).unwrap();
-        assert!(*guard, "gate never opened");
-    }
-
-    fn open(&self) {
-        *self.0.0.lock().unwrap() = true;
-        self.0.1.notify_all();
-    }
-}
-
-fn eventually(what: &str, mut cond: impl FnMut() -> bool) {
-    let start = Instant::now();
-    while !cond() {
-        assert!(start.elapsed() < LIMIT, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(2));
-    }
-}
+const LIMIT: Duration = util::WAIT;
 
 #[test]
 fn runs_on_a_worker_thread_and_returns() {
@@ -341,34 +318,6 @@ fn a_task_waiting_in_reserve_gets_an_error_at_shutdown() {
         timeout(LIMIT, blocker).await.unwrap().unwrap();
     });
     assert_eq!(pool.metrics().waiting_for_room, 0);
-}
-
-/// Runs `test` of this binary in a child process with `vars` set, and checks that the
-/// child ran exactly that one test and it passed (a renamed child would otherwise run
-/// nothing and "pass").
-fn run_child(test: &str, vars: &[(&str, &str)]) {
-    let exe = std::env::current_exe().unwrap();
-    let out = std::process::Command::new(exe)
-        .args([
-            test,
-            "--exact",
-            "--ignored",
-            "--nocapture",
-            "--test-threads=1",
-        ])
-        .envs(vars.iter().copied())
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        out.status.success(),
-        "child {test} failed:\n{stdout}\n{stderr}"
-    );
-    assert!(
-        stdout.contains("running 1 test") && stdout.contains("test result: ok. 1 passed;"),
-        "child {test} did not run exactly one passing test:\n{stdout}\n{stderr}"
-    );
 }
 
 #[test]

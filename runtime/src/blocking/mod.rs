@@ -82,11 +82,9 @@ pub(crate) mod shutdown;
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
-
-use parking_lot::Mutex;
 
 pub use self::builder::{
     Builder, DEFAULT_KEEP_ALIVE, DEFAULT_QUEUE_CAPACITY, DEFAULT_THREADS, MAX_QUEUE_CAPACITY,
@@ -97,12 +95,11 @@ pub use self::metrics::{BlockingMetrics, ClassMetrics};
 use self::pool::{Inner, Job, POOL};
 use crate::BuildError;
 pub use crate::jobs::{ErrorKind, PoolError, ShutdownReport};
-use crate::jobs::{JobResult, WaiterId};
+use crate::jobs::{Global, JobResult, WaiterId};
 
 // ===== the process-wide pool =====
 
-static GLOBAL: OnceLock<BlockingPool> = OnceLock::new();
-static INIT: Mutex<()> = Mutex::new(());
+static GLOBAL: Global<BlockingPool> = Global::new();
 
 /// Creates the process-wide pool from the environment if it does not exist yet, so a bad
 /// `KEEL_BLOCKING_*` variable stops startup instead of failing the first job.
@@ -133,30 +130,16 @@ pub fn init() -> Result<(), PoolError> {
 /// assert!(pool.max_threads() >= 1);
 /// ```
 pub fn pool() -> Result<BlockingPool, PoolError> {
-    if let Some(pool) = GLOBAL.get() {
-        return Ok(pool.clone());
-    }
-    let _guard = INIT.lock();
-    if let Some(pool) = GLOBAL.get() {
-        return Ok(pool.clone());
-    }
-    let config = Builder::from_env()
-        .and_then(Builder::resolve)
-        .map_err(PoolError::config)?;
-    Ok(GLOBAL.get_or_init(|| BlockingPool::new(config)).clone())
+    GLOBAL.get_or_start(|| Ok(BlockingPool::new(Builder::from_env()?.resolve()?)))
 }
 
 /// Makes a pool from `config` the process-wide one (see [`Builder::install`]).
 fn install(config: builder::Config) -> Result<BlockingPool, BuildError> {
-    let _guard = INIT.lock();
-    if GLOBAL.get().is_some() {
-        return Err(BuildError::invalid_value(
-            "blocking pool",
-            "already started",
-            "install() before the first use of blocking::spawn, fs or lookup_host",
-        ));
-    }
-    Ok(GLOBAL.get_or_init(|| BlockingPool::new(config)).clone())
+    GLOBAL.install(
+        "blocking pool",
+        "install() before the first use of blocking::spawn, fs or lookup_host",
+        || BlockingPool::new(config),
+    )
 }
 
 /// Runs `f` on the process-wide pool as a [`Class::User`] job.

@@ -30,7 +30,6 @@
 //! shutdown against each other.
 
 use std::collections::VecDeque;
-use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::Instant;
@@ -39,7 +38,7 @@ use super::builder::Config;
 use super::metrics::{BlockingMetrics, ClassMetrics};
 use super::{Class, PoolError};
 use crate::histogram::Histogram;
-use crate::jobs::QueueSlots;
+use crate::jobs::{QueueSlots, RanOutcome, run_and_send};
 // From the shim so `src/tests/loom_blocking.rs` can model-check the hand-off and
 // shutdown protocol (the counters in `ClassStats` stay plain atomics: nothing waits on
 // them).
@@ -56,6 +55,11 @@ pub(crate) enum Outcome {
     Panicked,
     /// Its handle was dropped before it started: it never ran.
     Skipped,
+}
+
+impl RanOutcome for Outcome {
+    const COMPLETED: Outcome = Outcome::Completed;
+    const PANICKED: Outcome = Outcome::Panicked;
 }
 
 /// A job's body: runs it and reports its outcome through the callback.
@@ -85,17 +89,7 @@ impl Job {
             if tx.is_closed() {
                 return report(Outcome::Skipped);
             }
-            // The submitter's request context is current on this thread for the job.
-            match catch_unwind(AssertUnwindSafe(|| crate::task_context::enter(context, f))) {
-                Ok(value) => {
-                    report(Outcome::Completed);
-                    let _ = tx.send(Ok(value));
-                }
-                Err(payload) => {
-                    report(Outcome::Panicked);
-                    let _ = tx.send(Err(PoolError::panicked(POOL, payload)));
-                }
-            }
+            run_and_send(POOL, context, f, tx, report);
         });
         let job = Job {
             seq: 0,

@@ -1,6 +1,7 @@
 //! What Keel's two job pools share: the [`PoolError`] a job or a submission ends with,
 //! the bounded queue's [`QueueSlots`] (with async waiting for room), the
-//! [`ShutdownReport`], and the [`JobResult`] future a handle awaits.
+//! [`ShutdownReport`], the [`JobResult`] future a handle awaits, running a job body
+//! ([`run_and_send`]), and the [`Global`] holder of a process-wide pool.
 //!
 //! The pools themselves are [`blocking`](crate::blocking) (blocking syscalls, sized and
 //! classed, like libuv's thread pool) and [`workers`](crate::workers) (CPU-bound work on
@@ -9,13 +10,17 @@
 //! its own loop.
 
 mod error;
+mod global;
 mod report;
 mod result;
+mod run;
 mod settings;
 pub(crate) mod slots;
 
 pub use self::error::{ErrorKind, PoolError};
+pub(crate) use self::global::Global;
 pub use self::report::ShutdownReport;
 pub(crate) use self::result::JobResult;
+pub(crate) use self::run::{RanOutcome, run_and_send};
 pub(crate) use self::settings::{available_cpus, check_count, env_count, env_duration};
 pub(crate) use self::slots::{QueueSlots, WaiterId};

@@ -68,12 +68,10 @@ pub(crate) mod pool;
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU8, Ordering};
-use std::sync::{Arc, OnceLock};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
-
-use parking_lot::Mutex;
 
 pub use self::builder::{
     Builder, DEFAULT_QUEUE_CAPACITY, MAX_QUEUE_CAPACITY, MAX_THREADS, default_threads,
@@ -82,13 +80,12 @@ pub use self::metrics::WorkerMetrics;
 use self::pool::{EXPIRED, Inner, Job, JobDeadline, POOL, QUEUED};
 use crate::BuildError;
 pub use crate::jobs::{ErrorKind, PoolError, ShutdownReport};
-use crate::jobs::{JobResult, WaiterId};
+use crate::jobs::{Global, JobResult, WaiterId};
 use crate::time::Sleep;
 
 // ===== the process-wide pool =====
 
-static GLOBAL: OnceLock<WorkerPool> = OnceLock::new();
-static INIT: Mutex<()> = Mutex::new(());
+static GLOBAL: Global<WorkerPool> = Global::new();
 
 /// Creates the process-wide pool from the environment if it does not exist yet, so a bad
 /// `KEEL_WORKER_*` variable stops startup instead of failing the first job.
@@ -119,29 +116,16 @@ pub fn init() -> Result<(), PoolError> {
 /// assert!(pool.threads() >= 1);
 /// ```
 pub fn pool() -> Result<WorkerPool, PoolError> {
-    if let Some(pool) = GLOBAL.get() {
-        return Ok(pool.clone());
-    }
-    let _guard = INIT.lock();
-    if let Some(pool) = GLOBAL.get() {
-        return Ok(pool.clone());
-    }
-    let config = Builder::from_env()
-        .and_then(Builder::resolve)
-        .map_err(PoolError::config)?;
-    Ok(GLOBAL.get_or_init(|| WorkerPool::start(config)).clone())
+    GLOBAL.get_or_start(|| Ok(WorkerPool::start(Builder::from_env()?.resolve()?)))
 }
 
+/// Makes a pool from `config` the process-wide one (see [`Builder::install`]).
 fn install(config: builder::Config) -> Result<WorkerPool, BuildError> {
-    let _guard = INIT.lock();
-    if GLOBAL.get().is_some() {
-        return Err(BuildError::invalid_value(
-            "worker pool",
-            "already started",
-            "install() before the first use of workers::run",
-        ));
-    }
-    Ok(GLOBAL.get_or_init(|| WorkerPool::start(config)).clone())
+    GLOBAL.install(
+        "worker pool",
+        "install() before the first use of workers::run",
+        || WorkerPool::start(config),
+    )
 }
 
 /// Runs the CPU-bound closure `f` on the process-wide worker pool.

@@ -52,7 +52,6 @@
 //! against shutdown, and the batch-steal wake (`share_batch`).
 
 use std::cell::RefCell;
-use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU8, AtomicU64};
 use std::time::Instant;
@@ -62,7 +61,7 @@ use crossbeam_utils::CachePadded;
 use super::builder::Config;
 use super::metrics::WorkerMetrics;
 use crate::histogram::{Histogram, HistogramSnapshot};
-use crate::jobs::{PoolError, QueueSlots, ShutdownReport};
+use crate::jobs::{PoolError, QueueSlots, RanOutcome, ShutdownReport, run_and_send};
 // From the shim so `src/tests/loom_workers.rs` can model-check the sleep/wake and
 // shutdown protocol. The `std` atomics above (a job's start deadline, the counters) are
 // outside the model.
@@ -93,6 +92,11 @@ enum Outcome {
     Panicked,
     Skipped,
     TimedOut,
+}
+
+impl RanOutcome for Outcome {
+    const COMPLETED: Outcome = Outcome::Completed;
+    const PANICKED: Outcome = Outcome::Panicked;
 }
 
 /// A job's body: runs it and reports its outcome through the callback.
@@ -149,17 +153,7 @@ impl Job {
                     return;
                 }
             }
-            // The submitter's request context is current on this thread for the job.
-            match catch_unwind(AssertUnwindSafe(|| crate::task_context::enter(context, f))) {
-                Ok(value) => {
-                    report(Outcome::Completed);
-                    let _ = tx.send(Ok(value));
-                }
-                Err(payload) => {
-                    report(Outcome::Panicked);
-                    let _ = tx.send(Err(PoolError::panicked(POOL, payload)));
-                }
-            }
+            run_and_send(POOL, context, f, tx, report);
         });
         let job = Job {
             enqueued: None,

@@ -1,7 +1,8 @@
 //! Shared helpers for keel-runtime's integration tests: a runtime wrapper that never hangs
 //! a failing test, a deadline-bounded waiter for plain threads, a watchdog, a tiny oneshot
-//! channel, a countdown latch, drop and wake probes, and the [`keel_test!`] macro that runs
-//! one body on a 1-loop and on a 2-loop runtime. Log capture is in [`logs`].
+//! channel, a countdown latch, a gate for jobs to wait at, drop and wake probes, re-running
+//! one ignored test in a child process, and the [`keel_test!`] macro that runs one body on
+//! a 1-loop and on a 2-loop runtime. Log capture is in [`logs`].
 
 // Each test file is its own crate and uses only some of these helpers.
 #![allow(dead_code)]
@@ -13,6 +14,7 @@ use std::mem::ManuallyDrop;
 use std::ops::Deref;
 use std::panic::resume_unwind;
 use std::pin::{Pin, pin};
+use std::process::{Command, Output};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::mpsc;
 use std::sync::{Arc, Condvar, Mutex};
@@ -137,6 +139,16 @@ pub(crate) fn join<T>(what: &str, handle: JoinHandle<T>) -> T {
         Ok(out) => out,
         Err(e) if e.is_panic() => resume_unwind(e.try_into_panic().expect("is a panic")),
         Err(e) => panic!("{what}: {e}"),
+    }
+}
+
+/// Polls `cond` every 2 ms until it holds, failing after [`WAIT`].
+#[track_caller]
+pub(crate) fn eventually(what: &str, mut cond: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while !cond() {
+        assert!(start.elapsed() < WAIT, "timed out waiting for {what}");
+        thread::sleep(Duration::from_millis(2));
     }
 }
 
@@ -359,6 +371,64 @@ pub(crate) fn on_first_pending<F: Future>(
             Poll::Pending
         }
     })
+}
+
+// ===== gate =====
+
+/// A door jobs wait at until the test opens it (each wait bounded by [`WAIT`]).
+#[derive(Clone, Default)]
+pub(crate) struct Gate(Arc<(Mutex<bool>, Condvar)>);
+
+impl Gate {
+    /// Blocks until the gate is open; panics after [`WAIT`].
+    pub(crate) fn wait(&self) {
+        let (open, cv) = &*self.0;
+        let guard = open.lock().unwrap();
+        let (guard, _) = cv.wait_timeout_while(guard, WAIT, |open| !*open).unwrap();
+        assert!(*guard, "gate never opened");
+    }
+
+    /// Opens the gate for every waiter, now and later.
+    pub(crate) fn open(&self) {
+        *self.0.0.lock().unwrap() = true;
+        self.0.1.notify_all();
+    }
+}
+
+// ===== child processes =====
+
+/// Re-runs this test binary on exactly the ignored test `test`, alone, with `vars` set,
+/// and returns what it did.
+pub(crate) fn run_ignored(test: &str, vars: &[(&str, &str)]) -> Output {
+    let exe = std::env::current_exe().unwrap();
+    Command::new(exe)
+        .args([
+            test,
+            "--exact",
+            "--ignored",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .envs(vars.iter().copied())
+        .output()
+        .unwrap()
+}
+
+/// Runs the ignored test `test` in a child process with `vars` set (see [`run_ignored`]),
+/// and checks that the child ran exactly that one test and it passed (a renamed child
+/// would otherwise run nothing and "pass").
+pub(crate) fn run_child(test: &str, vars: &[(&str, &str)]) {
+    let out = run_ignored(test, vars);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success(),
+        "child {test} failed:\n{stdout}\n{stderr}"
+    );
+    assert!(
+        stdout.contains("running 1 test") && stdout.contains("test result: ok. 1 passed;"),
+        "child {test} did not run exactly one passing test:\n{stdout}\n{stderr}"
+    );
 }
 
 // ===== probes =====
