@@ -253,7 +253,7 @@ for round in $(seq "$ROUNDS"); do
 done
 
 # Each server and test's median round (by requests per server core) stands for it, with
-# the range of that figure over all rounds.
+# the range of that figure over all rounds; p50 and p99 are each the median over rounds.
 for name in $SERVERS; do
   for test in "${tests[@]}"; do
     [[ -n "${rps[$name:$test:1]:-}" ]] || continue
@@ -266,7 +266,18 @@ for name in $SERVERS; do
       unset -n arr
     done
     spread[$k]="$(echo "$sorted" | awk 'NR == 1 { lo = $1 } { hi = $1 } END { printf "%d–%d", lo, hi }')"
-    # Peak RSS is the largest of the rounds, not the median one's.
+    # Latencies are medians of their own over the rounds (one slow round's p99 is not
+    # the server's), and peak RSS is the largest of the rounds.
+    for a in p50 p99; do
+      declare -n arr="$a"
+      if [[ "${arr[$k]}" != n/a ]]; then
+        mid="$(for r in $(seq "$ROUNDS"); do echo "$(to_us "${arr[$name:$test:$r]}") $r"; done |
+          sort -n | awk -v n="$ROUNDS" 'NR == int((n + 1) / 2) { print $2 }')"
+        arr[$k]="${arr[$name:$test:$mid]}"
+      fi
+      unset -n arr
+    done
+    p99us[$k]="$(to_us "${p99[$k]}")"
     rss[$k]="$(for r in $(seq "$ROUNDS"); do echo "${rss[$name:$test:$r]}"; done | sort -n | tail -1)"
   done
 done
