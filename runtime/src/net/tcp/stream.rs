@@ -176,6 +176,31 @@ impl TcpStream {
             .poll_transfer(cx, Direction::Read, len, |mut s| s.read(buf))
     }
 
+    /// Polls a read into `buf`, which need not be initialised: `recv(2)` writes it
+    /// directly, so a caller with spare capacity (tokio's `ReadBuf`, a `Vec`'s tail) does
+    /// not zero it first. Returns how many bytes were written at the front of `buf`.
+    #[cfg(feature = "tokio-io")]
+    pub(crate) fn poll_read_uninit(
+        &self,
+        cx: &mut Context<'_>,
+        buf: &mut [std::mem::MaybeUninit<u8>],
+    ) -> Poll<io::Result<usize>> {
+        use std::os::fd::AsRawFd;
+        let len = buf.len();
+        self.inner.poll_transfer(cx, Direction::Read, len, |s| {
+            // SAFETY: `buf` is valid for writes of `len` bytes for the whole call and
+            // `recv` writes at most `len` bytes into it (it never reads it, so its bytes
+            // may be uninitialised); the descriptor is the stream's own, open while `s`
+            // is borrowed.
+            let n = unsafe { libc::recv(s.as_raw_fd(), buf.as_mut_ptr().cast(), len, 0) };
+            if n < 0 {
+                Err(io::Error::last_os_error())
+            } else {
+                Ok(n as usize)
+            }
+        })
+    }
+
     /// Polls a write of `buf`.
     ///
     /// # Errors
