@@ -72,7 +72,7 @@ impl<M: Manager> Pooled<M> {
     pub fn detach(mut this: Self) -> M::Connection {
         let mut conn = this.conn.take().expect("connection present until drop");
         this.pool.detach(&mut conn.raw, this.lease);
-        conn.raw
+        *conn.raw
     }
 }
 

@@ -115,7 +115,10 @@ struct State<C> {
 
 /// A connection with the pool's bookkeeping.
 pub(crate) struct Conn<C> {
-    pub(crate) raw: C,
+    /// Boxed once when created: an acquire moves its `Conn` a dozen times (idle list,
+    /// grant, checkout, lease), and a real client (tokio-postgres' with its statement
+    /// cache) is hundreds of bytes to copy each time.
+    pub(crate) raw: Box<C>,
     expires: Option<Instant>,
     idle_since: Instant,
     needs_recycle: bool,
@@ -710,7 +713,7 @@ impl<M: Manager> Inner<M> {
     fn wrap(&self, raw: M::Connection) -> Conn<M::Connection> {
         let now = Instant::now();
         Conn {
-            raw,
+            raw: Box::new(raw),
             expires: self
                 .config
                 .max_lifetime
