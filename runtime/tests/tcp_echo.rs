@@ -35,6 +35,17 @@ async fn echo_server(listener: TcpListener, connections: usize) {
     }
 }
 
+/// A connected pair on the current loop: `(server side, client side, the server side's
+/// view of the client's address, the listener's address)`.
+async fn connected_pair() -> (TcpStream, TcpStream, SocketAddr, SocketAddr) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let client = spawn_local(async move { TcpStream::connect(addr).await.unwrap() });
+    let (server, peer) = within("accept", listener.accept()).await.unwrap();
+    let client = within("connect", client).await.unwrap();
+    (server, client, peer, addr)
+}
+
 /// Sends `len` patterned bytes (writer task) while reading the echo back; checks them.
 async fn echo_client(addr: SocketAddr, len: usize, seed: u8) {
     let stream = Rc::new(within("connect", TcpStream::connect(addr)).await.unwrap());
@@ -131,11 +142,7 @@ keel_test! {
 
 keel_test! {
     async fn accepted_peer_matches_client_addresses(handle) {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let addr = listener.local_addr().unwrap();
-        let client = spawn_local(async move { TcpStream::connect(addr).await.unwrap() });
-        let (server, peer) = within("accept", listener.accept()).await.unwrap();
-        let client = within("connect", client).await.unwrap();
+        let (server, client, peer, addr) = connected_pair().await;
         assert_eq!(client.local_addr().unwrap(), peer);
         assert_eq!(server.peer_addr().unwrap(), peer);
         assert_eq!(client.peer_addr().unwrap(), addr);
@@ -146,11 +153,7 @@ keel_test! {
 
 keel_test! {
     async fn vectored_write_and_end_of_stream(handle) {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let addr = listener.local_addr().unwrap();
-        let client = spawn_local(async move { TcpStream::connect(addr).await.unwrap() });
-        let (server, _) = within("accept", listener.accept()).await.unwrap();
-        let client = within("connect", client).await.unwrap();
+        let (server, client, _, _) = connected_pair().await;
         let parts = [IoSlice::new(b"head"), IoSlice::new(b"-"), IoSlice::new(b"body")];
         // Loopback with an empty send buffer takes all 9 bytes in one writev.
         let sent = client.write_vectored(&parts).await.unwrap();
@@ -171,11 +174,7 @@ keel_test! {
     async fn short_read_before_end_of_stream_sees_the_end(handle) {
         // Data and FIN are both in before the first read, so one epoll edge reports
         // them; the short read that takes the data must not wait for another edge.
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let addr = listener.local_addr().unwrap();
-        let client = spawn_local(async move { TcpStream::connect(addr).await.unwrap() });
-        let (server, _) = within("accept", listener.accept()).await.unwrap();
-        let client = within("connect", client).await.unwrap();
+        let (server, client, _, _) = connected_pair().await;
         client.write_all(b"abc").await.unwrap();
         client.shutdown(Shutdown::Write).unwrap();
         let mut buf = [0; 64];
@@ -188,11 +187,7 @@ keel_test! {
 keel_test! {
     async fn short_read_then_later_data_is_read(handle) {
         // A short read forgets readiness; the next bytes bring a new edge.
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let addr = listener.local_addr().unwrap();
-        let client = spawn_local(async move { TcpStream::connect(addr).await.unwrap() });
-        let (server, _) = within("accept", listener.accept()).await.unwrap();
-        let client = within("connect", client).await.unwrap();
+        let (server, client, _, _) = connected_pair().await;
         let mut buf = [0; 64];
         for round in 0..20u8 {
             client.write_all(&[round; 5]).await.unwrap();
