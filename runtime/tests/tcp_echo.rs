@@ -204,6 +204,41 @@ keel_test! {
 }
 
 keel_test! {
+    async fn read_buf_appends_within_the_spare_capacity(handle) {
+        let (server, client, _, _) = connected_pair().await;
+        let mut buf = Vec::with_capacity(8);
+        buf.extend_from_slice(b"ab");
+        assert_eq!(server.try_read_buf(&mut buf).unwrap_err().kind(), ErrorKind::WouldBlock);
+        assert_eq!(buf, b"ab", "a read that found nothing leaves the buffer alone");
+
+        client.write_all(b"0123456789").await.unwrap();
+        let n = within("the first bytes", server.read_buf(&mut buf)).await.unwrap();
+        assert!((1..=6).contains(&n), "at most the spare capacity is read: {n}");
+        assert_eq!(&buf[..2], b"ab", "bytes already there are kept");
+        assert_eq!(&buf[2..], &b"0123456789"[..n]);
+        assert!(buf.capacity() >= buf.len() && buf.len() == 2 + n);
+
+        // The rest is read with room made, the non-waiting form included.
+        buf.reserve(16);
+        while buf.len() < 12 {
+            match server.try_read_buf(&mut buf) {
+                Ok(m) => assert!(m > 0),
+                Err(e) if e.kind() == ErrorKind::WouldBlock => {
+                    within("readable", server.readable()).await;
+                }
+                Err(e) => panic!("{e}"),
+            }
+        }
+        assert_eq!(buf, b"ab0123456789");
+
+        drop(client);
+        let end = within("the end of stream", server.read_buf(&mut buf)).await.unwrap();
+        assert_eq!(end, 0);
+        assert_eq!(buf, b"ab0123456789", "the end of stream appends nothing");
+    }
+}
+
+keel_test! {
     async fn connect_to_a_closed_port_is_refused(handle) {
         // Bind then drop: the port is (almost certainly) closed afterwards.
         let addr = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();

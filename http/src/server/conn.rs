@@ -3,7 +3,7 @@
 //!
 //! # Buffers
 //!
-//! `rbuf[start..end]` holds bytes read but not yet consumed. Every complete request in it
+//! `rbuf[start..]` holds bytes read but not yet consumed. Every complete request in it
 //! is answered before the next read, and the answers to one read are batched in `wbuf`
 //! and written with one syscall (pipelining). `rbuf` grows only to fit one head at the
 //! head-size limit; bodies stream through it into the request's own buffer.
@@ -42,9 +42,7 @@ use crate::error::AppError;
 use crate::limits::Limits;
 use crate::middleware::Next;
 use crate::proto::decode::Decoder;
-use crate::proto::encode::{
-    BodyEncoder, CONTINUE, CheckedStatics, Connection, Framing, HeadEncoder,
-};
+use crate::proto::encode::{BodyEncoder, CONTINUE, Connection, Framing, HeadEncoder};
 use crate::proto::parse::{ParseError, Status, parse_request_into};
 use crate::proto::{BodyLength, Method, RequestHead, Version};
 use crate::request::Request;
@@ -54,6 +52,9 @@ use crate::status::StatusCode;
 use crate::trusted_proxies::Remote;
 
 const INITIAL_READ_BUFFER: usize = 8 * 1024;
+/// A few responses' worth: the buffer grows (and stays grown) for larger or pipelined
+/// answers, so an idle keep-alive connection holds a quarter of a page, not two pages.
+const INITIAL_WRITE_BUFFER: usize = 1024;
 /// Pending responses above this size are written out before parsing more pipelined
 /// requests, so a pipelining client cannot make the server buffer without bound.
 const MAX_PENDING_WRITE: usize = 64 * 1024;
@@ -69,25 +70,26 @@ pub(crate) async fn serve(stream: TcpStream, peer: SocketAddr, server: Rc<LoopSe
 
 /// The byte stream under a connection.
 pub(crate) trait Transport {
-    /// Reads into `buf`; `Ok(0)` is the end of the stream.
-    async fn read(&mut self, buf: &mut [u8]) -> io::Result<usize>;
+    /// Appends to `buf` what arrives, within its spare capacity; `Ok(0)` is the end of
+    /// the stream (the caller always leaves spare capacity).
+    async fn read_buf(&mut self, buf: &mut Vec<u8>) -> io::Result<usize>;
     /// Writes all of `buf`.
     async fn write_all(&mut self, buf: &[u8]) -> io::Result<()>;
-    /// Reads what the OS already holds, without waiting (`WouldBlock` when nothing).
-    fn try_read(&mut self, buf: &mut [u8]) -> io::Result<usize>;
+    /// Appends what the OS already holds, without waiting (`WouldBlock` when nothing).
+    fn try_read_buf(&mut self, buf: &mut Vec<u8>) -> io::Result<usize>;
 }
 
 impl Transport for TcpStream {
-    async fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        TcpStream::read(self, buf).await
+    async fn read_buf(&mut self, buf: &mut Vec<u8>) -> io::Result<usize> {
+        TcpStream::read_buf(self, buf).await
     }
 
     async fn write_all(&mut self, buf: &[u8]) -> io::Result<()> {
         TcpStream::write_all(self, buf).await
     }
 
-    fn try_read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        TcpStream::try_read(self, buf)
+    fn try_read_buf(&mut self, buf: &mut Vec<u8>) -> io::Result<usize> {
+        TcpStream::try_read_buf(self, buf)
     }
 }
 
@@ -95,9 +97,10 @@ impl Transport for TcpStream {
 pub(crate) struct Conn<S> {
     stream: S,
     peer: SocketAddr,
+    /// Bytes read and not yet consumed are `rbuf[start..]`; its spare capacity is not
+    /// zeroed, so an idle connection's buffer costs only the pages reads touched.
     rbuf: Vec<u8>,
     start: usize,
-    end: usize,
     wbuf: Vec<u8>,
     /// Body bytes of the response being written, for the access log.
     body_bytes: u64,
@@ -105,8 +108,6 @@ pub(crate) struct Conn<S> {
     head: RequestHead,
     /// The keep-alive timer, kept between idle stretches (see `read_idle`).
     idle_timer: Option<Sleep>,
-    /// Static response header fields already checked on this connection.
-    checked_statics: CheckedStatics,
     /// The current request's context, renewed in place per request when nothing kept a
     /// clone of the previous one (no allocation per request).
     ctx: Context,
@@ -136,14 +137,12 @@ impl<S: Transport> Conn<S> {
         Conn {
             stream,
             peer,
-            rbuf: vec![0; INITIAL_READ_BUFFER],
+            rbuf: Vec::with_capacity(INITIAL_READ_BUFFER),
             start: 0,
-            end: 0,
-            wbuf: Vec::with_capacity(INITIAL_READ_BUFFER),
+            wbuf: Vec::with_capacity(INITIAL_WRITE_BUFFER),
             body_bytes: 0,
             head: RequestHead::default(),
             idle_timer: None,
-            checked_statics: CheckedStatics::default(),
             ctx: Context::new(String::new()),
             server,
         }
@@ -158,7 +157,7 @@ impl<S: Transport> Conn<S> {
     /// of a freshly accepted connection.
     pub(crate) fn reset(&mut self) {
         self.start = 0;
-        self.end = 0;
+        self.rbuf.clear();
         self.wbuf.clear();
     }
 
@@ -172,7 +171,7 @@ impl<S: Transport> Conn<S> {
             ..self.server.config.limits
         };
         loop {
-            let pending = &self.rbuf[self.start..self.end];
+            let pending = &self.rbuf[self.start..];
             // Parsed into a head from the thread's shelf, which the request puts back
             // when it drops: no allocation for its header index.
             match parse_request_into(pending, &limits, &mut self.head) {
@@ -192,7 +191,7 @@ impl<S: Transport> Conn<S> {
                 Ok(Status::Partial) => {
                     // Answers to everything read so far go out before waiting for more.
                     self.flush().await?;
-                    let idle = self.start == self.end;
+                    let idle = self.start == self.rbuf.len();
                     if idle && self.server.drain.is_draining() {
                         // A request whose bytes already arrived is still answered.
                         match self.read_now()? {
@@ -369,7 +368,7 @@ impl<S: Transport> Conn<S> {
             }
             framing => {
                 in_flight = Some(enter());
-                if head.expect_continue() && self.start == self.end {
+                if head.expect_continue() && self.start == self.rbuf.len() {
                     self.wbuf.extend_from_slice(CONTINUE);
                     self.flush().await?;
                 }
@@ -472,7 +471,7 @@ impl<S: Transport> Conn<S> {
             body.reserve_exact(n as usize);
         }
         loop {
-            let input = &self.rbuf[self.start..self.end];
+            let input = &self.rbuf[self.start..];
             match decoder.decode(input, |data| body.extend_from_slice(data)) {
                 Ok(progress) => {
                     self.start += progress.consumed;
@@ -508,41 +507,40 @@ impl<S: Transport> Conn<S> {
     /// Makes room at the end of `rbuf`: moves unread bytes to the front, and grows the
     /// buffer when a head larger than it is still within the limit.
     fn reserve(&mut self) {
-        if self.start == self.end {
+        if self.start == self.rbuf.len() {
             self.start = 0;
-            self.end = 0;
+            self.rbuf.clear();
         }
-        if self.end < self.rbuf.len() {
+        if self.rbuf.len() < self.rbuf.capacity() {
             return;
         }
         if self.start > 0 {
-            self.rbuf.copy_within(self.start..self.end, 0);
-            self.end -= self.start;
+            self.rbuf.drain(..self.start);
             self.start = 0;
             return;
         }
         // Full of one unfinished head: grow, up to one byte past the head limit so the
         // parser can see the head is too large.
         let cap = self.server.config.limits.max_head_size + 1;
-        let new_len =
-            (self.rbuf.len() * 2).clamp(INITIAL_READ_BUFFER, cap.max(INITIAL_READ_BUFFER));
-        if new_len > self.rbuf.len() {
-            self.rbuf.resize(new_len, 0);
+        let len = self.rbuf.len();
+        let new_cap = (len * 2).clamp(INITIAL_READ_BUFFER, cap.max(INITIAL_READ_BUFFER));
+        // Past the limit, body bytes stream through: a full buffer there means a head
+        // over the limit, which the parser reports before another read.
+        let more = if new_cap > len {
+            new_cap - len
         } else {
-            // Body bytes stream through: a full buffer here means a head over the limit,
-            // which the parser reports before another read.
-            self.rbuf.resize(self.rbuf.len() + INITIAL_READ_BUFFER, 0);
-        }
+            INITIAL_READ_BUFFER
+        };
+        self.rbuf.reserve_exact(more);
     }
 
     async fn read_once(&mut self) -> io::Result<Read> {
         self.reserve();
-        let n = self.stream.read(&mut self.rbuf[self.end..]).await?;
+        let n = self.stream.read_buf(&mut self.rbuf).await?;
         self.server.stats.bytes_in(n);
         if n == 0 {
             return Ok(Read::Eof);
         }
-        self.end += n;
         Ok(Read::Data)
     }
 
@@ -551,12 +549,9 @@ impl<S: Transport> Conn<S> {
     /// request whose bytes arrived before the drain is still answered.
     fn read_now(&mut self) -> io::Result<Read> {
         self.reserve();
-        match self.stream.try_read(&mut self.rbuf[self.end..]) {
+        match self.stream.try_read_buf(&mut self.rbuf) {
             Ok(0) => Ok(Read::Eof),
-            Ok(n) => {
-                self.end += n;
-                Ok(Read::Data)
-            }
+            Ok(_) => Ok(Read::Data),
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(Read::Draining),
             Err(e) => Err(e),
         }
@@ -696,11 +691,12 @@ impl<S: Transport> Conn<S> {
         let mut bad_header = false;
         // The request id is echoed unless the response set its own.
         let mut has_id = false;
+        let mut checked = self.server.checked_statics.borrow_mut();
         for (name, value) in &headers {
             has_id |= name.len() == 12 && name.eq_ignore_ascii_case("x-request-id");
             let written = match (name, value) {
                 (Cow::Borrowed(name), Cow::Borrowed(value)) => {
-                    encoder.static_header(name, value, &mut self.checked_statics)
+                    encoder.static_header(name, value, &mut checked)
                 }
                 _ => encoder.header(name.as_bytes(), value.as_bytes()),
             };
@@ -709,6 +705,7 @@ impl<S: Transport> Conn<S> {
                 break;
             }
         }
+        drop(checked);
         if !bad_header && !has_id {
             // Valid by construction: a generated id, or a client's that passed
             // `valid_request_id`.

@@ -22,13 +22,20 @@ struct MemoryStream {
     output: Vec<u8>,
 }
 
-impl Transport for MemoryStream {
-    async fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+impl MemoryStream {
+    /// Moves what is left of the input into `buf`'s spare capacity.
+    fn take_into(&mut self, buf: &mut Vec<u8>) -> usize {
         let rest = &self.input[self.read..];
-        let n = rest.len().min(buf.len());
-        buf[..n].copy_from_slice(&rest[..n]);
+        let n = rest.len().min(buf.capacity() - buf.len());
+        buf.extend_from_slice(&rest[..n]);
         self.read += n;
-        Ok(n)
+        n
+    }
+}
+
+impl Transport for MemoryStream {
+    async fn read_buf(&mut self, buf: &mut Vec<u8>) -> io::Result<usize> {
+        Ok(self.take_into(buf))
     }
 
     async fn write_all(&mut self, buf: &[u8]) -> io::Result<()> {
@@ -36,12 +43,8 @@ impl Transport for MemoryStream {
         Ok(())
     }
 
-    fn try_read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let rest = &self.input[self.read..];
-        let n = rest.len().min(buf.len());
-        buf[..n].copy_from_slice(&rest[..n]);
-        self.read += n;
-        Ok(n)
+    fn try_read_buf(&mut self, buf: &mut Vec<u8>) -> io::Result<usize> {
+        Ok(self.take_into(buf))
     }
 }
 

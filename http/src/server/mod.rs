@@ -40,7 +40,7 @@ mod shutdown;
 mod trace;
 mod within;
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 use std::io;
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::rc::Rc;
@@ -69,6 +69,7 @@ pub use self::shutdown::{Phase, ShutdownHandle};
 use crate::metrics::HttpStats;
 use crate::middleware::Middleware;
 use crate::ops::{HealthHandle, Ops, OpsMount};
+use crate::proto::encode::CheckedStatics;
 use crate::router::Router;
 
 /// How long the separate ops listener's last connections get once the main drain ended.
@@ -118,6 +119,9 @@ pub(crate) struct LoopServer {
     /// The `route` label of the built-in `/metrics` endpoint (one `Rc` per loop, so the
     /// figures key on one address).
     pub(crate) metrics_route: Rc<str>,
+    /// Static response header fields already checked on this loop (shared by its
+    /// connections, so a new connection starts with them known).
+    pub(crate) checked_statics: RefCell<CheckedStatics>,
 }
 
 impl LoopServer {
@@ -132,6 +136,7 @@ impl LoopServer {
             open: Cell::new(0),
             stats: crate::metrics::http_stats(),
             metrics_route: Rc::from(crate::metrics::METRICS_PATH),
+            checked_statics: RefCell::default(),
         }
     }
 }

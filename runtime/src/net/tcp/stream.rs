@@ -4,7 +4,7 @@
 use std::future::poll_fn;
 use std::io::{self, IoSlice, Read, Write};
 use std::net::{Shutdown, SocketAddr};
-use std::task::{Context, Poll};
+use std::task::{Context, Poll, ready};
 use std::time::Duration;
 
 use socket2::{SockRef, TcpKeepalive};
@@ -117,6 +117,19 @@ impl TcpStream {
         poll_fn(|cx| self.poll_read(cx, buf)).await
     }
 
+    /// Reads into the spare capacity of `buf` (between its length and its capacity) and
+    /// appends what arrived, without zeroing that capacity first: a connection can keep
+    /// an 8 KiB buffer of which only the pages a read touches become resident (tokio's
+    /// `read_buf`). `Ok(0)` means the peer closed its side, or that `buf` had no spare
+    /// capacity: reserve before reading.
+    ///
+    /// # Errors
+    ///
+    /// Socket errors such as a reset connection.
+    pub async fn read_buf(&self, buf: &mut Vec<u8>) -> io::Result<usize> {
+        poll_fn(|cx| self.poll_read_buf(cx, buf)).await
+    }
+
     /// Reads exactly `buf.len()` bytes.
     ///
     /// # Errors
@@ -176,29 +189,36 @@ impl TcpStream {
             .poll_transfer(cx, Direction::Read, len, |mut s| s.read(buf))
     }
 
+    /// Polls a read into the spare capacity of `buf`, appending what arrived (see
+    /// [`read_buf`](Self::read_buf)).
+    ///
+    /// # Errors
+    ///
+    /// Socket errors.
+    pub fn poll_read_buf(
+        &self,
+        cx: &mut Context<'_>,
+        buf: &mut Vec<u8>,
+    ) -> Poll<io::Result<usize>> {
+        let n = ready!(self.poll_read_uninit(cx, buf.spare_capacity_mut()))?;
+        // SAFETY: `recv` initialised the first `n` bytes of the spare capacity, which
+        // directly follow the vector's `len` initialised bytes, and `n` is at most the
+        // spare capacity's length.
+        unsafe { buf.set_len(buf.len() + n) };
+        Poll::Ready(Ok(n))
+    }
+
     /// Polls a read into `buf`, which need not be initialised: `recv(2)` writes it
     /// directly, so a caller with spare capacity (tokio's `ReadBuf`, a `Vec`'s tail) does
     /// not zero it first. Returns how many bytes were written at the front of `buf`.
-    #[cfg(feature = "tokio-io")]
     pub(crate) fn poll_read_uninit(
         &self,
         cx: &mut Context<'_>,
         buf: &mut [std::mem::MaybeUninit<u8>],
     ) -> Poll<io::Result<usize>> {
-        use std::os::fd::AsRawFd;
         let len = buf.len();
-        self.inner.poll_transfer(cx, Direction::Read, len, |s| {
-            // SAFETY: `buf` is valid for writes of `len` bytes for the whole call and
-            // `recv` writes at most `len` bytes into it (it never reads it, so its bytes
-            // may be uninitialised); the descriptor is the stream's own, open while `s`
-            // is borrowed.
-            let n = unsafe { libc::recv(s.as_raw_fd(), buf.as_mut_ptr().cast(), len, 0) };
-            if n < 0 {
-                Err(io::Error::last_os_error())
-            } else {
-                Ok(n as usize)
-            }
-        })
+        self.inner
+            .poll_transfer(cx, Direction::Read, len, |s| recv_uninit(s, buf))
     }
 
     /// Polls a write of `buf`.
@@ -246,6 +266,30 @@ impl TcpStream {
             _ => {}
         }
         result
+    }
+
+    /// Reads what has already arrived into the spare capacity of `buf` without waiting,
+    /// appending it (see [`read_buf`](Self::read_buf)).
+    ///
+    /// # Errors
+    ///
+    /// `WouldBlock` when no data is there, or socket errors.
+    pub fn try_read_buf(&self, buf: &mut Vec<u8>) -> io::Result<usize> {
+        let spare = buf.spare_capacity_mut();
+        let len = spare.len();
+        let result = recv_uninit(self.inner.get_ref(), spare);
+        match &result {
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                self.inner.clear_ready(Direction::Read);
+            }
+            Ok(n) if *n > 0 && *n < len => self.inner.clear_after_short(Direction::Read),
+            _ => {}
+        }
+        let n = result?;
+        // SAFETY: `recv` initialised the first `n` bytes of the spare capacity, which
+        // directly follow the vector's `len` initialised bytes.
+        unsafe { buf.set_len(buf.len() + n) };
+        Ok(n)
     }
 
     /// Shuts down the read half, the write half or both.
@@ -380,5 +424,23 @@ impl TcpStream {
 impl Drop for TcpStream {
     fn drop(&mut self) {
         context::with_core(|core| core.stats.stream_closed());
+    }
+}
+
+/// `recv(2)` into `buf`, which need not be initialised; returns how many bytes were
+/// written at its front.
+fn recv_uninit(
+    stream: &mio::net::TcpStream,
+    buf: &mut [std::mem::MaybeUninit<u8>],
+) -> io::Result<usize> {
+    use std::os::fd::AsRawFd;
+    // SAFETY: `buf` is valid for writes of `buf.len()` bytes for the whole call and
+    // `recv` writes at most that many into it (it never reads them, so they may be
+    // uninitialised); the descriptor is the stream's own, open while it is borrowed.
+    let n = unsafe { libc::recv(stream.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len(), 0) };
+    if n < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(n as usize)
     }
 }
