@@ -325,6 +325,14 @@ fn main() {
     };
     let routines: Vec<common::Routine<'_>> = vec![
         (
+            format!("{ROUNDTRIP}/keel"),
+            Box::new(|n| _ = keel_roundtrip(n)),
+        ),
+        (
+            format!("{ROUNDTRIP}/tokio"),
+            Box::new(|n| _ = tokio_roundtrip(&tokio_rt(), n)),
+        ),
+        (
             format!("{TINY}/keel"),
             Box::new(|n| _ = keel_tiny(&keel_workers(), n)),
         ),

@@ -88,7 +88,8 @@ pub fn var<T>(
     }
 }
 
-/// A duration: a number and a unit `ms`, `s`, `m` or `h` (`30s`, `500ms`, `1.5s`); a bare
+/// A duration: a number and a unit `us`, `ms`, `s`, `m` or `h` (`30s`, `500ms`, `1.5s`,
+/// `50us`); a bare
 /// number means seconds.
 ///
 /// # Errors
@@ -102,6 +103,7 @@ pub fn parse_duration(name: &str, value: &str) -> Result<Duration, EnvError> {
     let secs = match unit.to_ascii_lowercase().as_str() {
         "" | "s" | "sec" | "secs" => n,
         "ms" => n / 1000.0,
+        "us" | "µs" => n / 1_000_000.0,
         "m" | "min" => n * 60.0,
         "h" => n * 3600.0,
         _ => return Err(err()),
@@ -178,6 +180,7 @@ mod tests {
         assert_eq!(d("30s").unwrap(), Duration::from_secs(30));
         assert_eq!(d("30").unwrap(), Duration::from_secs(30));
         assert_eq!(d("500ms").unwrap(), Duration::from_millis(500));
+        assert_eq!(d("50us").unwrap(), Duration::from_micros(50));
         assert_eq!(d("2m").unwrap(), Duration::from_secs(120));
         assert_eq!(d("1h").unwrap(), Duration::from_secs(3600));
         assert_eq!(d("1.5s").unwrap(), Duration::from_millis(1500));

@@ -486,6 +486,7 @@ fn env_sizes_the_global_pool() {
             ("KEEL_BLOCKING_THREADS", "6"),
             ("KEEL_BLOCKING_QUEUE", "50"),
             ("KEEL_BLOCKING_KEEP_ALIVE", "2s"),
+            ("KEEL_BLOCKING_SPIN", "20us"),
         ],
     );
 }
@@ -496,6 +497,7 @@ fn child_env_sizes() {
     let pool = blocking::pool().unwrap();
     assert_eq!(pool.max_threads(), 6);
     assert_eq!(pool.class_cap(Class::Dns), 3);
+    assert_eq!(pool.spin(), Duration::from_micros(20));
     let m = pool.metrics();
     assert_eq!(m.queue_capacity, 50);
     // Programmatic sizes come too late once the pool runs.

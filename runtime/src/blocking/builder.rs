@@ -1,5 +1,5 @@
-//! [`Builder`]: the blocking pool's knobs — size, floor, keep-alive, queue bound, class
-//! caps, thread names — with their defaults, environment variables and validation.
+//! [`Builder`]: the blocking pool's knobs — size, floor, keep-alive, spin, queue bound,
+//! class caps, thread names — with their defaults, environment variables and validation.
 
 use std::time::Duration;
 
@@ -16,6 +16,13 @@ pub const MAX_THREADS: usize = 1024;
 
 /// How long an idle thread waits for a job before it exits, by default.
 pub const DEFAULT_KEEP_ALIVE: Duration = Duration::from_secs(10);
+
+/// How long a thread that runs out of work keeps looking for the next job before it
+/// sleeps, by default. See [`Builder::spin`].
+pub const DEFAULT_SPIN: Duration = Duration::from_micros(50);
+
+/// The longest spin accepted.
+pub const MAX_SPIN: Duration = Duration::from_millis(10);
 
 /// Jobs that may wait in the queue, by default; one more is refused with `QueueFull`.
 pub const DEFAULT_QUEUE_CAPACITY: usize = 10_000;
@@ -49,6 +56,7 @@ pub struct Builder {
     threads: usize,
     min_threads: usize,
     keep_alive: Duration,
+    spin: Duration,
     queue_capacity: usize,
     caps: [Option<usize>; Class::COUNT],
     thread_name: String,
@@ -67,6 +75,7 @@ impl Builder {
             threads: DEFAULT_THREADS,
             min_threads: 0,
             keep_alive: DEFAULT_KEEP_ALIVE,
+            spin: DEFAULT_SPIN,
             queue_capacity: DEFAULT_QUEUE_CAPACITY,
             caps: [None; Class::COUNT],
             thread_name: "keel-blocking".to_owned(),
@@ -80,6 +89,7 @@ impl Builder {
     /// | `KEEL_BLOCKING_THREADS` | [`threads`](Builder::threads) |
     /// | `KEEL_BLOCKING_MIN_THREADS` | [`min_threads`](Builder::min_threads) |
     /// | `KEEL_BLOCKING_KEEP_ALIVE` (`10s`, `500ms`) | [`keep_alive`](Builder::keep_alive) |
+    /// | `KEEL_BLOCKING_SPIN` (`50us`, `0` for none) | [`spin`](Builder::spin) |
     /// | `KEEL_BLOCKING_QUEUE` | [`queue_capacity`](Builder::queue_capacity) |
     /// | `KEEL_BLOCKING_FS_THREADS`, `..._DNS_THREADS`, `..._USER_THREADS` | [`class_cap`](Builder::class_cap) |
     ///
@@ -104,6 +114,9 @@ impl Builder {
         }
         if let Some(d) = env_duration("KEEL_BLOCKING_KEEP_ALIVE")? {
             b.keep_alive = d;
+        }
+        if let Some(d) = env_duration("KEEL_BLOCKING_SPIN")? {
+            b.spin = d;
         }
         if let Some(n) = env_count("KEEL_BLOCKING_QUEUE", 1..=MAX_QUEUE_CAPACITY)? {
             b.queue_capacity = n;
@@ -145,6 +158,21 @@ impl Builder {
     /// [`DEFAULT_KEEP_ALIVE`] (10 s).
     pub fn keep_alive(mut self, keep_alive: Duration) -> Builder {
         self.keep_alive = keep_alive;
+        self
+    }
+
+    /// How long a thread that has just finished its job keeps looking for the next one
+    /// before it sleeps. One thread at a time does this; while it looks, a submit hands
+    /// it the job without a wake-up call (a futex wake and the thread's trip through the
+    /// scheduler, most of a round trip's latency), at the price of up to this much CPU
+    /// each time the pool runs dry. Go's scheduler and rayon spin the same way; tokio's
+    /// blocking pool and libuv's do not. `Duration::ZERO` turns it off.
+    ///
+    /// # Default
+    ///
+    /// [`DEFAULT_SPIN`] (50 µs); at most [`MAX_SPIN`].
+    pub fn spin(mut self, spin: Duration) -> Builder {
+        self.spin = spin;
         self
     }
 
@@ -210,6 +238,13 @@ impl Builder {
             self.queue_capacity,
             1..=MAX_QUEUE_CAPACITY,
         )?;
+        if self.spin > MAX_SPIN {
+            return Err(BuildError::invalid_value(
+                "KEEL_BLOCKING_SPIN",
+                format!("{:?}", self.spin),
+                format!("at most {MAX_SPIN:?}"),
+            ));
+        }
         let mut caps = [0; Class::COUNT];
         for class in Class::ALL {
             caps[class.index()] = match self.caps[class.index()] {
@@ -221,6 +256,7 @@ impl Builder {
             threads,
             min_threads,
             keep_alive: self.keep_alive,
+            spin: self.spin,
             queue_capacity,
             caps,
             thread_name: self.thread_name,
@@ -234,6 +270,7 @@ pub(crate) struct Config {
     pub(crate) threads: usize,
     pub(crate) min_threads: usize,
     pub(crate) keep_alive: Duration,
+    pub(crate) spin: Duration,
     pub(crate) queue_capacity: usize,
     pub(crate) caps: [usize; Class::COUNT],
     pub(crate) thread_name: String,
@@ -255,6 +292,11 @@ mod tests {
         assert_eq!(err.setting(), Some("KEEL_BLOCKING_DNS_THREADS"));
         let err = Builder::new().queue_capacity(0).resolve().unwrap_err();
         assert!(err.to_string().contains("queue_capacity"), "{err}");
+        let err = Builder::new()
+            .spin(Duration::from_secs(1))
+            .resolve()
+            .unwrap_err();
+        assert_eq!(err.setting(), Some("KEEL_BLOCKING_SPIN"));
     }
 
     #[test]

@@ -87,8 +87,8 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 pub use self::builder::{
-    Builder, DEFAULT_KEEP_ALIVE, DEFAULT_QUEUE_CAPACITY, DEFAULT_THREADS, MAX_QUEUE_CAPACITY,
-    MAX_THREADS,
+    Builder, DEFAULT_KEEP_ALIVE, DEFAULT_QUEUE_CAPACITY, DEFAULT_SPIN, DEFAULT_THREADS,
+    MAX_QUEUE_CAPACITY, MAX_SPIN, MAX_THREADS,
 };
 pub use self::class::Class;
 pub use self::metrics::{BlockingMetrics, ClassMetrics};
@@ -355,6 +355,12 @@ impl BlockingPool {
     /// The most threads the pool runs.
     pub fn max_threads(&self) -> usize {
         self.inner().config.threads
+    }
+
+    /// How long a thread that ran out of jobs keeps looking before it sleeps
+    /// ([`Builder::spin`]).
+    pub fn spin(&self) -> std::time::Duration {
+        self.inner().config.spin
     }
 
     /// The cap on concurrent threads for `class`.

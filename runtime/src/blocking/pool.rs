@@ -6,7 +6,7 @@
 //!
 //! Everything that decides which thread runs what lives in one [`State`] behind one
 //! mutex: the class queues, `running` per class, and the thread counts `threads`, `idle`,
-//! `notified` and `starting`. A submit and a job hand-off each take the lock once; the
+//! `notified`, `starting` and `spinning`. A submit and a job hand-off each take the lock once; the
 //! job itself runs with the lock released.
 //!
 //! 1. `threads` counts live threads, including ones spawned but not yet running
@@ -16,11 +16,17 @@
 //!    `notified` token. A thread woken by a timeout finds no token and may exit.
 //! 3. `kick` runs after every submit and every hand-off: it counts the queued jobs that
 //!    could start now under the class caps, subtracts the threads already on their way
-//!    (`notified + starting`), and wakes idle threads, then spawns new ones, for the rest.
+//!    (`notified + starting + spinning`), and wakes idle threads, then spawns new ones, for the rest.
 //! 4. `pick` takes the oldest job (by submit sequence) among classes below their cap,
 //!    and counts it in `running`. A job of a class at its cap waits while others pass.
 //! 5. A queue slot (`QueueSlots`) is given back when `pick` takes the job, so the bound
 //!    counts waiting jobs only.
+//! 6. A thread that finds no job, when no other thread is `spinning`, raises `spinning`,
+//!    releases the lock and watches the lock-free `queued` count (kept equal to the
+//!    queues' length under the lock) for up to the configured spin. `kick` counts it
+//!    among the threads on their way, so a submit while it spins wakes nobody. It then
+//!    retakes the lock, lowers `spinning` and tries `pick` once more before it waits
+//!    idle, so a job submitted while it spun is never left for a wake that did not come.
 //!
 //! Shutdown (in `shutdown.rs`) sets `shutdown`, takes every queued job out, and waits on
 //! the `exited` condvar, which threads signal when they finish a job or exit.
@@ -32,7 +38,7 @@
 use std::collections::VecDeque;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use super::builder::Config;
 use super::metrics::{BlockingMetrics, ClassMetrics};
@@ -42,6 +48,7 @@ use crate::jobs::{QueueSlots, RanOutcome, run_and_send};
 // From the shim so `src/tests/loom_blocking.rs` can model-check the hand-off and
 // shutdown protocol (the counters in `ClassStats` stay plain atomics: nothing waits on
 // them).
+use crate::loom::sync::atomic::AtomicUsize as QueuedCount;
 use crate::loom::sync::{Condvar, Mutex, MutexGuard};
 use crate::loom::thread;
 use crate::oneshot;
@@ -121,6 +128,8 @@ pub(crate) struct State {
     idle: usize,
     notified: usize,
     starting: usize,
+    /// Threads between "found no job" and "waiting idle", watching `queued` (rule 6): 0 or 1.
+    spinning: usize,
     pub(crate) shutdown: bool,
     /// Every user handle is gone: idle threads exit at once instead of after keep-alive.
     released: bool,
@@ -129,11 +138,6 @@ pub(crate) struct State {
 impl State {
     pub(crate) fn busy(&self) -> usize {
         self.running.iter().sum()
-    }
-
-    /// Takes every queued job out (for shutdown).
-    pub(crate) fn drain(&mut self) -> Vec<Job> {
-        self.queues.iter_mut().flat_map(|q| q.drain(..)).collect()
     }
 }
 
@@ -146,6 +150,9 @@ pub(crate) struct Inner {
     /// Signalled when a thread finishes a job during shutdown, or exits.
     pub(crate) exited: Condvar,
     pub(crate) slots: QueueSlots,
+    /// The queues' total length, written under the state lock and read without it by a
+    /// spinning thread (rule 6).
+    queued: QueuedCount,
     stats: [ClassStats; Class::COUNT],
     thread_ids: AtomicUsize,
 }
@@ -162,11 +169,13 @@ impl Inner {
                 idle: 0,
                 notified: 0,
                 starting: 0,
+                spinning: 0,
                 shutdown: false,
                 released: false,
             }),
             work: Condvar::new(),
             exited: Condvar::new(),
+            queued: QueuedCount::new(0),
             stats: Default::default(),
             thread_ids: AtomicUsize::new(0),
             config,
@@ -192,6 +201,7 @@ impl Inner {
         job.seq = state.next_seq;
         state.next_seq += 1;
         state.queues[class.index()].push_back(job);
+        self.queued.fetch_add(1, Ordering::Release);
         self.stats[class.index()]
             .submitted
             .fetch_add(1, Ordering::Relaxed);
@@ -213,7 +223,7 @@ impl Inner {
                     .min(self.config.caps[i].saturating_sub(state.running[i]))
             })
             .sum();
-        let mut want = startable.saturating_sub(state.notified + state.starting);
+        let mut want = startable.saturating_sub(state.notified + state.starting + state.spinning);
         let mut spawn = 0;
         while want > 0 {
             if state.idle > 0 {
@@ -248,6 +258,12 @@ impl Inner {
         }
     }
 
+    /// Takes every queued job out (for shutdown).
+    pub(crate) fn drain(&self, state: &mut State) -> Vec<Job> {
+        self.queued.store(0, Ordering::Relaxed);
+        state.queues.iter_mut().flat_map(|q| q.drain(..)).collect()
+    }
+
     /// Takes the oldest job among classes below their cap (rule 4).
     fn pick(&self, state: &mut State) -> Option<Job> {
         let class = Class::ALL
@@ -257,6 +273,7 @@ impl Inner {
             .min()?
             .1;
         state.running[class.index()] += 1;
+        self.queued.fetch_sub(1, Ordering::Relaxed);
         state.queues[class.index()].pop_front()
     }
 
@@ -265,6 +282,8 @@ impl Inner {
     fn run_thread(self: Arc<Self>) {
         let mut state = self.state.lock();
         state.starting -= 1;
+        // Whether this thread already spun since its last job: it spins once per dry spell.
+        let mut spun = false;
         loop {
             if let Some(job) = self.pick(&mut state) {
                 let spawn = self.kick(&mut state);
@@ -278,14 +297,58 @@ impl Inner {
                 if state.shutdown {
                     self.exited.notify_all();
                 }
+                spun = false;
                 continue;
             }
-            if state.shutdown || !self.wait_for_work(&mut state) {
+            if state.shutdown {
                 break;
             }
+            if !spun && state.spinning == 0 && !state.released && !self.config.spin.is_zero() {
+                // Rule 6: look without the lock for a while, then `pick` again.
+                spun = true;
+                state.spinning += 1;
+                drop(state);
+                self.spin_for_work(self.config.spin);
+                state = self.state.lock();
+                state.spinning -= 1;
+                continue;
+            }
+            if !self.wait_for_work(&mut state) {
+                break;
+            }
+            spun = false;
         }
         state.threads -= 1;
         self.exited.notify_all();
+    }
+
+    /// Watches `queued` until a job appears or `spin` passes (rule 6); the caller holds no
+    /// lock and retakes it to `pick`.
+    #[cfg(not(all(test, loom)))]
+    fn spin_for_work(&self, spin: Duration) {
+        let until = Instant::now() + spin;
+        let mut round = 0u32;
+        while self.queued.load(Ordering::Acquire) == 0 {
+            // Check the clock every 64 rounds; yield now and then so a spinning thread
+            // never keeps a core from a thread that has work.
+            round = round.wrapping_add(1);
+            if round.is_multiple_of(64) {
+                if Instant::now() >= until {
+                    return;
+                }
+                thread::yield_now();
+            } else {
+                std::hint::spin_loop();
+            }
+        }
+    }
+
+    /// Under loom there is no clock: one look, then the caller retakes the lock.
+    #[cfg(all(test, loom))]
+    fn spin_for_work(&self, _spin: Duration) {
+        if self.queued.load(Ordering::Acquire) == 0 {
+            thread::yield_now();
+        }
     }
 
     /// Waits idle for a `notified` token. `false` when the thread should exit instead.

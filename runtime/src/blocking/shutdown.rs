@@ -26,7 +26,7 @@ pub(crate) fn shutdown(inner: &Arc<Inner>, timeout: Duration) -> ShutdownReport 
     let drained = {
         let mut state = inner.state.lock();
         state.shutdown = true;
-        let drained = state.drain();
+        let drained = inner.drain(&mut state);
         inner.wake_all();
         drained
     };

@@ -26,11 +26,15 @@ use crate::oneshot;
 /// Long enough never to pass in a model: waits last until notified.
 const LONG: Duration = Duration::from_secs(3600);
 
-fn pool(keep_alive: Duration) -> Arc<Inner> {
+/// Any non-zero spin: under loom a spinning thread looks at `queued` once (no clock).
+const SPIN: Duration = Duration::from_micros(1);
+
+fn pool(keep_alive: Duration, spin: Duration) -> Arc<Inner> {
     Arc::new(Inner::new(Config {
         threads: 1,
         min_threads: 0,
         keep_alive,
+        spin,
         queue_capacity: 4,
         caps: [1; Class::COUNT],
         thread_name: "loom-blocking".into(),
@@ -58,13 +62,15 @@ fn submit(inner: &Arc<Inner>, runs: &Arc<AtomicUsize>) -> (Result<(), PoolError>
 #[test]
 fn submit_races_with_shutdown() {
     for keep_alive in [LONG, Duration::ZERO] {
-        loom::model(move || submit_and_shutdown(keep_alive));
+        for spin in [Duration::ZERO, SPIN] {
+            loom::model(move || submit_and_shutdown(keep_alive, spin));
+        }
     }
 }
 
 /// One run of [`submit_races_with_shutdown`].
-fn submit_and_shutdown(keep_alive: Duration) {
-    let inner = pool(keep_alive);
+fn submit_and_shutdown(keep_alive: Duration, spin: Duration) {
+    let inner = pool(keep_alive, spin);
     let runs = Arc::new(AtomicUsize::new(0));
     let (first, first_rx) = submit(&inner, &runs);
     first.unwrap();
@@ -131,10 +137,24 @@ impl Done {
 /// second submit races with that exit: it either hands the job to the thread before it
 /// goes (a wake token) or, once the thread is counted out, starts a new one — the job is
 /// never left queued with no thread coming for it. Then shutdown finds nothing left.
+///
+/// With a spin, the thread first watches the queue without the lock (rule 6 of
+/// `blocking/pool.rs`), so the second submit may wake nobody; with the hour-long
+/// keep-alive too, a job the spinner missed would wait for a wake that never comes.
 #[test]
 fn submit_races_with_idle_exit() {
-    loom::model(|| {
-        let inner = pool(Duration::ZERO);
+    for (keep_alive, spin) in [
+        (Duration::ZERO, Duration::ZERO),
+        (Duration::ZERO, SPIN),
+        (LONG, SPIN),
+    ] {
+        loom::model(move || submit_and_idle(keep_alive, spin));
+    }
+}
+
+fn submit_and_idle(keep_alive: Duration, spin: Duration) {
+    {
+        let inner = pool(keep_alive, spin);
         let done = Arc::new(Done::default());
         let (job, _first) = Job::new(Class::User, done.job());
         inner.submit(job, false).unwrap();
@@ -154,5 +174,5 @@ fn submit_races_with_idle_exit() {
         let report = shutdown(&inner, LONG);
         assert!(report.is_clean(), "{report}");
         assert_eq!(inner.state.lock().threads, 0);
-    });
+    }
 }
