@@ -64,7 +64,6 @@ pub mod log;
 mod loom;
 pub mod metrics;
 pub mod net;
-mod oneshot;
 mod panic_hook;
 mod park_thread;
 pub mod process;

@@ -20,7 +20,7 @@
 //! `builder.rs` resolves settings; `pool.rs` owns the queues, threads and counters (its
 //! module doc has the locking rules); `class.rs` the classes; `shutdown.rs` the shutdown
 //! steps; `metrics.rs` the snapshot types. Results go back to the awaiting task through
-//! a oneshot channel whose waker routes the wake to the task's own loop.
+//! the job's cell (`jobs/cell.rs`), whose waker routes the wake to the task's own loop.
 //!
 //! # The process-wide pool
 //!
@@ -418,10 +418,8 @@ pub struct BlockingHandle<T> {
 }
 
 impl<T> BlockingHandle<T> {
-    fn new(rx: crate::oneshot::Receiver<Result<T, PoolError>>) -> BlockingHandle<T> {
-        BlockingHandle {
-            result: JobResult::new(rx, POOL),
-        }
+    fn new(result: JobResult<T>) -> BlockingHandle<T> {
+        BlockingHandle { result }
     }
 
     /// Whether the result is there (awaiting would not wait).

@@ -44,14 +44,14 @@ use super::builder::Config;
 use super::metrics::{BlockingMetrics, ClassMetrics};
 use super::{Class, PoolError};
 use crate::histogram::Histogram;
-use crate::jobs::{QueueSlots, RanOutcome, run_and_send};
+use crate::jobs::cell::{self, Sender};
+use crate::jobs::{JobResult, QueueSlots, QueuedJob, RanOutcome, run_and_send};
 // From the shim so `src/tests/loom_blocking.rs` can model-check the hand-off and
 // shutdown protocol (the counters in `ClassStats` stay plain atomics: nothing waits on
 // them).
 use crate::loom::sync::atomic::AtomicUsize as QueuedCount;
 use crate::loom::sync::{Condvar, Mutex, MutexGuard};
 use crate::loom::thread;
-use crate::oneshot;
 
 /// The name in errors and reports.
 pub(crate) const POOL: &str = "blocking";
@@ -69,9 +69,6 @@ impl RanOutcome for Outcome {
     const PANICKED: Outcome = Outcome::Panicked;
 }
 
-/// A job's body: runs it and reports its outcome through the callback.
-type RunFn = Box<dyn FnOnce(&dyn Fn(Outcome)) + Send>;
-
 /// A queued job.
 pub(crate) struct Job {
     seq: u64,
@@ -79,20 +76,19 @@ pub(crate) struct Job {
     enqueued: Instant,
     /// Runs the job; calls its argument with the outcome *before* the result is sent, so
     /// whoever awaits the result sees the job counted.
-    run: RunFn,
+    run: QueuedJob<Outcome>,
 }
 
 impl Job {
-    /// Wraps `f` so that it sends its result (or its panic) to the returned receiver, and
-    /// is skipped when the receiver is gone before it starts.
-    pub(crate) fn new<F, T>(class: Class, f: F) -> (Job, oneshot::Receiver<Result<T, PoolError>>)
+    /// Wraps `f` so that it sends its result (or its panic) to the returned handle, and
+    /// is skipped when the handle is gone before it starts.
+    pub(crate) fn new<F, T>(class: Class, f: F) -> (Job, JobResult<T>)
     where
         F: FnOnce() -> T + Send + 'static,
         T: Send + 'static,
     {
-        let (tx, rx) = oneshot::channel();
         let context = crate::task_context::current();
-        let run = Box::new(move |report: &dyn Fn(Outcome)| {
+        let (run, result) = cell::job(POOL, move |tx: Sender<'_, T>, report: &dyn Fn(Outcome)| {
             if tx.is_closed() {
                 return report(Outcome::Skipped);
             }
@@ -104,7 +100,7 @@ impl Job {
             enqueued: Instant::now(),
             run,
         };
-        (job, rx)
+        (job, result)
     }
 }
 
@@ -379,7 +375,7 @@ impl Inner {
         let stats = &self.stats[job.class.index()];
         let started = Instant::now();
         let enqueued = job.enqueued;
-        (job.run)(&|outcome| {
+        job.run.run(&|outcome| {
             let counter = match outcome {
                 Outcome::Skipped => {
                     stats.cancelled.fetch_add(1, Ordering::Relaxed);

@@ -1,26 +1,26 @@
 //! What Keel's two job pools share: the [`PoolError`] a job or a submission ends with,
 //! the bounded queue's [`QueueSlots`] (with async waiting for room), the
-//! [`ShutdownReport`], the [`JobResult`] future a handle awaits, running a job body
+//! [`ShutdownReport`], the job itself in one allocation ([`cell`]: the queue's
+//! [`QueuedJob`] and the [`JobResult`] future a handle awaits), running a job body
 //! ([`run_and_send`]), and the [`Global`] holder of a process-wide pool.
 //!
 //! The pools themselves are [`blocking`](crate::blocking) (blocking syscalls, sized and
 //! classed, like libuv's thread pool) and [`workers`](crate::workers) (CPU-bound work on
 //! work-stealing threads, like Node's worker_threads / piscina). Both hand a job's result
-//! back through a [`oneshot`](crate::oneshot) channel, so the awaiting task is woken on
-//! its own loop.
+//! back through its cell, whose waker wakes the awaiting task on its own loop.
 
+pub(crate) mod cell;
 mod error;
 mod global;
 mod report;
-mod result;
 mod run;
 mod settings;
 pub(crate) mod slots;
 
+pub(crate) use self::cell::{JobResult, QueuedJob};
 pub use self::error::{ErrorKind, PoolError};
 pub(crate) use self::global::Global;
 pub use self::report::ShutdownReport;
-pub(crate) use self::result::JobResult;
 pub(crate) use self::run::{RanOutcome, run_and_send};
 pub(crate) use self::settings::{available_cpus, check_count, env_count, env_duration};
 pub(crate) use self::slots::{QueueSlots, WaiterId};

@@ -4,7 +4,7 @@
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
 use super::PoolError;
-use crate::oneshot;
+use super::cell::Sender;
 use crate::task_context::{self, Context};
 
 /// A pool's own record of how a job ended, as its counters take it: the two ends of a
@@ -25,7 +25,7 @@ pub(crate) fn run_and_send<F, T, O: RanOutcome>(
     pool: &'static str,
     context: Option<Context>,
     f: F,
-    tx: oneshot::Sender<Result<T, PoolError>>,
+    tx: Sender<'_, T>,
     report: &dyn Fn(O),
 ) where
     F: FnOnce() -> T,
@@ -33,11 +33,11 @@ pub(crate) fn run_and_send<F, T, O: RanOutcome>(
     match catch_unwind(AssertUnwindSafe(|| task_context::enter(context, f))) {
         Ok(value) => {
             report(O::COMPLETED);
-            let _ = tx.send(Ok(value));
+            tx.send(Ok(value));
         }
         Err(payload) => {
             report(O::PANICKED);
-            let _ = tx.send(Err(PoolError::panicked(pool, payload)));
+            tx.send(Err(PoolError::panicked(pool, payload)));
         }
     }
 }

@@ -21,7 +21,7 @@ use crate::blocking::builder::Config;
 use crate::blocking::pool::{Inner, Job};
 use crate::blocking::shutdown::shutdown;
 use crate::blocking::{Class, PoolError};
-use crate::oneshot;
+use crate::jobs::JobResult;
 
 /// Long enough never to pass in a model: waits last until notified.
 const LONG: Duration = Duration::from_secs(3600);
@@ -41,7 +41,7 @@ fn pool(keep_alive: Duration, spin: Duration) -> Arc<Inner> {
     }))
 }
 
-type Receiver = oneshot::Receiver<Result<(), PoolError>>;
+type Receiver = JobResult<()>;
 
 /// Submits a job that counts its runs in `runs`.
 fn submit(inner: &Arc<Inner>, runs: &Arc<AtomicUsize>) -> (Result<(), PoolError>, Receiver) {
@@ -97,8 +97,8 @@ fn submit_and_shutdown(keep_alive: Duration, spin: Duration) {
         "{accepted} jobs submitted before shutdown: {runs} runs, {} reported cancelled",
         report.cancelled()
     );
-    assert!(first_rx.is_terminated(), "a job's handle never resolves");
-    assert!(rx.is_terminated(), "a job's handle never resolves");
+    assert!(first_rx.is_finished(), "a job's handle never resolves");
+    assert!(rx.is_finished(), "a job's handle never resolves");
     assert_eq!(report.still_running(), 0);
     assert_eq!(inner.state.lock().threads, 0);
     assert_eq!(inner.slots.used(), 0, "a queue slot leaked");

@@ -21,12 +21,12 @@ use loom::sync::atomic::{AtomicUsize, Ordering};
 use loom::sync::{Condvar, Mutex};
 use loom::thread;
 
-use crate::oneshot;
+use crate::jobs::JobResult;
 use crate::workers::PoolError;
 use crate::workers::builder::Config;
 use crate::workers::pool::{Inner, Job};
 
-type Receiver = oneshot::Receiver<Result<(), PoolError>>;
+type Receiver = JobResult<()>;
 
 /// Long enough never to pass in a model: shutdown waits for every worker.
 const LONG: Duration = Duration::from_secs(3600);
@@ -117,8 +117,8 @@ fn submit_races_with_shutdown() {
             assert!(e.is_shutdown(), "{e}");
             assert!(drops >= 1, "a job whose submit failed ran");
         }
-        assert!(first_rx.is_terminated(), "a job's handle never resolves");
-        assert!(rx.is_terminated(), "a job's handle never resolves");
+        assert!(first_rx.is_finished(), "a job's handle never resolves");
+        assert!(rx.is_finished(), "a job's handle never resolves");
         assert_eq!(report.still_running(), 0);
         assert_eq!(inner.slots.used(), 0, "a queue slot leaked");
 

@@ -552,12 +552,9 @@ struct HandleDeadline {
 }
 
 impl<T> WorkerHandle<T> {
-    fn new(
-        rx: crate::oneshot::Receiver<Result<T, PoolError>>,
-        deadline: Option<Arc<JobDeadline>>,
-    ) -> WorkerHandle<T> {
+    fn new(result: JobResult<T>, deadline: Option<Arc<JobDeadline>>) -> WorkerHandle<T> {
         WorkerHandle {
-            result: JobResult::new(rx, POOL),
+            result,
             deadline: deadline.map(|shared| HandleDeadline {
                 shared,
                 sleep: None,

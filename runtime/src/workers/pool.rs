@@ -61,7 +61,10 @@ use crossbeam_utils::CachePadded;
 use super::builder::Config;
 use super::metrics::WorkerMetrics;
 use crate::histogram::{Histogram, HistogramSnapshot};
-use crate::jobs::{PoolError, QueueSlots, RanOutcome, ShutdownReport, run_and_send};
+use crate::jobs::cell::{self, Sender};
+use crate::jobs::{
+    JobResult, PoolError, QueueSlots, QueuedJob, RanOutcome, ShutdownReport, run_and_send,
+};
 // From the shim so `src/tests/loom_workers.rs` can model-check the sleep/wake and
 // shutdown protocol. The `std` atomics above (a job's start deadline, the counters) are
 // outside the model.
@@ -70,7 +73,6 @@ use crate::loom::deque::{Injector, Steal, Stealer, Worker};
 use crate::loom::sync::atomic::{AtomicBool, AtomicUsize, Ordering, fence};
 use crate::loom::sync::{Condvar, Mutex};
 use crate::loom::thread;
-use crate::oneshot;
 
 /// The name in errors and reports.
 pub(crate) const POOL: &str = "workers";
@@ -99,9 +101,6 @@ impl RanOutcome for Outcome {
     const PANICKED: Outcome = Outcome::Panicked;
 }
 
-/// A job's body: runs it and reports its outcome through the callback.
-type RunFn = Box<dyn FnOnce(&dyn Fn(Outcome)) + Send>;
-
 /// One job in this many (by submit order) is timed for the queue-wait and run-time
 /// histograms, and counted this many times there: the poll-time histogram's rule.
 pub(crate) const JOB_TIME_SAMPLE: u64 = 16;
@@ -112,23 +111,19 @@ pub(crate) struct Job {
     enqueued: Option<Instant>,
     /// Runs the job; calls its argument with the outcome *before* the result is sent, so
     /// whoever awaits the result sees the job counted.
-    run: RunFn,
+    run: QueuedJob<Outcome>,
 }
 
 impl Job {
     /// Wraps `f`: skipped when the receiver is gone, `TimedOut` past `deadline`, panics
     /// caught and sent as errors.
-    pub(crate) fn new<F, T>(
-        f: F,
-        deadline: Option<Arc<JobDeadline>>,
-    ) -> (Job, oneshot::Receiver<Result<T, PoolError>>)
+    pub(crate) fn new<F, T>(f: F, deadline: Option<Arc<JobDeadline>>) -> (Job, JobResult<T>)
     where
         F: FnOnce() -> T + Send + 'static,
         T: Send + 'static,
     {
-        let (tx, rx) = oneshot::channel();
         let context = crate::task_context::current();
-        let run = Box::new(move |report: &dyn Fn(Outcome)| {
+        let (run, result) = cell::job(POOL, move |tx: Sender<'_, T>, report: &dyn Fn(Outcome)| {
             if let Some(deadline) = &deadline
                 && deadline.state.load(Ordering::Acquire) == EXPIRED
             {
@@ -149,7 +144,7 @@ impl Job {
                 }
                 if Instant::now() > deadline.at {
                     report(Outcome::TimedOut);
-                    let _ = tx.send(Err(PoolError::timed_out(POOL)));
+                    tx.send(Err(PoolError::timed_out(POOL)));
                     return;
                 }
             }
@@ -159,7 +154,7 @@ impl Job {
             enqueued: None,
             run,
         };
-        (job, rx)
+        (job, result)
     }
 }
 
@@ -432,7 +427,7 @@ impl Inner {
         // Only a sampled job reads the clock (three reads cost as much as a tiny job's
         // hand-off); it stands for `JOB_TIME_SAMPLE` jobs in both histograms.
         let timed = job.enqueued.map(|enqueued| (enqueued, Instant::now()));
-        (job.run)(&|outcome| {
+        job.run.run(&|outcome| {
             self.busy.fetch_sub(1, Ordering::Relaxed);
             let counter = match outcome {
                 Outcome::Skipped => &stats.cancelled,
