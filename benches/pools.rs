@@ -341,6 +341,17 @@ fn main() {
             Box::new(|n| _ = rayon_tiny(&rayon_pool(), n)),
         ),
     ];
+    let bufs = buffers();
+    let want: Vec<u64> = bufs.iter().map(|b| fnv1a(b)).collect();
+    let mut routines = routines;
+    routines.push((
+        format!("{FANOUT}/keel"),
+        Box::new(|n| _ = keel_fanout(&keel_workers(), &bufs, &want, n)),
+    ));
+    routines.push((
+        format!("{FANOUT}/rayon"),
+        Box::new(|n| _ = rayon_fanout(&rayon_pool(), &bufs, &want, n)),
+    ));
     if common::run_once(&routines) {
         return;
     }
