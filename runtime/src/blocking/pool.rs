@@ -6,8 +6,8 @@
 //!
 //! Everything that decides which thread runs what lives in one [`State`] behind one
 //! mutex: the class queues, `running` per class, and the thread counts `threads`, `idle`,
-//! `notified`, `starting` and `spinning`. A submit and a job hand-off each take the lock once; the
-//! job itself runs with the lock released.
+//! `notified`, `starting` and `spinning`. A submit and a job hand-off each take the lock
+//! once; the job itself runs with the lock released.
 //!
 //! 1. `threads` counts live threads, including ones spawned but not yet running
 //!    (`starting`). It never exceeds the configured size: the hard cap.
@@ -16,7 +16,8 @@
 //!    `notified` token. A thread woken by a timeout finds no token and may exit.
 //! 3. `kick` runs after every submit and every hand-off: it counts the queued jobs that
 //!    could start now under the class caps, subtracts the threads already on their way
-//!    (`notified + starting + spinning`), and wakes idle threads, then spawns new ones, for the rest.
+//!    (`notified + starting + spinning`), and wakes idle threads, then spawns new ones,
+//!    for the rest.
 //! 4. `pick` takes the oldest job (by submit sequence) among classes below their cap,
 //!    and counts it in `running`. A job of a class at its cap waits while others pass.
 //! 5. A queue slot (`QueueSlots`) is given back when `pick` takes the job, so the bound
