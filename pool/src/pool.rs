@@ -634,7 +634,8 @@ impl<M: Manager> Inner<M> {
                 let last_error = last_error.or_else(|| self.health.current_error());
                 return Err(self.timed_out(Phase::Create, start, last_error));
             }
-            let limit = deadline.min(now + self.config.create_timeout);
+            let create_deadline = now + self.config.create_timeout;
+            let limit = deadline.min(create_deadline);
             match timeout_at(limit, self.manager.create()).await {
                 Ok(Ok(raw)) => {
                     self.counters.created();
@@ -651,6 +652,12 @@ impl<M: Manager> Inner<M> {
                     let e = Arc::new(e);
                     self.health.failed(&e);
                     last_error = Some(e);
+                }
+                Err(_) if limit < create_deadline && last_error.is_some() => {
+                    // Cut short by this acquire's own deadline after the backend already
+                    // said why it fails: that answer stays the health's last error (the
+                    // next turn reports the timeout with it).
+                    continue;
                 }
                 Err(_) => {
                     self.counters.create_failed();

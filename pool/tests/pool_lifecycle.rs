@@ -98,6 +98,58 @@ fn health_reports_a_failing_backend_and_queued_acquires_get_its_error() {
     });
 }
 
+/// Refuses the first connect, then hangs on every later one.
+#[derive(Default, Clone)]
+struct RefusesThenHangs {
+    tries: Rc<Cell<u32>>,
+}
+
+impl Manager for RefusesThenHangs {
+    type Connection = u32;
+    type Error = io::Error;
+
+    async fn create(&self) -> Result<u32, io::Error> {
+        self.tries.set(self.tries.get() + 1);
+        if self.tries.get() == 1 {
+            return Err(io::Error::new(
+                io::ErrorKind::ConnectionRefused,
+                "backend refused the connection",
+            ));
+        }
+        sleep(Duration::from_secs(3600)).await;
+        Ok(0)
+    }
+
+    async fn recycle(&self, _conn: &mut u32) -> Result<(), io::Error> {
+        Ok(())
+    }
+}
+
+/// The acquire's own deadline cuts the second connect short: the backend's refusal, not
+/// that cut, stays the health's last error and the timeout's cause.
+#[test]
+fn an_acquire_deadline_cutting_a_connect_short_keeps_the_backends_last_error() {
+    keel_runtime::block_on(async {
+        let manager = RefusesThenHangs::default();
+        let pool = Pool::builder(manager.clone())
+            .max(1)
+            .acquire_timeout(Duration::from_millis(100))
+            .backoff(Duration::from_millis(1), Duration::from_millis(2))
+            .build();
+        let err = pool.get().await.map(|_| ()).unwrap_err();
+        assert!(err.is_timeout(), "{err}");
+        assert_eq!(manager.tries.get(), 2, "one refusal, then one cut short");
+        let cause = err.backend().expect("the refusal");
+        assert_eq!(cause.kind(), io::ErrorKind::ConnectionRefused, "{err}");
+        let health = pool.health();
+        assert!(!health.healthy);
+        assert_eq!(
+            health.last_error.as_deref(),
+            Some("backend refused the connection")
+        );
+    });
+}
+
 #[test]
 fn close_within_waits_for_returns_and_reports_what_is_left() {
     keel_runtime::block_on(async {
