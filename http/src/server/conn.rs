@@ -22,6 +22,7 @@
 //! serving, memory in the benches (`super::memory`), so both run this same code.
 
 use std::borrow::Cow;
+use std::future::Future;
 use std::io;
 use std::net::{IpAddr, SocketAddr};
 use std::rc::Rc;
@@ -31,12 +32,12 @@ use keel_runtime::net::TcpStream;
 use keel_runtime::task_context::{self, Context};
 use keel_runtime::time::{CoarseInstant, Sleep, sleep_until, timeout_at};
 
-use super::LoopServer;
 use super::catch_panic::{CatchPanic, catch};
 use super::config::Environment;
 use super::request_id::new_request_id;
 use super::select::{Either, select};
 use super::within::within;
+use super::{LoopServer, OpenGuard};
 use crate::body::{Body, BodyStream};
 use crate::error::AppError;
 use crate::limits::Limits;
@@ -59,12 +60,25 @@ const INITIAL_WRITE_BUFFER: usize = 1024;
 /// requests, so a pipelining client cannot make the server buffer without bound.
 const MAX_PENDING_WRITE: usize = 64 * 1024;
 
-/// Serves one accepted connection until it closes.
-pub(crate) async fn serve(stream: TcpStream, peer: SocketAddr, server: Rc<LoopServer>) {
+/// Serves one accepted connection until it closes, then lets go of its `open` count.
+///
+/// Not an `async fn`: the connection is built here and moved into the future once. As
+/// arguments of an `async fn`, the stream and the rest would keep a second copy of
+/// their bytes in every connection's future.
+pub(crate) fn serve(
+    stream: TcpStream,
+    peer: SocketAddr,
+    server: Rc<LoopServer>,
+    open: OpenGuard,
+) -> impl Future<Output = ()> + 'static {
     let _ = stream.set_nodelay(true);
     let mut conn = Conn::new(stream, peer, server);
-    if let Err(e) = conn.run().await {
-        tracing::debug!(peer = %conn.peer, error = %e, "connection ended with an I/O error");
+    async move {
+        if let Err(e) = conn.run().await {
+            tracing::debug!(peer = %conn.peer, error = %e, "connection ended with an I/O error");
+        }
+        drop(conn);
+        drop(open);
     }
 }
 
@@ -298,30 +312,28 @@ impl<S: Transport> Conn<S> {
         let ops = self.server.ops.as_ref().filter(|ops| ops.matches(path));
         let metrics = crate::metrics::route(&self.server.config, head.method(), path);
         let is_ops = ops.is_some() || metrics.is_some();
-        let resolved = match metrics {
-            Some(handler) => Ok((
+        let (endpoint, route, body_limit) = match metrics {
+            Some(handler) => (
                 handler,
                 Some((self.server.metrics_route.clone(), Params::default())),
                 None,
-            )),
+            ),
             None => {
                 let router = ops.map_or(&self.server.router, |ops| &ops.router);
-                Err(router.resolve(head.method(), path))
+                match router.resolve(head.method(), path) {
+                    Resolved::Found {
+                        handler,
+                        pattern,
+                        params,
+                        body_limit,
+                    } => (handler, Some((pattern, params)), body_limit),
+                    Resolved::Error(err, pattern, allow) => (
+                        error_endpoint(err, allow),
+                        pattern.map(|p| (p, Params::default())),
+                        None,
+                    ),
+                }
             }
-        };
-        let (endpoint, route, body_limit) = match resolved {
-            Ok(found) => found,
-            Err(Resolved::Found {
-                handler,
-                pattern,
-                params,
-                body_limit,
-            }) => (handler, Some((pattern, params)), body_limit),
-            Err(Resolved::Error(err, pattern, allow)) => (
-                error_endpoint(err, allow),
-                pattern.map(|p| (p, Params::default())),
-                None,
-            ),
         };
         if route.is_none() && self.server.config.access_log {
             access_path = Some(path.to_owned());
@@ -387,23 +399,28 @@ impl<S: Transport> Conn<S> {
             }
         };
 
-        let state = self.server.router.state();
-        let mut req = Request::from_parts(head_bytes, head, body, route, self.peer, state);
-        if let Some(ip) = forwarded_ip {
-            req.set_forwarded_ip(ip);
-        }
         // The chain is called here, under the request's context and `catch`: extractors
         // and the handler's own call run synchronously in `run`, and a panic there must
         // be a 500 too. Only the (boxed) future it returns moves on, not the request.
         // The closures borrow the request and take it only in the call: moved into
         // each closure, its few hundred bytes would be copied twice more per request.
-        let mut req = Some(req);
-        let started_call = catch(|| {
-            task_context::enter(Some(ctx.clone()), || {
-                let req = req.take().expect("the chain is called once");
-                Next::new(layers, endpoint).run(req)
+        // In a block, so the request's storage ends before the first `.await` below:
+        // otherwise every later state of this future keeps room for it.
+        let started_call = {
+            let state = self.server.router.state();
+            let mut req = Some(Request::from_parts(
+                head_bytes, head, body, route, self.peer, state,
+            ));
+            if let (Some(ip), Some(req)) = (forwarded_ip, req.as_mut()) {
+                req.set_forwarded_ip(ip);
+            }
+            catch(|| {
+                task_context::enter(Some(ctx.clone()), || {
+                    let req = req.take().expect("the chain is called once");
+                    Next::new(layers, endpoint).run(req)
+                })
             })
-        });
+        };
         // The deadline counts from the request's start, but is only computed (and a
         // timer armed) if the handler has to wait.
         let deadline = || {

@@ -508,12 +508,8 @@ async fn accept_one(listener: &TcpListener, server: &Rc<LoopServer>) {
                 return;
             }
             server.open.set(server.open.get() + 1);
-            let server = server.clone();
-            keel_runtime::spawn_local(async move {
-                let guard = OpenGuard(server.clone());
-                conn::serve(stream, peer, server).await;
-                drop(guard);
-            });
+            let open = OpenGuard(server.clone());
+            keel_runtime::spawn_local(conn::serve(stream, peer, server.clone(), open));
         }
         Err(e) => {
             tracing::warn!(error = %e, "accept failed");
@@ -524,7 +520,8 @@ async fn accept_one(listener: &TcpListener, server: &Rc<LoopServer>) {
 }
 
 /// Counts a connection as open until its task ends (also when it panics or is dropped).
-struct OpenGuard(Rc<LoopServer>);
+/// One open connection, counted against `max_connections` until it drops.
+pub(crate) struct OpenGuard(Rc<LoopServer>);
 
 impl Drop for OpenGuard {
     fn drop(&mut self) {
