@@ -80,6 +80,33 @@ fn tokio_roundtrip(rt: &tokio::runtime::Runtime, iters: u64) -> Duration {
     })
 }
 
+/// One `workers::run(..).await` at a time: the worker pool's round trip (once-mode only).
+fn keel_worker_roundtrip(pool: &WorkerPool, iters: u64) -> Duration {
+    runtime::block_on(async move {
+        let start = Instant::now();
+        for i in 0..iters {
+            let out = pool.run(move || black_box(i)).expect("queue bound").await;
+            assert_eq!(out.expect("job"), i);
+        }
+        start.elapsed()
+    })
+}
+
+/// The same through `rayon::spawn` and a tokio oneshot.
+fn rayon_roundtrip(pool: &rayon::ThreadPool, iters: u64) -> Duration {
+    runtime::block_on(async move {
+        let start = Instant::now();
+        for i in 0..iters {
+            let (tx, rx) = tokio::sync::oneshot::channel();
+            pool.spawn(move || {
+                let _ = tx.send(black_box(i));
+            });
+            assert_eq!(rx.await.expect("job"), i);
+        }
+        start.elapsed()
+    })
+}
+
 // ===== one million tiny jobs =====
 
 fn keel_tiny(pool: &WorkerPool, iters: u64) -> Duration {
@@ -311,7 +338,8 @@ criterion_group!(benches, bench_pools);
 
 fn main() {
     let keel_workers = || {
-        runtime::workers::Builder::new()
+        runtime::workers::Builder::from_env()
+            .expect("KEEL_WORKER_* settings")
             .threads(cpus())
             .queue_capacity(TINY_JOBS as usize + 1)
             .build()
@@ -344,6 +372,14 @@ fn main() {
     let bufs = buffers();
     let want: Vec<u64> = bufs.iter().map(|b| fnv1a(b)).collect();
     let mut routines = routines;
+    routines.push((
+        "worker_roundtrip/keel".to_owned(),
+        Box::new(|n| _ = keel_worker_roundtrip(&keel_workers(), n)),
+    ));
+    routines.push((
+        "worker_roundtrip/rayon".to_owned(),
+        Box::new(|n| _ = rayon_roundtrip(&rayon_pool(), n)),
+    ));
     routines.push((
         format!("{FANOUT}/keel"),
         Box::new(|n| _ = keel_fanout(&keel_workers(), &bufs, &want, n)),

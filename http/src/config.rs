@@ -154,6 +154,7 @@ impl Config {
         "KEEL_BLOCKING_USER_THREADS",
         "KEEL_WORKER_THREADS",
         "KEEL_WORKER_QUEUE",
+        "KEEL_WORKER_SPIN",
         "KEEL_WORKER_CPUS",
         "KEEL_HEADERS_TIMEOUT",
         "KEEL_REQUEST_TIMEOUT",

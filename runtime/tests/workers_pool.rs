@@ -356,7 +356,11 @@ fn child_zero_threads() {
 fn env_sizes_the_global_pool() {
     run_child(
         "child_env_sizes",
-        &[("KEEL_WORKER_THREADS", "3"), ("KEEL_WORKER_QUEUE", "40")],
+        &[
+            ("KEEL_WORKER_THREADS", "3"),
+            ("KEEL_WORKER_QUEUE", "40"),
+            ("KEEL_WORKER_SPIN", "50us"),
+        ],
     );
 }
 
@@ -366,7 +370,49 @@ fn child_env_sizes() {
     let pool = workers::pool().unwrap();
     assert_eq!(pool.threads(), 3);
     assert_eq!(pool.metrics().queue_capacity, 40);
+    assert_eq!(pool.spin(), Duration::from_micros(50));
     assert!(Builder::new().threads(2).install().is_err());
+}
+
+/// With the spin on, jobs sent one at a time (each finding a worker spinning or asleep)
+/// and a burst (whose wakes the spinner skips and must pass on) all run, and a spin
+/// past the limit is refused by name.
+#[test]
+fn a_spinning_pool_runs_lone_jobs_and_bursts() {
+    let pool = Builder::new()
+        .threads(2)
+        .spin(Duration::from_micros(200))
+        .build()
+        .unwrap();
+    keel_runtime::block_on(async {
+        for i in 0..200u64 {
+            assert_eq!(pool.run(move || i * 2).unwrap().await.unwrap(), i * 2);
+            if i % 50 == 0 {
+                // Long enough for the spin to end and both workers to sleep.
+                std::thread::sleep(Duration::from_millis(2));
+            }
+        }
+        // Both workers busy at once: the burst's wakes reached the second one.
+        let barrier = Arc::new(Barrier::new(2));
+        let burst: Vec<_> = (0..2)
+            .map(|_| {
+                let barrier = barrier.clone();
+                pool.run(move || barrier.wait()).unwrap()
+            })
+            .collect();
+        for job in burst {
+            timeout(Duration::from_secs(20), job)
+                .await
+                .expect("both jobs of the burst ran at once")
+                .unwrap();
+        }
+    });
+    assert!(pool.shutdown(Duration::from_secs(5)).is_clean());
+    let err = Builder::new()
+        .spin(Duration::from_secs(1))
+        .build()
+        .unwrap_err();
+    assert_eq!(err.setting(), Some("KEEL_WORKER_SPIN"));
 }
 
 #[test]

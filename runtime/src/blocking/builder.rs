@@ -5,7 +5,8 @@ use std::time::Duration;
 
 use super::{BlockingPool, Class};
 use crate::BuildError;
-use crate::jobs::{check_count, env_count, env_duration};
+pub use crate::jobs::MAX_SPIN;
+use crate::jobs::{check_count, check_spin, env_count, env_duration};
 
 /// Threads the blocking pool may run, by default (libuv's `UV_THREADPOOL_SIZE` is 4;
 /// Keel's jobs include slow network file systems and DNS, so it allows more).
@@ -17,12 +18,9 @@ pub const MAX_THREADS: usize = 1024;
 /// How long an idle thread waits for a job before it exits, by default.
 pub const DEFAULT_KEEP_ALIVE: Duration = Duration::from_secs(10);
 
-/// How long a thread that runs out of work keeps looking for the next job before it
+/// How long a thread that runs out of jobs keeps looking for the next one before it
 /// sleeps, by default. See [`Builder::spin`].
 pub const DEFAULT_SPIN: Duration = Duration::from_micros(50);
-
-/// The longest spin accepted.
-pub const MAX_SPIN: Duration = Duration::from_millis(10);
 
 /// Jobs that may wait in the queue, by default; one more is refused with `QueueFull`.
 pub const DEFAULT_QUEUE_CAPACITY: usize = 10_000;
@@ -238,13 +236,7 @@ impl Builder {
             self.queue_capacity,
             1..=MAX_QUEUE_CAPACITY,
         )?;
-        if self.spin > MAX_SPIN {
-            return Err(BuildError::invalid_value(
-                "KEEL_BLOCKING_SPIN",
-                format!("{:?}", self.spin),
-                format!("at most {MAX_SPIN:?}"),
-            ));
-        }
+        let spin = check_spin("KEEL_BLOCKING_SPIN", self.spin)?;
         let mut caps = [0; Class::COUNT];
         for class in Class::ALL {
             caps[class.index()] = match self.caps[class.index()] {
@@ -256,7 +248,7 @@ impl Builder {
             threads,
             min_threads,
             keep_alive: self.keep_alive,
-            spin: self.spin,
+            spin,
             queue_capacity,
             caps,
             thread_name: self.thread_name,

@@ -22,5 +22,6 @@ pub use self::error::{ErrorKind, PoolError};
 pub(crate) use self::global::Global;
 pub use self::report::ShutdownReport;
 pub(crate) use self::run::{RanOutcome, run_and_send};
-pub(crate) use self::settings::{available_cpus, check_count, env_count, env_duration};
+pub use self::settings::MAX_SPIN;
+pub(crate) use self::settings::{available_cpus, check_count, check_spin, env_count, env_duration};
 pub(crate) use self::slots::{QueueSlots, WaiterId};

@@ -7,6 +7,21 @@ use std::time::Duration;
 use crate::BuildError;
 use crate::env::{self, EnvError};
 
+/// The longest spin accepted (both pools' `spin` knob).
+pub const MAX_SPIN: Duration = Duration::from_millis(10);
+
+/// `spin` when it is at most [`MAX_SPIN`], else an error naming `name`.
+pub(crate) fn check_spin(name: &str, spin: Duration) -> Result<Duration, BuildError> {
+    if spin > MAX_SPIN {
+        return Err(BuildError::invalid_value(
+            name,
+            format!("{spin:?}"),
+            format!("at most {MAX_SPIN:?}"),
+        ));
+    }
+    Ok(spin)
+}
+
 fn from_env_error(e: EnvError) -> BuildError {
     BuildError::invalid_value(e.name(), e.value(), e.expected())
 }

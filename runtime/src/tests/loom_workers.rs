@@ -10,9 +10,12 @@
 //! it: the injector and the workers' deques are loom-locked FIFOs whose `is_empty` reads
 //! a length without the lock (it may be stale), and a batch steal takes the real share
 //! and moves it in two steps, so the batch is in transit — in neither deque — for a
-//! moment, as in the real one. Not modelled: `Steal::Retry`, the backoff spin (a worker
-//! that finds nothing goes straight to the sleep protocol), jobs submitted from a worker
-//! (to its own deque), start deadlines, and the `released` path.
+//! moment, as in the real one. Each model runs with the spin off and on; under loom the
+//! spin is one more look while `spinning` is raised (no clock), so the submits that skip
+//! their wake meanwhile, and the spinner's hand-on of their jobs, are in the model. Not
+//! modelled: `Steal::Retry`, the `Backoff` spin before it (a worker that finds nothing
+//! goes straight on), jobs submitted from a worker (to its own deque), start deadlines,
+//! and the `released` path.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -31,10 +34,14 @@ type Receiver = JobResult<()>;
 /// Long enough never to pass in a model: shutdown waits for every worker.
 const LONG: Duration = Duration::from_secs(3600);
 
-fn pool(threads: usize) -> Arc<Inner> {
+/// Any non-zero spin: under loom a spinning worker looks once more.
+const SPIN: Duration = Duration::from_micros(1);
+
+fn pool(threads: usize, spin: Duration) -> Arc<Inner> {
     Inner::start(Config {
         threads,
         queue_capacity: 4,
+        spin,
         cpus: None,
         thread_name: "loom-workers".into(),
     })
@@ -91,8 +98,14 @@ fn submit(inner: &Inner, ends: &Arc<Ends>) -> (Result<(), PoolError>, Receiver) 
 /// shutdown fails.
 #[test]
 fn submit_races_with_shutdown() {
-    loom::model(|| {
-        let inner = pool(2);
+    for spin in [Duration::ZERO, SPIN] {
+        loom::model(move || submit_and_shutdown(spin));
+    }
+}
+
+fn submit_and_shutdown(spin: Duration) {
+    {
+        let inner = pool(2, spin);
         let ends = Arc::new(Ends::default());
         let (first, first_rx) = submit(&inner, &ends);
         first.unwrap();
@@ -124,7 +137,7 @@ fn submit_races_with_shutdown() {
 
         let (job, _rx) = Job::new(|| (), None);
         assert!(inner.submit(job, false).unwrap_err().is_shutdown());
-    });
+    }
 }
 
 /// Jobs done so far, and a condvar signalled at each.
@@ -154,11 +167,19 @@ impl Done {
 /// three is two) and puts that job in its own deque, where it waits behind the blocker.
 /// A second worker that looked while the batch was in transit saw nothing and went to
 /// sleep; only `share_batch`'s wake gets it up to steal that job. Without it the
-/// blocker waits forever, which loom reports as a deadlock.
+/// blocker waits forever, which loom reports as a deadlock. With the spin on, the
+/// submits may also skip their wake while a worker spins, and only that worker's
+/// hand-on gets the other one up.
 #[test]
 fn batch_steal_wakes_a_sleeper() {
-    loom::model(|| {
-        let inner = pool(2);
+    for spin in [Duration::ZERO, SPIN] {
+        loom::model(move || batch_steal(spin));
+    }
+}
+
+fn batch_steal(spin: Duration) {
+    {
+        let inner = pool(2, spin);
         let done = Arc::new(Done::default());
         let mut handles = Vec::new();
         let blocker = {
@@ -179,6 +200,42 @@ fn batch_steal_wakes_a_sleeper() {
         }
 
         done.wait_for(3);
+
+        let report = inner.shutdown(LONG);
+        assert!(report.is_clean(), "{report}");
+    }
+}
+
+/// Two workers with the spin on, two jobs; the first blocks until the second has run.
+/// Both submits may come while one worker spins (so neither wakes anybody) and the other
+/// sleeps; the spinner takes the first job alone (a batch of one leaves its deque empty,
+/// so `share_batch` wakes nobody either). Only the spinner's hand-on, when it stops
+/// spinning and sees work left, gets the sleeper up for the second job; without it the
+/// blocker waits forever, which loom reports as a deadlock.
+#[test]
+fn a_spinning_worker_hands_on_the_wakes_it_skipped() {
+    loom::model(|| {
+        let inner = pool(2, SPIN);
+        let done = Arc::new(Done::default());
+        let blocker = {
+            let done = done.clone();
+            move || {
+                done.wait_for(1);
+                done.finish();
+            }
+        };
+        let (job, _first) = Job::new(blocker, None);
+        inner.submit(job, false).unwrap();
+        let (job, _second) = Job::new(
+            {
+                let done = done.clone();
+                move || done.finish()
+            },
+            None,
+        );
+        inner.submit(job, false).unwrap();
+
+        done.wait_for(2);
 
         let report = inner.shutdown(LONG);
         assert!(report.is_clean(), "{report}");

@@ -74,7 +74,8 @@ use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 pub use self::builder::{
-    Builder, DEFAULT_QUEUE_CAPACITY, MAX_QUEUE_CAPACITY, MAX_THREADS, default_threads,
+    Builder, DEFAULT_QUEUE_CAPACITY, DEFAULT_SPIN, MAX_QUEUE_CAPACITY, MAX_SPIN, MAX_THREADS,
+    default_threads,
 };
 pub use self::metrics::WorkerMetrics;
 use self::pool::{EXPIRED, Inner, Job, JobDeadline, POOL, QUEUED};
@@ -496,6 +497,12 @@ impl WorkerPool {
     /// The pool's size.
     pub fn threads(&self) -> usize {
         self.inner().config.threads
+    }
+
+    /// How long a worker that ran out of jobs keeps looking before it sleeps
+    /// ([`Builder::spin`]).
+    pub fn spin(&self) -> Duration {
+        self.inner().config.spin
     }
 
     /// Stops taking jobs, cancels queued ones (their handles report

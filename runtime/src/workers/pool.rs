@@ -11,18 +11,26 @@
 //!
 //! # Sleeping and waking
 //!
-//! A worker that finds nothing spins briefly (`Backoff`), then:
+//! A worker that finds nothing spins briefly (`Backoff`). Then, when no other worker is
+//! `spinning` and the configured spin is not zero, it raises `spinning` and keeps
+//! looking for up to the spin (a job submitted meanwhile starts without a wake-up); it
+//! lowers `spinning`, issues a `SeqCst` fence and, when work is left anywhere and someone
+//! sleeps, wakes one — submits skip their wake while a worker spins, so the jobs they
+//! queued are passed on here. Then, or when it did not spin:
 //!
 //! 1. raises `sleeping` and issues a `SeqCst` fence;
 //! 2. looks for work once more, and runs it if found (lowering `sleeping`);
 //! 3. otherwise waits on the condvar until it finds a wake token (or shutdown), takes
 //!    one, and lowers `sleeping`.
 //!
-//! A submitter pushes the job, issues a `SeqCst` fence, and reads `sleeping`; if anyone
-//! sleeps it adds a token (at most one per sleeper) and notifies one. The fences order
-//! "push, then read `sleeping`" against "raise `sleeping`, then look": either the worker
-//! finds the job in step 2 or the submitter sees it sleeping and wakes it. A busy pool
-//! pays one fence and one load per submit, and no lock.
+//! A submitter pushes the job, issues a `SeqCst` fence, and reads `spinning`, then
+//! `sleeping`; if nobody spins and anyone sleeps it adds a token (at most one per
+//! sleeper) and notifies one. The fences order "push, then read `sleeping`" against
+//! "raise `sleeping`, then look": either the worker finds the job in step 2 or the
+//! submitter sees it sleeping and wakes it; and "push, then read `spinning`" against
+//! "lower `spinning`, then look for work left": a submit that saw a spinner has its job
+//! found by it or passed on by it. A busy pool pays one fence and two loads per submit,
+//! and no lock.
 //!
 //! A batch steal (from the injector or a peer) moves jobs out of sight for a moment: a
 //! worker that looks then may see nothing and go to sleep. So a thread whose steal left
@@ -187,6 +195,8 @@ pub(crate) struct Inner {
     stealers: Vec<Stealer<Job>>,
     pub(crate) slots: QueueSlots,
     sleeping: CachePadded<AtomicUsize>,
+    /// 1 while a worker spins looking for work (at most one does).
+    spinning: CachePadded<AtomicUsize>,
     tokens: Mutex<usize>,
     wake: Condvar,
     submitted: CachePadded<AtomicU64>,
@@ -211,6 +221,7 @@ impl Inner {
             stealers: deques.iter().map(Worker::stealer).collect(),
             slots: QueueSlots::new(config.queue_capacity),
             sleeping: CachePadded::new(AtomicUsize::new(0)),
+            spinning: CachePadded::new(AtomicUsize::new(0)),
             tokens: Mutex::new(0),
             wake: Condvar::new(),
             submitted: CachePadded::new(AtomicU64::new(0)),
@@ -279,7 +290,9 @@ impl Inner {
             self.drain_queues();
             return Ok(());
         }
-        if self.sleeping.load(Ordering::SeqCst) > 0 {
+        // A spinning worker finds the job, or passes it on when it stops (see the module
+        // docs): no wake from here while one spins.
+        if self.spinning.load(Ordering::SeqCst) == 0 && self.sleeping.load(Ordering::SeqCst) > 0 {
             self.wake_one();
         }
         Ok(())
@@ -360,12 +373,15 @@ impl Inner {
         }
         LOCAL.with(|local| *local.borrow_mut() = Some((self.id(), deque)));
         let backoff = Backoff::new();
+        // Whether this thread already spun since its last job: once per dry spell.
+        let mut spun = false;
         loop {
             if self.shutdown.load(Ordering::Acquire) {
                 break;
             }
             if let Some(job) = self.find(index) {
                 backoff.reset();
+                spun = false;
                 self.run_job(index, job);
                 continue;
             }
@@ -373,10 +389,33 @@ impl Inner {
                 backoff.snooze();
                 continue;
             }
+            if !spun
+                && !self.config.spin.is_zero()
+                && self
+                    .spinning
+                    .compare_exchange(0, 1, Ordering::SeqCst, Ordering::SeqCst)
+                    .is_ok()
+            {
+                spun = true;
+                let job = self.spin_for_work(index);
+                self.spinning.store(0, Ordering::SeqCst);
+                fence(Ordering::SeqCst);
+                // Submits skipped their wake while this thread spun: pass their jobs on.
+                if self.has_work() && self.sleeping.load(Ordering::SeqCst) > 0 {
+                    self.wake_one();
+                }
+                if let Some(job) = job {
+                    backoff.reset();
+                    spun = false;
+                    self.run_job(index, job);
+                }
+                continue;
+            }
             if !self.sleep(index) {
                 break;
             }
             backoff.reset();
+            spun = false;
         }
         // Shutdown (or release): drop what is left in this thread's deque.
         let left = LOCAL.with(|local| local.borrow_mut().take());
@@ -390,6 +429,39 @@ impl Inner {
         let mut alive = self.alive.lock();
         *alive -= 1;
         self.exited.notify_all();
+    }
+
+    /// Looks for a job until one turns up, the spin passes, or the pool stops or is
+    /// released; the caller has raised `spinning`.
+    #[cfg(not(all(test, loom)))]
+    fn spin_for_work(&self, index: usize) -> Option<Job> {
+        let until = Instant::now() + self.config.spin;
+        let mut round = 0u32;
+        loop {
+            if let Some(job) = self.find(index) {
+                return Some(job);
+            }
+            if self.shutdown.load(Ordering::Acquire) || self.released.load(Ordering::Acquire) {
+                return None;
+            }
+            // The clock every 16 looks; a yield now and then, so a spinning worker never
+            // keeps a core from a thread that has work.
+            round = round.wrapping_add(1);
+            if round.is_multiple_of(16) {
+                if Instant::now() >= until {
+                    return None;
+                }
+                thread::yield_now();
+            } else {
+                std::hint::spin_loop();
+            }
+        }
+    }
+
+    /// Under loom there is no clock: one more look.
+    #[cfg(all(test, loom))]
+    fn spin_for_work(&self, index: usize) -> Option<Job> {
+        self.find(index)
     }
 
     /// Steps 1–3 of the sleep protocol. `false` when the thread should exit.
