@@ -5,6 +5,8 @@
 #   bash fuzz/run.sh                      # every target, 60 s each
 #   FUZZ_SECONDS=600 bash fuzz/run.sh h1_request_head
 #   bash fuzz/run.sh --if-available       # exit 0 with a message when the toolchain is missing
+#   FUZZ_RUNS=100000 FUZZ_SEED=1 bash fuzz/run.sh   # a fixed number of inputs from a fixed
+#                                         # seed: the same verdict every time (what CI runs)
 #
 # Needs cargo-fuzz (`cargo install cargo-fuzz`) and the unstable flags it passes to rustc
 # (`-Zsanitizer=address`): the nightly toolchain when rustup has one, otherwise the
@@ -26,10 +28,18 @@ for arg in "$@"; do
 done
 
 seconds="${FUZZ_SECONDS:-60}"
-if ! [[ "$seconds" =~ ^[0-9]+$ ]] || [ "$seconds" -eq 0 ]; then
-  echo "fuzz/run.sh: FUZZ_SECONDS must be a whole number of seconds above 0, got '$seconds'" >&2
-  exit 2
-fi
+for knob in FUZZ_SECONDS FUZZ_RUNS FUZZ_SEED; do
+  value="${!knob:-1}"
+  if ! [[ "$value" =~ ^[0-9]+$ ]] || [ "$value" -eq 0 ]; then
+    echo "fuzz/run.sh: $knob must be a whole number above 0, got '$value'" >&2
+    exit 2
+  fi
+done
+# A fixed seed and a fixed number of inputs make a run repeatable; otherwise it is
+# bounded by time and seeded at random.
+bound=(-max_total_time="$seconds")
+[ -n "${FUZZ_RUNS:-}" ] && bound=(-runs="$FUZZ_RUNS")
+[ -n "${FUZZ_SEED:-}" ] && bound+=(-seed="$FUZZ_SEED")
 
 # The toolchain: cargo-fuzz first (a missing subcommand fails at once), then nightly
 # (asked of rustup, so a missing nightly is not installed behind our back), else stable
@@ -57,7 +67,7 @@ if [ "${#targets[@]}" -eq 0 ]; then
   mapfile -t targets < <("${cargo[@]}" fuzz list)
 fi
 
-echo "fuzzing ${targets[*]} for ${seconds} s each ($("${cargo[@]}" --version))"
+echo "fuzzing ${targets[*]}, ${bound[*]} each ($("${cargo[@]}" --version))"
 "${cargo[@]}" fuzz build
 
 scratch="$(mktemp -d)"
@@ -68,7 +78,7 @@ for target in "${targets[@]}"; do
   echo "== $target =="
   # The first corpus directory receives new inputs; the committed one is only read.
   if ! "${cargo[@]}" fuzz run "$target" "$scratch/$target" "corpus/$target" -- \
-    -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1; then
+    "${bound[@]}" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1; then
     failed+=("$target")
   fi
 done
