@@ -120,7 +120,7 @@ pub struct Config {
     server: ServerConfig,
     environment: Environment,
     ops_addr: Option<SocketAddr>,
-    metrics_token: Option<String>,
+    metrics_token: Option<std::sync::Arc<str>>,
 }
 
 impl Config {
@@ -194,13 +194,7 @@ impl Config {
         let workers = workers::Builder::from_env()?;
         let server = ServerConfig::from_env()?;
         let ops_addr = Config::var("KEEL_OPS_ADDR", parse_addr)?;
-        let metrics_token = Config::var("KEEL_METRICS_TOKEN", |name, v| {
-            if v.chars().any(|c| c.is_whitespace() || c.is_control()) {
-                Err(EnvError::new(name, "<hidden>", "a token without spaces"))
-            } else {
-                Ok(v.to_owned())
-            }
-        })?;
+        let metrics_token = Config::var("KEEL_METRICS_TOKEN", crate::ops::parse_token)?;
         Ok(Config {
             host,
             port,
@@ -301,16 +295,18 @@ impl Config {
         self.metrics_token.as_deref()
     }
 
-    /// The ops endpoints: on `KEEL_OPS_ADDR` (bound now) when set, else on the main
-    /// listener. Add readiness checks to it before handing it to the server.
+    /// The ops endpoints (probes and `/metrics`, guarded by `KEEL_METRICS_TOKEN` when
+    /// set): on `KEEL_OPS_ADDR` (bound now) when set, else on the main listener. Add
+    /// readiness checks to it before handing it to the server.
     ///
     /// # Errors
     ///
     /// When `KEEL_OPS_ADDR` cannot be bound.
     pub fn ops(&self) -> io::Result<Ops> {
+        let ops = Ops::new().metrics_token(self.metrics_token.as_deref().unwrap_or(""));
         match self.ops_addr {
-            Some(addr) => Ops::new().listen(addr),
-            None => Ok(Ops::new()),
+            Some(addr) => ops.listen(addr),
+            None => Ok(ops),
         }
     }
 

@@ -351,3 +351,30 @@ fn development_shows_5xx_messages() {
     let json = c.get("/gone").assert_error(410, "gone");
     assert_eq!(json["error"], "widget 9 was deleted");
 }
+
+#[test]
+fn the_server_header_is_a_setting_off_by_default() {
+    let app = || {
+        Router::new()
+            .get("/", || async { "hi" })
+            .get("/own", || async {
+                let mut res = keel_http::Response::new(StatusCode::OK);
+                res.set_header("server", "the handler's");
+                res
+            })
+    };
+    let quiet = TestServer::start(ServerConfig::default(), app);
+    let res = quiet.connect().get("/");
+    assert_eq!((res.status, res.header("server")), (200, None));
+
+    let named = TestServer::start(ServerConfig::default().server_header(Some("keel")), app);
+    let mut c = named.connect();
+    assert_eq!(c.get("/").header("server"), Some("keel"));
+    // Errors rendered by Keel carry it too; a handler's own wins.
+    let missing = c.get("/missing");
+    assert_eq!(
+        (missing.status, missing.header("server")),
+        (404, Some("keel"))
+    );
+    assert_eq!(c.get("/own").header("server"), Some("the handler's"));
+}

@@ -9,7 +9,7 @@ mod util;
 use std::io::Write;
 use std::process::{Command, Stdio};
 
-use keel_http::{Path, Router, ServerConfig, metrics};
+use keel_http::{Ops, Path, Router, Server, ServerConfig, metrics};
 use serde_json::Value;
 use util::{Client, TestServer};
 
@@ -330,8 +330,8 @@ fn scrape_parses_and_holds_every_family() {
 
 #[test]
 fn token_guards_the_endpoint() {
-    let config = ServerConfig::default().metrics_token("s3cret-token");
-    let server = TestServer::start(config, || Router::new().get("/", || async { "hi" }));
+    let server = ops_server(Ops::new().metrics_token("s3cret-token"));
+    let server = TestServer::start_server(2, server, || Router::new().get("/", || async { "hi" }));
     let mut c = server.connect();
     let res = scrape(&mut c, None);
     res.assert_error(401, "unauthorized");
@@ -354,10 +354,18 @@ fn token_guards_the_endpoint() {
 
 #[test]
 fn endpoint_can_be_turned_off() {
-    let config = ServerConfig::default().metrics(false);
-    let server = TestServer::start(config, || {
+    let server = ops_server(Ops::new().metrics(false));
+    let server = TestServer::start_server(2, server, || {
         Router::new().get("/metrics", || async { "the app's own" })
     });
     let res = server.connect().get("/metrics");
     assert_eq!((res.status, res.text()), (200, "the app's own"));
+}
+
+/// A server on a free port with `ops` as its ops endpoints.
+fn ops_server(ops: Ops) -> Server {
+    Server::bind("127.0.0.1:0")
+        .expect("bind")
+        .handle_signals(false)
+        .ops(ops)
 }

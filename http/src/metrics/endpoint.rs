@@ -1,45 +1,36 @@
-//! The `/metrics` endpoint: checks the bearer token when one is configured (401
+//! The `/metrics` endpoint's handler, mounted by the ops endpoints ([`Ops`](crate::Ops))
+//! beside the health probes: checks the bearer token when one is configured (401
 //! otherwise), gathers every family and answers in the text exposition format.
 
-use std::rc::Rc;
+use std::sync::Arc;
 
 use super::gather::gather;
 use super::text::CONTENT_TYPE;
 use crate::error::AppError;
-use crate::handler::BoxedHandler;
-use crate::proto::method::Method;
 use crate::request::Request;
 use crate::response::{IntoResponse, Response};
-use crate::server::ServerConfig;
 use crate::status::StatusCode;
 
 /// The path the endpoint answers on.
 pub const METRICS_PATH: &str = "/metrics";
 
-/// The endpoint's handler when `method` and `path` ask for it and `config` enables it.
-pub(crate) fn route(config: &ServerConfig, method: &Method, path: &str) -> Option<BoxedHandler> {
-    if !config.metrics || path != METRICS_PATH || !matches!(method, Method::Get | Method::Head) {
-        return None;
+/// The endpoint's handler, for the ops router (`GET`, and so `HEAD`, on
+/// [`METRICS_PATH`]): with a `token`, a request without `Authorization: Bearer <token>`
+/// gets 401.
+pub(crate) async fn serve(req: Request, token: Option<Arc<str>>) -> Response {
+    if let Some(token) = token
+        && !authorized(req.header("authorization"), &token)
+    {
+        let mut res = AppError::new(
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+            "a valid bearer token is required for /metrics",
+        )
+        .into_response();
+        res.set_header("www-authenticate", "Bearer");
+        return res;
     }
-    let token = config.metrics_token.clone();
-    Some(Rc::new(move |req: Request| {
-        let token = token.clone();
-        Box::pin(async move {
-            if let Some(token) = token
-                && !authorized(req.header("authorization"), &token)
-            {
-                let mut res = AppError::new(
-                    StatusCode::UNAUTHORIZED,
-                    "unauthorized",
-                    "a valid bearer token is required for /metrics",
-                )
-                .into_response();
-                res.set_header("www-authenticate", "Bearer");
-                return res;
-            }
-            scrape().await
-        })
-    }))
+    scrape().await
 }
 
 async fn scrape() -> Response {

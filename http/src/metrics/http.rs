@@ -118,9 +118,9 @@ impl Default for HttpStats {
 
 impl HttpStats {
     /// A request reached the handler stage; counted in flight until the guard drops.
-    pub(crate) fn start(self: &Rc<HttpStats>) -> InFlight {
+    pub(crate) fn start(self: &Rc<HttpStats>) -> InFlightCount {
         self.in_flight.set(self.in_flight.get() + 1);
-        InFlight(self.clone())
+        InFlightCount(self.clone())
     }
 
     /// A request was answered with `status` after `took`; `route` is its pattern
@@ -211,9 +211,9 @@ impl HttpStats {
 
 /// Counts a request in flight until dropped (also when its connection task is).
 #[derive(Debug)]
-pub(crate) struct InFlight(Rc<HttpStats>);
+pub(crate) struct InFlightCount(Rc<HttpStats>);
 
-impl Drop for InFlight {
+impl Drop for InFlightCount {
     fn drop(&mut self) {
         self.0
             .in_flight

@@ -29,9 +29,9 @@
 //!
 //! # Serving
 //!
-//! The server answers `GET /metrics` itself, before the router, unless
-//! [`ServerConfig::metrics`](crate::ServerConfig::metrics) turns it off. With a token
-//! ([`ServerConfig::metrics_token`](crate::ServerConfig::metrics_token) or
+//! The ops endpoints ([`Ops`](crate::Ops)) answer `GET /metrics` beside the health
+//! probes, before the application's router, unless [`Ops::metrics`](crate::Ops::metrics)
+//! turns it off. With a token ([`Ops::metrics_token`](crate::Ops::metrics_token) or
 //! `KEEL_METRICS_TOKEN`) it wants `Authorization: Bearer <token>` and answers 401
 //! otherwise.
 
@@ -45,11 +45,11 @@ mod user;
 
 pub use self::collect::{register_collector, register_local_collector};
 pub use self::endpoint::METRICS_PATH;
-pub(crate) use self::endpoint::route;
+pub(crate) use self::endpoint::serve as serve_endpoint;
 pub(crate) use self::gather::http_stats;
 pub use self::gather::{gather, gather_local};
-pub(crate) use self::http::HttpStats;
 pub use self::http::{DURATION_BUCKETS, UNMATCHED_ROUTE};
+pub(crate) use self::http::{HttpStats, InFlightCount};
 pub use self::text::{CONTENT_TYPE, HistogramValue, Kind, MetricSet};
 pub use self::user::{Counter, DEFAULT_BUCKETS, Gauge, Histogram, counter, gauge, histogram};
 

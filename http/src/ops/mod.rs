@@ -1,6 +1,7 @@
 //! The operations endpoints, answered by the server itself before the application's
-//! router: the health probes (`/health/live`, `/health/ready`, `/health/startup`) and,
-//! later, `/metrics`. [`Ops`] configures them; `OpsMount` is one loop's instance.
+//! router: the health probes (`/health/live`, `/health/ready`, `/health/startup`) and
+//! `/metrics`. [`Ops`] configures them all, in one place; `OpsMount` is one loop's
+//! instance.
 //!
 //! # Where they are served
 //!
@@ -34,12 +35,11 @@
 //!
 //! # `/metrics`
 //!
-//! The Prometheus endpoint ([`metrics`](crate::metrics)) is the other ops route. The
-//! connection answers it next to the probes, before the application's router and
-//! outside its middleware, wherever the probes are: on the main listener by default, or
-//! only on the separate ops address when one is set (`KEEL_OPS_ADDR`). Its bearer token
-//! is [`ServerConfig::metrics_token`](crate::ServerConfig::metrics_token)
-//! (`KEEL_METRICS_TOKEN`).
+//! The Prometheus endpoint ([`metrics`](crate::metrics)) is the other ops route, mounted
+//! beside the probes: before the application's router and outside its middleware,
+//! wherever the probes are — on the main listener by default, or only on the separate
+//! ops address when one is set (`KEEL_OPS_ADDR`). [`Ops::metrics`] turns it off;
+//! [`Ops::metrics_token`] (`KEEL_METRICS_TOKEN`) makes it want a bearer token.
 
 mod checks;
 mod health;
@@ -51,11 +51,15 @@ use std::net::{SocketAddr, ToSocketAddrs};
 use std::sync::Arc;
 use std::time::Duration;
 
+use keel_runtime::env::{self, EnvError};
+
 use self::checks::Checks;
 pub use self::checks::{CheckResult, CheckState, DEFAULT_CHECK_CACHE, DEFAULT_CHECK_TIMEOUT};
 pub(crate) use self::health::Health;
 pub use self::health::HealthHandle;
 use self::health::Policy;
+use crate::metrics::{METRICS_PATH, serve_endpoint};
+use crate::request::Request;
 use crate::router::Router;
 use crate::server::ShutdownSignal;
 
@@ -90,6 +94,8 @@ pub struct Ops {
     policy: Policy,
     listener: Option<std::net::TcpListener>,
     enabled: bool,
+    metrics: bool,
+    metrics_token: Option<Arc<str>>,
 }
 
 impl Default for Ops {
@@ -111,6 +117,28 @@ impl Ops {
             },
             listener: None,
             enabled: true,
+            metrics: true,
+            metrics_token: None,
+        }
+    }
+
+    /// [`Ops::new`] with `KEEL_OPS_ADDR` (a separate address, bound now: `0.0.0.0:9090`
+    /// or `9090`) and `KEEL_METRICS_TOKEN` (the bearer token `/metrics` requires) read
+    /// from the environment.
+    ///
+    /// # Errors
+    ///
+    /// A bad value (`InvalidInput`, naming the variable), or an address that cannot be
+    /// bound.
+    pub fn from_env() -> io::Result<Ops> {
+        let invalid = |e: EnvError| io::Error::new(io::ErrorKind::InvalidInput, e);
+        let addr = env::var("KEEL_OPS_ADDR", crate::config::parse_addr).map_err(invalid)?;
+        let token = env::var("KEEL_METRICS_TOKEN", parse_token).map_err(invalid)?;
+        let mut ops = Ops::new();
+        ops.metrics_token = token;
+        match addr {
+            Some(addr) => ops.listen(addr),
+            None => Ok(ops),
         }
     }
 
@@ -196,18 +224,62 @@ impl Ops {
         self
     }
 
+    /// Whether `/metrics` is served. # Default: on.
+    pub fn metrics(mut self, on: bool) -> Ops {
+        self.metrics = on;
+        self
+    }
+
+    /// The bearer token `/metrics` requires (`Authorization: Bearer <token>`, else 401);
+    /// an empty token means none. # Default: none (`KEEL_METRICS_TOKEN` with
+    /// [`from_env`](Ops::from_env)).
+    pub fn metrics_token(mut self, token: impl Into<String>) -> Ops {
+        let token = token.into();
+        self.metrics_token = (!token.is_empty()).then(|| Arc::from(token));
+        self
+    }
+
     pub(crate) fn is_enabled(&self) -> bool {
         self.enabled
     }
 
-    /// Splits into the shared probe state and the separate listener, if any.
+    /// Splits into what every loop's mount shares and the separate listener, if any.
     pub(crate) fn into_parts(
         self,
         signal: Arc<ShutdownSignal>,
-    ) -> (Arc<Health>, Option<std::net::TcpListener>) {
+    ) -> (OpsSurface, Option<std::net::TcpListener>) {
         let health = Health::new(signal, self.checks, self.policy);
-        (Arc::new(health), self.listener)
+        let surface = OpsSurface {
+            health: Arc::new(health),
+            metrics: self.metrics.then_some(self.metrics_token),
+        };
+        (surface, self.listener)
     }
+}
+
+/// The bearer token of `KEEL_METRICS_TOKEN`: visible ASCII, not empty.
+///
+/// # Errors
+///
+/// Anything else, naming `name` (never echoing the value: it is a secret).
+pub(crate) fn parse_token(name: &str, value: &str) -> Result<Arc<str>, EnvError> {
+    let value = value.trim();
+    if value.is_empty() || value.bytes().any(|b| !b.is_ascii_graphic()) {
+        return Err(EnvError::new(
+            name,
+            "<hidden>",
+            "a non-empty token of visible ASCII characters",
+        ));
+    }
+    Ok(Arc::from(value))
+}
+
+/// What every loop's ops endpoints share: the probes' state, and `/metrics` with its
+/// token (`None`: not served).
+#[derive(Clone)]
+pub(crate) struct OpsSurface {
+    health: Arc<Health>,
+    metrics: Option<Option<Arc<str>>>,
 }
 
 impl fmt::Debug for Ops {
@@ -217,6 +289,11 @@ impl fmt::Debug for Ops {
             .field("policy", &self.policy)
             .field("addr", &self.local_addr())
             .field("enabled", &self.enabled)
+            .field("metrics", &self.metrics)
+            .field(
+                "metrics_token",
+                &self.metrics_token.as_ref().map(|_| "[REDACTED]"),
+            )
             .finish()
     }
 }
@@ -228,11 +305,11 @@ pub(crate) struct OpsMount {
 }
 
 impl OpsMount {
-    /// The ops router of one loop. `/metrics` goes here too (see the module docs).
-    pub(crate) fn new(health: &Arc<Health>) -> OpsMount {
-        let live = health.clone();
-        let ready = health.clone();
-        let startup = health.clone();
+    /// The ops router of one loop: the probes, and `/metrics` unless it is off.
+    pub(crate) fn new(surface: &OpsSurface) -> OpsMount {
+        let live = surface.health.clone();
+        let ready = surface.health.clone();
+        let startup = surface.health.clone();
         let router = Router::new()
             .get(LIVE_PATH, move || std::future::ready(live.live()))
             .get(READY_PATH, move || {
@@ -240,20 +317,51 @@ impl OpsMount {
                 async move { health.ready().await }
             })
             .get(STARTUP_PATH, move || std::future::ready(startup.startup()));
-        OpsMount {
-            router,
-            paths: OpsMount::paths(),
+        match &surface.metrics {
+            Some(token) => {
+                let token = token.clone();
+                let router = router.get(METRICS_PATH, move |req: Request| {
+                    serve_endpoint(req, token.clone())
+                });
+                OpsMount {
+                    router,
+                    paths: &[LIVE_PATH, READY_PATH, STARTUP_PATH, METRICS_PATH],
+                }
+            }
+            None => OpsMount {
+                router,
+                paths: &[LIVE_PATH, READY_PATH, STARTUP_PATH],
+            },
         }
-    }
-
-    /// Every path the ops router answers.
-    pub(crate) fn paths() -> &'static [&'static str] {
-        &[LIVE_PATH, READY_PATH, STARTUP_PATH]
     }
 
     /// Whether `path` (without its query) is an ops path.
     #[inline]
     pub(crate) fn matches(&self, path: &str) -> bool {
         self.paths.contains(&path)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn metrics_token() {
+        assert_eq!(
+            &*parse_token("KEEL_METRICS_TOKEN", "abc-123").unwrap(),
+            "abc-123"
+        );
+        let err = parse_token("KEEL_METRICS_TOKEN", "has space").unwrap_err();
+        let message = err.to_string();
+        assert!(message.contains("KEEL_METRICS_TOKEN"), "{message}");
+        assert!(
+            !message.contains("has space"),
+            "the secret leaked: {message}"
+        );
+        let ops = Ops::new().metrics_token("t");
+        assert_eq!(ops.metrics_token.as_deref(), Some("t"));
+        assert!(Ops::new().metrics_token("").metrics_token.is_none());
+        assert!(Ops::new().metrics && !Ops::new().metrics(false).metrics);
     }
 }

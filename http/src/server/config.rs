@@ -57,14 +57,12 @@ pub struct ServerConfig {
     pub(crate) shutdown_timeout: Duration,
     pub(crate) shutdown_delay: Duration,
     pub(crate) environment: Environment,
-    pub(crate) metrics: bool,
-    pub(crate) metrics_token: Option<Arc<str>>,
     pub(crate) access_log: bool,
+    pub(crate) server_header: Option<Arc<str>>,
     pub(crate) trusted_proxies: TrustedProxies,
 }
 
 impl std::fmt::Debug for ServerConfig {
-    /// Every setting, with the metrics token redacted: configs end up in logs.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ServerConfig")
             .field("limits", &self.limits)
@@ -75,12 +73,8 @@ impl std::fmt::Debug for ServerConfig {
             .field("shutdown_timeout", &self.shutdown_timeout)
             .field("shutdown_delay", &self.shutdown_delay)
             .field("environment", &self.environment)
-            .field("metrics", &self.metrics)
-            .field(
-                "metrics_token",
-                &self.metrics_token.as_ref().map(|_| "[REDACTED]"),
-            )
             .field("access_log", &self.access_log)
+            .field("server_header", &self.server_header)
             .field("trusted_proxies", &self.trusted_proxies)
             .finish()
     }
@@ -97,9 +91,8 @@ impl Default for ServerConfig {
             shutdown_timeout: DEFAULT_SHUTDOWN_TIMEOUT,
             shutdown_delay: DEFAULT_SHUTDOWN_DELAY,
             environment: Environment::Production,
-            metrics: true,
-            metrics_token: None,
             access_log: true,
+            server_header: None,
             trusted_proxies: TrustedProxies::none(),
         }
     }
@@ -110,8 +103,8 @@ impl ServerConfig {
     /// `KEEL_KEEPALIVE_TIMEOUT` (durations: `30s`, `500ms`), `KEEL_MAX_HEADER_SIZE`,
     /// `KEEL_MAX_BODY` (sizes: `16KiB`, `1MiB`), `KEEL_MAX_CONNECTIONS`,
     /// `KEEL_SHUTDOWN_TIMEOUT`, `KEEL_SHUTDOWN_DELAY`, `KEEL_ENV` (`production` or
-    /// `development`), `KEEL_METRICS_TOKEN` (the bearer token `/metrics` requires; not
-    /// empty), `KEEL_ACCESS_LOG` (`on` or `off`), `KEEL_TRUSTED_PROXIES` (see
+    /// `development`), `KEEL_ACCESS_LOG` (`on` or `off`), `KEEL_SERVER_HEADER` (the
+    /// `Server` header's value, e.g. `keel`; `off` for none), `KEEL_TRUSTED_PROXIES` (see
     /// [`TrustedProxies::parse`]) and `KEEL_FORWARDED_HEADER` (`x-forwarded-for` or
     /// `forwarded`).
     ///
@@ -160,8 +153,8 @@ impl ServerConfig {
         if let Some(on) = env::var("KEEL_ACCESS_LOG", env::parse_switch)? {
             c.access_log = on;
         }
-        if let Some(token) = env::var("KEEL_METRICS_TOKEN", parse_token)? {
-            c.metrics_token = Some(token);
+        if let Some(name) = env::var("KEEL_SERVER_HEADER", parse_server_header)? {
+            c.server_header = name;
         }
         if let Some(proxies) = env::var("KEEL_TRUSTED_PROXIES", TrustedProxies::parse_var)? {
             c.trusted_proxies = proxies;
@@ -226,22 +219,6 @@ impl ServerConfig {
         self
     }
 
-    /// Whether the server answers `GET /metrics` itself (before the router) with every
-    /// metric in the Prometheus text format; see [`metrics`](crate::metrics).
-    /// # Default: on.
-    pub fn metrics(mut self, on: bool) -> ServerConfig {
-        self.metrics = on;
-        self
-    }
-
-    /// The bearer token `/metrics` requires (`Authorization: Bearer <token>`; 401
-    /// without it). # Default: none, `/metrics` is open (env `KEEL_METRICS_TOKEN`).
-    pub fn metrics_token(mut self, token: impl Into<String>) -> ServerConfig {
-        let token: String = token.into();
-        self.metrics_token = (!token.is_empty()).then(|| Arc::from(token));
-        self
-    }
-
     /// The pre-stop delay: once shutdown starts, readiness answers 503 at once but the
     /// server keeps serving (and accepting) this long, so load balancers stop sending
     /// traffic before the listeners close. # Default: 0 s.
@@ -282,6 +259,27 @@ impl ServerConfig {
         &self.trusted_proxies
     }
 
+    /// The `Server` header every response carries (unless the handler set its own), e.g.
+    /// `keel`; `None` sends none. # Default: none — like hyper, Node and Fastify, and as
+    /// OWASP advises, a server does not name its software to every client; benchmark
+    /// entries (TechEmpower) turn it on (env `KEEL_SERVER_HEADER`).
+    ///
+    /// # Panics
+    ///
+    /// When `name` is not a valid header value (visible ASCII and spaces): a
+    /// misconfigured server must not start.
+    #[track_caller]
+    pub fn server_header(mut self, name: Option<&str>) -> ServerConfig {
+        if let Some(name) = name {
+            assert!(
+                valid_server_header(name),
+                "invalid Server header value {name:?}: visible ASCII and spaces, not empty"
+            );
+        }
+        self.server_header = name.map(Arc::from);
+        self
+    }
+
     /// Production or development. # Default: production.
     pub fn environment(mut self, environment: Environment) -> ServerConfig {
         self.environment = environment;
@@ -297,17 +295,27 @@ fn nonzero(name: &str, d: Duration) -> Result<Duration, EnvError> {
     }
 }
 
-fn parse_token(name: &str, value: &str) -> Result<Arc<str>, EnvError> {
-    let value = value.trim();
-    if value.is_empty() || value.bytes().any(|b| !b.is_ascii_graphic()) {
-        // The value is a secret: never echo it.
+/// `KEEL_SERVER_HEADER`: a name for the `Server` header, or `off`.
+fn parse_server_header(name: &str, value: &str) -> Result<Option<Arc<str>>, EnvError> {
+    if value.eq_ignore_ascii_case("off") {
+        return Ok(None);
+    }
+    if !valid_server_header(value) {
         return Err(EnvError::new(
             name,
-            "<hidden>",
-            "a non-empty token of visible ASCII characters",
+            value,
+            "a product name of visible ASCII characters (e.g. keel), or off",
         ));
     }
-    Ok(Arc::from(value))
+    Ok(Some(Arc::from(value)))
+}
+
+fn valid_server_header(value: &str) -> bool {
+    !value.is_empty()
+        && value.len() <= 128
+        && value.bytes().all(|b| b.is_ascii_graphic() || b == b' ')
+        && !value.starts_with(' ')
+        && !value.ends_with(' ')
 }
 
 fn parse_forwarded_header(name: &str, value: &str) -> Result<ForwardedHeader, EnvError> {
@@ -331,26 +339,27 @@ mod tests {
     use super::*;
 
     #[test]
-    fn metrics_token() {
+    fn server_header() {
+        assert_eq!(ServerConfig::default().server_header, None);
+        let c = ServerConfig::default().server_header(Some("keel"));
+        assert_eq!(c.server_header.as_deref(), Some("keel"));
         assert_eq!(
-            &*parse_token("KEEL_METRICS_TOKEN", "abc-123").unwrap(),
-            "abc-123"
+            parse_server_header("KEEL_SERVER_HEADER", "keel/0.1")
+                .unwrap()
+                .as_deref(),
+            Some("keel/0.1")
         );
-        let err = parse_token("KEEL_METRICS_TOKEN", "has space").unwrap_err();
-        let message = err.to_string();
-        assert!(message.contains("KEEL_METRICS_TOKEN"), "{message}");
-        assert!(
-            !message.contains("has space"),
-            "the secret leaked: {message}"
+        assert_eq!(
+            parse_server_header("KEEL_SERVER_HEADER", "OFF").unwrap(),
+            None
         );
-        let c = ServerConfig::default().metrics_token("t");
-        assert_eq!(c.metrics_token.as_deref(), Some("t"));
-        assert!(
-            ServerConfig::default()
-                .metrics_token("")
-                .metrics_token
-                .is_none()
-        );
-        assert!(ServerConfig::default().metrics && !c.clone().metrics(false).metrics);
+        let err = parse_server_header("KEEL_SERVER_HEADER", "bad\u{7f}").unwrap_err();
+        assert!(err.to_string().contains("KEEL_SERVER_HEADER"), "{err}");
+    }
+
+    #[test]
+    #[should_panic(expected = "invalid Server header")]
+    fn a_bad_server_header_stops_startup() {
+        let _ = ServerConfig::default().server_header(Some("two\r\nlines"));
     }
 }

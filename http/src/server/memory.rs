@@ -8,7 +8,8 @@ use std::rc::Rc;
 
 use super::LoopServer;
 use super::config::ServerConfig;
-use super::conn::{Conn, Transport};
+use super::h1::Conn;
+use super::transport::Transport;
 use crate::router::Router;
 
 /// The peer address requests served in memory report.

@@ -1,7 +1,16 @@
 //! [`Server`]: binds one listener per loop on the same address (`SO_REUSEPORT`, the
 //! kernel balances connections), builds the application once per loop, serves each
-//! connection as a task on the loop that accepted it, answers the ops endpoints
-//! ([`Ops`](crate::Ops): health probes) and runs the shutdown state machine.
+//! connection as a task on the loop that accepted it, and runs the shutdown state
+//! machine.
+//!
+//! # The parts
+//!
+//! * [`h1`]: an HTTP/1.1 connection — reads, parses, frames, writes, keep-alive.
+//! * [`dispatch`]: the one door into the application for every protocol — the ops
+//!   endpoints ([`Ops`](crate::Ops): probes and `/metrics`), the router, middleware,
+//!   panic catching, request context, span, RED metrics and the access log
+//!   ([`access_log`]); errors rendered in one place ([`render`]).
+//! * [`shutdown`], [`hooks`], [`report`], [`in_flight`]: the drain.
 //!
 //! # Shutdown, one state machine ([`Phase`])
 //!
@@ -27,17 +36,21 @@
 //!    [`exit_code`](ServeReport::exit_code) is 0 or 1. A second SIGINT exits at once
 //!    (status 130).
 
+mod access_log;
 mod catch_panic;
 pub(crate) mod config;
-mod conn;
+mod dispatch;
+mod h1;
 mod hooks;
 mod in_flight;
 pub(crate) mod memory;
+mod render;
 mod report;
 mod request_id;
 mod select;
 mod shutdown;
 mod trace;
+mod transport;
 mod within;
 
 use std::cell::{Cell, RefCell};
@@ -116,9 +129,6 @@ pub(crate) struct LoopServer {
     open: Cell<usize>,
     /// This loop's HTTP figures (shared by every server on the loop).
     pub(crate) stats: Rc<HttpStats>,
-    /// The `route` label of the built-in `/metrics` endpoint (one `Rc` per loop, so the
-    /// figures key on one address).
-    pub(crate) metrics_route: Rc<str>,
     /// Static response header fields already checked on this loop (shared by its
     /// connections, so a new connection starts with them known).
     pub(crate) checked_statics: RefCell<CheckedStatics>,
@@ -135,7 +145,6 @@ impl LoopServer {
             in_flight: InFlight::default(),
             open: Cell::new(0),
             stats: crate::metrics::http_stats(),
-            metrics_route: Rc::from(crate::metrics::METRICS_PATH),
             checked_statics: RefCell::default(),
         }
     }
@@ -271,7 +280,7 @@ impl Server {
             hooks,
         } = self;
         let ops_enabled = ops.is_enabled();
-        let (health, ops_listener) = ops.into_parts(signal.clone());
+        let (surface, ops_listener) = ops.into_parts(signal.clone());
         let separate_ops = ops_enabled && ops_listener.is_some();
         let ops_listener = Arc::new(Mutex::new(ops_listener.filter(|_| ops_enabled)));
         let needed = runtime.handle().loops() + usize::from(separate_ops);
@@ -289,12 +298,12 @@ impl Server {
             let listener = first.lock().take();
             let app = make_app();
             let state_error = app.check_states().err();
-            let mount = (ops_enabled && !separate_ops).then(|| OpsMount::new(&health));
+            let mount = (ops_enabled && !separate_ops).then(|| OpsMount::new(&surface));
             let ops = if ctx.index() == 0 {
                 ops_listener
                     .lock()
                     .take()
-                    .map(|l| (l, OpsMount::new(&health).router))
+                    .map(|l| (l, OpsMount::new(&surface)))
             } else {
                 None
             };
@@ -325,13 +334,13 @@ impl Server {
                 };
                 // Loop 0 also serves the separate ops listener, until its own drain ends.
                 let stop_ops = Rc::new(LocalDrain::default());
-                let ops_task = match ops.map(|(l, router)| (TcpListener::from_std(l), router)) {
-                    Some((Ok(listener), router)) => {
+                let ops_task = match ops.map(|(l, mount)| (TcpListener::from_std(l), mount)) {
+                    Some((Ok(listener), mount)) => {
                         started();
                         let stop = stop_ops.clone();
                         let config = config.clone();
                         Some(keel_runtime::spawn_local(serve_ops(
-                            listener, router, config, stop,
+                            listener, mount, config, stop,
                         )))
                     }
                     Some((Err(e), _)) => {
@@ -349,12 +358,6 @@ impl Server {
                 match listener {
                     Ok(listener) => {
                         started();
-                        // With a separate ops address, `/metrics` lives there only.
-                        let config = if separate_ops {
-                            config.metrics(false)
-                        } else {
-                            config
-                        };
                         let l = serve_loop(listener, app, mount, config, signal).await;
                         let mut all = left.lock();
                         all.open += l.open;
@@ -474,15 +477,15 @@ async fn serve_loop(
     Leftovers { open, requests }
 }
 
-/// The separate ops listener (on loop 0): serves until `stop`, then gives its
-/// connections a short drain.
+/// The separate ops listener (on loop 0): serves the ops endpoints (every other path is
+/// a 404) until `stop`, then gives its connections a short drain.
 async fn serve_ops(
     listener: TcpListener,
-    router: Router,
+    mount: OpsMount,
     config: ServerConfig,
     stop: Rc<LocalDrain>,
 ) {
-    let server = Rc::new(LoopServer::new(router, config, None));
+    let server = Rc::new(LoopServer::new(Router::new(), config, Some(mount)));
     let accepting = async {
         loop {
             accept_one(&listener, &server).await;
@@ -509,7 +512,7 @@ async fn accept_one(listener: &TcpListener, server: &Rc<LoopServer>) {
             }
             server.open.set(server.open.get() + 1);
             let open = OpenGuard(server.clone());
-            keel_runtime::spawn_local(conn::serve(stream, peer, server.clone(), open));
+            keel_runtime::spawn_local(h1::serve(stream, peer, server.clone(), open));
         }
         Err(e) => {
             tracing::warn!(error = %e, "accept failed");

@@ -1,0 +1,358 @@
+//! The one door into the application, whatever the protocol. A protocol (today the
+//! HTTP/1.1 connection in [`h1`](super::h1); HTTP/2 streams and an in-memory test client
+//! later) reads and parses a request, then hands it here and writes what comes back:
+//!
+//! 1. [`Exchange::begin`]: the request's context (a well-formed client `X-Request-ID`
+//!    or a new id), its server span, the client's address through trusted proxies, and
+//!    the route: the ops endpoints first (probes, `/metrics`: outside the application's
+//!    middleware), then the application's router.
+//! 2. The protocol reads the body within [`Exchange::body_limit`] and
+//!    [`Exchange::deadline`] (a refusal goes through [`Exchange::refuse`]).
+//! 3. [`Exchange::call`] runs the middleware chain and handler's synchronous part under
+//!    the request's context with panics caught; [`Exchange::respond`] awaits it within
+//!    the request timeout. A panic is a 500, a timeout a 408, and a carried error is
+//!    rendered ([`render`](super::render)).
+//! 4. After writing, [`Exchange::finish`] counts the RED metrics, ends the span and writes
+//!    the access log line.
+//!
+//! Between the first step that waits and [`finish`](Exchange::finish), the request is on
+//! its loop's in-flight list, so a drain past its deadline can name it.
+//!
+//! Not an `async fn` end to end: `call` is synchronous so the request's storage ends
+//! before the first `.await` (as an `async fn` argument it would stay in every later
+//! state of the connection's future).
+
+use std::net::{IpAddr, SocketAddr};
+use std::rc::Rc;
+use std::time::Instant;
+
+use keel_runtime::task_context::{self, Context};
+use keel_runtime::time::CoarseInstant;
+
+use super::LoopServer;
+use super::access_log::{self, AccessLine};
+use super::catch_panic::{CatchPanic, catch};
+use super::render::{self, refusal};
+use super::request_id::new_request_id;
+use super::trace::{self, ServerSpan};
+use super::within::within;
+use crate::body::Body;
+use crate::error::AppError;
+use crate::handler::{BoxFuture, BoxedHandler};
+use crate::metrics::InFlightCount;
+use crate::middleware::{Middleware, Next};
+use crate::proto::{BodyLength, Method, RequestHead};
+use crate::request::Request;
+use crate::response::{IntoResponse, Response};
+use crate::router::{Params, Resolved, error_endpoint};
+use crate::status::StatusCode;
+
+/// The handler's future, or the message of a panic in its synchronous part.
+pub(crate) type Call = Result<BoxFuture<Response>, String>;
+
+/// One request on its way through the application.
+pub(crate) struct Exchange {
+    server: Rc<LoopServer>,
+    peer: SocketAddr,
+    /// Timeouts are seconds long and the duration metric's buckets start at 5 ms: the
+    /// coarse clock serves both. The access log's milliseconds need the precise one.
+    started: CoarseInstant,
+    started_precise: Option<Instant>,
+    method: Method,
+    /// The matched route: its pattern (the metrics' and the log's label) and parameters
+    /// (taken by the request in [`call`](Exchange::call)).
+    route_label: Option<Rc<str>>,
+    params: Option<Params>,
+    endpoint: Option<BoxedHandler>,
+    layers: Rc<[Rc<dyn Middleware>]>,
+    body_limit: u64,
+    /// The path, kept only for the access log of a request no route matched.
+    access_path: Option<String>,
+    forwarded_ip: Option<IpAddr>,
+    ctx: Context,
+    span: Option<ServerSpan>,
+    /// Probes and `/metrics`: not traced (their spans would be noise).
+    is_ops: bool,
+    _in_flight_count: InFlightCount,
+    in_flight: Option<InFlightGuard>,
+}
+
+impl Exchange {
+    /// Starts answering the request `head` (whose bytes are `head_bytes`) from `peer`:
+    /// renews `ctx` in place for it (no allocation when nothing kept the previous one),
+    /// starts its span and resolves its route.
+    pub(crate) fn begin(
+        server: &Rc<LoopServer>,
+        ctx: &mut Context,
+        head: &RequestHead,
+        head_bytes: &[u8],
+        peer: SocketAddr,
+    ) -> Exchange {
+        let started = CoarseInstant::now();
+        let config = &server.config;
+        let started_precise = config.access_log.then(Instant::now);
+        // The request's context: a well-formed `X-Request-ID` from the client, else a
+        // new id. Current while the middleware and handler run (and in everything they
+        // spawn), echoed on the response, written in the access log.
+        let client_id = head
+            .header(head_bytes, "x-request-id")
+            .and_then(|v| std::str::from_utf8(v).ok())
+            .filter(|v| valid_request_id(v));
+        match client_id {
+            Some(id) => ctx.renew(id),
+            None => ctx.renew(new_request_id().as_str()),
+        }
+        let span = trace::start_request(ctx, head, head_bytes);
+        // The client's address from a trusted proxy's header; none configured, one branch.
+        let proxies = &config.trusted_proxies;
+        let forwarded_ip = if proxies.is_empty() {
+            None
+        } else {
+            proxies.resolve(peer.ip(), head, head_bytes)
+        };
+        let gauge = server.stats.start();
+        let path = std::str::from_utf8(head.path(head_bytes)).unwrap_or("/");
+        // The ops endpoints come before the application, without its middleware: one
+        // comparison per ops path.
+        let ops = server.ops.as_ref().filter(|ops| ops.matches(path));
+        let router = ops.map_or(&server.router, |ops| &ops.router);
+        let (endpoint, route, body_limit) = match router.resolve(head.method(), path) {
+            Resolved::Found {
+                handler,
+                pattern,
+                params,
+                body_limit,
+            } => (handler, Some((pattern, params)), body_limit),
+            Resolved::Error(err, pattern, allow) => (
+                error_endpoint(err, allow),
+                pattern.map(|p| (p, Params::default())),
+                None,
+            ),
+        };
+        // Only an unmatched request is logged by its path: a route's pattern says more.
+        let access_path = (route.is_none() && config.access_log).then(|| path.to_owned());
+        let (route_label, params) = match route {
+            Some((pattern, params)) => (Some(pattern), Some(params)),
+            None => (None, None),
+        };
+        Exchange {
+            server: server.clone(),
+            peer,
+            started,
+            started_precise,
+            method: head.method().clone(),
+            route_label,
+            params,
+            endpoint: Some(endpoint),
+            layers: if ops.is_some() {
+                Rc::from([])
+            } else {
+                server.layers.clone()
+            },
+            body_limit: body_limit.unwrap_or(config.limits.max_body_size),
+            access_path,
+            forwarded_ip,
+            ctx: ctx.clone(),
+            span,
+            is_ops: ops.is_some(),
+            _in_flight_count: gauge,
+            in_flight: None,
+        }
+    }
+
+    /// The most body bytes this request's route accepts.
+    pub(crate) fn body_limit(&self) -> u64 {
+        self.body_limit
+    }
+
+    /// The refusal for a body whose declared length is over the route's limit, before
+    /// any of it is read.
+    pub(crate) fn check_declared_length(&self, framing: BodyLength) -> Result<(), AppError> {
+        match framing {
+            BodyLength::Known(n) if n > self.body_limit => Err(refusal(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                format!(
+                    "request body of {n} bytes is over the limit of {} bytes",
+                    self.body_limit
+                ),
+            )),
+            _ => Ok(()),
+        }
+    }
+
+    /// When the request must be answered: its start plus the request timeout. Asking
+    /// means the request waits, so from now on it is on the in-flight list.
+    pub(crate) fn deadline(&mut self) -> Instant {
+        self.waits();
+        self.started.to_instant() + self.server.config.request_timeout
+    }
+
+    /// The request id (echoed on the response).
+    pub(crate) fn request_id(&self) -> &str {
+        self.ctx.request_id()
+    }
+
+    /// Puts the request on its loop's in-flight list (once).
+    fn waits(&mut self) {
+        if self.in_flight.is_none() {
+            let key = self.server.in_flight.enter(
+                &self.method,
+                self.route_label.clone(),
+                self.peer,
+                self.started,
+            );
+            self.in_flight = Some(InFlightGuard(self.server.clone(), key));
+        }
+    }
+
+    /// The response for a request the server refuses itself (its body broke a rule or
+    /// did not arrive): counted as a rejection, rendered, and access-logged by
+    /// [`finish_refused`](Exchange::finish_refused).
+    pub(crate) fn refuse(&self, err: AppError) -> Response {
+        refuse(&self.server, err, self.ctx.request_id())
+    }
+
+    /// Runs the middleware chain and handler's synchronous part (extractors included)
+    /// under the request's context, with panics caught. Only the (boxed) future it
+    /// returns moves on, not the request.
+    pub(crate) fn call(&mut self, head_bytes: Vec<u8>, head: RequestHead, body: Vec<u8>) -> Call {
+        let route = self.route_label.clone().zip(self.params.take());
+        let state = self.server.router.state();
+        let endpoint = self.endpoint.take().expect("an exchange is called once");
+        let layers = std::mem::replace(&mut self.layers, Rc::from([]));
+        // The closure borrows the request and takes it only in the call: moved into it,
+        // its few hundred bytes would be copied twice more per request.
+        let mut req = Some(Request::from_parts(
+            head_bytes, head, body, route, self.peer, state,
+        ));
+        if let (Some(ip), Some(req)) = (self.forwarded_ip, req.as_mut()) {
+            req.set_forwarded_ip(ip);
+        }
+        let ctx = &self.ctx;
+        catch(|| {
+            task_context::enter(Some(ctx.clone()), || {
+                let req = req.take().expect("the chain is called once");
+                Next::new(layers, endpoint).run(req)
+            })
+        })
+    }
+
+    /// Awaits the handler within the request timeout (counted from the request's start;
+    /// a timer is armed only if the handler has to wait) and renders the response. The
+    /// `bool` is true when the request timed out: the connection must not be reused.
+    pub(crate) async fn respond(&mut self, call: Call) -> (Response, bool) {
+        let outcome = match call {
+            Ok(future) => {
+                let future = CatchPanic::new(task_context::scope(self.ctx.clone(), future));
+                let deadline = || self.deadline();
+                within(deadline, future).await
+            }
+            Err(message) => Ok(Err(message)),
+        };
+        let (mut response, timed_out) = match outcome {
+            Ok(Ok(response)) => (response, false),
+            Ok(Err(message)) => {
+                tracing::error!(peer = %self.peer, panic = %message, "handler panicked; answered 500");
+                let err = AppError::internal(format!("handler panicked: {message}"));
+                (err.into_response(), false)
+            }
+            Err(_elapsed) => (
+                render::timed_out("the request took longer than the request timeout")
+                    .into_response(),
+                true,
+            ),
+        };
+        render::render(
+            &mut response,
+            self.ctx.request_id(),
+            self.server.config.environment,
+        );
+        if matches!(response.body(), Body::Stream(_)) {
+            // Still being answered while its body streams.
+            self.waits();
+        }
+        (response, timed_out)
+    }
+
+    /// The request was answered with `status` and `bytes` of body: RED metrics, the
+    /// span's end, the access log line; off the in-flight list.
+    pub(crate) fn finish(mut self, status: u16, bytes: u64) {
+        drop(self.in_flight.take());
+        let took = self
+            .started_precise
+            .map_or_else(|| self.started.elapsed(), |s| s.elapsed());
+        self.server
+            .stats
+            .request(&self.method, self.route_label.as_ref(), status, took);
+        self.access_log(status, bytes);
+        if let Some(span) = self.span.take()
+            && !self.is_ops
+        {
+            span.end(&self.method, self.route_label.as_deref(), status);
+        }
+    }
+
+    /// A request refused by [`refuse`](Exchange::refuse) was answered with `status`:
+    /// only its access log line (rejections have their own counter).
+    pub(crate) fn finish_refused(self, status: u16) {
+        self.access_log(status, 0);
+    }
+
+    fn access_log(&self, status: u16, bytes: u64) {
+        if !access_log::enabled(self.server.config.access_log) {
+            return;
+        }
+        access_log::write(&AccessLine {
+            started: self.started_precise,
+            method: &self.method,
+            route: self.route_label.as_deref(),
+            path: self.access_path.as_deref(),
+            ctx: &self.ctx,
+            peer: self.peer,
+            forwarded_ip: self.forwarded_ip,
+            status,
+            bytes,
+        });
+    }
+}
+
+/// The response for a request the server refuses before it is an exchange (a malformed
+/// head, a head that came too slowly) or instead of running it: counted as a rejection
+/// and rendered with `request_id`.
+pub(crate) fn refuse(server: &LoopServer, err: AppError, request_id: &str) -> Response {
+    server.stats.reject(err.status().as_u16(), err.code());
+    let mut response = err.into_response();
+    render::render(&mut response, request_id, server.config.environment);
+    response
+}
+
+/// Removes a request from its loop's in-flight list when it is answered (or dropped).
+struct InFlightGuard(Rc<LoopServer>, usize);
+
+impl Drop for InFlightGuard {
+    fn drop(&mut self) {
+        self.0.in_flight.leave(self.1);
+    }
+}
+
+/// An `X-Request-ID` we accept from clients: 1–128 characters of `[A-Za-z0-9._:-]`.
+fn valid_request_id(id: &str) -> bool {
+    (1..=128).contains(&id.len())
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-' | b':'))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn request_ids() {
+        assert!(valid_request_id("abc-123_x.y:z"));
+        assert!(!valid_request_id(""));
+        assert!(!valid_request_id("has space"));
+        assert!(!valid_request_id(&"a".repeat(129)));
+        assert!(valid_request_id(new_request_id().as_str()));
+    }
+}

@@ -1,0 +1,95 @@
+//! When an HTTP/1.x connection stays open after an exchange, decided in one place:
+//!
+//! * the client asks for it (HTTP/1.1 unless `Connection: close`; HTTP/1.0 only with
+//!   `Connection: keep-alive`);
+//! * the server is not draining (then the answer says `Connection: close`);
+//! * nothing broke the framing: a refused head whose end the parser could not find, a
+//!   body refused or cut short, a request past its timeout all close;
+//! * the response can be framed on it: a streamed body on HTTP/1.0 is delimited by the
+//!   close.
+//!
+//! An idle connection of a draining server is closed by the read loop once nothing of a
+//! next request has arrived ([`super::Conn`]).
+
+use crate::proto::encode::Connection;
+use crate::proto::parse::ParseError;
+use crate::proto::{RequestHead, Version};
+
+/// Whether to keep serving after an exchange.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum After {
+    KeepAlive,
+    Close,
+}
+
+/// The keep-alive decision for one exchange, narrowed as it goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct KeepAlive(bool);
+
+impl KeepAlive {
+    /// The connection closes after this exchange.
+    pub(crate) const CLOSE: KeepAlive = KeepAlive(false);
+
+    /// What `head` asks for, unless the server is draining.
+    pub(crate) fn for_request(head: &RequestHead, draining: bool) -> KeepAlive {
+        KeepAlive(head.keep_alive() && !draining)
+    }
+
+    /// After a refused head: kept only when the parser found where the head ends, the
+    /// error does not taint the connection, the client allows it, and the server is not
+    /// draining.
+    pub(crate) fn for_refused_head(e: &ParseError, draining: bool) -> KeepAlive {
+        KeepAlive(!e.must_close() && e.head_len().is_some() && e.keep_alive() && !draining)
+    }
+
+    /// The connection must close after this exchange.
+    pub(crate) fn close(&mut self) {
+        self.0 = false;
+    }
+
+    /// Closes when the server started draining while the request ran.
+    pub(crate) fn unless_draining(self, draining: bool) -> KeepAlive {
+        KeepAlive(self.0 && !draining)
+    }
+
+    /// The `Connection` header of a response on `version` (`streamed`: with a body of
+    /// unknown length), and whether the connection goes on after it.
+    pub(crate) fn framing(self, version: Version, streamed: bool) -> (Connection, After) {
+        let keep = self.0 && !(streamed && version == Version::Http10);
+        if !keep {
+            (Connection::Close, After::Close)
+        } else if version == Version::Http10 {
+            (Connection::KeepAlive, After::KeepAlive)
+        } else {
+            (Connection::Default, After::KeepAlive)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn framing_follows_the_decision_and_the_version() {
+        let keep = KeepAlive(true);
+        assert_eq!(
+            keep.framing(Version::Http11, false),
+            (Connection::Default, After::KeepAlive)
+        );
+        assert_eq!(
+            keep.framing(Version::Http10, false),
+            (Connection::KeepAlive, After::KeepAlive)
+        );
+        // A streamed body on HTTP/1.0 ends with the connection.
+        assert_eq!(
+            keep.framing(Version::Http10, true),
+            (Connection::Close, After::Close)
+        );
+        assert_eq!(
+            KeepAlive::CLOSE.framing(Version::Http11, false),
+            (Connection::Close, After::Close)
+        );
+        assert_eq!(keep.unless_draining(true), KeepAlive::CLOSE);
+    }
+}

@@ -1,0 +1,31 @@
+//! [`Transport`]: the byte stream under a connection — a [`TcpStream`] when serving,
+//! memory in the benches (`super::memory`), so both run the same protocol code.
+
+use std::io;
+
+use keel_runtime::net::TcpStream;
+
+/// The byte stream under a connection.
+pub(crate) trait Transport {
+    /// Appends to `buf` what arrives, within its spare capacity; `Ok(0)` is the end of
+    /// the stream (the caller always leaves spare capacity).
+    async fn read_buf(&mut self, buf: &mut Vec<u8>) -> io::Result<usize>;
+    /// Writes all of `buf`.
+    async fn write_all(&mut self, buf: &[u8]) -> io::Result<()>;
+    /// Appends what the OS already holds, without waiting (`WouldBlock` when nothing).
+    fn try_read_buf(&mut self, buf: &mut Vec<u8>) -> io::Result<usize>;
+}
+
+impl Transport for TcpStream {
+    async fn read_buf(&mut self, buf: &mut Vec<u8>) -> io::Result<usize> {
+        TcpStream::read_buf(self, buf).await
+    }
+
+    async fn write_all(&mut self, buf: &[u8]) -> io::Result<()> {
+        TcpStream::write_all(self, buf).await
+    }
+
+    fn try_read_buf(&mut self, buf: &mut Vec<u8>) -> io::Result<usize> {
+        TcpStream::try_read_buf(self, buf)
+    }
+}
