@@ -14,6 +14,9 @@
 //! The heap is tracked (`keel::runtime::heap::Tracked`), so `/metrics` reports the heap
 //! per loop and `KEEL_HEAP_LIMIT` is measured on it rather than on the resident memory.
 //!
+//! Responses carry `Server: keel` unless `KEEL_SERVER_HEADER` says otherwise (a
+//! benchmark entry names itself; Keel's default is no `Server` header).
+//!
 //! `HELLO_SLOW_ROUTE=1` adds `GET /slow`, which never answers: the way to see (and test)
 //! a drain that runs past its deadline.
 
@@ -70,7 +73,11 @@ fn run() -> Result<ExitCode, Box<dyn std::error::Error>> {
     let config = Config::from_env()?;
     let slow_route = Config::var("HELLO_SLOW_ROUTE", parse_bool)?.unwrap_or(false);
     let runtime = config.runtime().build()?;
-    let server = config.server_bind()?;
+    let mut server = config.server_bind()?;
+    if std::env::var_os("KEEL_SERVER_HEADER").is_none() {
+        // A benchmark target names itself, as TechEmpower's rules (and the peers) do.
+        server = server.config(config.server().clone().server_header(Some("keel")));
+    }
     let ops = server
         .ops_addr()
         .map_or_else(|| "the same address".to_owned(), |a| a.to_string());

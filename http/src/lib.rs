@@ -49,6 +49,7 @@ pub mod config;
 mod error;
 mod extract;
 mod handler;
+mod lifecycle;
 mod limits;
 pub mod metrics;
 pub mod middleware;

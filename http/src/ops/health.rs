@@ -8,8 +8,8 @@ use std::time::Instant;
 use serde_json::{Map, Value, json};
 
 use super::checks::{CheckResult, Checks};
+use crate::lifecycle::ShutdownSignal;
 use crate::response::Response;
-use crate::server::ShutdownSignal;
 use crate::status::StatusCode;
 
 /// Tells the health probes about the application, from any thread.

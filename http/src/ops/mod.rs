@@ -58,10 +58,10 @@ pub use self::checks::{CheckResult, CheckState, DEFAULT_CHECK_CACHE, DEFAULT_CHE
 pub(crate) use self::health::Health;
 pub use self::health::HealthHandle;
 use self::health::Policy;
+use crate::lifecycle::ShutdownSignal;
 use crate::metrics::{METRICS_PATH, serve_endpoint};
 use crate::request::Request;
 use crate::router::Router;
-use crate::server::ShutdownSignal;
 
 /// The liveness probe's path.
 pub const LIVE_PATH: &str = "/health/live";

@@ -10,7 +10,8 @@
 //!   endpoints ([`Ops`](crate::Ops): probes and `/metrics`), the router, middleware,
 //!   panic catching, request context, span, RED metrics and the access log
 //!   ([`access_log`]); errors rendered in one place ([`render`]).
-//! * [`shutdown`], [`hooks`], [`report`], [`in_flight`]: the drain.
+//! * [`lifecycle`](crate::lifecycle) (the phase and the shutdown signal), [`hooks`],
+//!   [`report`], [`in_flight`]: the drain.
 //!
 //! # Shutdown, one state machine ([`Phase`])
 //!
@@ -48,7 +49,6 @@ mod render;
 mod report;
 mod request_id;
 mod select;
-mod shutdown;
 mod trace;
 mod transport;
 mod within;
@@ -76,9 +76,9 @@ use self::in_flight::InFlight;
 pub use self::in_flight::InFlightRequest;
 pub use self::report::{Outcome, ServeReport};
 use self::select::{Either, select};
-use self::shutdown::LocalDrain;
-pub(crate) use self::shutdown::ShutdownSignal;
-pub use self::shutdown::{Phase, ShutdownHandle};
+use crate::lifecycle::LocalDrain;
+pub(crate) use crate::lifecycle::ShutdownSignal;
+pub use crate::lifecycle::{Phase, ShutdownHandle};
 use crate::metrics::HttpStats;
 use crate::middleware::Middleware;
 use crate::ops::{HealthHandle, Ops, OpsMount};
