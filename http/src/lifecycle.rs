@@ -8,7 +8,7 @@ use std::cell::{Cell, RefCell};
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicUsize, Ordering};
 use std::task::{Context, Poll, Waker};
 
 use parking_lot::Mutex;
@@ -87,6 +87,11 @@ pub(crate) struct ShutdownSignal {
     fired_at: std::sync::OnceLock<std::time::Instant>,
     /// The application declared itself ready ([`HealthHandle::ready`](crate::ops::HealthHandle::ready)).
     app_ready: AtomicBool,
+    /// Main listeners still open, one per loop: a loop starts its drain once every loop
+    /// closed its listener, so a client told `Connection: close` by one loop cannot
+    /// reconnect into another loop's listener just before it closes (its connection
+    /// would be reset there with its request unanswered).
+    listeners_open: AtomicUsize,
 }
 
 impl ShutdownSignal {
@@ -104,6 +109,23 @@ impl ShutdownSignal {
     pub(crate) fn mark_started(&self) {
         self.started.store(true, Ordering::SeqCst);
         self.advance(Phase::Running);
+    }
+
+    /// A loop's main listener accepts.
+    pub(crate) fn listener_opened(&self) {
+        self.listeners_open.fetch_add(1, Ordering::SeqCst);
+    }
+
+    /// A loop closed its main listener.
+    pub(crate) fn listener_closed(&self) {
+        let _ = self
+            .listeners_open
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1));
+    }
+
+    /// How many loops' main listeners are still open.
+    pub(crate) fn listeners_open(&self) -> usize {
+        self.listeners_open.load(Ordering::SeqCst)
     }
 
     pub(crate) fn is_started(&self) -> bool {

@@ -24,9 +24,12 @@
 //!    ([`ServerConfig::shutdown_delay`], `KEEL_SHUTDOWN_DELAY`, default 0 s) so load
 //!    balancers see the 503 and stop sending traffic.
 //! 3. *Closing*: each loop accepts what is already queued on its listener, then closes
-//!    it; idle keep-alive connections close (after serving a request whose bytes had
-//!    already arrived); in-flight requests finish and are answered with
-//!    `Connection: close`. Each loop waits for its connections up to the drain deadline
+//!    it; once every loop's listener is closed, each connection's next answer says
+//!    `Connection: close` and the connection closes after it (requests already received,
+//!    pipelined ones too, are all answered, the last one with `Connection: close`); an
+//!    idle keep-alive connection closes when no next request arrived within a short grace
+//!    (a request a client wrote is answered, never cut off); in-flight requests finish.
+//!    Each loop waits for its connections up to the drain deadline
 //!    ([`ServerConfig::shutdown_timeout`], `KEEL_SHUTDOWN_TIMEOUT`, default 30 s, counted
 //!    from the end of the delay); past it, it logs every request still in flight and
 //!    closes them.
@@ -84,6 +87,10 @@ use crate::middleware::Middleware;
 use crate::ops::{HealthHandle, Ops, OpsMount};
 use crate::proto::encode::CheckedStatics;
 use crate::router::Router;
+
+/// How long a loop that closed its listener waits for the other loops to close theirs
+/// before it tells its connections to close.
+const LISTENERS_CLOSE_WAIT: Duration = Duration::from_millis(200);
 
 /// How long the separate ops listener's last connections get once the main drain ended.
 const OPS_DRAIN: Duration = Duration::from_secs(2);
@@ -358,6 +365,7 @@ impl Server {
                 match listener {
                     Ok(listener) => {
                         started();
+                        signal.listener_opened();
                         let l = serve_loop(listener, app, mount, config, signal).await;
                         let mut all = left.lock();
                         all.open += l.open;
@@ -454,6 +462,13 @@ async fn serve_loop(
     signal.advance(Phase::Closing);
     while let Ok(()) = timeout(Duration::ZERO, accept_one(&listener, &server)).await {}
     drop(listener);
+    signal.listener_closed();
+    // Connections are told to close once no loop accepts any more (bounded: a loop that
+    // died never reports its listener closed).
+    let others_closing = Instant::now() + LISTENERS_CLOSE_WAIT;
+    while signal.listeners_open() > 0 && Instant::now() < others_closing {
+        sleep(Duration::from_millis(1)).await;
+    }
     server.drain.start();
     let deadline = Instant::now() + server.config.shutdown_timeout;
     while server.open.get() > 0 && Instant::now() < deadline {

@@ -2,14 +2,17 @@
 //!
 //! * the client asks for it (HTTP/1.1 unless `Connection: close`; HTTP/1.0 only with
 //!   `Connection: keep-alive`);
-//! * the server is not draining (then the answer says `Connection: close`);
+//! * the server is not draining — or, draining, more of the client's requests are
+//!   already here (pipelined, or in the socket): those are answered too, and the last
+//!   answer says `Connection: close`;
 //! * nothing broke the framing: a refused head whose end the parser could not find, a
 //!   body refused or cut short, a request past its timeout all close;
 //! * the response can be framed on it: a streamed body on HTTP/1.0 is delimited by the
 //!   close.
 //!
 //! An idle connection of a draining server is closed by the read loop once nothing of a
-//! next request has arrived ([`super::Conn`]).
+//! next request has arrived within a short grace ([`super::DRAIN_IDLE_GRACE`]): a
+//! request a client wrote is answered, never cut off.
 
 use crate::proto::encode::Connection;
 use crate::proto::parse::ParseError;
@@ -30,9 +33,9 @@ impl KeepAlive {
     /// The connection closes after this exchange.
     pub(crate) const CLOSE: KeepAlive = KeepAlive(false);
 
-    /// What `head` asks for, unless the server is draining.
-    pub(crate) fn for_request(head: &RequestHead, draining: bool) -> KeepAlive {
-        KeepAlive(head.keep_alive() && !draining)
+    /// What `head` asks for.
+    pub(crate) fn for_request(head: &RequestHead) -> KeepAlive {
+        KeepAlive(head.keep_alive())
     }
 
     /// After a refused head: kept only when the parser found where the head ends, the
@@ -47,9 +50,12 @@ impl KeepAlive {
         self.0 = false;
     }
 
-    /// Closes when the server started draining while the request ran.
-    pub(crate) fn unless_draining(self, draining: bool) -> KeepAlive {
-        KeepAlive(self.0 && !draining)
+    /// While the server drains, the connection closes after this answer unless more of
+    /// the client's requests are already here (`more_received`, asked only then).
+    pub(crate) fn while_draining(&mut self, draining: bool, more_received: impl FnOnce() -> bool) {
+        if draining && !more_received() {
+            self.0 = false;
+        }
     }
 
     /// The `Connection` header of a response on `version` (`streamed`: with a body of
@@ -90,6 +96,8 @@ mod tests {
             KeepAlive::CLOSE.framing(Version::Http11, false),
             (Connection::Close, After::Close)
         );
-        assert_eq!(keep.unless_draining(true), KeepAlive::CLOSE);
+        let mut closing = keep;
+        closing.close();
+        assert_eq!(closing, KeepAlive::CLOSE);
     }
 }

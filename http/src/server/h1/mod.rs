@@ -31,7 +31,7 @@ use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
 use std::rc::Rc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use keel_runtime::net::TcpStream;
 use keel_runtime::task_context::Context;
@@ -98,11 +98,19 @@ pub(crate) struct Conn<S> {
     server: Rc<LoopServer>,
 }
 
+/// How long an idle keep-alive connection of a draining server waits for a next request
+/// before it closes (at most the keep-alive timeout). A client that just had an answer
+/// may already have sent its next request: closing at once would lose it on the way
+/// (written by the client, never answered). Loopback and data-center round trips are far
+/// shorter; a client idle this long is not about to send.
+const DRAIN_IDLE_GRACE: Duration = Duration::from_secs(1);
+
 /// What a read that waits for the peer found.
 enum Read {
     Data,
     Eof,
     TimedOut,
+    /// The server started draining while the connection was idle.
     Draining,
 }
 
@@ -165,14 +173,13 @@ impl<S: Transport> Conn<S> {
                     // Answers to everything read so far go out before waiting for more.
                     self.flush().await?;
                     let idle = self.start == self.rbuf.len();
-                    if idle && self.server.drain.is_draining() {
-                        // A request whose bytes already arrived is still answered.
-                        match self.read_now()? {
-                            Read::Data => continue,
-                            _ => return Ok(()),
-                        }
-                    }
-                    let read = if idle {
+                    let read = if idle && self.server.drain.is_draining() {
+                        // Closing: a next request already on its way is still answered
+                        // (with `Connection: close`); none within the grace, and the
+                        // connection closes.
+                        let grace = DRAIN_IDLE_GRACE.min(self.server.config.keepalive_timeout);
+                        self.read_until(Instant::now() + grace).await?
+                    } else if idle {
                         self.read_idle().await?
                     } else {
                         let deadline = *head_deadline.get_or_insert_with(|| {
@@ -182,7 +189,9 @@ impl<S: Transport> Conn<S> {
                     };
                     match read {
                         Read::Data => {}
-                        Read::Eof | Read::Draining => return Ok(()),
+                        Read::Eof => return Ok(()),
+                        // The drain started while idle: the next turn waits its grace.
+                        Read::Draining => {}
                         Read::TimedOut if idle => return Ok(()),
                         Read::TimedOut => {
                             let err = timed_out("the request head did not arrive in time");
@@ -219,7 +228,7 @@ impl<S: Transport> Conn<S> {
         self.start += head_len;
         let is_head = *head.method() == Method::Head;
         let version = head.version();
-        let mut keep_alive = KeepAlive::for_request(&head, self.server.drain.is_draining());
+        let mut keep_alive = KeepAlive::for_request(&head);
         let mut exchange =
             Exchange::begin(&self.server, &mut self.ctx, &head, &head_bytes, self.peer);
 
@@ -256,7 +265,8 @@ impl<S: Transport> Conn<S> {
         if timed_out {
             keep_alive.close();
         }
-        let keep_alive = keep_alive.unless_draining(self.server.drain.is_draining());
+        let draining = self.server.drain.is_draining();
+        keep_alive.while_draining(draining, || self.more_received());
         let status = response.status().as_u16();
         let written = self
             .write_response(
@@ -327,16 +337,21 @@ impl<S: Transport> Conn<S> {
         Ok(Read::Data)
     }
 
-    /// Reads what has already arrived in the socket, without waiting (and without
-    /// trusting the cached readiness, which may lag behind the loop's next I/O poll): a
-    /// request whose bytes arrived before the drain is still answered.
-    fn read_now(&mut self) -> io::Result<Read> {
+    /// Whether bytes of a next request are already here: in the buffer (pipelined), or
+    /// in the socket (read now, without waiting, and without trusting the cached
+    /// readiness, which may lag behind the loop's next I/O poll).
+    fn more_received(&mut self) -> bool {
+        if self.start < self.rbuf.len() {
+            return true;
+        }
         self.reserve();
         match self.stream.try_read_buf(&mut self.rbuf) {
-            Ok(0) => Ok(Read::Eof),
-            Ok(_) => Ok(Read::Data),
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(Read::Draining),
-            Err(e) => Err(e),
+            Ok(n) => {
+                self.server.stats.bytes_in(n);
+                n > 0
+            }
+            // Nothing yet, or an error the next read reports.
+            Err(_) => false,
         }
     }
 
@@ -374,8 +389,8 @@ impl<S: Transport> Conn<S> {
                     }
                     timer.reset(due);
                 }
-                // A request whose bytes already arrived is still answered.
-                Either::Right(()) => break self.read_now(),
+                // The drain started: `run` gives a next request its grace.
+                Either::Right(()) => break Ok(Read::Draining),
             }
         };
         self.idle_timer = Some(timer);
