@@ -173,3 +173,61 @@ fn a_bad_database_variable_is_named() {
     assert_eq!(code, Some(1), "{stderr}");
     assert!(stderr.contains("PGPORT"), "{stderr}");
 }
+
+/// Sends `request` on a fresh connection and returns the whole response, lower-cased.
+fn raw(addr: std::net::SocketAddr, request: &str) -> String {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect_timeout(&addr, support::LIMIT).expect("connect");
+    s.set_read_timeout(Some(support::LIMIT)).unwrap();
+    s.write_all(request.as_bytes()).unwrap();
+    let mut text = String::new();
+    s.read_to_string(&mut text).expect("read");
+    text.to_ascii_lowercase()
+}
+
+#[test]
+fn cors_allows_only_the_origins_of_cors_origins() {
+    let mut app = start(
+        "rest_api",
+        &[(
+            "CORS_ORIGINS",
+            "https://app.example.com, https://admin.example.com",
+        )],
+    );
+    app.wait_ready();
+    let preflight = |origin: &str| {
+        raw(
+            app.addr,
+            &format!(
+                "OPTIONS /users HTTP/1.1\r\nHost: t\r\nOrigin: {origin}\r\n\
+                 Access-Control-Request-Method: POST\r\n\
+                 Access-Control-Request-Headers: content-type\r\nConnection: close\r\n\r\n"
+            ),
+        )
+    };
+    let allowed = preflight("https://admin.example.com");
+    assert!(allowed.starts_with("http/1.1 204"), "{allowed}");
+    assert!(
+        allowed.contains("access-control-allow-origin: https://admin.example.com\r\n"),
+        "{allowed}"
+    );
+    let denied = preflight("https://evil.example.net");
+    assert!(denied.starts_with("http/1.1 403"), "{denied}");
+    assert!(!denied.contains("access-control-allow-origin"), "{denied}");
+    // A simple request from a listed origin is answered with its origin, and carries
+    // the security headers like every response.
+    let listed = raw(
+        app.addr,
+        "GET /users HTTP/1.1\r\nHost: t\r\nOrigin: https://app.example.com\r\nConnection: close\r\n\r\n",
+    );
+    assert!(
+        listed.contains("access-control-allow-origin: https://app.example.com\r\n"),
+        "{listed}"
+    );
+    assert!(
+        listed.contains("x-content-type-options: nosniff\r\n"),
+        "{listed}"
+    );
+    let (status, _, _) = app.stop();
+    assert_eq!(status.code(), Some(0));
+}

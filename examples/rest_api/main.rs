@@ -2,12 +2,18 @@
 //! routes → controllers → services → repositories, one file each, plus `errors.rs`:
 //!
 //! * `routes.rs` — the route table, built once per loop, with the seed's rate limit on
-//!   the auth route (10 per 15 minutes per client IP, JSON 429 with `Retry-After`);
+//!   the auth route (10 per 15 minutes per client IP, JSON 429 with `Retry-After`) and
+//!   CORS for an explicit list of origins (`CORS_ORIGINS`);
 //! * `controllers.rs` — typed, validated input (garde rules, 422 with the failing
 //!   fields) and the response shapes;
 //! * `services.rs` — the rules: 404 for a missing user, 409 for a taken email;
 //! * `repositories.rs` — the SQL, parameterized, through the loop's connection pool;
 //! * `errors.rs` — database errors and how they become `AppError`s.
+//!
+//! The seed's whole security set: the security headers (Helmet's defaults, on every
+//! response without code; `KEEL_SECURITY_HEADERS`), CORS with an explicit origin list,
+//! the auth rate limit, validated input, and body limits (`KEEL_MAX_BODY`, 1 MiB; a JSON
+//! body over it is refused before it is parsed).
 //!
 //! Each loop owns a keel-pool of PostgreSQL connections (so the process opens up to
 //! `loops × APP_DB_POOL_MAX` of them), registered on `/metrics`; `/health/ready` is tied
@@ -30,7 +36,8 @@
 //!
 //! Variables, besides every `KEEL_*` one (docs/configuration.md): `PGHOST` (127.0.0.1),
 //! `PGPORT` (5432), `PGUSER` (postgres), `PGPASSWORD` (none), `PGDATABASE` (test) and
-//! `APP_DB_POOL_MAX` (5 connections per loop).
+//! `APP_DB_POOL_MAX` (5 connections per loop), `CORS_ORIGINS` (the origins allowed to
+//! call the API from a browser, comma-separated; default `http://localhost:5173`).
 //!
 //! Logs are JSON lines on stdout (`keel::log`; `LOG_LEVEL`, `LOG_FORMAT`): the access log
 //! and every event of a request carry its `request_id`, which is also the response's
@@ -48,7 +55,7 @@ use std::time::Duration;
 
 use keel::Config;
 use keel::http::config::{parse_number, parse_port};
-use keel::http::middleware::MemoryStore;
+use keel::http::middleware::{Cors, MemoryStore};
 use keel::pool::Pool;
 use keel::pool::postgres::{PgManager, tokio_postgres};
 
@@ -128,6 +135,17 @@ fn run() -> Result<ExitCode, Box<dyn std::error::Error>> {
     let config = Config::from_env()?;
     let (manager, target) = pg_manager()?;
     let pool_max: usize = Config::var("APP_DB_POOL_MAX", parse_number)?.unwrap_or(5);
+    let origins = Config::var("CORS_ORIGINS", |_, v| {
+        Ok(v.split(',')
+            .map(|o| o.trim().to_owned())
+            .collect::<Vec<_>>())
+    })?
+    .unwrap_or_else(|| vec!["http://localhost:5173".to_owned()]);
+    // Checked now: a bad origin stops startup naming the variable.
+    let cors = Cors::builder()
+        .allow_origins(&origins)
+        .build()
+        .map_err(|e| format!("CORS_ORIGINS: {e}"))?;
 
     // The schema, once, before serving: a failure here stops the process.
     let setup = manager.clone();
@@ -160,6 +178,7 @@ fn run() -> Result<ExitCode, Box<dyn std::error::Error>> {
         routes::router(
             UserService::new(UserRepository::new(pool)),
             auth_store.clone(),
+            cors.clone(),
         )
     })?;
     for request in report.abandoned() {

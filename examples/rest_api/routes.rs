@@ -1,11 +1,12 @@
 //! The route table: which controller answers which method and path, the state the
-//! controllers share, and the auth routes' rate limit. Built once per loop by the
-//! server's factory.
+//! controllers share, the CORS policy and the auth routes' rate limit. Built once per
+//! loop by the server's factory. (The security headers need no code: the server sends
+//! them on every response.)
 
 use std::time::Duration;
 
 use keel::http::Router;
-use keel::http::middleware::{MemoryStore, RateLimit, client_ip};
+use keel::http::middleware::{Cors, MemoryStore, RateLimit, client_ip};
 
 use crate::controllers;
 use crate::services::UserService;
@@ -17,8 +18,9 @@ pub(crate) const AUTH_WINDOW: Duration = Duration::from_secs(15 * 60);
 
 /// Every route of the API, over one loop's service. `auth_store` is shared by every
 /// loop (clones share their counts), so the limit holds per process; several instances
-/// would share a `RedisStore` instead (`examples/redis_cache`).
-pub(crate) fn router(users: UserService, auth_store: MemoryStore) -> Router {
+/// would share a `RedisStore` instead (`examples/redis_cache`). `cors` lets the
+/// front ends of `CORS_ORIGINS` (and no other origin) call the API from a browser.
+pub(crate) fn router(users: UserService, auth_store: MemoryStore, cors: Cors) -> Router {
     let auth_limit = RateLimit::builder(auth_store, AUTH_LIMIT, AUTH_WINDOW)
         .name("auth")
         .key(|req| {
@@ -37,4 +39,5 @@ pub(crate) fn router(users: UserService, auth_store: MemoryStore) -> Router {
         .delete("/users/:id", controllers::delete)
         .with_state(users)
         .layer(auth_limit)
+        .layer(cors)
 }

@@ -35,6 +35,9 @@ pub struct Response {
     body: Body,
     /// Set when the response stands for an error the server renders centrally.
     error: Option<AppError>,
+    /// A [`SecurityHeaders`](crate::middleware::SecurityHeaders) middleware chose this
+    /// response's security headers: the server adds none of its own.
+    own_security_headers: bool,
 }
 
 impl Default for Response {
@@ -52,6 +55,7 @@ impl Response {
             headers: crate::recycle::headers(),
             body: Body::Empty,
             error: None,
+            own_security_headers: false,
         }
     }
 
@@ -167,6 +171,16 @@ impl Response {
     /// Takes the error out (the server renders it into the body).
     pub(crate) fn take_error(&mut self) -> Option<AppError> {
         self.error.take()
+    }
+
+    /// Marks the response's security headers as chosen by a middleware.
+    pub(crate) fn set_own_security_headers(&mut self) {
+        self.own_security_headers = true;
+    }
+
+    /// Whether a middleware chose the response's security headers.
+    pub(crate) fn has_own_security_headers(&self) -> bool {
+        self.own_security_headers
     }
 
     pub(crate) fn into_parts(self) -> (StatusCode, Vec<(HeaderName, HeaderValue)>, Body) {

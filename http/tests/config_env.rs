@@ -45,6 +45,7 @@ fn bad_values_fail_naming_the_variable_and_good_values_are_read() {
         ("KEEL_TRUSTED_PROXIES", "10.0.0.1, proxy.internal"),
         ("KEEL_FORWARDED_HEADER", "x-real-ip"),
         ("KEEL_SERVER_HEADER", "kéel"),
+        ("KEEL_SECURITY_HEADERS", "sometimes"),
     ];
     assert!(Config::from_env().is_ok(), "the defaults must be valid");
     for (name, value) in bad {

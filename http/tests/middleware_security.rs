@@ -61,6 +61,105 @@ fn security_headers_are_present_by_default_on_every_response() {
     assert_eq!(c.get("/missing").status, 404);
 }
 
+/// Asserts every default security header, once each, on `res`; `hsts`: whether
+/// `Strict-Transport-Security` is expected.
+fn assert_helmet(res: &util::Response, what: &str, hsts: bool) {
+    for (name, value) in HELMET {
+        if name == "strict-transport-security" && !hsts {
+            assert_eq!(res.header(name), None, "{what}: {name}: {res:?}");
+            continue;
+        }
+        assert_eq!(res.header(name), Some(value), "{what}: {name}: {res:?}");
+        assert_eq!(res.header_count(name), 1, "{what}: {name}");
+    }
+}
+
+fn app_with_errors() -> Router {
+    Router::new()
+        .get("/", || async { "hi" })
+        .post("/", |body: Vec<u8>| async move { body.len().to_string() })
+        .get("/fails", || async {
+            Err::<&str, _>(keel_http::AppError::internal("db down"))
+        })
+        .get("/panics", || async {
+            if true {
+                panic!("boom");
+            }
+            "unreachable"
+        })
+        .get("/framed", || async {
+            Response::text("framed").with_header("x-frame-options", "DENY")
+        })
+}
+
+#[test]
+fn security_headers_are_on_every_response_without_code() {
+    let config = ServerConfig::default().max_body_size(16);
+    let server = TestServer::start(config, app_with_errors);
+    let mut c = server.connect();
+    for (what, request) in [
+        ("a route", "GET / HTTP/1.1\r\nHost: t\r\n\r\n".to_owned()),
+        (
+            "a 404",
+            "GET /missing HTTP/1.1\r\nHost: t\r\n\r\n".to_owned(),
+        ),
+        ("a 405", "DELETE / HTTP/1.1\r\nHost: t\r\n\r\n".to_owned()),
+        ("a 500", "GET /fails HTTP/1.1\r\nHost: t\r\n\r\n".to_owned()),
+        (
+            "a panic's 500",
+            "GET /panics HTTP/1.1\r\nHost: t\r\n\r\n".to_owned(),
+        ),
+        (
+            "the liveness probe",
+            "GET /health/live HTTP/1.1\r\nHost: t\r\n\r\n".to_owned(),
+        ),
+        (
+            "/metrics",
+            "GET /metrics HTTP/1.1\r\nHost: t\r\n\r\n".to_owned(),
+        ),
+    ] {
+        let res = c.request(request);
+        assert_helmet(&res, what, true);
+    }
+    // Refusals that close the connection: the parser's 400, and a 413.
+    let res = server
+        .connect()
+        .request("GET / HTTP/1.1\r\nHost: t\r\nBad Header: x\r\n\r\n");
+    assert_eq!(res.status, 400);
+    assert_helmet(&res, "the parser's 400", true);
+    let res = server
+        .connect()
+        .request("POST / HTTP/1.1\r\nHost: t\r\nContent-Length: 17\r\n\r\n");
+    assert_eq!(res.status, 413);
+    assert_helmet(&res, "a 413", true);
+    // A handler's own value wins, once.
+    let res = c.get("/framed");
+    assert_eq!(res.header("x-frame-options"), Some("DENY"));
+    assert_eq!(res.header_count("x-frame-options"), 1);
+    assert_eq!(res.header("x-content-type-options"), Some("nosniff"));
+}
+
+#[test]
+fn security_headers_can_be_turned_off_and_development_leaves_out_hsts() {
+    let off = TestServer::start(
+        ServerConfig::default().security_headers(None),
+        app_with_errors,
+    );
+    let mut c = off.connect();
+    for path in ["/", "/missing", "/health/live"] {
+        let res = c.get(path);
+        for (name, _) in HELMET {
+            assert_eq!(res.header(name), None, "{path}: {name}: {res:?}");
+        }
+    }
+    let dev = TestServer::start(
+        ServerConfig::default().environment(keel_http::Environment::Development),
+        app_with_errors,
+    );
+    let res = dev.connect().get("/missing");
+    assert_helmet(&res, "development", false);
+}
+
 #[test]
 fn security_headers_are_configurable_and_a_handler_may_override_one() {
     let server = TestServer::start(ServerConfig::default(), || {

@@ -1,6 +1,14 @@
 //! [`SecurityHeaders`]: Helmet's default response headers (CSP, HSTS, nosniff, frame
 //! options, referrer and cross-origin policies, …), each replaceable or disabled, built
-//! once and added to every response; `X-Powered-By` and `Server` are removed.
+//! once and added to every response.
+//!
+//! The server adds them itself, by default, to every response it writes — app routes,
+//! the errors it renders, the ops endpoints — from a block encoded once
+//! ([`ServerConfig::security_headers`](crate::ServerConfig::security_headers),
+//! `KEEL_SECURITY_HEADERS`). As a middleware ([`Router::layer`](crate::Router::layer))
+//! they can differ per router: a response that went through the middleware carries its
+//! set instead of the server's, and `X-Powered-By` and `Server` set by a handler are
+//! removed.
 
 use std::borrow::Cow;
 use std::sync::Arc;
@@ -80,20 +88,66 @@ const REMOVED: [&str; 2] = ["x-powered-by", "server"];
 #[derive(Debug, Clone)]
 pub struct SecurityHeaders {
     headers: Arc<[(HeaderName, HeaderValue)]>,
+    /// The headers as `name: value\r\n` lines, for the server to write in one copy.
+    wire: Arc<[u8]>,
+    /// Bit `n` is set when a header name of `n` bytes (below 64) is in the set: a
+    /// response header of another length cannot collide with one of them.
+    name_lengths: u64,
 }
 
 impl Default for SecurityHeaders {
     fn default() -> SecurityHeaders {
-        SecurityHeaders {
-            headers: DEFAULTS
+        SecurityHeaders::from_checked(
+            DEFAULTS
                 .iter()
                 .map(|&(n, v)| (Cow::Borrowed(n), Cow::Borrowed(v)))
                 .collect(),
-        }
+        )
     }
 }
 
 impl SecurityHeaders {
+    /// From headers already checked (lowercase token names, field-byte values).
+    fn from_checked(headers: Vec<(HeaderName, HeaderValue)>) -> SecurityHeaders {
+        let mut wire = Vec::new();
+        let mut name_lengths = 0u64;
+        for (name, value) in &headers {
+            wire.extend_from_slice(name.as_bytes());
+            wire.extend_from_slice(b": ");
+            wire.extend_from_slice(value.as_bytes());
+            wire.extend_from_slice(b"\r\n");
+            name_lengths |= 1u64.checked_shl(name.len() as u32).unwrap_or(0);
+        }
+        SecurityHeaders {
+            headers: headers.into(),
+            wire: wire.into(),
+            name_lengths,
+        }
+    }
+
+    /// The set without `name`.
+    pub(crate) fn without(&self, name: &str) -> SecurityHeaders {
+        let kept = self.headers.iter().filter(|(n, _)| n != name).cloned();
+        SecurityHeaders::from_checked(kept.collect())
+    }
+
+    /// The index of the header named `name` (any case), if in the set. Cheap for the
+    /// names nearly every response has: their lengths match none of the set's.
+    #[inline]
+    pub(crate) fn position(&self, name: &str) -> Option<usize> {
+        let len = name.len();
+        if len >= 64 || self.name_lengths & (1 << len) == 0 {
+            return None;
+        }
+        self.headers
+            .iter()
+            .position(|(n, _)| n.len() == len && n.eq_ignore_ascii_case(name))
+    }
+
+    /// Every header as `name: value\r\n` lines.
+    pub(crate) fn wire(&self) -> &[u8] {
+        &self.wire
+    }
     /// A builder starting from the defaults.
     pub fn builder() -> SecurityHeadersBuilder {
         SecurityHeadersBuilder {
@@ -117,6 +171,8 @@ impl SecurityHeaders {
                 res.set_header(name.clone(), value.clone());
             }
         }
+        // This set replaces the server's (including what it disabled).
+        res.set_own_security_headers();
     }
 }
 
@@ -202,11 +258,13 @@ impl SecurityHeadersBuilder {
     ///
     /// # Errors
     ///
-    /// A header name that is not an HTTP token, or a value with control characters
-    /// (CR, LF, NUL…), naming the header.
+    /// A header name that is not an HTTP token (or one the server writes itself:
+    /// `content-length`, `transfer-encoding`, `connection`, `date`), or a value with
+    /// control characters (CR, LF, NUL…), naming the header.
     pub fn build(self) -> Result<SecurityHeaders, ConfigError> {
         for (name, value) in &self.headers {
-            if name.is_empty() || !name.bytes().all(is_token_byte) {
+            let owned = ["content-length", "transfer-encoding", "connection", "date"];
+            if name.is_empty() || !name.bytes().all(is_token_byte) || owned.contains(&&**name) {
                 return Err(ConfigError::new(
                     "security header name",
                     name,
@@ -221,9 +279,7 @@ impl SecurityHeadersBuilder {
                 ));
             }
         }
-        Ok(SecurityHeaders {
-            headers: self.headers.into(),
-        })
+        Ok(SecurityHeaders::from_checked(self.headers))
     }
 }
 

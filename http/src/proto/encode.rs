@@ -216,6 +216,14 @@ impl<'a> HeadEncoder<'a> {
         self.write_header(name, value);
     }
 
+    /// Writes header fields already encoded as `name: value\r\n` lines, validated by the
+    /// caller like [`trusted_header`](Self::trusted_header)'s (e.g. a server-wide set of
+    /// security headers, rendered once).
+    pub(crate) fn trusted_fields(&mut self, fields: &[u8]) {
+        debug_assert!(fields.is_empty() || fields.ends_with(b"\r\n"));
+        self.dst.extend_from_slice(fields);
+    }
+
     fn write_header(&mut self, name: &[u8], value: &[u8]) {
         let dst = &mut *self.dst;
         dst.reserve(name.len() + value.len() + 4);

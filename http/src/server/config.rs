@@ -8,6 +8,7 @@ use std::time::Duration;
 use keel_runtime::env::{self, EnvError};
 
 use crate::limits::Limits;
+use crate::middleware::SecurityHeaders;
 use crate::trusted_proxies::{ForwardedHeader, TrustedProxies};
 
 /// Default time a client has to send a whole request head (Node's `headersTimeout`).
@@ -59,6 +60,7 @@ pub struct ServerConfig {
     pub(crate) environment: Environment,
     pub(crate) access_log: bool,
     pub(crate) server_header: Option<Arc<str>>,
+    pub(crate) security_headers: Option<SecurityHeaders>,
     pub(crate) trusted_proxies: TrustedProxies,
 }
 
@@ -75,6 +77,7 @@ impl std::fmt::Debug for ServerConfig {
             .field("environment", &self.environment)
             .field("access_log", &self.access_log)
             .field("server_header", &self.server_header)
+            .field("security_headers", &self.security_headers.is_some())
             .field("trusted_proxies", &self.trusted_proxies)
             .finish()
     }
@@ -93,6 +96,7 @@ impl Default for ServerConfig {
             environment: Environment::Production,
             access_log: true,
             server_header: None,
+            security_headers: Some(SecurityHeaders::default()),
             trusted_proxies: TrustedProxies::none(),
         }
     }
@@ -104,7 +108,8 @@ impl ServerConfig {
     /// `KEEL_MAX_BODY` (sizes: `16KiB`, `1MiB`), `KEEL_MAX_CONNECTIONS`,
     /// `KEEL_SHUTDOWN_TIMEOUT`, `KEEL_SHUTDOWN_DELAY`, `KEEL_ENV` (`production` or
     /// `development`), `KEEL_ACCESS_LOG` (`on` or `off`), `KEEL_SERVER_HEADER` (the
-    /// `Server` header's value, e.g. `keel`; `off` for none), `KEEL_TRUSTED_PROXIES` (see
+    /// `Server` header's value, e.g. `keel`; `off` for none), `KEEL_SECURITY_HEADERS`
+    /// (`on` or `off`), `KEEL_TRUSTED_PROXIES` (see
     /// [`TrustedProxies::parse`]) and `KEEL_FORWARDED_HEADER` (`x-forwarded-for` or
     /// `forwarded`).
     ///
@@ -152,6 +157,9 @@ impl ServerConfig {
         }
         if let Some(on) = env::var("KEEL_ACCESS_LOG", env::parse_switch)? {
             c.access_log = on;
+        }
+        if let Some(on) = env::var("KEEL_SECURITY_HEADERS", env::parse_switch)? {
+            c.security_headers = on.then(SecurityHeaders::default);
         }
         if let Some(name) = env::var("KEEL_SERVER_HEADER", parse_server_header)? {
             c.server_header = name;
@@ -278,6 +286,31 @@ impl ServerConfig {
         }
         self.server_header = name.map(Arc::from);
         self
+    }
+
+    /// The security headers every response carries — app routes, errors Keel renders
+    /// (404, 405, 4xx from the parser, 413, 5xx) and the ops endpoints — unless the
+    /// handler set a header of the same name; `None` sends none. With
+    /// [`Environment::Development`], `Strict-Transport-Security` is left out (a browser
+    /// would remember it for `localhost`).
+    ///
+    /// # Default
+    ///
+    /// `Some(SecurityHeaders::default())`: Helmet's defaults (see
+    /// [`SecurityHeaders`]); env `KEEL_SECURITY_HEADERS=off` turns them off. Written from
+    /// a block encoded once, so they cost a copy per response.
+    pub fn security_headers(mut self, headers: Option<SecurityHeaders>) -> ServerConfig {
+        self.security_headers = headers;
+        self
+    }
+
+    /// The security headers for responses in this configuration's environment.
+    pub(crate) fn effective_security_headers(&self) -> Option<SecurityHeaders> {
+        let headers = self.security_headers.as_ref()?;
+        Some(match self.environment {
+            Environment::Production => headers.clone(),
+            Environment::Development => headers.without("strict-transport-security"),
+        })
     }
 
     /// Production or development. # Default: production.

@@ -83,7 +83,7 @@ use crate::lifecycle::LocalDrain;
 pub(crate) use crate::lifecycle::ShutdownSignal;
 pub use crate::lifecycle::{Phase, ShutdownHandle};
 use crate::metrics::HttpStats;
-use crate::middleware::Middleware;
+use crate::middleware::{Middleware, SecurityHeaders};
 use crate::ops::{HealthHandle, Ops, OpsMount};
 use crate::proto::encode::CheckedStatics;
 use crate::router::Router;
@@ -139,11 +139,14 @@ pub(crate) struct LoopServer {
     /// Static response header fields already checked on this loop (shared by its
     /// connections, so a new connection starts with them known).
     pub(crate) checked_statics: RefCell<CheckedStatics>,
+    /// The security headers every response carries, for this environment.
+    pub(crate) security_headers: Option<SecurityHeaders>,
 }
 
 impl LoopServer {
     pub(crate) fn new(router: Router, config: ServerConfig, ops: Option<OpsMount>) -> LoopServer {
         LoopServer {
+            security_headers: config.effective_security_headers(),
             layers: router.layers().to_vec().into(),
             router,
             ops,

@@ -52,20 +52,31 @@ impl<S: Transport> Conn<S> {
         keep_alive: KeepAlive,
         request_id: &str,
     ) -> (After, u64, Option<PendingStream>) {
+        let own_security = response.has_own_security_headers();
         let (status, headers, body) = response.into_parts();
         let streamed = matches!(body, Body::Stream(_));
         let (connection, next) = keep_alive.framing(version, streamed);
         let mark = self.wbuf.len();
         let mut encoder = HeadEncoder::new(&mut self.wbuf, status.as_u16(), is_head);
         let mut bad_header = false;
-        // The request id (and the configured `Server`) unless the response set its own.
+        // The request id, the configured `Server` and the security headers, unless the
+        // response set its own of that name (`taken`: bit `i` for security header `i`).
         let (mut has_id, mut has_server) = (false, false);
+        let security = self
+            .server
+            .security_headers
+            .as_ref()
+            .filter(|_| !own_security);
+        let mut taken = 0u64;
         let mut checked = self.server.checked_statics.borrow_mut();
         for (name, value) in &headers {
             match name.len() {
                 12 => has_id |= name.eq_ignore_ascii_case("x-request-id"),
                 6 => has_server |= name.eq_ignore_ascii_case("server"),
                 _ => {}
+            }
+            if let Some(i) = security.and_then(|s| s.position(name)) {
+                taken |= 1u64.checked_shl(i as u32).unwrap_or(0);
             }
             let written = match (name, value) {
                 (Cow::Borrowed(name), Cow::Borrowed(value)) => {
@@ -83,6 +94,20 @@ impl<S: Transport> Conn<S> {
             // Valid by construction: a generated id, or a client's that passed the
             // dispatch's check.
             encoder.trusted_header(b"x-request-id", request_id.as_bytes());
+        }
+        if let Some(security) = security
+            && !bad_header
+        {
+            if taken == 0 {
+                // Checked when configured, encoded once.
+                encoder.trusted_fields(security.wire());
+            } else {
+                for (i, (name, value)) in security.headers().iter().enumerate() {
+                    if taken & 1u64.checked_shl(i as u32).unwrap_or(0) == 0 {
+                        encoder.trusted_header(name.as_bytes(), value.as_bytes());
+                    }
+                }
+            }
         }
         if let Some(server) = &self.server.config.server_header
             && !bad_header
