@@ -49,6 +49,7 @@ pub mod config;
 mod error;
 mod extract;
 mod handler;
+mod header;
 mod lifecycle;
 mod limits;
 pub mod metrics;
@@ -72,6 +73,7 @@ pub use extract::{
 };
 pub use garde;
 pub use handler::{BoxFuture, Handler};
+pub use header::{HeaderName, HeaderValue};
 pub use limits::{
     DEFAULT_MAX_BODY_SIZE, DEFAULT_MAX_HEAD_SIZE, DEFAULT_MAX_HEADERS, DEFAULT_MAX_URI_LEN, Limits,
 };
@@ -80,7 +82,7 @@ pub use ops::{HealthHandle, Ops};
 pub use proto::Version;
 pub use proto::method::Method;
 pub use request::Request;
-pub use response::{HeaderName, HeaderValue, IntoResponse, Json, Response};
+pub use response::{IntoResponse, Json, Response};
 pub use router::{Params, Router};
 pub use server::config::{
     DEFAULT_HEADERS_TIMEOUT, DEFAULT_KEEPALIVE_TIMEOUT, DEFAULT_MAX_CONNECTIONS,
