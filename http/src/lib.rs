@@ -56,12 +56,14 @@ pub mod metrics;
 pub mod middleware;
 pub mod ops;
 pub mod otlp;
+mod params;
 mod proto;
 mod recycle;
 mod request;
 mod response;
 mod router;
 mod server;
+mod state_map;
 mod status;
 mod trusted_proxies;
 
@@ -79,11 +81,12 @@ pub use limits::{
 };
 pub use middleware::{Middleware, Next};
 pub use ops::{HealthHandle, Ops};
+pub use params::Params;
 pub use proto::Version;
 pub use proto::method::Method;
 pub use request::Request;
 pub use response::{IntoResponse, Json, Response};
-pub use router::{Params, Router};
+pub use router::Router;
 pub use server::config::{
     DEFAULT_HEADERS_TIMEOUT, DEFAULT_KEEPALIVE_TIMEOUT, DEFAULT_MAX_CONNECTIONS,
     DEFAULT_REQUEST_TIMEOUT, DEFAULT_SHUTDOWN_DELAY, DEFAULT_SHUTDOWN_TIMEOUT,
