@@ -2,10 +2,10 @@
 //! message, whether the message is safe to show — and the central rendering of every
 //! error into JSON `{error, code, requestId}`.
 //!
-//! An `AppError` converts into a [`Response`] that *carries* the error; the server
-//! renders it last, once it knows the request id and the environment. In production an
-//! error whose message is not marked safe (every 5xx by default) shows only a generic
-//! text; in development the real message and details go out too.
+//! An `AppError` converts into a [`Response`](crate::Response) that *carries* the error;
+//! the server renders it last, once it knows the request id and the environment. In
+//! production an error whose message is not marked safe (every 5xx by default) shows only
+//! a generic text; in development the real message and details go out too.
 //!
 //! An error may carry a `Retry-After` hint ([`AppError::with_retry_after`]); the server
 //! sends it as the header. Overload from Keel's own parts converts with `?`: a full
@@ -21,7 +21,6 @@ use keel_runtime::blocking::PoolError;
 
 use serde_json::Value;
 
-use crate::response::{IntoResponse, Response};
 use crate::status::StatusCode;
 
 /// An error a handler (or extractor, or the server) answers with.
@@ -232,12 +231,6 @@ impl fmt::Display for AppError {
 }
 
 impl std::error::Error for AppError {}
-
-impl IntoResponse for AppError {
-    fn into_response(self) -> Response {
-        Response::from_error(self)
-    }
-}
 
 impl From<serde_json::Error> for AppError {
     fn from(e: serde_json::Error) -> AppError {

@@ -49,18 +49,21 @@ pub mod config;
 mod error;
 mod extract;
 mod handler;
+mod header;
 mod lifecycle;
 mod limits;
 pub mod metrics;
 pub mod middleware;
 pub mod ops;
 pub mod otlp;
+mod params;
 mod proto;
 mod recycle;
 mod request;
 mod response;
 mod router;
 mod server;
+mod state_map;
 mod status;
 mod trusted_proxies;
 
@@ -72,16 +75,18 @@ pub use extract::{
 };
 pub use garde;
 pub use handler::{BoxFuture, Handler};
+pub use header::{HeaderName, HeaderValue};
 pub use limits::{
     DEFAULT_MAX_BODY_SIZE, DEFAULT_MAX_HEAD_SIZE, DEFAULT_MAX_HEADERS, DEFAULT_MAX_URI_LEN, Limits,
 };
 pub use middleware::{Middleware, Next};
 pub use ops::{HealthHandle, Ops};
+pub use params::Params;
 pub use proto::Version;
 pub use proto::method::Method;
 pub use request::Request;
-pub use response::{HeaderName, HeaderValue, IntoResponse, Json, Response};
-pub use router::{Params, Router};
+pub use response::{IntoResponse, Json, Response};
+pub use router::Router;
 pub use server::config::{
     DEFAULT_HEADERS_TIMEOUT, DEFAULT_KEEPALIVE_TIMEOUT, DEFAULT_MAX_CONNECTIONS,
     DEFAULT_REQUEST_TIMEOUT, DEFAULT_SHUTDOWN_DELAY, DEFAULT_SHUTDOWN_TIMEOUT,

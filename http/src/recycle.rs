@@ -11,8 +11,8 @@
 
 use std::cell::RefCell;
 
+use crate::header::{HeaderName, HeaderValue};
 use crate::proto::HeaderSpan;
-use crate::response::{HeaderName, HeaderValue};
 
 /// Buffers kept per shelf and thread: enough for the requests one loop has in flight
 /// at once in the common case (one per pipelined request being answered).

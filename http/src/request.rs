@@ -7,9 +7,9 @@ use std::fmt;
 use std::net::{IpAddr, SocketAddr};
 use std::rc::Rc;
 
-use crate::extract::StateMap;
+use crate::params::Params;
 use crate::proto::{Method, RequestHead, Version};
-use crate::router::Params;
+use crate::state_map::StateMap;
 
 /// An HTTP request with its body already read (up to the route's body limit).
 #[derive(Default)]

@@ -1,18 +1,12 @@
 //! [`Response`] and [`IntoResponse`]: what handlers return, and everything that converts
 //! into it (strings, bytes, JSON, `(status, body)`, `Result`s, errors).
 
-use std::borrow::Cow;
-
 use serde::Serialize;
 
 use crate::body::Body;
 use crate::error::AppError;
+use crate::header::{HeaderName, HeaderValue};
 use crate::status::StatusCode;
-
-/// A header name as stored in a response.
-pub type HeaderName = Cow<'static, str>;
-/// A header value as stored in a response.
-pub type HeaderValue = Cow<'static, str>;
 
 /// An HTTP response: status, headers and body. `Content-Length` (or chunked framing),
 /// `Date` and `Connection` are added by the server; do not set them.
@@ -235,6 +229,12 @@ impl IntoResponse for StatusCode {
 impl<T: IntoResponse> IntoResponse for (StatusCode, T) {
     fn into_response(self) -> Response {
         self.1.into_response().with_status(self.0)
+    }
+}
+
+impl IntoResponse for AppError {
+    fn into_response(self) -> Response {
+        Response::from_error(self)
     }
 }
 

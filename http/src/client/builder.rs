@@ -5,8 +5,6 @@ use std::time::Duration;
 
 use keel_runtime::resilience::{Bulkhead, CircuitBreaker, Retry};
 
-use super::Client;
-
 /// Default [`ClientBuilder::connect_timeout`]: 10 s.
 pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// Default [`ClientBuilder::request_timeout`]: 30 s.
@@ -47,7 +45,8 @@ pub(crate) struct Resilience {
     pub(crate) bulkhead: Option<Bulkhead>,
 }
 
-/// Builds a [`Client`]. Start from [`Client::builder`].
+/// Builds a [`Client`](super::Client). Start from
+/// [`Client::builder`](super::Client::builder).
 ///
 /// # Examples
 ///
@@ -66,7 +65,8 @@ pub(crate) struct Resilience {
 /// ```
 #[derive(Debug, Clone)]
 pub struct ClientBuilder {
-    config: Config,
+    /// Read by [`ClientBuilder::build`], which lives with the client in `mod.rs`.
+    pub(super) config: Config,
 }
 
 impl Default for ClientBuilder {
@@ -258,10 +258,5 @@ impl ClientBuilder {
     pub fn bulkhead(mut self, bulkhead: Bulkhead) -> Self {
         self.config.resilience.get_or_insert_default().bulkhead = Some(bulkhead);
         self
-    }
-
-    /// The client.
-    pub fn build(self) -> Client {
-        Client::with_config(self.config)
     }
 }

@@ -144,6 +144,8 @@
 mod builder;
 mod connection;
 mod error;
+mod exchange;
+mod inner;
 mod pool;
 mod request;
 mod resilient;
@@ -153,14 +155,13 @@ pub(crate) mod url;
 
 use std::rc::Rc;
 
-use self::builder::Config;
 pub use self::builder::{
     ClientBuilder, DEFAULT_CONNECT_TIMEOUT, DEFAULT_IDLE_TIMEOUT, DEFAULT_MAX_IDLE_PER_HOST,
     DEFAULT_MAX_RESPONSE_BODY, DEFAULT_MAX_RESPONSE_HEAD, DEFAULT_MAX_RESPONSE_HEADERS,
     DEFAULT_REQUEST_TIMEOUT,
 };
 pub use self::error::{ClientError, TimeoutPhase};
-use self::pool::IdlePool;
+use self::inner::Inner;
 pub use self::request::RequestBuilder;
 pub use self::response::Response;
 use crate::proto::method::Method;
@@ -193,13 +194,6 @@ pub struct Client {
     inner: Rc<Inner>,
 }
 
-/// What clones of a client share.
-#[derive(Debug)]
-pub(crate) struct Inner {
-    pub(crate) config: Config,
-    pub(crate) pool: IdlePool,
-}
-
 impl Default for Client {
     fn default() -> Self {
         Client::new()
@@ -215,13 +209,6 @@ impl Client {
     /// A builder for a client with other settings.
     pub fn builder() -> ClientBuilder {
         ClientBuilder::new()
-    }
-
-    pub(crate) fn with_config(config: Config) -> Client {
-        let pool = IdlePool::new(config.max_idle_per_host, config.idle_timeout);
-        Client {
-            inner: Rc::new(Inner { config, pool }),
-        }
     }
 
     /// A request with `method` to `url` (`http://host[:port]/path?query`).
@@ -267,5 +254,16 @@ impl Client {
     /// Closes every idle connection (those in use close or return as usual).
     pub fn clear_idle(&self) {
         self.inner.pool.clear();
+    }
+}
+
+// `build` lives here rather than in `builder.rs`, so the builder stays below the client it
+// builds (no import cycle between the two files).
+impl ClientBuilder {
+    /// The client.
+    pub fn build(self) -> Client {
+        Client {
+            inner: Rc::new(Inner::new(self.config)),
+        }
     }
 }

@@ -22,10 +22,10 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use keel_runtime::resilience::{Error, Transient};
 
-use super::Inner;
 use super::builder::Resilience;
 use super::error::{ClientError, TimeoutPhase};
-use super::request::Exchange;
+use super::exchange::Exchange;
+use super::inner::Inner;
 use super::response::Response;
 use crate::proto::method::Method;
 

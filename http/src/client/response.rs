@@ -8,9 +8,9 @@ use std::time::Instant;
 
 use serde::de::DeserializeOwned;
 
-use super::Inner;
 use super::connection::Connection;
 use super::error::{ClientError, TimeoutPhase};
+use super::inner::Inner;
 use super::pool::Key;
 use crate::proto::decode::{DecodeErrorKind, Decoder};
 use crate::proto::response::{ResponseBody, ResponseHead};

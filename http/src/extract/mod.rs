@@ -28,10 +28,10 @@ use std::any::TypeId;
 pub use self::headers::{FromHeader, Header, Headers};
 pub use self::simple::{ClientIp, Path, Query, RemoteAddr};
 pub use self::state::State;
-pub(crate) use self::state::StateMap;
 pub use self::validate::Valid;
 
 use crate::error::AppError;
+use crate::params::Params;
 use crate::request::Request;
 
 /// Builds a handler argument from the request.
@@ -57,7 +57,7 @@ impl FromRequest for Request {
     }
 }
 
-impl FromRequest for crate::router::Params {
+impl FromRequest for Params {
     fn from_request(req: &mut Request) -> Result<Self, AppError> {
         Ok(req.params().clone())
     }

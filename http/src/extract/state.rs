@@ -1,11 +1,9 @@
 //! [`State`]: application state given to the router with
-//! [`Router::with_state`](crate::Router::with_state) and handed to handlers by clone, plus
-//! the per-router store it lives in.
+//! [`Router::with_state`](crate::Router::with_state) and handed to handlers by clone (the
+//! per-router store it lives in is `state_map.rs`).
 
-use std::any::{Any, TypeId, type_name};
-use std::collections::HashMap;
+use std::any::{TypeId, type_name};
 use std::ops::{Deref, DerefMut};
-use std::rc::Rc;
 
 use super::FromRequest;
 use crate::error::AppError;
@@ -83,28 +81,5 @@ impl<S: Clone + 'static> FromRequest for State<S> {
 
     fn required_state() -> Option<(TypeId, &'static str)> {
         Some((TypeId::of::<S>(), type_name::<S>()))
-    }
-}
-
-/// The states of one router, one value per type.
-#[derive(Clone, Default)]
-pub(crate) struct StateMap {
-    values: HashMap<TypeId, Rc<dyn Any>>,
-}
-
-impl StateMap {
-    /// Stores `value`, replacing any earlier value of the same type.
-    pub(crate) fn insert<S: 'static>(&mut self, value: S) {
-        self.values.insert(TypeId::of::<S>(), Rc::new(value));
-    }
-
-    /// The value of type `S`, if any.
-    pub(crate) fn get<S: 'static>(&self) -> Option<&S> {
-        self.values.get(&TypeId::of::<S>())?.downcast_ref()
-    }
-
-    /// Whether a value with this type id is stored.
-    pub(crate) fn contains(&self, id: TypeId) -> bool {
-        self.values.contains_key(&id)
     }
 }

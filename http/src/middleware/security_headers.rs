@@ -16,9 +16,10 @@ use std::time::Duration;
 
 use crate::config::ConfigError;
 use crate::handler::BoxFuture;
+use crate::header::{HeaderName, HeaderValue};
 use crate::middleware::{Middleware, Next};
 use crate::request::Request;
-use crate::response::{HeaderName, HeaderValue, Response};
+use crate::response::Response;
 
 /// Helmet's default `Content-Security-Policy`.
 pub const DEFAULT_CONTENT_SECURITY_POLICY: &str = "default-src 'self';base-uri 'self';\

@@ -2,7 +2,7 @@
 //! `Connection` and `Expect`. [`Fields`] gathers them in one pass over the headers and
 //! decides the body framing (RFC 9112 §6.3).
 
-use super::parse::ParseErrorKind;
+use super::error::ParseErrorKind;
 use super::{BodyLength, Span, Version};
 
 /// The facts gathered from the header fields that shape the message.

@@ -36,9 +36,9 @@
 //!
 //! [`parse_request`]: parse::parse_request
 //! [`parse_request_into`]: parse::parse_request_into
-//! [`ParseError::status`]: parse::ParseError::status
-//! [`ParseError::must_close`]: parse::ParseError::must_close
-//! [`ParseError::head_len`]: parse::ParseError::head_len
+//! [`ParseError::status`]: error::ParseError::status
+//! [`ParseError::must_close`]: error::ParseError::must_close
+//! [`ParseError::head_len`]: error::ParseError::head_len
 //! [`Decoder`]: decode::Decoder
 //! [`HeadEncoder`]: encode::HeadEncoder
 //! [`BodyEncoder`]: encode::BodyEncoder
@@ -46,6 +46,7 @@
 pub(crate) mod date;
 pub(crate) mod decode;
 pub(crate) mod encode;
+pub(crate) mod error;
 mod fields;
 pub(crate) mod head;
 pub(crate) mod method;

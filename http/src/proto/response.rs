@@ -10,8 +10,9 @@
 use std::fmt;
 use std::mem::MaybeUninit;
 
+use super::error::ParseErrorKind;
 use super::fields::Fields;
-use super::parse::{ParseErrorKind, Status, has_bare_lf};
+use super::parse::{Status, has_bare_lf};
 use super::{BodyLength, Span, Version};
 
 /// How a response body is framed.

@@ -4,20 +4,19 @@
 //! before a `*tail`); this file adds methods on top: `HEAD` is served by `GET` routes, an
 //! unknown path is a JSON 404, a known path with another method a JSON 405 with `Allow`.
 
-mod params;
 mod tree;
 
 use std::collections::HashMap;
 use std::rc::Rc;
 
-pub use self::params::Params;
 pub use self::tree::{PathTree, RouteError};
 use crate::error::AppError;
-use crate::extract::StateMap;
 use crate::handler::{BoxedHandler, Handler, boxed};
 use crate::middleware::Middleware;
+use crate::params::Params;
 use crate::proto::Method;
 use crate::response::IntoResponse;
+use crate::state_map::StateMap;
 use crate::status::StatusCode;
 
 /// Routes and middleware of an application. Built once per loop (see

@@ -54,7 +54,7 @@
 use std::fmt;
 use std::sync::Arc;
 
-use super::params::Params;
+use crate::params::Params;
 
 /// Above this many static children, a node's children are found by binary search instead of
 /// a linear scan. Both work on the same sorted `Vec`; the scan wins for the few children most

@@ -41,10 +41,11 @@ use crate::error::AppError;
 use crate::handler::{BoxFuture, BoxedHandler};
 use crate::metrics::InFlightCount;
 use crate::middleware::{Middleware, Next};
+use crate::params::Params;
 use crate::proto::{BodyLength, Method, RequestHead};
 use crate::request::Request;
 use crate::response::{IntoResponse, Response};
-use crate::router::{Params, Resolved, error_endpoint};
+use crate::router::{Resolved, error_endpoint};
 use crate::status::StatusCode;
 
 /// The handler's future, or the message of a panic in its synchronous part.

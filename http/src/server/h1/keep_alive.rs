@@ -15,7 +15,7 @@
 //! request a client wrote is answered, never cut off.
 
 use crate::proto::encode::Connection;
-use crate::proto::parse::ParseError;
+use crate::proto::error::ParseError;
 use crate::proto::{RequestHead, Version};
 
 /// Whether to keep serving after an exchange.
