@@ -40,7 +40,7 @@ use crate::body::Body;
 use crate::error::AppError;
 use crate::handler::{BoxFuture, BoxedHandler};
 use crate::metrics::InFlightCount;
-use crate::middleware::{Middleware, Next};
+use crate::middleware::Next;
 use crate::params::Params;
 use crate::proto::{BodyLength, Method, RequestHead};
 use crate::request::Request;
@@ -65,7 +65,6 @@ pub(crate) struct Exchange {
     route_label: Option<Rc<str>>,
     params: Option<Params>,
     endpoint: Option<BoxedHandler>,
-    layers: Rc<[Rc<dyn Middleware>]>,
     body_limit: u64,
     /// The path, kept only for the access log of a request no route matched.
     access_path: Option<String>,
@@ -82,6 +81,7 @@ impl Exchange {
     /// Starts answering the request `head` (whose bytes are `head_bytes`) from `peer`:
     /// renews `ctx` in place for it (no allocation when nothing kept the previous one),
     /// starts its span and resolves its route.
+    #[inline]
     pub(crate) fn begin(
         server: &Rc<LoopServer>,
         ctx: &mut Context,
@@ -145,11 +145,6 @@ impl Exchange {
             route_label,
             params,
             endpoint: Some(endpoint),
-            layers: if ops.is_some() {
-                Rc::from([])
-            } else {
-                server.layers.clone()
-            },
             body_limit: body_limit.unwrap_or(config.limits.max_body_size),
             access_path,
             forwarded_ip,
@@ -220,7 +215,12 @@ impl Exchange {
         let route = self.route_label.clone().zip(self.params.take());
         let state = self.server.router.state();
         let endpoint = self.endpoint.take().expect("an exchange is called once");
-        let layers = std::mem::replace(&mut self.layers, Rc::from([]));
+        // The ops endpoints run without the application's middleware.
+        let layers = if self.is_ops {
+            self.server.no_layers.clone()
+        } else {
+            self.server.layers.clone()
+        };
         // The closure borrows the request and takes it only in the call: moved into it,
         // its few hundred bytes would be copied twice more per request.
         let mut req = Some(Request::from_parts(
@@ -277,6 +277,7 @@ impl Exchange {
 
     /// The request was answered with `status` and `bytes` of body: RED metrics, the
     /// span's end, the access log line; off the in-flight list.
+    #[inline]
     pub(crate) fn finish(mut self, status: u16, bytes: u64) {
         drop(self.in_flight.take());
         let took = self

@@ -128,6 +128,8 @@ pub struct Server {
 pub(crate) struct LoopServer {
     pub(crate) router: Router,
     pub(crate) layers: Rc<[Rc<dyn Middleware>]>,
+    /// No middleware (the ops endpoints'), allocated once.
+    pub(crate) no_layers: Rc<[Rc<dyn Middleware>]>,
     /// The ops endpoints, when served on this listener.
     pub(crate) ops: Option<OpsMount>,
     pub(crate) config: ServerConfig,
@@ -148,6 +150,7 @@ impl LoopServer {
         LoopServer {
             security_headers: config.effective_security_headers(),
             layers: router.layers().to_vec().into(),
+            no_layers: Rc::from([]),
             router,
             ops,
             config,
