@@ -172,9 +172,13 @@ fn the_guides_configurations_start_and_do_what_they_say() {
             (200, "Hello, World!"),
             "{line}"
         );
+        // Secure by default, unless the line turns the security headers off.
+        let off = envs.contains(&("KEEL_SECURITY_HEADERS", "off"));
+        let secured = reply.header("x-content-type-options") == Some("nosniff");
+        assert_eq!(secured, !off, "{line}: {:?}", reply.headers);
         let (status, _, stderr) = service.stop();
         assert!(status.success(), "{line}: {status}: {stderr}");
         ran += 1;
     }
-    assert_eq!(ran, 4, "the guide's configurations");
+    assert_eq!(ran, 5, "the guide's configurations");
 }

@@ -1,4 +1,4 @@
-//! [`Config`]: every deployment variable Keel reads (DESIGN.md's table), read and
+//! [`Config`]: every deployment variable Keel reads (the table below), read and
 //! validated once at startup, so a bad value stops the process with a message naming the
 //! variable, the value and what was expected; and [`Config::var`], the same typed reading
 //! for an application's own variables.
@@ -14,6 +14,7 @@
 //! | `KEEL_MAX_HEADER_SIZE`, `KEEL_MAX_BODY`, `KEEL_MAX_CONNECTIONS` | 16KiB, 1MiB, 10000 per loop | [`Config::server`] |
 //! | `KEEL_SHUTDOWN_TIMEOUT`, `KEEL_SHUTDOWN_DELAY` | 30s, 0s | [`Config::server`] |
 //! | `KEEL_ENV` | `production` | [`Config::environment`] |
+//! | `KEEL_ACCESS_LOG`, `KEEL_SECURITY_HEADERS`, `KEEL_SERVER_HEADER` | on, on, none | [`Config::server`] |
 //! | `KEEL_OPS_ADDR` (`0.0.0.0:9090` or `9090`) | the main listener | [`Config::ops_addr`] |
 //! | `KEEL_METRICS_TOKEN` | none | [`Config::metrics_token`] |
 //! | `KEEL_TRUSTED_PROXIES`, `KEEL_FORWARDED_HEADER` | none, `x-forwarded-for` | [`Config::server`] ([`TrustedProxies`](crate::TrustedProxies)) |
@@ -166,6 +167,8 @@ impl Config {
         "KEEL_FORWARDED_HEADER",
         "KEEL_ENV",
         "KEEL_ACCESS_LOG",
+        "KEEL_SERVER_HEADER",
+        "KEEL_SECURITY_HEADERS",
         "KEEL_SHUTDOWN_TIMEOUT",
         "KEEL_SHUTDOWN_DELAY",
         "KEEL_OPS_ADDR",
