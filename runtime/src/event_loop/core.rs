@@ -1,5 +1,5 @@
 //! [`Core`]: one loop's `!Send` state — its run queue, its task slab, its drivers and its
-//! counters. Reached through [`context`](crate::context) by the code running on the loop;
+//! counters. Reached through [`current_loop`](crate::current_loop) by the code running on the loop;
 //! never by another thread.
 
 use std::cell::{Cell, RefCell};

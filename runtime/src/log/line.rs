@@ -60,7 +60,7 @@ pub(crate) fn format(
 ) -> String {
     let mut line = String::with_capacity(256);
     let meta = event.metadata();
-    let loop_index = crate::context::try_with_core(|core| core.shared.index);
+    let loop_index = crate::current_loop::try_with_core(|core| core.shared.index);
     let mut fields = FieldWriter {
         format,
         in_context: task_context::with_current(|c| c.is_some()),

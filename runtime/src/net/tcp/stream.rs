@@ -10,7 +10,7 @@ use std::time::Duration;
 use socket2::{SockRef, TcpKeepalive};
 
 use super::TcpSocket;
-use crate::context;
+use crate::current_loop;
 use crate::net::registration::Registered;
 use crate::net::scheduled_io::Direction;
 use crate::net::{ToSocketAddrs, lookup_host};
@@ -94,7 +94,7 @@ impl TcpStream {
     /// Registers an accepted or connecting stream with the current loop.
     pub(crate) fn accepted(stream: mio::net::TcpStream) -> io::Result<TcpStream> {
         let inner = Registered::new(stream)?;
-        context::with_core(|core| core.stats.stream_opened());
+        current_loop::with_core(|core| core.stats.stream_opened());
         Ok(TcpStream { inner })
     }
 
@@ -423,7 +423,7 @@ impl TcpStream {
 
 impl Drop for TcpStream {
     fn drop(&mut self) {
-        context::with_core(|core| core.stats.stream_closed());
+        current_loop::with_core(|core| core.stats.stream_closed());
     }
 }
 
