@@ -141,8 +141,8 @@ async fn hash_inline(
 }
 
 /// p99 and max of the lag samples recorded between two snapshots, over every loop, read
-/// off the histograms' cumulative counts on a grid of bounds 12.5% apart (the
-/// histogram's own resolution).
+/// off the histograms' cumulative counts on a grid of bounds 12.5% apart (twice the
+/// histogram's own resolution of 1/16).
 fn lag_between(before: &[LoopMetrics], after: &[LoopMetrics]) -> (u64, Duration, Duration) {
     let at_most = |b: Duration| -> u64 {
         after

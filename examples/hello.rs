@@ -24,7 +24,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use keel::Config;
-use keel::http::config::parse_bool;
+use keel::http::config::parse_switch;
 use keel::http::{Json, Router};
 use keel::runtime::heap::Tracked;
 
@@ -71,7 +71,7 @@ fn run() -> Result<ExitCode, Box<dyn std::error::Error>> {
     // JSON lines on stdout (LOG_FORMAT, LOG_LEVEL); flushed when `_log` drops.
     let _log = keel::log::init_from_env()?;
     let config = Config::from_env()?;
-    let slow_route = Config::var("HELLO_SLOW_ROUTE", parse_bool)?.unwrap_or(false);
+    let slow_route = Config::var("HELLO_SLOW_ROUTE", parse_switch)?.unwrap_or(false);
     let runtime = config.runtime().build()?;
     let mut server = config.server_bind()?;
     if std::env::var_os("KEEL_SERVER_HEADER").is_none() {

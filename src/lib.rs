@@ -21,10 +21,10 @@
 //! ```
 
 pub use keel_http as http;
+pub use keel_http::Config;
 /// OpenTelemetry export: `keel::otlp::init_from_env()` turns tracing on from the
 /// `OTEL_*` variables.
 pub use keel_http::otlp;
-pub use keel_http::{Config, ConfigError};
 pub use keel_pool as pool;
 pub use keel_runtime as runtime;
 /// Structured logging: `keel::log::init_from_env()` installs the JSON/pretty logger.

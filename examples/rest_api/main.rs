@@ -69,8 +69,8 @@ thread_local! {
 }
 
 /// The PostgreSQL connection settings from the libpq variables.
-fn pg_manager() -> Result<(PgManager, String), keel::ConfigError> {
-    let text = |name: &str, default: &str| -> Result<String, keel::ConfigError> {
+fn pg_manager() -> Result<(PgManager, String), keel::runtime::env::EnvError> {
+    let text = |name: &str, default: &str| -> Result<String, keel::runtime::env::EnvError> {
         Ok(Config::var(name, |_, v| Ok(v.to_owned()))?.unwrap_or_else(|| default.to_owned()))
     };
     let host = text("PGHOST", "127.0.0.1")?;

@@ -1,7 +1,8 @@
 //! [`Config`]: every deployment variable Keel reads (the table below), read and
 //! validated once at startup, so a bad value stops the process with a message naming the
-//! variable, the value and what was expected; and [`Config::var`], the same typed reading
-//! for an application's own variables.
+//! variable, the value and what was expected (an [`EnvError`], Keel's one "bad setting"
+//! error); and [`Config::var`], the same typed reading for an application's own
+//! variables, with the same parsers.
 //!
 //! | variable | default | read into |
 //! |---|---|---|
@@ -26,8 +27,8 @@ use std::fmt;
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 
-use keel_runtime::env::{self, EnvError};
-pub use keel_runtime::env::{parse_duration, parse_number, parse_size};
+use keel_runtime::env;
+pub use keel_runtime::env::{EnvError, parse_duration, parse_number, parse_size, parse_switch};
 use keel_runtime::{BuildError, blocking, workers};
 
 use crate::ops::Ops;
@@ -37,61 +38,6 @@ use crate::server::{Environment, Server, ServerConfig};
 pub const DEFAULT_HOST: &str = "0.0.0.0";
 /// The default `PORT`.
 pub const DEFAULT_PORT: u16 = 3000;
-
-/// A variable with a bad value: names it, with the value and what was expected.
-///
-/// # Examples
-///
-/// ```
-/// let err = keel_http::Config::var("KEEL_DOC_NOT_SET", keel_http::config::parse_size);
-/// assert_eq!(err.unwrap(), None);
-/// ```
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ConfigError {
-    name: String,
-    message: String,
-}
-
-impl ConfigError {
-    /// An error for variable `name` holding `value`, which should have been `expected`.
-    pub fn new(name: &str, value: &str, expected: &str) -> ConfigError {
-        ConfigError {
-            name: name.to_owned(),
-            message: format!("invalid value for {name}: {value:?} (expected {expected})"),
-        }
-    }
-
-    /// The variable's name.
-    pub fn name(&self) -> &str {
-        &self.name
-    }
-}
-
-impl fmt::Display for ConfigError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.message)
-    }
-}
-
-impl std::error::Error for ConfigError {}
-
-impl From<EnvError> for ConfigError {
-    fn from(e: EnvError) -> ConfigError {
-        ConfigError {
-            name: e.name().to_owned(),
-            message: e.to_string(),
-        }
-    }
-}
-
-impl From<BuildError> for ConfigError {
-    fn from(e: BuildError) -> ConfigError {
-        ConfigError {
-            name: e.setting().unwrap_or("<runtime>").to_owned(),
-            message: e.to_string(),
-        }
-    }
-}
 
 /// The validated deployment settings.
 ///
@@ -184,7 +130,7 @@ impl Config {
     ///
     /// The first variable with a bad value, named in the error with its value and what
     /// was expected.
-    pub fn from_env() -> Result<Config, ConfigError> {
+    pub fn from_env() -> Result<Config, EnvError> {
         let host = Config::var("HOST", |_, v| Ok(v.to_owned()))?
             .unwrap_or_else(|| DEFAULT_HOST.to_owned());
         let port = Config::var("PORT", parse_port)?.unwrap_or(DEFAULT_PORT);
@@ -192,9 +138,9 @@ impl Config {
             0 => Err(EnvError::new(name, v, "a size above zero, such as 1536MiB")),
             n => Ok(n),
         })?;
-        let runtime = keel_runtime::Builder::from_env()?;
-        let blocking = blocking::Builder::from_env()?;
-        let workers = workers::Builder::from_env()?;
+        let runtime = keel_runtime::Builder::from_env().map_err(bad_setting)?;
+        let blocking = blocking::Builder::from_env().map_err(bad_setting)?;
+        let workers = workers::Builder::from_env().map_err(bad_setting)?;
         let server = ServerConfig::from_env()?;
         let ops_addr = Config::var("KEEL_OPS_ADDR", parse_addr)?;
         let metrics_token = Config::var("KEEL_METRICS_TOKEN", crate::ops::parse_token)?;
@@ -225,7 +171,7 @@ impl Config {
     /// ```
     /// use std::time::Duration;
     /// use keel_http::Config;
-    /// use keel_http::config::{ConfigError, parse_duration, parse_number};
+    /// use keel_http::config::{EnvError, parse_duration, parse_number};
     ///
     /// // Typed, defaulted, and failing with the variable's name.
     /// let cache_ttl = Config::var("APP_CACHE_TTL", parse_duration)?.unwrap_or(Duration::from_secs(60));
@@ -233,21 +179,21 @@ impl Config {
     /// // A custom type: anything returning an `EnvError` that names the variable.
     /// let region = Config::var("APP_REGION", |name, value| match value {
     ///     "eu" | "us" => Ok(value.to_owned()),
-    ///     _ => Err(keel_runtime::env::EnvError::new(name, value, "eu or us")),
+    ///     _ => Err(EnvError::new(name, value, "eu or us")),
     /// })?;
     /// assert_eq!((cache_ttl, page_size, region), (Duration::from_secs(60), 50, None));
     ///
     /// // What a bad value looks like:
-    /// let err = parse_duration("APP_CACHE_TTL", "a while").map_err(ConfigError::from).unwrap_err();
+    /// let err = parse_duration("APP_CACHE_TTL", "a while").unwrap_err();
     /// assert_eq!(err.name(), "APP_CACHE_TTL");
     /// assert!(err.to_string().contains("\"a while\""));
-    /// # Ok::<(), ConfigError>(())
+    /// # Ok::<(), EnvError>(())
     /// ```
     pub fn var<T>(
         name: &str,
         parse: impl FnOnce(&str, &str) -> Result<T, EnvError>,
-    ) -> Result<Option<T>, ConfigError> {
-        Ok(env::var(name, parse)?)
+    ) -> Result<Option<T>, EnvError> {
+        env::var(name, parse)
     }
 
     /// `HOST:PORT`, for [`Server::bind`].
@@ -326,6 +272,19 @@ impl Config {
     }
 }
 
+/// A runtime builder's `from_env` error as the bad setting it is: those builders read
+/// variables and nothing else. Anything else (none today) keeps its message, under the
+/// name `<runtime>`.
+fn bad_setting(e: BuildError) -> EnvError {
+    e.into_invalid_setting().unwrap_or_else(|e| {
+        EnvError::new(
+            "<runtime>",
+            &e.to_string(),
+            "settings the runtime can start with",
+        )
+    })
+}
+
 impl fmt::Debug for Config {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Config")
@@ -372,19 +331,6 @@ pub fn parse_addr(name: &str, value: &str) -> Result<SocketAddr, EnvError> {
         .map_err(|_| EnvError::new(name, value, "an address such as 0.0.0.0:9090, or a port"))
 }
 
-/// A switch: `1`/`true`/`yes`/`on` or `0`/`false`/`no`/`off` (any case).
-///
-/// # Errors
-///
-/// Anything else, naming `name`.
-pub fn parse_bool(name: &str, value: &str) -> Result<bool, EnvError> {
-    match value.to_ascii_lowercase().as_str() {
-        "1" | "true" | "yes" | "on" => Ok(true),
-        "0" | "false" | "no" | "off" => Ok(false),
-        _ => Err(EnvError::new(name, value, "true or false")),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -399,8 +345,8 @@ mod tests {
         assert_eq!(parse_addr("A", "nowhere").unwrap_err().name(), "A");
         assert_eq!(parse_port("PORT", "8080").unwrap(), 8080);
         assert_eq!(parse_port("PORT", "70000").unwrap_err().name(), "PORT");
-        assert!(parse_bool("B", "Yes").unwrap());
-        assert!(!parse_bool("B", "off").unwrap());
-        assert!(parse_bool("B", "maybe").is_err());
+        assert!(parse_switch("B", "Yes").unwrap());
+        assert!(!parse_switch("B", "off").unwrap());
+        assert!(parse_switch("B", "maybe").is_err());
     }
 }

@@ -68,7 +68,7 @@ mod status;
 mod trusted_proxies;
 
 pub use body::{Body, BodyStream};
-pub use config::{Config, ConfigError};
+pub use config::Config;
 pub use error::{AppError, UNAVAILABLE_RETRY_AFTER};
 pub use extract::{
     ClientIp, FromHeader, FromRequest, Header, Headers, Path, Query, RemoteAddr, State, Valid,

@@ -13,7 +13,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::task::{Context, Poll, Wake, Waker};
 
 use crate::builder::DEFAULT_EVENT_INTERVAL;
-use crate::context;
+use crate::current_loop;
 use crate::event_loop::park::{IoDriver, WAKER};
 use crate::event_loop::{self, Core, Injected, Shared};
 use crate::handle::Handle;
@@ -41,7 +41,7 @@ use crate::handle::Handle;
 /// assert!(waited >= Duration::from_millis(5));
 /// ```
 pub fn block_on<F: Future>(future: F) -> F::Output {
-    if context::with_core(|_| ()).is_some() {
+    if current_loop::with_core(|_| ()).is_some() {
         panic!("block_on called from inside a Keel loop; await the future instead");
     }
     let poll = mio::Poll::new().expect("block_on: could not create an epoll instance");
@@ -59,7 +59,7 @@ pub fn block_on<F: Future>(future: F) -> F::Output {
         true,
     ));
 
-    context::enter(core.clone(), || {
+    current_loop::enter(core.clone(), || {
         let root = Arc::new(RootWaker {
             woken: AtomicBool::new(true),
             shared,
@@ -98,7 +98,7 @@ impl Wake for RootWaker {
         if self.woken.swap(true, Ordering::AcqRel) {
             return;
         }
-        let on_loop = context::with_core(|core| Arc::ptr_eq(&core.shared, &self.shared));
+        let on_loop = current_loop::with_core(|core| Arc::ptr_eq(&core.shared, &self.shared));
         if on_loop != Some(true) {
             self.shared.inject(Injected::Run(Box::new(|| {})));
         }

@@ -34,26 +34,17 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
 use crate::net::TcpStream;
 
-/// Reads into the unfilled part of `buf` and marks what arrived as filled. The unfilled
-/// part is not zeroed first (`initialize_unfilled` would clear the whole spare capacity,
-/// 8 KiB for tokio-util's codecs, on every read): `recv(2)` writes it directly.
+/// Reads into the unfilled part of `buf` and marks what arrived as filled, without
+/// zeroing the unfilled part first (`sys::socket::recv_read_buf`).
 fn poll_read_buf(
     stream: &TcpStream,
     cx: &mut Context<'_>,
     buf: &mut ReadBuf<'_>,
 ) -> Poll<io::Result<()>> {
-    // SAFETY: nothing de-initialises a byte through this slice: the kernel only writes
-    // into it, and `ReadBuf`'s initialised part is left as it was.
-    let unfilled = unsafe { buf.unfilled_mut() };
-    let n = match stream.poll_read_uninit(cx, unfilled) {
-        Poll::Ready(Ok(n)) => n,
-        Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
-        Poll::Pending => return Poll::Pending,
-    };
-    // SAFETY: `recv` wrote the first `n` bytes of the unfilled part.
-    unsafe { buf.assume_init(n) };
-    buf.advance(n);
-    Poll::Ready(Ok(()))
+    let len = buf.remaining();
+    stream
+        .poll_recv(cx, len, |s| crate::sys::socket::recv_read_buf(s, buf))
+        .map_ok(|_| ())
 }
 
 /// Half-closes the write side; a socket the peer already reset counts as shut down.

@@ -2,12 +2,18 @@
 //! `1MiB`, `512`), whole numbers and switches — each failure an [`EnvError`] that names
 //! the variable, the value and what was expected, so a bad deployment stops at startup
 //! with a message an operator can act on.
+//!
+//! [`EnvError`] is Keel's one "bad setting" error, for builder knobs as much as for
+//! variables: a runtime's [`BuildError`](crate::BuildError) carries one, and keel-http's
+//! `Config` and middleware builders return it.
 
+use std::borrow::Cow;
 use std::fmt;
 use std::str::FromStr;
 use std::time::Duration;
 
-/// A variable was set to something that does not parse.
+/// A setting (an environment variable or a builder knob) with a bad value: names the
+/// setting, the value and what was expected.
 ///
 /// # Examples
 ///
@@ -20,20 +26,20 @@ use std::time::Duration;
 pub struct EnvError {
     name: String,
     value: String,
-    expected: &'static str,
+    expected: Cow<'static, str>,
 }
 
 impl EnvError {
-    /// An error for variable `name` holding `value`, which should have been `expected`.
-    pub fn new(name: &str, value: &str, expected: &'static str) -> EnvError {
+    /// An error for setting `name` holding `value`, which should have been `expected`.
+    pub fn new(name: &str, value: &str, expected: impl Into<Cow<'static, str>>) -> EnvError {
         EnvError {
             name: name.to_owned(),
             value: value.to_owned(),
-            expected,
+            expected: expected.into(),
         }
     }
 
-    /// The variable's name.
+    /// The setting's name (a variable such as `KEEL_LOOPS`, or a knob such as `loops`).
     pub fn name(&self) -> &str {
         &self.name
     }
@@ -45,7 +51,7 @@ impl EnvError {
 
     /// What was expected instead.
     pub fn expected(&self) -> &str {
-        self.expected
+        &self.expected
     }
 }
 
@@ -150,6 +156,7 @@ pub fn parse_number<T: FromStr>(name: &str, value: &str) -> Result<T, EnvError> 
 }
 
 /// An on/off switch: `on`, `true`, `yes` or `1`; `off`, `false`, `no` or `0` (any case).
+/// Keel's one boolean parser, for its own variables and an application's.
 ///
 /// # Errors
 ///

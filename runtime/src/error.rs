@@ -1,8 +1,10 @@
-//! [`BuildError`]: why a runtime could not be built — a bad setting (named, with the
-//! value and what was expected) or an OS resource that could not be had.
+//! [`BuildError`]: why a runtime could not be built — a bad setting (an [`EnvError`]:
+//! named, with the value and what was expected) or an OS resource that could not be had.
 
 use std::fmt;
 use std::io;
+
+use crate::env::EnvError;
 
 /// A runtime could not be built.
 ///
@@ -18,11 +20,7 @@ pub struct BuildError {
 }
 
 enum Inner {
-    InvalidValue {
-        name: String,
-        value: String,
-        expected: String,
-    },
+    InvalidValue(EnvError),
     Io {
         what: &'static str,
         source: io::Error,
@@ -30,19 +28,14 @@ enum Inner {
 }
 
 impl BuildError {
-    /// A setting (builder knob or environment variable `name`) had a bad value.
+    /// A setting (builder knob or environment variable `name`) had a bad value: shorthand
+    /// for `BuildError::from(EnvError::new(name, value, expected))`.
     pub fn invalid_value(
         name: impl Into<String>,
         value: impl Into<String>,
         expected: impl Into<String>,
     ) -> BuildError {
-        BuildError {
-            inner: Box::new(Inner::InvalidValue {
-                name: name.into(),
-                value: value.into(),
-                expected: expected.into(),
-            }),
-        }
+        BuildError::from(EnvError::new(&name.into(), &value.into(), expected.into()))
     }
 
     pub(crate) fn io(what: &'static str, source: io::Error) -> BuildError {
@@ -58,30 +51,44 @@ impl BuildError {
 
     /// The setting or environment variable that was wrong, if that is the cause.
     pub fn setting(&self) -> Option<&str> {
+        self.invalid_setting().map(EnvError::name)
+    }
+
+    /// The bad setting (name, value, what was expected), if that is the cause.
+    pub fn invalid_setting(&self) -> Option<&EnvError> {
         match &*self.inner {
-            Inner::InvalidValue { name, .. } => Some(name),
+            Inner::InvalidValue(e) => Some(e),
             Inner::Io { .. } => None,
+        }
+    }
+
+    /// The bad setting, if that is the cause; else the error itself back.
+    ///
+    /// # Errors
+    ///
+    /// `self`, when the cause is not a bad setting.
+    pub fn into_invalid_setting(self) -> Result<EnvError, BuildError> {
+        match *self.inner {
+            Inner::InvalidValue(e) => Ok(e),
+            inner => Err(BuildError {
+                inner: Box::new(inner),
+            }),
         }
     }
 }
 
-impl From<crate::env::EnvError> for BuildError {
-    fn from(e: crate::env::EnvError) -> BuildError {
-        BuildError::invalid_value(e.name(), e.value(), e.expected())
+impl From<EnvError> for BuildError {
+    fn from(e: EnvError) -> BuildError {
+        BuildError {
+            inner: Box::new(Inner::InvalidValue(e)),
+        }
     }
 }
 
 impl fmt::Display for BuildError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &*self.inner {
-            Inner::InvalidValue {
-                name,
-                value,
-                expected,
-            } => write!(
-                f,
-                "invalid value for {name}: {value:?} (expected {expected})"
-            ),
+            Inner::InvalidValue(e) => fmt::Display::fmt(e, f),
             Inner::Io { what, source } => write!(f, "could not {what}: {source}"),
         }
     }
@@ -97,7 +104,7 @@ impl std::error::Error for BuildError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match &*self.inner {
             Inner::Io { source, .. } => Some(source),
-            Inner::InvalidValue { .. } => None,
+            Inner::InvalidValue(_) => None,
         }
     }
 }

@@ -9,7 +9,7 @@ use std::sync::{Arc, Weak};
 
 use parking_lot::Mutex;
 
-use crate::context;
+use crate::current_loop;
 use crate::event_loop::{Injected, Shared};
 use crate::executor::{self, JoinHandle};
 use crate::metrics::{self, RuntimeMetrics};
@@ -59,12 +59,12 @@ impl Handle {
     /// Panics outside a Keel loop; see [`try_current`](Handle::try_current).
     #[track_caller]
     pub fn current() -> Handle {
-        context::expect_core("Handle::current", |core| core.handle.clone())
+        current_loop::expect_core("Handle::current", |core| core.handle.clone())
     }
 
     /// Like [`current`](Handle::current), but `None` outside a Keel loop.
     pub fn try_current() -> Option<Handle> {
-        context::with_core(|core| core.handle.clone())
+        current_loop::with_core(|core| core.handle.clone())
     }
 
     /// How many loops the runtime runs.

@@ -50,7 +50,7 @@ mod builder;
 mod cgroup;
 #[cfg(feature = "tokio-io")]
 mod compat;
-mod context;
+mod current_loop;
 pub mod env;
 mod error;
 mod event_loop;
@@ -115,7 +115,7 @@ pub mod task {
 /// keel_runtime::block_on(async { assert_eq!(keel_runtime::current_loop(), Some(0)) });
 /// ```
 pub fn current_loop() -> Option<usize> {
-    context::with_core(|core| core.shared.index)
+    current_loop::with_core(|core| core.shared.index)
 }
 
 /// One snapshot of everything the runtime measures: every loop of the current runtime

@@ -20,7 +20,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use parking_lot::RwLock;
 
-use crate::context;
+use crate::current_loop;
 
 static INSTALL: Once = Once::new();
 static INSTALLED: AtomicBool = AtomicBool::new(false);
@@ -92,7 +92,7 @@ fn log(info: &PanicHookInfo<'_>) {
     let request_id = request_id.as_deref();
     let current = std::thread::current();
     let thread = current.name().unwrap_or("<unnamed>");
-    match context::try_with_core(|core| (core.shared.index, core.polling())) {
+    match current_loop::try_with_core(|core| (core.shared.index, core.polling())) {
         Some((loop_index, Some((task, spawned_at)))) => tracing::error!(
             loop_index,
             task = %task,

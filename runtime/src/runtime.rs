@@ -15,7 +15,7 @@ use crate::event_loop::{Shared, placement};
 use crate::executor::{JoinError, JoinHandle};
 use crate::handle::Handle;
 use crate::supervisor::{InstanceGuard, LoopSpec, RunEntry, Supervisor};
-use crate::{context, park_thread};
+use crate::{current_loop, park_thread};
 
 /// A set of event loops, one thread each.
 ///
@@ -241,7 +241,7 @@ impl Drop for Runtime {
 
 #[track_caller]
 fn assert_not_on_loop(what: &str) {
-    if context::with_core(|_| ()).is_some() {
+    if current_loop::with_core(|_| ()).is_some() {
         panic!("{what} would block a Keel loop; await the work instead");
     }
 }

@@ -28,7 +28,7 @@ use std::time::{Duration, Instant};
 
 use parking_lot::{Condvar, Mutex};
 
-use crate::context;
+use crate::current_loop;
 use crate::error::BuildError;
 use crate::event_loop::park::IoDriver;
 use crate::event_loop::{self, Core, placement};
@@ -209,10 +209,10 @@ impl Supervisor {
             self.spec.instrument,
         ));
         let ran = catch_unwind(AssertUnwindSafe(|| {
-            context::enter(core.clone(), || event_loop::run(&core));
+            current_loop::enter(core.clone(), || event_loop::run(&core));
         }));
         match ran {
-            Ok(()) => context::enter(core.clone(), || {
+            Ok(()) => current_loop::enter(core.clone(), || {
                 core.drop_all_tasks();
                 core.shared.close();
             }),
@@ -300,7 +300,7 @@ impl Supervisor {
 /// the core).
 fn salvage(core: Rc<Core>) -> Option<mio::Poll> {
     let dropped = catch_unwind(AssertUnwindSafe(|| {
-        context::enter(core.clone(), || core.abandon_tasks());
+        current_loop::enter(core.clone(), || core.abandon_tasks());
     }));
     if dropped.is_err() {
         return None;

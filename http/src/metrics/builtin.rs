@@ -3,8 +3,8 @@
 
 use std::time::{Duration, UNIX_EPOCH};
 
-use keel_runtime::histogram::HistogramSnapshot as PoolHistogram;
-use keel_runtime::metrics::{HistogramSnapshot, RuntimeMetrics};
+use keel_runtime::histogram::HistogramSnapshot;
+use keel_runtime::metrics::RuntimeMetrics;
 use keel_runtime::{blocking, heap, log, process, workers};
 
 use super::text::{HistogramValue, Kind, MetricSet};
@@ -68,8 +68,8 @@ pub(crate) fn write_process(set: &mut MetricSet) {
     );
 }
 
-/// A loop histogram in `le` buckets.
-fn loop_histogram(h: &HistogramSnapshot, bounds: &[f64]) -> HistogramValue {
+/// A histogram (a loop's or a pool's) in `le` buckets.
+fn histogram_value(h: &HistogramSnapshot, bounds: &[f64]) -> HistogramValue {
     let buckets = bounds
         .iter()
         .map(|&b| (b, h.count_at_most(Duration::from_secs_f64(b))))
@@ -78,19 +78,6 @@ fn loop_histogram(h: &HistogramSnapshot, bounds: &[f64]) -> HistogramValue {
         buckets,
         sum: h.sum().as_secs_f64(),
         // From the buckets, so `+Inf` can never be below a bucket read a moment later.
-        count: h.count_at_most(Duration::MAX),
-    }
-}
-
-/// A pool histogram in `le` buckets.
-fn pool_histogram(h: &PoolHistogram, bounds: &[f64]) -> HistogramValue {
-    let buckets = bounds
-        .iter()
-        .map(|&b| (b, h.count_at_most(Duration::from_secs_f64(b))))
-        .collect();
-    HistogramValue {
-        buckets,
-        sum: h.sum().as_secs_f64(),
         count: h.count_at_most(Duration::MAX),
     }
 }
@@ -110,7 +97,7 @@ pub(crate) fn write_runtime(set: &mut MetricSet, m: &RuntimeMetrics) {
             "keel_loop_lag_seconds",
             "How long a loop ran between two looks at I/O and timers, one sample per turn.",
             lbl,
-            loop_histogram(&l.lag, &LAG_BUCKETS),
+            histogram_value(&l.lag, &LAG_BUCKETS),
         );
         set.gauge(
             "keel_loop_utilization",
@@ -152,7 +139,7 @@ pub(crate) fn write_runtime(set: &mut MetricSet, m: &RuntimeMetrics) {
             "keel_task_poll_duration_seconds",
             "Duration of task polls (sampled: one poll in 16, plus every slow poll).",
             lbl,
-            loop_histogram(&l.poll_time, &POLL_BUCKETS),
+            histogram_value(&l.poll_time, &POLL_BUCKETS),
         );
         set.counter(
             "keel_loop_stalls_total",
@@ -332,13 +319,13 @@ pub(crate) fn write_blocking(set: &mut MetricSet) {
             "keel_blocking_queue_wait_seconds",
             "Time blocking jobs waited in the queue, by class.",
             &lbl,
-            pool_histogram(&c.queue_wait, &JOB_BUCKETS),
+            histogram_value(&c.queue_wait, &JOB_BUCKETS),
         );
         set.histogram(
             "keel_blocking_run_seconds",
             "Time blocking jobs ran, by class.",
             &lbl,
-            pool_histogram(&c.run_time, &JOB_BUCKETS),
+            histogram_value(&c.run_time, &JOB_BUCKETS),
         );
     }
 }
@@ -399,13 +386,13 @@ pub(crate) fn write_workers(set: &mut MetricSet) {
         "keel_workers_queue_wait_seconds",
         "Time worker jobs waited in the queue.",
         &[],
-        pool_histogram(&m.queue_wait, &JOB_BUCKETS),
+        histogram_value(&m.queue_wait, &JOB_BUCKETS),
     );
     set.histogram(
         "keel_workers_run_seconds",
         "Time worker jobs ran.",
         &[],
-        pool_histogram(&m.run_time, &JOB_BUCKETS),
+        histogram_value(&m.run_time, &JOB_BUCKETS),
     );
 }
 

@@ -9,7 +9,7 @@ use flate2::Compression as Level;
 use flate2::write::GzEncoder;
 
 use crate::body::Body;
-use crate::config::ConfigError;
+use crate::config::EnvError;
 use crate::handler::BoxFuture;
 use crate::middleware::{Middleware, Next, add_vary};
 use crate::proto::method::Method;
@@ -58,7 +58,7 @@ const BROTLI_WINDOW: u32 = 22;
 /// let compression = Compression::builder().min_size(2048).level(5).build()?;
 /// let router = Router::new().get("/", || async { "hi" }).layer(compression);
 /// # let _ = router;
-/// # Ok::<(), keel_http::ConfigError>(())
+/// # Ok::<(), keel_http::config::EnvError>(())
 /// ```
 #[derive(Debug, Clone, Copy)]
 pub struct Compression {
@@ -389,16 +389,16 @@ impl CompressionBuilder {
     ///
     /// A gzip level above 9 (`compression.level`) or a brotli quality above 11
     /// (`compression.brotli_quality`).
-    pub fn build(self) -> Result<Compression, ConfigError> {
+    pub fn build(self) -> Result<Compression, EnvError> {
         if self.settings.level > 9 {
-            return Err(ConfigError::new(
+            return Err(EnvError::new(
                 "compression.level",
                 &self.settings.level.to_string(),
                 "0 to 9",
             ));
         }
         if self.settings.brotli_quality > 11 {
-            return Err(ConfigError::new(
+            return Err(EnvError::new(
                 "compression.brotli_quality",
                 &self.settings.brotli_quality.to_string(),
                 "0 to 11",

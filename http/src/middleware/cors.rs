@@ -6,7 +6,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::config::ConfigError;
+use crate::config::EnvError;
 use crate::error::AppError;
 use crate::handler::BoxFuture;
 use crate::middleware::security_headers::is_token_byte;
@@ -56,7 +56,7 @@ pub const DEFAULT_CORS_MAX_AGE: Duration = Duration::from_secs(600);
 /// # let _ = router;
 /// // `*` with credentials is refused:
 /// assert!(Cors::builder().allow_origins(["*"]).allow_credentials(true).build().is_err());
-/// # Ok::<(), keel_http::ConfigError>(())
+/// # Ok::<(), keel_http::config::EnvError>(())
 /// ```
 #[derive(Debug, Clone)]
 pub struct Cors {
@@ -304,11 +304,11 @@ impl CorsBuilder {
     /// `*` with credentials; `*` mixed with origins; an origin that is not
     /// `scheme://host[:port]`; a method or header that is not an HTTP token. The error
     /// names the setting (`cors.allow_origins`, …).
-    pub fn build(self) -> Result<Cors, ConfigError> {
+    pub fn build(self) -> Result<Cors, EnvError> {
         let wildcard = self.origins.iter().any(|o| o == "*");
         let origins = if wildcard {
             if self.credentials {
-                return Err(ConfigError::new(
+                return Err(EnvError::new(
                     "cors.allow_origins",
                     "*",
                     "explicit origins when cors.allow_credentials is true \
@@ -316,7 +316,7 @@ impl CorsBuilder {
                 ));
             }
             if self.origins.len() > 1 {
-                return Err(ConfigError::new(
+                return Err(EnvError::new(
                     "cors.allow_origins",
                     &self.origins.join(","),
                     "either `*` alone or a list of origins",
@@ -326,7 +326,7 @@ impl CorsBuilder {
         } else {
             for origin in &self.origins {
                 if !is_origin(origin) {
-                    return Err(ConfigError::new(
+                    return Err(EnvError::new(
                         "cors.allow_origins",
                         origin,
                         "an origin such as https://app.example.com (no path, no trailing /)",
@@ -358,10 +358,10 @@ impl CorsBuilder {
     }
 }
 
-fn check_tokens(setting: &str, values: &[String]) -> Result<(), ConfigError> {
+fn check_tokens(setting: &str, values: &[String]) -> Result<(), EnvError> {
     for value in values {
         if value.is_empty() || !value.bytes().all(is_token_byte) {
-            return Err(ConfigError::new(setting, value, "an HTTP token"));
+            return Err(EnvError::new(setting, value, "an HTTP token"));
         }
     }
     Ok(())

@@ -14,7 +14,7 @@ use std::borrow::Cow;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::config::ConfigError;
+use crate::config::EnvError;
 use crate::handler::BoxFuture;
 use crate::header::{HeaderName, HeaderValue};
 use crate::middleware::{Middleware, Next};
@@ -84,7 +84,7 @@ const REMOVED: [&str; 2] = ["x-powered-by", "server"];
 ///     .build()?;
 /// let router = Router::new().get("/", || async { "hi" }).layer(headers);
 /// # let _ = router;
-/// # Ok::<(), keel_http::ConfigError>(())
+/// # Ok::<(), keel_http::config::EnvError>(())
 /// ```
 #[derive(Debug, Clone)]
 pub struct SecurityHeaders {
@@ -262,18 +262,14 @@ impl SecurityHeadersBuilder {
     /// A header name that is not an HTTP token (or one the server writes itself:
     /// `content-length`, `transfer-encoding`, `connection`, `date`), or a value with
     /// control characters (CR, LF, NUL…), naming the header.
-    pub fn build(self) -> Result<SecurityHeaders, ConfigError> {
+    pub fn build(self) -> Result<SecurityHeaders, EnvError> {
         for (name, value) in &self.headers {
             let owned = ["content-length", "transfer-encoding", "connection", "date"];
             if name.is_empty() || !name.bytes().all(is_token_byte) || owned.contains(&&**name) {
-                return Err(ConfigError::new(
-                    "security header name",
-                    name,
-                    "an HTTP token",
-                ));
+                return Err(EnvError::new("security header name", name, "an HTTP token"));
             }
             if !value.bytes().all(is_value_byte) {
-                return Err(ConfigError::new(
+                return Err(EnvError::new(
                     name,
                     value,
                     "a header value without control characters",

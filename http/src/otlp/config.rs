@@ -21,7 +21,6 @@ use keel_runtime::env::EnvError;
 use keel_runtime::trace::{BatchConfig, Sampler};
 
 use crate::client::url::Url;
-use crate::config::ConfigError;
 
 /// The default `OTEL_EXPORTER_OTLP_TIMEOUT`: 10 s.
 pub const DEFAULT_EXPORT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -44,7 +43,7 @@ impl OtlpConfig {
     /// # Errors
     ///
     /// A variable with a bad value, named.
-    pub fn from_env() -> Result<Option<OtlpConfig>, ConfigError> {
+    pub fn from_env() -> Result<Option<OtlpConfig>, EnvError> {
         OtlpConfig::from_vars(|name| std::env::var(name).ok().filter(|v| !v.trim().is_empty()))
     }
 
@@ -69,11 +68,9 @@ impl OtlpConfig {
     /// assert_eq!(config.service_name(), "checkout");
     /// assert!(OtlpConfig::from_vars(|_| None).unwrap().is_none());
     /// ```
-    pub fn from_vars(
-        var: impl Fn(&str) -> Option<String>,
-    ) -> Result<Option<OtlpConfig>, ConfigError> {
+    pub fn from_vars(var: impl Fn(&str) -> Option<String>) -> Result<Option<OtlpConfig>, EnvError> {
         if let Some(v) = var("OTEL_SDK_DISABLED")
-            && crate::config::parse_bool("OTEL_SDK_DISABLED", &v)?
+            && crate::config::parse_switch("OTEL_SDK_DISABLED", &v)?
         {
             return Ok(None);
         }
@@ -81,7 +78,7 @@ impl OtlpConfig {
             match v.trim() {
                 "none" => return Ok(None),
                 "otlp" => {}
-                _ => return Err(ConfigError::new("OTEL_TRACES_EXPORTER", &v, "otlp or none")),
+                _ => return Err(EnvError::new("OTEL_TRACES_EXPORTER", &v, "otlp or none")),
             }
         }
         let (name, url) = match var("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT") {
@@ -95,14 +92,14 @@ impl OtlpConfig {
             },
         };
         let url = Url::parse(&url)
-            .map_err(|_| ConfigError::new(name, &url, "an http:// URL (no TLS yet)"))?;
+            .map_err(|_| EnvError::new(name, &url, "an http:// URL (no TLS yet)"))?;
         for name in [
             "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL",
             "OTEL_EXPORTER_OTLP_PROTOCOL",
         ] {
             if let Some(v) = var(name) {
                 if v.trim() != "http/json" {
-                    return Err(ConfigError::new(
+                    return Err(EnvError::new(
                         name,
                         &v,
                         "http/json (the only OTLP encoding Keel exports)",
@@ -218,7 +215,7 @@ fn default_service_name() -> String {
 
 /// `key=value,key2=value2` (W3C Baggage-like, as the OTel variables use), values
 /// percent-decoded.
-fn parse_pairs(name: &str, value: &str) -> Result<Vec<(String, String)>, ConfigError> {
+fn parse_pairs(name: &str, value: &str) -> Result<Vec<(String, String)>, EnvError> {
     let mut out = Vec::new();
     for item in value.split(',') {
         let item = item.trim();
@@ -226,7 +223,7 @@ fn parse_pairs(name: &str, value: &str) -> Result<Vec<(String, String)>, ConfigE
             continue;
         }
         let Some((k, v)) = item.split_once('=') else {
-            return Err(ConfigError::new(
+            return Err(EnvError::new(
                 name,
                 value,
                 "key=value pairs separated by commas",
@@ -236,7 +233,7 @@ fn parse_pairs(name: &str, value: &str) -> Result<Vec<(String, String)>, ConfigE
         let v = percent_decode(v.trim());
         let token = |b: u8| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b);
         if k.is_empty() || !k.bytes().all(token) || v.bytes().any(|b| b < b' ' || b == 0x7f) {
-            return Err(ConfigError::new(
+            return Err(EnvError::new(
                 name,
                 value,
                 "key=value pairs separated by commas",

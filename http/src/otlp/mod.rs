@@ -39,7 +39,7 @@ pub use self::config::{DEFAULT_EXPORT_TIMEOUT, OtlpConfig};
 pub use self::exporter::OtlpExporter;
 use keel_runtime::trace;
 
-use crate::config::ConfigError;
+use crate::config::EnvError;
 
 /// How long dropping a [`TracingGuard`] waits for the last export.
 pub const SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(5);
@@ -101,7 +101,7 @@ pub fn init_from_env() -> Result<Option<TracingGuard>, InitError> {
 #[non_exhaustive]
 pub enum InitError {
     /// An `OTEL_*` variable has a bad value.
-    Config(ConfigError),
+    Config(EnvError),
     /// Tracing could not be turned on.
     Install(trace::InstallError),
 }

@@ -1,5 +1,5 @@
 //! [`Core`]: one loop's `!Send` state — its run queue, its task slab, its drivers and its
-//! counters. Reached through [`context`](crate::context) by the code running on the loop;
+//! counters. Reached through [`current_loop`](crate::current_loop) by the code running on the loop;
 //! never by another thread.
 
 use std::cell::{Cell, RefCell};
@@ -14,10 +14,10 @@ use super::park::IoDriver;
 use super::shared::{Injected, Shared};
 use crate::executor::task::{Header, TaskRef, state};
 use crate::handle::Handle;
+use crate::histogram::local::{self, LocalHistogram};
 use crate::metrics::LoopStats;
 use crate::metrics::batch::bump;
 use crate::metrics::clock::LoopClock;
-use crate::metrics::histogram::{self, LocalHistogram};
 use crate::metrics::stall::StallDetector;
 use crate::sys::clock::coarse_nanos;
 use crate::task_context::{self, Context as RequestContext};
@@ -228,7 +228,8 @@ impl Core {
         if took >= self.stalls.threshold_nanos() {
             self.record_stall(header, precise, took, now);
         } else if let Some(began) = precise {
-            self.poll_time.record_n(began.elapsed(), POLL_TIME_SAMPLE);
+            self.poll_time
+                .record_n(began.elapsed(), u64::from(POLL_TIME_SAMPLE));
         }
         if ready {
             self.finish(task);
@@ -366,7 +367,7 @@ impl Core {
         if let Some(by_task) = self.stalls.take_changes() {
             self.shared.metrics.store_stalls(by_task);
         }
-        if histogram::due(&self.histograms_published, now) || flush {
+        if local::due(&self.histograms_published, now) || flush {
             self.shared.metrics.lag.store(&self.lag);
             self.shared.metrics.timer_lag.store(&self.timer_lag);
             self.shared.metrics.poll_time.store(&self.poll_time);

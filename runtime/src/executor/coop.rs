@@ -5,12 +5,12 @@
 
 use std::task::{Context, Poll};
 
-use crate::context;
+use crate::current_loop;
 
 /// Ready when the running task may do one more operation; otherwise wakes the task and
 /// answers `Pending` so it goes to the back of the queue. Outside a loop: always ready.
 pub(crate) fn poll_proceed(cx: &mut Context<'_>) -> Poll<()> {
-    match context::with_core(|core| core.consume_budget()) {
+    match current_loop::with_core(|core| core.consume_budget()) {
         Some(false) => {
             cx.waker().wake_by_ref();
             Poll::Pending

@@ -18,7 +18,7 @@ pub use self::builder::Builder;
 use self::task::{Header, RawTask, TaskCell, TaskRef};
 pub use self::task::{JoinError, JoinHandle};
 pub use self::yield_now::yield_now;
-use crate::context;
+use crate::current_loop;
 use crate::event_loop::{Injected, Shared};
 
 /// Spawns a future onto the current loop. It may be `!Send`: it will only ever be polled
@@ -85,7 +85,7 @@ where
     F: Future + 'static,
     F::Output: 'static,
 {
-    context::expect_core("spawn_local", |core| {
+    current_loop::expect_core("spawn_local", |core| {
         let task = TaskCell::new(
             Header::new(core.shared.clone(), name, location),
             Some(future),
@@ -108,9 +108,9 @@ where
 {
     let task = TaskCell::new(Header::new(owner.clone(), name, location), Some(future));
     let handle = JoinHandle::new(task.clone());
-    let local = context::with_core(|core| Arc::ptr_eq(&core.shared, owner)).unwrap_or(false);
+    let local = current_loop::with_core(|core| Arc::ptr_eq(&core.shared, owner)).unwrap_or(false);
     if local {
-        context::expect_core("spawn", |core| core.adopt(task));
+        current_loop::expect_core("spawn", |core| core.adopt(task));
     } else {
         owner.inject(Injected::Spawn(Unadopted(Some(task))));
     }
@@ -142,7 +142,7 @@ where
                 // SAFETY: this closure runs on the owning loop's thread (it was injected
                 // there), once, before the task is adopted below.
                 unsafe { task.install(future) };
-                context::expect_core("spawn_local_on", |core| core.adopt(task));
+                current_loop::expect_core("spawn_local_on", |core| core.adopt(task));
             }
             Err(payload) => {
                 if !crate::panic_hook::hook_installed() {
@@ -160,7 +160,7 @@ where
             }
         }
     };
-    let local = context::with_core(|core| Arc::ptr_eq(&core.shared, owner)).unwrap_or(false);
+    let local = current_loop::with_core(|core| Arc::ptr_eq(&core.shared, owner)).unwrap_or(false);
     if local {
         adopt();
     } else {

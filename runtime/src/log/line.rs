@@ -40,15 +40,7 @@ impl Process {
 
 /// The host name, or `unknown`.
 fn hostname() -> String {
-    let mut buf = [0u8; 256];
-    // SAFETY: `buf` is writable for `buf.len()` bytes; gethostname NUL-terminates within
-    // it on success (a truncated name may lack the NUL: we stop at the buffer's end).
-    let rc = unsafe { libc::gethostname(buf.as_mut_ptr().cast(), buf.len()) };
-    if rc != 0 {
-        return "unknown".to_owned();
-    }
-    let end = buf.iter().position(|&b| b == 0).unwrap_or(buf.len());
-    String::from_utf8_lossy(&buf[..end]).into_owned()
+    crate::sys::process::hostname().unwrap_or_else(|_| "unknown".to_owned())
 }
 
 /// The line for `event`, ending in `\n`.
@@ -60,7 +52,7 @@ pub(crate) fn format(
 ) -> String {
     let mut line = String::with_capacity(256);
     let meta = event.metadata();
-    let loop_index = crate::context::try_with_core(|core| core.shared.index);
+    let loop_index = crate::current_loop::try_with_core(|core| core.shared.index);
     let mut fields = FieldWriter {
         format,
         in_context: task_context::with_current(|c| c.is_some()),

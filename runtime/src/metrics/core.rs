@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use crossbeam_utils::CachePadded;
 use parking_lot::Mutex;
 
-use super::histogram::SharedHistogram;
+use crate::histogram::local::SharedHistogram;
 
 /// Declares the published counters once: the plain [`Published`] values a loop gathers
 /// and the atomic fields they are stored in.

@@ -10,7 +10,6 @@
 pub(crate) mod batch;
 pub(crate) mod clock;
 mod core;
-pub(crate) mod histogram;
 pub(crate) mod stall;
 pub(crate) mod watch;
 
@@ -18,12 +17,12 @@ use std::time::Duration;
 
 pub(crate) use self::batch::LoopStats;
 pub(crate) use self::core::PublishedLoopMetrics;
-pub use self::histogram::HistogramSnapshot;
 pub use self::stall::DEFAULT_STALL_THRESHOLD;
 pub use self::watch::StuckTask;
 use crate::blocking::BlockingMetrics;
 use crate::event_loop::Shared;
 use crate::heap::HeapStats;
+use crate::histogram::HistogramSnapshot;
 use crate::workers::WorkerMetrics;
 
 /// A snapshot of every loop of a runtime, of the heap and of the process-wide pools,

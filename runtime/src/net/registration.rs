@@ -6,7 +6,7 @@ use std::rc::Rc;
 use std::task::{Context, Poll, ready};
 
 use super::scheduled_io::{Direction, ScheduledIo};
-use crate::context;
+use crate::current_loop;
 use crate::executor::coop;
 
 /// A source and its slot in the loop's I/O driver. Deregisters on drop.
@@ -22,7 +22,7 @@ pub(crate) struct Registered<S: mio::event::Source> {
 impl<S: mio::event::Source> Registered<S> {
     /// Registers `source` with the calling thread's loop.
     pub(crate) fn new(mut source: S) -> io::Result<Registered<S>> {
-        let (key, io, instance) = context::with_core(|core| {
+        let (key, io, instance) = current_loop::with_core(|core| {
             core.io
                 .register(&mut source)
                 .map(|(key, io)| (key, io, core.instance))
@@ -50,7 +50,7 @@ impl<S: mio::event::Source> Registered<S> {
         mut op: impl FnMut(&S) -> io::Result<R>,
     ) -> Poll<io::Result<R>> {
         debug_assert_eq!(
-            context::with_core(|core| core.instance),
+            current_loop::with_core(|core| core.instance),
             Some(self.instance),
             "a socket was used on a loop other than the one it was registered with"
         );
@@ -106,7 +106,7 @@ impl<S: mio::event::Source> Drop for Registered<S> {
     fn drop(&mut self) {
         let (key, instance) = (self.key, self.instance);
         let source = &mut self.source;
-        context::with_core(|core| {
+        current_loop::with_core(|core| {
             if core.instance == instance {
                 core.io.deregister(key, source);
             }

@@ -28,7 +28,7 @@
 //!
 //! # Parts
 //!
-//! - `crate::sys::signal` owns all the unsafe code: the self-pipe, `sigaction`, the handler.
+//! - `crate::sys::signal` owns every call into libc: the self-pipe, `sigaction`, the handler.
 //! - `registry` owns the per-signal subscriber lists and the dispatch thread.
 //! - This file is the public facade: [`SignalKind`], [`signal`], [`Signal`].
 //!

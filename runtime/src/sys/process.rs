@@ -1,5 +1,5 @@
-//! Process facts from libc: the memory page size, the clock tick, CPU time used and the
-//! open-file limit.
+//! Process facts from libc: the memory page size, the clock tick, CPU time used, the
+//! open-file limit and the host name.
 
 use std::io;
 use std::sync::OnceLock;
@@ -54,4 +54,18 @@ pub(crate) fn max_open_files() -> io::Result<Option<u64>> {
         return Err(io::Error::last_os_error());
     }
     Ok((limit.rlim_cur != libc::RLIM_INFINITY).then_some(limit.rlim_cur))
+}
+
+/// The machine's host name (lossily UTF-8).
+pub(crate) fn hostname() -> io::Result<String> {
+    let mut buf = [0u8; 256];
+    // SAFETY: `buf` is writable for `buf.len()` bytes for the whole call; gethostname
+    // writes at most that many (a truncated name may lack the NUL: we stop at the
+    // buffer's end).
+    let rc = unsafe { libc::gethostname(buf.as_mut_ptr().cast(), buf.len()) };
+    if rc != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    let end = buf.iter().position(|&b| b == 0).unwrap_or(buf.len());
+    Ok(String::from_utf8_lossy(&buf[..end]).into_owned())
 }

@@ -7,7 +7,7 @@ use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use super::wheel::TimerKey;
-use crate::context;
+use crate::current_loop;
 
 /// Waits until `duration` has passed.
 ///
@@ -65,7 +65,7 @@ impl Sleep {
     /// Removes the timer from its wheel, if it is registered on this thread's loop.
     fn cancel(&mut self) {
         if let Some(entry) = self.entry.take() {
-            context::with_core(|core| {
+            current_loop::with_core(|core| {
                 if core.instance == entry.instance {
                     core.time.remove(entry.key);
                 }
@@ -84,7 +84,7 @@ impl Future for Sleep {
         }
         let deadline = self.deadline;
         let previous = self.entry.take();
-        let entry = context::expect_core("polling a Sleep", |core| {
+        let entry = current_loop::expect_core("polling a Sleep", |core| {
             if let Some(previous) = previous
                 && previous.instance == core.instance
             {

@@ -37,7 +37,7 @@ const SWEEP_AT: usize = 1024;
 /// // In the per-loop router factory:
 /// let limit = RateLimit::builder(store.clone(), 100, Duration::from_secs(60)).build()?;
 /// # let _ = limit;
-/// # Ok::<(), keel_http::ConfigError>(())
+/// # Ok::<(), keel_http::config::EnvError>(())
 /// ```
 #[derive(Debug, Clone, Default)]
 pub struct MemoryStore {

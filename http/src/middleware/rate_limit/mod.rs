@@ -25,7 +25,7 @@ pub use self::memory::MemoryStore;
 #[cfg(feature = "redis-rate-limit")]
 pub use self::redis::RedisStore;
 pub use self::store::{Decision, Policy, Store, StoreError};
-use crate::config::ConfigError;
+use crate::config::EnvError;
 use crate::error::AppError;
 use crate::handler::BoxFuture;
 use crate::middleware::{Middleware, Next};
@@ -327,23 +327,23 @@ impl RateLimitBuilder {
     /// A limit of 0 (`rate_limit.limit`), a window under 1 ms (`rate_limit.window`), an
     /// empty name (`rate_limit.name`) or a zero store timeout
     /// (`rate_limit.store_timeout`).
-    pub fn build(self) -> Result<RateLimit, ConfigError> {
+    pub fn build(self) -> Result<RateLimit, EnvError> {
         let Policy { limit, window } = self.policy;
         if limit == 0 {
-            return Err(ConfigError::new("rate_limit.limit", "0", "at least 1"));
+            return Err(EnvError::new("rate_limit.limit", "0", "at least 1"));
         }
         if window < Duration::from_millis(1) {
-            return Err(ConfigError::new(
+            return Err(EnvError::new(
                 "rate_limit.window",
                 &format!("{window:?}"),
                 "at least 1 ms",
             ));
         }
         if self.name.is_empty() {
-            return Err(ConfigError::new("rate_limit.name", "", "a non-empty name"));
+            return Err(EnvError::new("rate_limit.name", "", "a non-empty name"));
         }
         if self.store_timeout.is_zero() {
-            return Err(ConfigError::new(
+            return Err(EnvError::new(
                 "rate_limit.store_timeout",
                 "0s",
                 "a positive duration",

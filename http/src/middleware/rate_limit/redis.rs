@@ -56,7 +56,7 @@ return {1, new_tat - now, 0}";
 /// let store = RedisStore::new(pool, "myapp:");
 /// let limit = RateLimit::builder(store, 100, Duration::from_secs(60)).build()?;
 /// # let _ = limit;
-/// # Ok::<(), keel_http::ConfigError>(())
+/// # Ok::<(), keel_http::config::EnvError>(())
 /// ```
 #[derive(Debug, Clone)]
 pub struct RedisStore {

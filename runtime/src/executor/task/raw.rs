@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use super::{Header, JoinError};
-use crate::context;
+use crate::current_loop;
 use crate::event_loop::Injected;
 
 /// A counted reference to a task, as the loop and its queues hold it.
@@ -78,7 +78,7 @@ pub(crate) trait Joinable<T> {
 /// Queues a woken task on its loop: straight onto the run queue when the caller runs on
 /// that loop's thread, through the inject queue otherwise.
 pub(crate) fn enqueue(task: TaskRef) {
-    if let Err(task) = context::try_push_local(task) {
+    if let Err(task) = current_loop::try_push_local(task) {
         let owner = task.header().owner.clone();
         owner.inject(Injected::Wake(task));
     }

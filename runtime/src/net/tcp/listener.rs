@@ -7,7 +7,7 @@ use std::task::{Context, Poll, ready};
 
 use super::socket::DEFAULT_BACKLOG;
 use super::{TcpSocket, TcpStream};
-use crate::context;
+use crate::current_loop;
 use crate::metrics::batch::bump;
 use crate::net::registration::Registered;
 use crate::net::scheduled_io::Direction;
@@ -104,7 +104,7 @@ impl TcpListener {
     /// As [`accept`](TcpListener::accept).
     pub fn poll_accept(&self, cx: &mut Context<'_>) -> Poll<io::Result<(TcpStream, SocketAddr)>> {
         let (stream, addr) = ready!(self.inner.poll_io(cx, Direction::Read, |l| l.accept()))?;
-        context::with_core(|core| bump(&core.stats.connections_accepted));
+        current_loop::with_core(|core| bump(&core.stats.connections_accepted));
         Poll::Ready(Ok((TcpStream::accepted(stream)?, addr)))
     }
 }

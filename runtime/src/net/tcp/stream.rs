@@ -4,16 +4,17 @@
 use std::future::poll_fn;
 use std::io::{self, IoSlice, Read, Write};
 use std::net::{Shutdown, SocketAddr};
-use std::task::{Context, Poll, ready};
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use socket2::{SockRef, TcpKeepalive};
 
 use super::TcpSocket;
-use crate::context;
+use crate::current_loop;
 use crate::net::registration::Registered;
 use crate::net::scheduled_io::Direction;
 use crate::net::{ToSocketAddrs, lookup_host};
+use crate::sys;
 
 /// A TCP connection registered with the loop that created it.
 ///
@@ -94,7 +95,7 @@ impl TcpStream {
     /// Registers an accepted or connecting stream with the current loop.
     pub(crate) fn accepted(stream: mio::net::TcpStream) -> io::Result<TcpStream> {
         let inner = Registered::new(stream)?;
-        context::with_core(|core| core.stats.stream_opened());
+        current_loop::with_core(|core| core.stats.stream_opened());
         Ok(TcpStream { inner })
     }
 
@@ -200,25 +201,20 @@ impl TcpStream {
         cx: &mut Context<'_>,
         buf: &mut Vec<u8>,
     ) -> Poll<io::Result<usize>> {
-        let n = ready!(self.poll_read_uninit(cx, buf.spare_capacity_mut()))?;
-        // SAFETY: `recv` initialised the first `n` bytes of the spare capacity, which
-        // directly follow the vector's `len` initialised bytes, and `n` is at most the
-        // spare capacity's length.
-        unsafe { buf.set_len(buf.len() + n) };
-        Poll::Ready(Ok(n))
+        let len = buf.capacity() - buf.len();
+        self.poll_recv(cx, len, |s| sys::socket::recv_append(s, buf))
     }
 
-    /// Polls a read into `buf`, which need not be initialised: `recv(2)` writes it
-    /// directly, so a caller with spare capacity (tokio's `ReadBuf`, a `Vec`'s tail) does
-    /// not zero it first. Returns how many bytes were written at the front of `buf`.
-    pub(crate) fn poll_read_uninit(
+    /// Polls a read by `recv`, one of `sys::socket`'s functions receiving into up to
+    /// `len` bytes that need not be initialised (a `Vec`'s tail, tokio's `ReadBuf`), so
+    /// the caller does not zero them first.
+    pub(crate) fn poll_recv(
         &self,
         cx: &mut Context<'_>,
-        buf: &mut [std::mem::MaybeUninit<u8>],
+        len: usize,
+        recv: impl FnMut(&mio::net::TcpStream) -> io::Result<usize>,
     ) -> Poll<io::Result<usize>> {
-        let len = buf.len();
-        self.inner
-            .poll_transfer(cx, Direction::Read, len, |s| recv_uninit(s, buf))
+        self.inner.poll_transfer(cx, Direction::Read, len, recv)
     }
 
     /// Polls a write of `buf`.
@@ -275,9 +271,8 @@ impl TcpStream {
     ///
     /// `WouldBlock` when no data is there, or socket errors.
     pub fn try_read_buf(&self, buf: &mut Vec<u8>) -> io::Result<usize> {
-        let spare = buf.spare_capacity_mut();
-        let len = spare.len();
-        let result = recv_uninit(self.inner.get_ref(), spare);
+        let len = buf.capacity() - buf.len();
+        let result = sys::socket::recv_append(self.inner.get_ref(), buf);
         match &result {
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
                 self.inner.clear_ready(Direction::Read);
@@ -285,11 +280,7 @@ impl TcpStream {
             Ok(n) if *n > 0 && *n < len => self.inner.clear_after_short(Direction::Read),
             _ => {}
         }
-        let n = result?;
-        // SAFETY: `recv` initialised the first `n` bytes of the spare capacity, which
-        // directly follow the vector's `len` initialised bytes.
-        unsafe { buf.set_len(buf.len() + n) };
-        Ok(n)
+        result
     }
 
     /// Shuts down the read half, the write half or both.
@@ -423,24 +414,6 @@ impl TcpStream {
 
 impl Drop for TcpStream {
     fn drop(&mut self) {
-        context::with_core(|core| core.stats.stream_closed());
-    }
-}
-
-/// `recv(2)` into `buf`, which need not be initialised; returns how many bytes were
-/// written at its front.
-fn recv_uninit(
-    stream: &mio::net::TcpStream,
-    buf: &mut [std::mem::MaybeUninit<u8>],
-) -> io::Result<usize> {
-    use std::os::fd::AsRawFd;
-    // SAFETY: `buf` is valid for writes of `buf.len()` bytes for the whole call and
-    // `recv` writes at most that many into it (it never reads them, so they may be
-    // uninitialised); the descriptor is the stream's own, open while it is borrowed.
-    let n = unsafe { libc::recv(stream.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len(), 0) };
-    if n < 0 {
-        Err(io::Error::last_os_error())
-    } else {
-        Ok(n as usize)
+        current_loop::with_core(|core| core.stats.stream_closed());
     }
 }
