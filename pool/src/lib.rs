@@ -111,6 +111,7 @@
 #![doc(test(attr(deny(warnings))))]
 
 mod builder;
+mod config;
 mod error;
 mod health;
 mod health_handle;
