@@ -13,7 +13,7 @@ use std::time::Instant;
 use keel_runtime::time::{sleep_until, timeout_at};
 
 use super::state::{Conn, Grant, Inner, Lease, SlotGuard};
-use crate::error::{Error, Phase};
+use crate::error::{AcquirePhase, Error};
 use crate::manager::Manager;
 use crate::metrics::Reason;
 use crate::object::Pooled;
@@ -66,7 +66,7 @@ impl<M: Manager> Inner<M> {
                     Wait::Closed => return Err(Error::Closed),
                     Wait::TimedOut => {
                         let last_error = this.health.current_error();
-                        return Err(this.timed_out(Phase::Wait, start, last_error));
+                        return Err(this.timed_out(AcquirePhase::Wait, start, last_error));
                     }
                 }
             }
@@ -123,7 +123,7 @@ impl<M: Manager> Inner<M> {
                 Err(_) => {
                     self.discard(conn, Reason::RecycleFailed);
                     if Instant::now() >= deadline() {
-                        return Err(self.timed_out(Phase::Recycle, start, None));
+                        return Err(self.timed_out(AcquirePhase::Recycle, start, None));
                     }
                     let conn = self.create(slot, start, deadline()).await?;
                     return Ok((conn, Instant::now()));
@@ -160,7 +160,7 @@ impl<M: Manager> Inner<M> {
             if now >= deadline {
                 // Our own last error, else that of the creates failing beside us.
                 let last_error = last_error.or_else(|| self.health.current_error());
-                return Err(self.timed_out(Phase::Create, start, last_error));
+                return Err(self.timed_out(AcquirePhase::Create, start, last_error));
             }
             let create_deadline = now + self.config.create_timeout;
             let limit = deadline.min(create_deadline);

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use keel_runtime::time::{sleep, sleep_until, timeout};
 
 use super::state::{Inner, SlotGuard};
-use crate::manager::{Health, Manager};
+use crate::manager::{CheckOutcome, Manager};
 use crate::metrics::Reason;
 
 impl<M: Manager> Inner<M> {
@@ -54,7 +54,7 @@ impl<M: Manager> Inner<M> {
         for mut conn in idle {
             let reason = if conn.expired(now) {
                 Some(Reason::MaxLifetime)
-            } else if self.manager.check(&mut conn.raw) == Health::Broken {
+            } else if self.manager.check(&mut conn.raw) == CheckOutcome::Broken {
                 Some(Reason::Broken)
             } else if left > self.config.min
                 && self

@@ -32,8 +32,9 @@
 //!   readiness); acquires queued behind a failing create time out with its error too.
 //! * **Background task.** Started by the first acquire on a loop; each
 //!   `reap_interval` it closes idle connections that are broken, past their lifetime,
-//!   or past the idle timeout (down to `min`), opens connections until `min` are idle, and warns about leases
-//!   held past the leak threshold. It holds only a `Weak` and stops with the pool.
+//!   or past the idle timeout (down to `min`), opens connections until `min` are
+//!   idle, and warns about leases held past the leak threshold. It holds only a `Weak`
+//!   and stops with the pool.
 //! * **Close.** Waiters get [`Error::Closed`], idle connections close now, checked-out
 //!   ones close when returned, creates in flight close when they finish.
 //!   [`Pool::close_within`] also waits for that, up to a deadline, and reports what
@@ -111,7 +112,8 @@ impl<M: Manager> Pool<M> {
     ///
     /// [`Error::Timeout`] past the acquire timeout (naming the phase, with the last
     /// connect error when connects kept failing); [`Error::Backend`] with
-    /// [`Builder::fail_fast`](crate::Builder::fail_fast); [`Error::Closed`] after [`close`](Pool::close).
+    /// [`Builder::fail_fast`](crate::Builder::fail_fast); [`Error::Closed`] after
+    /// [`close`](Pool::close).
     ///
     /// # Panics
     ///

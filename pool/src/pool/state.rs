@@ -18,10 +18,10 @@ use std::time::Instant;
 use slab::Slab;
 
 use crate::config::Config;
-use crate::error::{Error, Phase};
+use crate::error::{AcquirePhase, Error};
 use crate::health::Tracker;
 use crate::jitter::Rng;
-use crate::manager::{Health, Manager};
+use crate::manager::{CheckOutcome, Manager};
 use crate::metrics::{Counters, Reason};
 use crate::permits::Waiters;
 
@@ -129,12 +129,12 @@ impl<M: Manager> Inner<M> {
             return Some(Reason::MaxLifetime);
         }
         match self.manager.check(&mut conn.raw) {
-            Health::Ok => None,
-            Health::NeedsRecycle => {
+            CheckOutcome::Ok => None,
+            CheckOutcome::NeedsRecycle => {
                 conn.needs_recycle = true;
                 None
             }
-            Health::Broken => Some(Reason::Broken),
+            CheckOutcome::Broken => Some(Reason::Broken),
         }
     }
 
@@ -192,7 +192,7 @@ impl<M: Manager> Inner<M> {
     /// Counts a timeout in `phase` and builds its error.
     pub(super) fn timed_out(
         &self,
-        phase: Phase,
+        phase: AcquirePhase,
         start: Instant,
         last_error: Option<Arc<M::Error>>,
     ) -> Error<M::Error> {

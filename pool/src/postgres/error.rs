@@ -16,8 +16,8 @@ pub enum Error {
     Closed,
     /// `ROLLBACK` did not bring the connection back to idle.
     StillInTransaction,
-    /// A query ran past [`PgManager::query_timeout`](super::PgManager::query_timeout); a cancel request was sent to the
-    /// server.
+    /// A query ran past [`PgManager::query_timeout`](super::PgManager::query_timeout);
+    /// a cancel request was sent to the server.
     QueryTimeout(Duration),
 }
 

@@ -64,7 +64,7 @@ use keel_runtime::net::TcpStream;
 use tokio_postgres::config::{Host, SslMode};
 use tokio_postgres::{Config, NoTls};
 
-use crate::manager::{Health, Manager};
+use crate::manager::{CheckOutcome, Manager};
 
 mod cache;
 mod connection;
@@ -303,13 +303,13 @@ impl Manager for PgManager {
         Ok(())
     }
 
-    fn check(&self, conn: &mut PgConnection) -> Health {
+    fn check(&self, conn: &mut PgConnection) -> CheckOutcome {
         if conn.client.is_closed() {
-            Health::Broken
+            CheckOutcome::Broken
         } else if !conn.wire.settled() {
-            Health::NeedsRecycle
+            CheckOutcome::NeedsRecycle
         } else {
-            Health::Ok
+            CheckOutcome::Ok
         }
     }
 }
