@@ -34,8 +34,10 @@ pub use keel_runtime::log;
 pub use keel_runtime::task_context as context;
 pub use keel_runtime::{fs, net, resilience, trace};
 
-pub mod metrics;
-mod resilience_metrics;
+/// Prometheus metrics: `keel_http::metrics`, built here with the `pool` feature, so
+/// `keel::metrics::register_pool` exports a connection pool beside
+/// `register_breaker` and `register_bulkhead`.
+pub use keel_http::metrics;
 
 /// The README's example, compiled as a doctest so it cannot drift from the API.
 #[cfg(doctest)]

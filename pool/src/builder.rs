@@ -1,5 +1,5 @@
 //! [`Builder`]: the pool's knobs, each with its default as a documented constant, and
-//! the resolved `Config` the pool reads.
+//! the ways to build a [`Pool`] ([`Pool::builder`], [`Pool::new`]).
 //!
 //! Names follow pg-pool (`max`, `min`, `idle_timeout`, `max_lifetime`) and HikariCP
 //! where pg-pool has none (`validation_window`, `leak_threshold`).
@@ -7,6 +7,7 @@
 use std::fmt;
 use std::time::Duration;
 
+use crate::config::Config;
 use crate::manager::Manager;
 use crate::pool::Pool;
 
@@ -37,25 +38,6 @@ pub const DEFAULT_BACKOFF_BASE: Duration = Duration::from_millis(50);
 /// Default cap of [`Builder::backoff`]: 2 s.
 pub const DEFAULT_BACKOFF_MAX: Duration = Duration::from_secs(2);
 
-/// The resolved settings a pool runs with.
-#[derive(Debug, Clone)]
-pub(crate) struct Config {
-    pub(crate) max: usize,
-    pub(crate) min: usize,
-    pub(crate) acquire_timeout: Duration,
-    pub(crate) create_timeout: Duration,
-    pub(crate) recycle_timeout: Duration,
-    pub(crate) idle_timeout: Option<Duration>,
-    pub(crate) max_lifetime: Option<Duration>,
-    pub(crate) lifetime_jitter: f64,
-    pub(crate) validation_window: Duration,
-    pub(crate) leak_threshold: Option<Duration>,
-    pub(crate) reap_interval: Duration,
-    pub(crate) backoff_base: Duration,
-    pub(crate) backoff_max: Duration,
-    pub(crate) fail_fast: bool,
-}
-
 /// Builds a [`Pool`]; start with [`Pool::builder`].
 ///
 /// # Examples
@@ -84,7 +66,7 @@ pub struct Builder<M> {
 }
 
 impl<M: Manager> Builder<M> {
-    pub(crate) fn new(manager: M) -> Builder<M> {
+    fn new(manager: M) -> Builder<M> {
         Builder {
             manager,
             config: Config {
@@ -276,6 +258,45 @@ impl<M: Manager> Builder<M> {
             self.config.max
         );
         Pool::from_parts(self.manager, self.config)
+    }
+}
+
+impl<M: Manager> Pool<M> {
+    /// Starts building a pool around `manager`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use keel_pool::{Manager, Pool};
+    /// # struct M;
+    /// # impl Manager for M {
+    /// #     type Connection = (); type Error = std::convert::Infallible;
+    /// #     async fn create(&self) -> Result<(), Self::Error> { Ok(()) }
+    /// #     async fn recycle(&self, _: &mut ()) -> Result<(), Self::Error> { Ok(()) }
+    /// # }
+    /// let pool = Pool::builder(M).max(3).build();
+    /// assert_eq!(pool.status().max, 3);
+    /// ```
+    pub fn builder(manager: M) -> Builder<M> {
+        Builder::new(manager)
+    }
+
+    /// A pool with the default settings (see [`Builder`]).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use keel_pool::{Manager, Pool};
+    /// # struct M;
+    /// # impl Manager for M {
+    /// #     type Connection = (); type Error = std::convert::Infallible;
+    /// #     async fn create(&self) -> Result<(), Self::Error> { Ok(()) }
+    /// #     async fn recycle(&self, _: &mut ()) -> Result<(), Self::Error> { Ok(()) }
+    /// # }
+    /// assert_eq!(Pool::new(M).status().max, keel_pool::DEFAULT_MAX);
+    /// ```
+    pub fn new(manager: M) -> Pool<M> {
+        Builder::new(manager).build()
     }
 }
 

@@ -1,6 +1,6 @@
 //! [`Error`]: what [`Pool::get`](crate::Pool::get) returns when it cannot hand out a
-//! connection, naming the phase that failed ([`Phase`]) and carrying the backend's own
-//! error as-is.
+//! connection, naming the phase of the acquire that ran out of time ([`AcquirePhase`])
+//! and carrying the backend's own error as-is.
 
 use std::fmt;
 use std::sync::Arc;
@@ -8,7 +8,7 @@ use std::time::Duration;
 
 /// The phase of an acquire that ran out of time.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Phase {
+pub enum AcquirePhase {
     /// Waiting in the queue for a connection another task would return.
     Wait,
     /// Opening a new connection (including the retries after failed connects).
@@ -17,12 +17,12 @@ pub enum Phase {
     Recycle,
 }
 
-impl fmt::Display for Phase {
+impl fmt::Display for AcquirePhase {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
-            Phase::Wait => "waiting for a connection",
-            Phase::Create => "creating a connection",
-            Phase::Recycle => "recycling a connection",
+            AcquirePhase::Wait => "waiting for a connection",
+            AcquirePhase::Create => "creating a connection",
+            AcquirePhase::Recycle => "recycling a connection",
         })
     }
 }
@@ -38,15 +38,15 @@ impl fmt::Display for Phase {
 /// ```
 /// use std::sync::Arc;
 /// use std::time::Duration;
-/// use keel_pool::{Error, Phase};
+/// use keel_pool::{Error, AcquirePhase};
 ///
 /// let e: Error<std::io::Error> = Error::Timeout {
-///     phase: Phase::Create,
+///     phase: AcquirePhase::Create,
 ///     waited: Duration::from_secs(3),
 ///     last_error: Some(Arc::new(std::io::Error::other("connection refused"))),
 /// };
 /// assert!(e.is_timeout());
-/// assert_eq!(e.timeout_phase(), Some(Phase::Create));
+/// assert_eq!(e.timeout_phase(), Some(AcquirePhase::Create));
 /// assert!(e.to_string().contains("connection refused"));
 /// ```
 #[derive(Debug)]
@@ -55,7 +55,7 @@ pub enum Error<E> {
     /// The acquire deadline passed during `phase`.
     Timeout {
         /// The phase the acquire was in when its time ran out.
-        phase: Phase,
+        phase: AcquirePhase,
         /// How long the acquire had waited in all.
         waited: Duration,
         /// The last connect error, when connects were failing: the acquire's own, or,
@@ -87,7 +87,7 @@ impl<E> Error<E> {
     }
 
     /// The phase that timed out, for a timeout.
-    pub fn timeout_phase(&self) -> Option<Phase> {
+    pub fn timeout_phase(&self) -> Option<AcquirePhase> {
         match self {
             Error::Timeout { phase, .. } => Some(*phase),
             _ => None,
@@ -137,7 +137,7 @@ mod tests {
     #[test]
     fn display_names_the_phase() {
         let e: Error<std::io::Error> = Error::Timeout {
-            phase: Phase::Wait,
+            phase: AcquirePhase::Wait,
             waited: Duration::from_millis(5),
             last_error: None,
         };

@@ -1,12 +1,12 @@
 //! [`BackendHealth`]: whether the backend is reachable, as the pool's creates see it —
-//! for readiness checks — and the tracker that records it.
+//! for readiness checks — the tracker that records it, and the copy it publishes for
+//! other threads (read through [`PoolHealth`](crate::PoolHealth)).
 
 use std::cell::RefCell;
 use std::fmt;
-use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Instant;
-
-use crate::health_handle::Published;
 
 /// What the pool knows about its backend, from its connection attempts
 /// ([`Pool::health`](crate::Pool::health)).
@@ -48,6 +48,42 @@ pub struct BackendHealth {
     pub last_error: Option<String>,
     /// When a create last succeeded.
     pub last_success: Option<Instant>,
+}
+
+/// What one pool publishes: its last [`BackendHealth`] and whether it was closed.
+#[derive(Debug)]
+pub(crate) struct Published {
+    health: Mutex<BackendHealth>,
+    closed: AtomicBool,
+}
+
+impl Published {
+    pub(crate) fn new(initial: BackendHealth) -> Arc<Published> {
+        Arc::new(Published {
+            health: Mutex::new(initial),
+            closed: AtomicBool::new(false),
+        })
+    }
+
+    /// Replaces the published health (called by the pool after each create outcome).
+    pub(crate) fn set(&self, health: BackendHealth) {
+        *self.health.lock().unwrap_or_else(PoisonError::into_inner) = health;
+    }
+
+    pub(crate) fn set_closed(&self) {
+        self.closed.store(true, Ordering::Release);
+    }
+
+    pub(crate) fn is_closed(&self) -> bool {
+        self.closed.load(Ordering::Acquire)
+    }
+
+    pub(crate) fn snapshot(&self) -> BackendHealth {
+        self.health
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
 }
 
 /// The pool's record of its creates.

@@ -4,42 +4,9 @@
 
 use std::fmt;
 use std::future::{Ready, ready};
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError, Weak};
 
-use crate::health::BackendHealth;
-
-/// What one pool publishes: its last [`BackendHealth`] and whether it was closed.
-#[derive(Debug)]
-pub(crate) struct Published {
-    health: Mutex<BackendHealth>,
-    closed: AtomicBool,
-}
-
-impl Published {
-    pub(crate) fn new(initial: BackendHealth) -> Arc<Published> {
-        Arc::new(Published {
-            health: Mutex::new(initial),
-            closed: AtomicBool::new(false),
-        })
-    }
-
-    /// Replaces the published health (called by the pool after each create outcome).
-    pub(crate) fn set(&self, health: BackendHealth) {
-        *self.health.lock().unwrap_or_else(PoisonError::into_inner) = health;
-    }
-
-    pub(crate) fn set_closed(&self) {
-        self.closed.store(true, Ordering::Release);
-    }
-
-    fn snapshot(&self) -> BackendHealth {
-        self.health
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clone()
-    }
-}
+use crate::health::{BackendHealth, Published};
 
 /// A `Send + Sync` view of one pool's health
 /// ([`Pool::health_handle`](crate::Pool::health_handle)), updated by the pool on every
@@ -87,7 +54,7 @@ impl PoolHealth {
 
     /// Whether the pool was closed.
     pub fn is_closed(&self) -> bool {
-        self.shared.closed.load(Ordering::Acquire)
+        self.shared.is_closed()
     }
 
     /// Ready: not closed, and no create failed since the last one that succeeded.

@@ -42,7 +42,7 @@
 //!
 //!     // Both are out and max is 2: the next acquire waits, then times out.
 //!     let err = pool.get().await.unwrap_err();
-//!     assert_eq!(err.timeout_phase(), Some(keel_pool::Phase::Wait));
+//!     assert_eq!(err.timeout_phase(), Some(keel_pool::AcquirePhase::Wait));
 //!
 //!     // A waiter gets the next connection returned, directly.
 //!     let waiter = keel_runtime::spawn_local({
@@ -111,6 +111,7 @@
 #![doc(test(attr(deny(warnings))))]
 
 mod builder;
+mod config;
 mod error;
 mod health;
 mod health_handle;
@@ -132,10 +133,10 @@ pub use builder::{
     DEFAULT_MAX_LIFETIME, DEFAULT_MIN, DEFAULT_REAP_INTERVAL, DEFAULT_RECYCLE_TIMEOUT,
     DEFAULT_VALIDATION_WINDOW,
 };
-pub use error::{Error, Phase};
+pub use error::{AcquirePhase, Error};
 pub use health::BackendHealth;
 pub use health_handle::{PoolHealth, PoolHealthSet};
-pub use manager::{Health, Manager};
+pub use manager::{CheckOutcome, Manager};
 pub use metrics::{ClosedBy, Metrics, Status, Summary};
 pub use object::Pooled;
 pub use per_loop::PerLoop;

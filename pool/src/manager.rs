@@ -4,7 +4,7 @@ use std::future::Future;
 
 /// What a sync check on a connection found ([`Manager::check`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Health {
+pub enum CheckOutcome {
     /// Fine to hand out as it is.
     Ok,
     /// Usable, but run [`Manager::recycle`] before the next checkout (for example, a
@@ -62,10 +62,10 @@ pub trait Manager: 'static {
     ///
     /// # Default
     ///
-    /// [`Health::Ok`].
-    fn check(&self, conn: &mut Self::Connection) -> Health {
+    /// [`CheckOutcome::Ok`].
+    fn check(&self, conn: &mut Self::Connection) -> CheckOutcome {
         let _ = conn;
-        Health::Ok
+        CheckOutcome::Ok
     }
 
     /// Called once when a connection leaves the pool for good (closed or detached).

@@ -7,7 +7,7 @@
 use std::cell::Cell;
 use std::time::Duration;
 
-use crate::error::Phase;
+use crate::error::AcquirePhase;
 
 /// The pool's gauges at one moment.
 ///
@@ -156,11 +156,11 @@ impl Counters {
         self.update(|m| record(&mut m.usage, held));
     }
 
-    pub(crate) fn timed_out(&self, phase: Phase) {
+    pub(crate) fn timed_out(&self, phase: AcquirePhase) {
         self.update(|m| match phase {
-            Phase::Wait => m.timeouts_wait += 1,
-            Phase::Create => m.timeouts_create += 1,
-            Phase::Recycle => m.timeouts_recycle += 1,
+            AcquirePhase::Wait => m.timeouts_wait += 1,
+            AcquirePhase::Create => m.timeouts_create += 1,
+            AcquirePhase::Recycle => m.timeouts_recycle += 1,
         });
     }
 

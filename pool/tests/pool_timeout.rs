@@ -9,7 +9,7 @@ use std::rc::Rc;
 use std::time::Duration;
 
 use keel_pool::postgres::PgManager;
-use keel_pool::{Phase, Pool};
+use keel_pool::{AcquirePhase, Pool};
 use keel_runtime::time::timeout;
 use util::{Flaky, app_name, pg_config_on, pg_manager};
 
@@ -25,7 +25,7 @@ fn waiting_past_the_acquire_timeout_names_the_wait_phase() {
         let err = pool.get().await.unwrap_err();
         assert!(start.elapsed() >= Duration::from_millis(100));
         assert!(start.elapsed() < Duration::from_secs(2));
-        assert_eq!(err.timeout_phase(), Some(Phase::Wait));
+        assert_eq!(err.timeout_phase(), Some(AcquirePhase::Wait));
         let text = err.to_string();
         assert!(
             text.contains("timed out") && text.contains("waiting"),
@@ -45,7 +45,7 @@ fn failing_connects_time_out_with_the_last_connect_error() {
             .backoff(Duration::from_millis(10), Duration::from_millis(100))
             .build();
         let err = pool.get().await.unwrap_err();
-        assert_eq!(err.timeout_phase(), Some(Phase::Create));
+        assert_eq!(err.timeout_phase(), Some(AcquirePhase::Create));
         let last = err.backend().expect("the last connect error");
         assert!(
             matches!(last, keel_pool::postgres::Error::Io(e) if e.kind() == std::io::ErrorKind::ConnectionRefused),
@@ -86,7 +86,7 @@ fn the_pool_recovers_when_the_server_returns() {
             .backoff(Duration::from_millis(5), Duration::from_millis(50))
             .build();
         let err = pool.get().await.unwrap_err();
-        assert_eq!(err.timeout_phase(), Some(Phase::Create));
+        assert_eq!(err.timeout_phase(), Some(AcquirePhase::Create));
         assert!(err.backend().is_some());
 
         // The server comes back while an acquire is retrying.

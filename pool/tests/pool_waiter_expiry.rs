@@ -5,7 +5,7 @@ use std::cell::Cell;
 use std::convert::Infallible;
 use std::time::{Duration, Instant};
 
-use keel_pool::{Manager, Phase, Pool};
+use keel_pool::{AcquirePhase, Manager, Pool};
 use keel_runtime::time::{sleep, timeout};
 
 /// Connections are numbers: this file is about the waiter queue, not a backend.
@@ -47,7 +47,7 @@ fn waiters_time_out_in_order_and_served_ones_do_not() {
         sleep(Duration::from_millis(10)).await;
         assert_eq!(pool.status().waiting, 2);
         let err = first.await.unwrap().unwrap_err();
-        assert_eq!(err.timeout_phase(), Some(Phase::Wait));
+        assert_eq!(err.timeout_phase(), Some(AcquirePhase::Wait));
         assert!(started.elapsed() >= Duration::from_millis(150));
         // The second waiter's deadline has not passed: a returned connection reaches it.
         assert_eq!(pool.status().waiting, 1);
@@ -85,7 +85,7 @@ fn a_pool_outliving_its_loop_still_times_waiters_out() {
             .await
             .expect("the pool times the acquire out, not the test")
             .unwrap_err();
-        assert_eq!(err.timeout_phase(), Some(Phase::Wait));
+        assert_eq!(err.timeout_phase(), Some(AcquirePhase::Wait));
     });
     drop(held);
 }

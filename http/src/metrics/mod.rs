@@ -17,9 +17,11 @@
 //!   (5 ms … 5 s buckets); requests in flight; bytes in and out; rejections (requests
 //!   refused before a handler ran: 400, 408, 413, 414, 431, …) by status and reason.
 //! * your own: [`counter`], [`gauge`], [`histogram`], and collectors
-//!   ([`register_collector`], [`register_local_collector`]) — connection pools are
-//!   exported that way (`keel::metrics::register_pool` in the root crate, so that
-//!   keel-http needs no dependency on keel-pool).
+//!   ([`register_collector`], [`register_local_collector`]). Keel's own tools are
+//!   exported that way: circuit breakers and bulkheads ([`register_breaker`],
+//!   [`register_bulkhead`]) and, with the `pool` feature (on in the root crate `keel`),
+//!   connection pools (`register_pool`; without the feature keel-http does not depend
+//!   on keel-pool).
 //!
 //! # Cost
 //!
@@ -40,6 +42,9 @@ mod collect;
 mod endpoint;
 mod gather;
 mod http;
+#[cfg(feature = "pool")]
+mod pool;
+mod resilience;
 mod text;
 mod user;
 
@@ -50,6 +55,9 @@ pub(crate) use self::gather::http_stats;
 pub use self::gather::{gather, gather_local};
 pub use self::http::{DURATION_BUCKETS, UNMATCHED_ROUTE};
 pub(crate) use self::http::{HttpStats, InFlightCount};
+#[cfg(feature = "pool")]
+pub use self::pool::register_pool;
+pub use self::resilience::{register_breaker, register_bulkhead};
 pub use self::text::{CONTENT_TYPE, HistogramValue, Kind, MetricSet};
 pub use self::user::{Counter, DEFAULT_BUCKETS, Gauge, Histogram, counter, gauge, histogram};
 

@@ -25,8 +25,8 @@ use keel_runtime::time::timeout;
 use tokio_postgres::types::ToSql;
 use tokio_postgres::{CancelToken, Client, GenericClient, NoTls, Row, Statement, Transaction};
 
-use super::Error;
 use super::cache::StatementCache;
+use super::error::Error;
 use super::wire::Wire;
 
 /// A query parameter, as tokio-postgres takes it.

@@ -57,7 +57,6 @@
 //! ```
 
 use std::cell::RefCell;
-use std::fmt;
 use std::io;
 use std::time::Duration;
 
@@ -65,13 +64,15 @@ use keel_runtime::net::TcpStream;
 use tokio_postgres::config::{Host, SslMode};
 use tokio_postgres::{Config, NoTls};
 
-use crate::manager::{Health, Manager};
+use crate::manager::{CheckOutcome, Manager};
 
 mod cache;
 mod connection;
+mod error;
 mod wire;
 
 pub use connection::{Param, PgConnection, PgTransaction};
+pub use error::Error;
 
 use cache::StatementCache;
 use connection::Extras;
@@ -85,54 +86,6 @@ pub const DEFAULT_STATEMENT_CACHE: usize = 128;
 
 /// How long sending a cancel request may take when the config sets no connect timeout.
 const DEFAULT_CANCEL_TIMEOUT: Duration = Duration::from_secs(2);
-
-/// What creating or checking a PostgreSQL connection can fail with.
-#[derive(Debug)]
-#[non_exhaustive]
-pub enum Error {
-    /// Connecting the socket failed (or the config names no TCP host).
-    Io(io::Error),
-    /// The server or the protocol failed.
-    Postgres(tokio_postgres::Error),
-    /// The connection is closed.
-    Closed,
-    /// `ROLLBACK` did not bring the connection back to idle.
-    StillInTransaction,
-    /// A query ran past [`PgManager::query_timeout`]; a cancel request was sent to the
-    /// server.
-    QueryTimeout(Duration),
-}
-
-impl fmt::Display for Error {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Error::Io(e) => write!(f, "postgres connect error: {e}"),
-            Error::Postgres(e) => write!(f, "postgres error: {e}"),
-            Error::Closed => f.write_str("postgres connection is closed"),
-            Error::StillInTransaction => f.write_str("postgres connection still in a transaction"),
-            Error::QueryTimeout(limit) => write!(
-                f,
-                "postgres query timed out after {limit:?} (cancel request sent to the server)"
-            ),
-        }
-    }
-}
-
-impl std::error::Error for Error {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        match self {
-            Error::Io(e) => Some(e),
-            Error::Postgres(e) => Some(e),
-            _ => None,
-        }
-    }
-}
-
-impl From<tokio_postgres::Error> for Error {
-    fn from(e: tokio_postgres::Error) -> Error {
-        Error::Postgres(e)
-    }
-}
 
 /// Opens PostgreSQL connections over Keel's TcpStream for a [`Pool`](crate::Pool).
 ///
@@ -350,13 +303,13 @@ impl Manager for PgManager {
         Ok(())
     }
 
-    fn check(&self, conn: &mut PgConnection) -> Health {
+    fn check(&self, conn: &mut PgConnection) -> CheckOutcome {
         if conn.client.is_closed() {
-            Health::Broken
+            CheckOutcome::Broken
         } else if !conn.wire.settled() {
-            Health::NeedsRecycle
+            CheckOutcome::NeedsRecycle
         } else {
-            Health::Ok
+            CheckOutcome::Ok
         }
     }
 }

@@ -28,7 +28,7 @@ use std::net::SocketAddr;
 
 pub use self::client::Connection;
 pub use self::resp::{MAX_DEPTH, MAX_LEN, ProtocolError, Value};
-use crate::manager::{Health, Manager};
+use crate::manager::{CheckOutcome, Manager};
 
 /// What a Redis command can fail with.
 #[derive(Debug)]
@@ -169,11 +169,11 @@ impl Manager for RedisManager {
         }
     }
 
-    fn check(&self, conn: &mut Connection) -> Health {
+    fn check(&self, conn: &mut Connection) -> CheckOutcome {
         if conn.is_broken() {
-            Health::Broken
+            CheckOutcome::Broken
         } else {
-            Health::Ok
+            CheckOutcome::Ok
         }
     }
 }

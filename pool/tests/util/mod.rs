@@ -112,7 +112,7 @@ impl<M: Manager<Error = keel_pool::postgres::Error>> Manager for Flaky<M> {
         self.inner.recycle(conn).await
     }
 
-    fn check(&self, conn: &mut M::Connection) -> keel_pool::Health {
+    fn check(&self, conn: &mut M::Connection) -> keel_pool::CheckOutcome {
         self.inner.check(conn)
     }
 }

@@ -24,8 +24,8 @@ const SWEEP_AT: usize = 1024;
 ///
 /// Clones share one store (an `Arc`): build it once, outside the router factory, and
 /// give each loop's [`RateLimit`](super::RateLimit) a clone so the limit holds across
-/// loops. It counts for this process only; several instances need
-/// [`RedisStore`](super::RedisStore).
+/// loops. It counts for this process only; several instances need `RedisStore`
+/// (feature `redis-rate-limit`).
 ///
 /// # Examples
 ///

@@ -33,8 +33,7 @@ pub struct Decision {
 /// future may be `!Send` (a per-loop connection pool, for example).
 ///
 /// Implementations: [`MemoryStore`](super::MemoryStore) (this process, every loop) and,
-/// with the `redis-rate-limit` feature, [`RedisStore`](super::RedisStore) (every
-/// instance sharing a Redis).
+/// with the `redis-rate-limit` feature, `RedisStore` (every instance sharing a Redis).
 pub trait Store: 'static {
     /// Counts one request for `key` under `policy` and says whether it is allowed.
     fn hit(&self, key: String, policy: Policy) -> BoxFuture<Result<Decision, StoreError>>;

@@ -1,17 +1,16 @@
-//! Metrics: everything in [`keel_http::metrics`], plus [`register_pool`], which exports
-//! a [`keel_pool::Pool`]'s gauges and counters on `/metrics`, and [`register_breaker`] and
-//! [`register_bulkhead`] for the [`resilience`](crate::resilience) tools.
+//! [`register_pool`] (feature `pool`): a [`keel_pool::Pool`]'s gauges and counters on
+//! `/metrics`.
 //!
-//! # Layering
-//!
-//! keel-http owns the exposition and the collector API; keel-pool owns its figures
-//! ([`Pool::status`], [`Pool::metrics`]); neither depends on the other. This crate,
-//! which depends on both, joins them: [`register_pool`] registers a loop-local
-//! collector (pools are per loop and `!Send`) that reads the pool at each scrape.
+//! keel-pool owns its figures ([`Pool::status`], [`Pool::metrics`]) and knows nothing
+//! of Prometheus; this file reads them at each scrape through a loop-local collector
+//! (pools are per loop and `!Send`). It is the only place keel-http's metrics touch
+//! keel-pool, and it is compiled only with the `pool` feature (the root crate `keel`
+//! turns it on).
 
-pub use crate::resilience_metrics::{register_breaker, register_bulkhead};
-pub use keel_http::metrics::*;
 use keel_pool::{Manager, Pool};
+
+use super::collect::register_local_collector;
+use super::text::MetricSet;
 
 /// Exports `pool` under the label `pool="<name>"` (and `loop`, the calling loop) from
 /// now on: `keel_pool_connections{state}`, `keel_pool_max`, `keel_pool_waiting`,
@@ -32,11 +31,11 @@ use keel_pool::{Manager, Pool};
 /// #     async fn create(&self) -> Result<(), Self::Error> { Ok(()) }
 /// #     async fn recycle(&self, _: &mut ()) -> Result<(), Self::Error> { Ok(()) }
 /// # }
-/// keel::runtime::block_on(async {
+/// keel_runtime::block_on(async {
 ///     let pool = Pool::builder(M).max(4).build();
-///     keel::metrics::register_pool("db", &pool);
+///     keel_http::metrics::register_pool("db", &pool);
 ///     let conn = pool.get().await.unwrap();
-///     let text = keel::metrics::gather_local().render();
+///     let text = keel_http::metrics::gather_local().render();
 ///     assert!(text.contains("keel_pool_connections{pool=\"db\",loop=\"0\",state=\"in_use\"} 1\n"));
 ///     assert!(text.contains("keel_pool_max{pool=\"db\",loop=\"0\"} 4\n"));
 ///     assert!(text.contains("keel_pool_creates_total{pool=\"db\",loop=\"0\"} 1\n"));

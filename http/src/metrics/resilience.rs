@@ -1,9 +1,10 @@
-//! Prometheus families for the [`resilience`](crate::resilience) tools:
-//! [`register_breaker`] and [`register_bulkhead`], re-exported from
-//! [`metrics`](crate::metrics). The tools are shared across loops, so each registers one
-//! process-wide collector that reads the tool's snapshot at each scrape.
+//! Prometheus families for keel-runtime's [`resilience`](keel_runtime::resilience)
+//! tools: [`register_breaker`] and [`register_bulkhead`]. The tools are shared across
+//! loops, so each registers one process-wide collector that reads the tool's snapshot
+//! at each scrape.
 
-use keel_http::metrics::{MetricSet, register_collector};
+use super::collect::register_collector;
+use super::text::MetricSet;
 use keel_runtime::resilience::{Bulkhead, CircuitBreaker, State};
 
 /// Exports `breaker` under the label `dependency="<its name>"` from now on:
@@ -17,14 +18,14 @@ use keel_runtime::resilience::{Bulkhead, CircuitBreaker, State};
 /// # Examples
 ///
 /// ```
-/// use keel::resilience::CircuitBreaker;
+/// use keel_runtime::resilience::CircuitBreaker;
 ///
 /// let breaker = CircuitBreaker::builder("users-api").volume_threshold(1).build().unwrap();
-/// keel::metrics::register_breaker(&breaker);
-/// keel::runtime::block_on(async {
+/// keel_http::metrics::register_breaker(&breaker);
+/// keel_runtime::block_on(async {
 ///     let _ = breaker.call(|| async { Err::<(), _>("down") }).await;
 /// });
-/// let text = keel::metrics::gather_local().render();
+/// let text = keel_http::metrics::gather_local().render();
 /// assert!(text.contains("keel_breaker_state{dependency=\"users-api\",state=\"open\"} 1\n"));
 /// assert!(text.contains("keel_breaker_transitions_total{dependency=\"users-api\",to=\"open\"} 1\n"));
 /// ```
@@ -90,11 +91,11 @@ fn write_breaker(set: &mut MetricSet, breaker: &CircuitBreaker) {
 /// # Examples
 ///
 /// ```
-/// use keel::resilience::Bulkhead;
+/// use keel_runtime::resilience::Bulkhead;
 ///
 /// let bulkhead = Bulkhead::builder("thumbnailer").max_concurrent(8).build().unwrap();
-/// keel::metrics::register_bulkhead(&bulkhead);
-/// let text = keel::metrics::gather_local().render();
+/// keel_http::metrics::register_bulkhead(&bulkhead);
+/// let text = keel_http::metrics::gather_local().render();
 /// assert!(text.contains("keel_bulkhead_max{dependency=\"thumbnailer\"} 8\n"));
 /// ```
 pub fn register_bulkhead(bulkhead: &Bulkhead) {
