@@ -25,10 +25,12 @@
 
 use std::fmt;
 use std::io;
-use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::net::SocketAddr;
 
 use keel_runtime::env;
-pub use keel_runtime::env::{EnvError, parse_duration, parse_number, parse_size, parse_switch};
+pub use keel_runtime::env::{
+    EnvError, parse_addr, parse_duration, parse_number, parse_port, parse_size, parse_switch,
+};
 use keel_runtime::{BuildError, blocking, workers};
 
 use crate::ops::Ops;
@@ -301,52 +303,5 @@ impl fmt::Debug for Config {
                 &self.metrics_token.as_ref().map(|_| "[REDACTED]"),
             )
             .finish()
-    }
-}
-
-/// A TCP port, 0 to 65535.
-///
-/// # Errors
-///
-/// Anything else, naming `name`.
-pub fn parse_port(name: &str, value: &str) -> Result<u16, EnvError> {
-    value
-        .parse()
-        .map_err(|_| EnvError::new(name, value, "a port number from 0 to 65535"))
-}
-
-/// A socket address (`0.0.0.0:9090`, `[::1]:9090`) or a bare port (`9090`, meaning all
-/// IPv4 interfaces).
-///
-/// # Errors
-///
-/// Anything else, naming `name`.
-pub fn parse_addr(name: &str, value: &str) -> Result<SocketAddr, EnvError> {
-    if let Ok(addr) = value.parse::<SocketAddr>() {
-        return Ok(addr);
-    }
-    value
-        .parse::<u16>()
-        .map(|port| SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), port))
-        .map_err(|_| EnvError::new(name, value, "an address such as 0.0.0.0:9090, or a port"))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn addresses_ports_and_switches() {
-        assert_eq!(
-            parse_addr("A", "127.0.0.1:9090").unwrap(),
-            "127.0.0.1:9090".parse().unwrap()
-        );
-        assert_eq!(parse_addr("A", "9090").unwrap().port(), 9090);
-        assert_eq!(parse_addr("A", "nowhere").unwrap_err().name(), "A");
-        assert_eq!(parse_port("PORT", "8080").unwrap(), 8080);
-        assert_eq!(parse_port("PORT", "70000").unwrap_err().name(), "PORT");
-        assert!(parse_switch("B", "Yes").unwrap());
-        assert!(!parse_switch("B", "off").unwrap());
-        assert!(parse_switch("B", "maybe").is_err());
     }
 }

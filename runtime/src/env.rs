@@ -9,6 +9,7 @@
 
 use std::borrow::Cow;
 use std::fmt;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::str::FromStr;
 use std::time::Duration;
 
@@ -177,6 +178,33 @@ fn split_unit(value: &str) -> (&str, &str) {
     (value[..at].trim(), value[at..].trim())
 }
 
+/// A TCP port, 0 to 65535.
+///
+/// # Errors
+///
+/// Anything else, naming `name`.
+pub fn parse_port(name: &str, value: &str) -> Result<u16, EnvError> {
+    value
+        .parse()
+        .map_err(|_| EnvError::new(name, value, "a port number from 0 to 65535"))
+}
+
+/// A socket address (`0.0.0.0:9090`, `[::1]:9090`) or a bare port (`9090`, meaning all
+/// IPv4 interfaces).
+///
+/// # Errors
+///
+/// Anything else, naming `name`.
+pub fn parse_addr(name: &str, value: &str) -> Result<SocketAddr, EnvError> {
+    if let Ok(addr) = value.parse::<SocketAddr>() {
+        return Ok(addr);
+    }
+    value
+        .parse::<u16>()
+        .map(|port| SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), port))
+        .map_err(|_| EnvError::new(name, value, "an address such as 0.0.0.0:9090, or a port"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -221,5 +249,17 @@ mod tests {
         for bad in ["", "MiB", "1.5MiB", "-1", "12XB", "99999999999999999999GiB"] {
             assert!(s(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn addresses_and_ports() {
+        assert_eq!(
+            parse_addr("A", "127.0.0.1:9090").unwrap(),
+            "127.0.0.1:9090".parse().unwrap()
+        );
+        assert_eq!(parse_addr("A", "9090").unwrap().port(), 9090);
+        assert_eq!(parse_addr("A", "nowhere").unwrap_err().name(), "A");
+        assert_eq!(parse_port("PORT", "8080").unwrap(), 8080);
+        assert_eq!(parse_port("PORT", "70000").unwrap_err().name(), "PORT");
     }
 }

@@ -9,12 +9,12 @@ use flate2::Compression as Level;
 use flate2::write::GzEncoder;
 
 use crate::body::Body;
-use crate::config::EnvError;
 use crate::handler::BoxFuture;
 use crate::middleware::{Middleware, Next, add_vary};
 use crate::proto::method::Method;
 use crate::request::Request;
 use crate::response::Response;
+use keel_runtime::env::EnvError;
 
 /// Bodies smaller than this are sent as they are, when not set.
 pub const DEFAULT_COMPRESSION_MIN_SIZE: usize = 1024;

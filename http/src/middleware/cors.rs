@@ -6,7 +6,6 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::config::EnvError;
 use crate::error::AppError;
 use crate::handler::BoxFuture;
 use crate::middleware::security_headers::is_token_byte;
@@ -15,6 +14,7 @@ use crate::proto::method::Method;
 use crate::request::Request;
 use crate::response::{IntoResponse, Response};
 use crate::status::StatusCode;
+use keel_runtime::env::EnvError;
 
 /// The methods allowed when none are given.
 pub const DEFAULT_CORS_METHODS: [&str; 6] = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"];

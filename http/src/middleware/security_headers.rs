@@ -14,12 +14,12 @@ use std::borrow::Cow;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::config::EnvError;
 use crate::handler::BoxFuture;
 use crate::header::{HeaderName, HeaderValue};
 use crate::middleware::{Middleware, Next};
 use crate::request::Request;
 use crate::response::Response;
+use keel_runtime::env::EnvError;
 
 /// Helmet's default `Content-Security-Policy`.
 pub const DEFAULT_CONTENT_SECURITY_POLICY: &str = "default-src 'self';base-uri 'self';\

@@ -132,7 +132,7 @@ impl Ops {
     /// bound.
     pub fn from_env() -> io::Result<Ops> {
         let invalid = |e: EnvError| io::Error::new(io::ErrorKind::InvalidInput, e);
-        let addr = env::var("KEEL_OPS_ADDR", crate::config::parse_addr).map_err(invalid)?;
+        let addr = env::var("KEEL_OPS_ADDR", env::parse_addr).map_err(invalid)?;
         let token = env::var("KEEL_METRICS_TOKEN", parse_token).map_err(invalid)?;
         let mut ops = Ops::new();
         ops.metrics_token = token;

@@ -70,7 +70,7 @@ impl OtlpConfig {
     /// ```
     pub fn from_vars(var: impl Fn(&str) -> Option<String>) -> Result<Option<OtlpConfig>, EnvError> {
         if let Some(v) = var("OTEL_SDK_DISABLED")
-            && crate::config::parse_switch("OTEL_SDK_DISABLED", &v)?
+            && keel_runtime::env::parse_switch("OTEL_SDK_DISABLED", &v)?
         {
             return Ok(None);
         }

@@ -39,7 +39,7 @@ pub use self::config::{DEFAULT_EXPORT_TIMEOUT, OtlpConfig};
 pub use self::exporter::OtlpExporter;
 use keel_runtime::trace;
 
-use crate::config::EnvError;
+use keel_runtime::env::EnvError;
 
 /// How long dropping a [`TracingGuard`] waits for the last export.
 pub const SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(5);

@@ -25,13 +25,13 @@ pub use self::memory::MemoryStore;
 #[cfg(feature = "redis-rate-limit")]
 pub use self::redis::RedisStore;
 pub use self::store::{Decision, Policy, Store, StoreError};
-use crate::config::EnvError;
 use crate::error::AppError;
 use crate::handler::BoxFuture;
 use crate::middleware::{Middleware, Next};
 use crate::request::Request;
 use crate::response::{IntoResponse, Response};
 use crate::status::StatusCode;
+use keel_runtime::env::EnvError;
 
 /// How long a store may take before it counts as failed, when not set.
 pub const DEFAULT_STORE_TIMEOUT: Duration = Duration::from_millis(500);
