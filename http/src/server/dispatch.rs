@@ -2,6 +2,10 @@
 //! HTTP/1.1 connection in [`h1`](super::h1); HTTP/2 streams and an in-memory test client
 //! later) reads and parses a request, then hands it here and writes what comes back:
 //!
+//! A protocol keeps one [`Exchange`] per request stream (an HTTP/1.1 connection: one for
+//! its life) and reuses it request after request: it is filled in place, never moved,
+//! so a request costs no copy of its few hundred bytes.
+//!
 //! 1. [`Exchange::begin`]: the request's context (a well-formed client `X-Request-ID`
 //!    or a new id), its server span, the client's address through trusted proxies, and
 //!    the route: the ops endpoints first (probes, `/metrics`: outside the application's
@@ -51,7 +55,8 @@ use crate::status::StatusCode;
 /// The handler's future, or the message of a panic in its synchronous part.
 pub(crate) type Call = Result<BoxFuture<Response>, String>;
 
-/// One request on its way through the application.
+/// One request on its way through the application (and, between requests, the
+/// connection's place for the next one).
 pub(crate) struct Exchange {
     server: Rc<LoopServer>,
     peer: SocketAddr,
@@ -69,29 +74,49 @@ pub(crate) struct Exchange {
     /// The path, kept only for the access log of a request no route matched.
     access_path: Option<String>,
     forwarded_ip: Option<IpAddr>,
+    /// The request's context, renewed in place per request when nothing kept a clone of
+    /// the previous one (no allocation per request).
     ctx: Context,
     span: Option<ServerSpan>,
     /// Probes and `/metrics`: not traced (their spans would be noise).
     is_ops: bool,
-    _in_flight_count: InFlightCount,
+    /// Counts the request in the in-flight gauge while it is answered.
+    in_flight_count: Option<InFlightCount>,
     in_flight: Option<InFlightGuard>,
 }
 
 impl Exchange {
-    /// Starts answering the request `head` (whose bytes are `head_bytes`) from `peer`:
-    /// renews `ctx` in place for it (no allocation when nothing kept the previous one),
-    /// starts its span and resolves its route.
+    /// The exchange of a request stream from `peer`, before its first request.
+    pub(crate) fn new(server: Rc<LoopServer>, peer: SocketAddr) -> Exchange {
+        Exchange {
+            server,
+            peer,
+            started: CoarseInstant::now(),
+            started_precise: None,
+            method: Method::Get,
+            route_label: None,
+            params: None,
+            endpoint: None,
+            body_limit: 0,
+            access_path: None,
+            forwarded_ip: None,
+            ctx: Context::new(String::new()),
+            span: None,
+            is_ops: false,
+            in_flight_count: None,
+            in_flight: None,
+        }
+    }
+
+    /// Starts answering the request `head` (whose bytes are `head_bytes`): renews the
+    /// context, starts the span and resolves the route.
     #[inline]
-    pub(crate) fn begin(
-        server: &Rc<LoopServer>,
-        ctx: &mut Context,
-        head: &RequestHead,
-        head_bytes: &[u8],
-        peer: SocketAddr,
-    ) -> Exchange {
-        let started = CoarseInstant::now();
+    pub(crate) fn begin(&mut self, head: &RequestHead, head_bytes: &[u8]) {
+        self.started = CoarseInstant::now();
+        self.in_flight = None;
+        let server = &*self.server;
         let config = &server.config;
-        let started_precise = config.access_log.then(Instant::now);
+        self.started_precise = config.access_log.then(Instant::now);
         // The request's context: a well-formed `X-Request-ID` from the client, else a
         // new id. Current while the middleware and handler run (and in everything they
         // spawn), echoed on the response, written in the access log.
@@ -100,60 +125,48 @@ impl Exchange {
             .and_then(|v| std::str::from_utf8(v).ok())
             .filter(|v| valid_request_id(v));
         match client_id {
-            Some(id) => ctx.renew(id),
-            None => ctx.renew(new_request_id().as_str()),
+            Some(id) => self.ctx.renew(id),
+            None => self.ctx.renew(new_request_id().as_str()),
         }
-        let span = trace::start_request(ctx, head, head_bytes);
+        self.span = trace::start_request(&mut self.ctx, head, head_bytes);
         // The client's address from a trusted proxy's header; none configured, one branch.
         let proxies = &config.trusted_proxies;
-        let forwarded_ip = if proxies.is_empty() {
+        self.forwarded_ip = if proxies.is_empty() {
             None
         } else {
-            proxies.resolve(peer.ip(), head, head_bytes)
+            proxies.resolve(self.peer.ip(), head, head_bytes)
         };
-        let gauge = server.stats.start();
+        self.in_flight_count = Some(server.stats.start());
         let path = std::str::from_utf8(head.path(head_bytes)).unwrap_or("/");
         // The ops endpoints come before the application, without its middleware: one
         // comparison per ops path.
         let ops = server.ops.as_ref().filter(|ops| ops.matches(path));
+        self.is_ops = ops.is_some();
         let router = ops.map_or(&server.router, |ops| &ops.router);
-        let (endpoint, route, body_limit) = match router.resolve(head.method(), path) {
+        let body_limit = match router.resolve(head.method(), path) {
             Resolved::Found {
                 handler,
                 pattern,
                 params,
                 body_limit,
-            } => (handler, Some((pattern, params)), body_limit),
-            Resolved::Error(err, pattern, allow) => (
-                error_endpoint(err, allow),
-                pattern.map(|p| (p, Params::default())),
-                None,
-            ),
+            } => {
+                self.endpoint = Some(handler);
+                self.route_label = Some(pattern);
+                self.params = Some(params);
+                body_limit
+            }
+            Resolved::Error(err, pattern, allow) => {
+                self.endpoint = Some(error_endpoint(err, allow));
+                self.params = pattern.is_some().then(Params::default);
+                self.route_label = pattern;
+                None
+            }
         };
+        self.body_limit = body_limit.unwrap_or(config.limits.max_body_size);
         // Only an unmatched request is logged by its path: a route's pattern says more.
-        let access_path = (route.is_none() && config.access_log).then(|| path.to_owned());
-        let (route_label, params) = match route {
-            Some((pattern, params)) => (Some(pattern), Some(params)),
-            None => (None, None),
-        };
-        Exchange {
-            server: server.clone(),
-            peer,
-            started,
-            started_precise,
-            method: head.method().clone(),
-            route_label,
-            params,
-            endpoint: Some(endpoint),
-            body_limit: body_limit.unwrap_or(config.limits.max_body_size),
-            access_path,
-            forwarded_ip,
-            ctx: ctx.clone(),
-            span,
-            is_ops: ops.is_some(),
-            _in_flight_count: gauge,
-            in_flight: None,
-        }
+        self.access_path =
+            (self.route_label.is_none() && config.access_log).then(|| path.to_owned());
+        self.method = head.method().clone();
     }
 
     /// The most body bytes this request's route accepts.
@@ -276,10 +289,10 @@ impl Exchange {
     }
 
     /// The request was answered with `status` and `bytes` of body: RED metrics, the
-    /// span's end, the access log line; off the in-flight list.
+    /// span's end, the access log line; off the in-flight list and the gauge.
     #[inline]
-    pub(crate) fn finish(mut self, status: u16, bytes: u64) {
-        drop(self.in_flight.take());
+    pub(crate) fn finish(&mut self, status: u16, bytes: u64) {
+        self.end();
         let took = self
             .started_precise
             .map_or_else(|| self.started.elapsed(), |s| s.elapsed());
@@ -292,12 +305,23 @@ impl Exchange {
         {
             span.end(&self.method, self.route_label.as_deref(), status);
         }
+        self.access_path = None;
     }
 
     /// A request refused by [`refuse`](Exchange::refuse) was answered with `status`:
     /// only its access log line (rejections have their own counter).
-    pub(crate) fn finish_refused(self, status: u16) {
+    pub(crate) fn finish_refused(&mut self, status: u16) {
+        self.end();
         self.access_log(status, 0);
+        self.span = None;
+    }
+
+    /// Lets go of what the request held while it was answered.
+    fn end(&mut self) {
+        self.in_flight = None;
+        self.in_flight_count = None;
+        self.endpoint = None;
+        self.params = None;
     }
 
     fn access_log(&self, status: u16, bytes: u64) {

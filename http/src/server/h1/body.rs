@@ -10,27 +10,25 @@ use crate::error::AppError;
 use crate::proto::BodyLength;
 use crate::proto::decode::Decoder;
 use crate::proto::encode::CONTINUE;
-use crate::server::dispatch::Exchange;
 use crate::server::render::{refusal, timed_out};
 use crate::server::transport::Transport;
 use crate::status::StatusCode;
 
 impl<S: Transport> Conn<S> {
-    /// Reads a body of `framing` within `exchange`'s limit and deadline.
+    /// Reads a body of `framing` within the exchange's limit and deadline.
     /// `Ok(Err(Some(e)))`: answer `e` and close; `Ok(Err(None))`: close silently (the
     /// peer left or the server is closing).
     pub(super) async fn read_body(
         &mut self,
-        exchange: &mut Exchange,
         framing: BodyLength,
         expect_continue: bool,
     ) -> io::Result<Result<Vec<u8>, Option<AppError>>> {
-        let deadline = exchange.deadline();
+        let deadline = self.exchange.deadline();
         if expect_continue && self.start == self.rbuf.len() {
             self.wbuf.extend_from_slice(CONTINUE);
             self.flush().await?;
         }
-        let mut decoder = Decoder::new(framing, exchange.body_limit());
+        let mut decoder = Decoder::new(framing, self.exchange.body_limit());
         let mut body = Vec::new();
         if let BodyLength::Known(n) = framing {
             body.reserve_exact(n as usize);

@@ -34,7 +34,6 @@ use std::rc::Rc;
 use std::time::{Duration, Instant};
 
 use keel_runtime::net::TcpStream;
-use keel_runtime::task_context::Context;
 use keel_runtime::time::{CoarseInstant, Sleep, sleep_until, timeout_at};
 
 use self::keep_alive::{After, KeepAlive};
@@ -92,9 +91,8 @@ pub(crate) struct Conn<S> {
     head: RequestHead,
     /// The keep-alive timer, kept between idle stretches (see `read_idle`).
     idle_timer: Option<Sleep>,
-    /// The current request's context, renewed in place per request when nothing kept a
-    /// clone of the previous one (no allocation per request).
-    ctx: Context,
+    /// The request being answered: reused request after request, filled in place.
+    exchange: Exchange,
     server: Rc<LoopServer>,
 }
 
@@ -124,7 +122,7 @@ impl<S: Transport> Conn<S> {
             wbuf: Vec::with_capacity(INITIAL_WRITE_BUFFER),
             head: RequestHead::default(),
             idle_timer: None,
-            ctx: Context::new(String::new()),
+            exchange: Exchange::new(server.clone(), peer),
             server,
         }
     }
@@ -229,18 +227,14 @@ impl<S: Transport> Conn<S> {
         let is_head = *head.method() == Method::Head;
         let version = head.version();
         let mut keep_alive = KeepAlive::for_request(&head);
-        let mut exchange =
-            Exchange::begin(&self.server, &mut self.ctx, &head, &head_bytes, self.peer);
+        self.exchange.begin(&head, &head_bytes);
 
         // The body, read in full before the handler runs.
         let body = match head.body() {
             BodyLength::Empty => Vec::new(),
             framing => {
-                let read = match exchange.check_declared_length(framing) {
-                    Ok(()) => {
-                        self.read_body(&mut exchange, framing, head.expect_continue())
-                            .await?
-                    }
+                let read = match self.exchange.check_declared_length(framing) {
+                    Ok(()) => self.read_body(framing, head.expect_continue()).await?,
                     Err(err) => Err(Some(err)),
                 };
                 match read {
@@ -248,11 +242,10 @@ impl<S: Transport> Conn<S> {
                     Err(refused) => {
                         // Refused or cut short: the rest of the body cannot be framed.
                         if let Some(err) = refused {
-                            let response = exchange.refuse(err);
+                            let response = self.exchange.refuse(err);
                             let status = response.status().as_u16();
-                            let id = exchange.request_id();
-                            let _ = self.encode(response, is_head, version, KeepAlive::CLOSE, id);
-                            exchange.finish_refused(status);
+                            let _ = self.encode(response, is_head, version, KeepAlive::CLOSE, None);
+                            self.exchange.finish_refused(status);
                         }
                         return Ok(After::Close);
                     }
@@ -260,8 +253,8 @@ impl<S: Transport> Conn<S> {
             }
         };
 
-        let call = exchange.call(head_bytes, head, body);
-        let (response, timed_out) = exchange.respond(call).await;
+        let call = self.exchange.call(head_bytes, head, body);
+        let (response, timed_out) = self.exchange.respond(call).await;
         if timed_out {
             keep_alive.close();
         }
@@ -269,17 +262,11 @@ impl<S: Transport> Conn<S> {
         keep_alive.while_draining(draining, || self.more_received());
         let status = response.status().as_u16();
         let written = self
-            .write_response(
-                response,
-                is_head,
-                version,
-                keep_alive,
-                exchange.request_id(),
-            )
+            .write_response(response, is_head, version, keep_alive)
             .await;
         // Counted and logged even when the peer went away during the write.
         let bytes = written.as_ref().map_or(0, |&(_, bytes)| bytes);
-        exchange.finish(status, bytes);
+        self.exchange.finish(status, bytes);
         written.map(|(after, _)| after)
     }
 
@@ -293,7 +280,13 @@ impl<S: Transport> Conn<S> {
     ) -> After {
         let request_id = new_request_id();
         let response = dispatch::refuse(&self.server, err, request_id.as_str());
-        let (after, _, _) = self.encode(response, false, version, keep_alive, request_id.as_str());
+        let (after, _, _) = self.encode(
+            response,
+            false,
+            version,
+            keep_alive,
+            Some(request_id.as_str()),
+        );
         after
     }
 

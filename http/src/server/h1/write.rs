@@ -30,9 +30,8 @@ impl<S: Transport> Conn<S> {
         is_head: bool,
         version: Version,
         keep_alive: KeepAlive,
-        request_id: &str,
     ) -> io::Result<(After, u64)> {
-        let (next, bytes, stream) = self.encode(response, is_head, version, keep_alive, request_id);
+        let (next, bytes, stream) = self.encode(response, is_head, version, keep_alive, None);
         let mut written = bytes;
         if let Some((stream, encoder)) = stream {
             self.flush().await?;
@@ -41,17 +40,19 @@ impl<S: Transport> Conn<S> {
         Ok((next, written))
     }
 
-    /// Encodes status, headers (echoing `request_id` unless the response set its own)
-    /// and a sized body into `wbuf`; a streamed body is handed back with its encoder.
-    /// Also returns the sized body's length (0 for `HEAD`).
+    /// Encodes status, headers (echoing the request id — `request_id`, else the
+    /// exchange's — unless the response set its own) and a sized body into `wbuf`; a
+    /// streamed body is handed back with its encoder. Also returns the sized body's
+    /// length (0 for `HEAD`).
     pub(super) fn encode(
         &mut self,
         response: Response,
         is_head: bool,
         version: Version,
         keep_alive: KeepAlive,
-        request_id: &str,
+        request_id: Option<&str>,
     ) -> (After, u64, Option<PendingStream>) {
+        let request_id = request_id.unwrap_or_else(|| self.exchange.request_id());
         let own_security = response.has_own_security_headers();
         let (status, headers, body) = response.into_parts();
         let streamed = matches!(body, Body::Stream(_));
