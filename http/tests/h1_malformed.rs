@@ -364,3 +364,36 @@ fn server_keeps_serving_after_a_storm_of_bad_requests() {
         assert_eq!(good.get("/").text(), "root", "round {round}");
     }
 }
+
+#[test]
+fn a_host_that_is_not_a_valid_authority_is_400_and_close() {
+    let server = server();
+    for host in [
+        "user@h",      // userinfo
+        "user:pw@h",   // userinfo with a password
+        "h/path",      // a path
+        "h?q",         // a query
+        "h#f",         // a fragment
+        "h:",          // an empty port
+        "h:80a",       // a port with letters
+        "h:65536",     // a port past 65535
+        "h:80:80",     // two ports
+        ":80",         // a port without a host
+        "::1",         // IPv6 without brackets
+        "[::1",        // an unclosed bracket
+        "[::g]",       // an invalid IPv6 literal
+        "[::1]x",      // bytes after the literal
+        "%zz.example", // a bad percent-encoding
+        "exa mple",    // a space
+        "{h}",         // a byte outside the grammar
+    ] {
+        let request = format!("GET / HTTP/1.1\r\nHost: {host}\r\n\r\n");
+        assert_rejected_and_closed(&server, request.as_bytes(), 400, "bad_request");
+    }
+    // Valid authorities of each form are served.
+    for host in ["h", "h:8080", "127.0.0.1:3000", "[::1]:3000", "[v1.x]", ""] {
+        let mut c = server.connect();
+        let res = c.request(format!("GET / HTTP/1.1\r\nHost: {host}\r\n\r\n"));
+        assert_eq!(res.status, 200, "Host: {host:?}: {res:?}");
+    }
+}

@@ -29,6 +29,9 @@ pub enum ParseErrorKind {
     MissingHost,
     /// More than one `Host` field. 400.
     MultipleHost,
+    /// A `Host` value that is not a valid authority (RFC 9110 §7.2). 400, and the
+    /// connection closes.
+    InvalidHost,
     /// Both `Content-Length` and `Transfer-Encoding`. 400.
     ContentLengthWithTransferEncoding,
     /// `Content-Length` is not `1*DIGIT`, overflows, or its values differ. 400.
@@ -88,6 +91,16 @@ impl ParseError {
         }
     }
 
+    /// A refusal after a complete head that closes the connection all the same: the
+    /// request cannot be trusted to be what it claims.
+    pub(super) fn closing(kind: ParseErrorKind, version: Version) -> ParseError {
+        ParseError {
+            kind,
+            resume_at: None,
+            request: Some((version, false)),
+        }
+    }
+
     /// What was wrong.
     pub fn kind(&self) -> ParseErrorKind {
         self.kind
@@ -110,6 +123,7 @@ impl ParseError {
             | InvalidHeaderValue
             | MissingHost
             | MultipleHost
+            | InvalidHost
             | ContentLengthWithTransferEncoding
             | InvalidContentLength
             | InvalidTransferEncoding
@@ -154,6 +168,7 @@ impl ParseError {
             InvalidHeaderValue => "invalid header value",
             MissingHost => "missing Host header",
             MultipleHost => "more than one Host header",
+            InvalidHost => "invalid Host header",
             ContentLengthWithTransferEncoding => "Content-Length with Transfer-Encoding",
             InvalidContentLength => "invalid Content-Length",
             InvalidTransferEncoding => "invalid Transfer-Encoding",

@@ -43,6 +43,7 @@
 //! [`HeadEncoder`]: encode::HeadEncoder
 //! [`BodyEncoder`]: encode::BodyEncoder
 
+mod authority;
 pub(crate) mod date;
 pub(crate) mod decode;
 pub(crate) mod encode;

@@ -21,9 +21,11 @@
 //! | head larger than [`Limits::max_head_size`] or more than [`Limits::max_headers`] fields | 431 | yes |
 //! | `Content-Length` above [`Limits::max_body_size`] | 413 | yes |
 //! | no `Host` on HTTP/1.1, more than one `Host`, a target form the method does not allow | 400 | only if the request has a body |
+//! | a `Host` that is not a valid authority (userinfo, a path, a bad port, …) | 400 | yes |
 
 use std::mem::MaybeUninit;
 
+use super::authority::is_valid_host;
 use super::error::{ParseError, ParseErrorKind};
 use super::fields::Fields;
 use super::{BodyLength, HeaderSpan, Method, RequestHead, Span, Target, TargetForm, Version};
@@ -166,6 +168,14 @@ pub(crate) fn parse_request_into(
     }
     if fields.host_count == 0 && head.version == Version::Http11 {
         return Err(semantic(ParseErrorKind::MissingHost));
+    }
+    if let Some(host) = head.host
+        && !is_valid_host(host.of(buf))
+    {
+        return Err(ParseError::closing(
+            ParseErrorKind::InvalidHost,
+            head.version,
+        ));
     }
     Ok(Status::Complete(head_len))
 }

@@ -1,0 +1,164 @@
+//! Whether a `Host` field value is a valid authority (RFC 9110 §7.2, RFC 3986 §3.2):
+//! `host [":" port]`, where host is an IP-literal (`[` IPv6 or IPvFuture `]`), an IPv4
+//! address or a reg-name (unreserved, percent-encoded and sub-delims bytes), and port is
+//! one to five digits up to 65535. No userinfo (`@`), no path, query or fragment, no
+//! spaces or controls. An empty value is allowed: RFC 9110 has a client send one when
+//! the target URI has no authority.
+
+use std::net::Ipv6Addr;
+
+/// Whether `value` (the field value, without surrounding whitespace) is a valid authority.
+pub(crate) fn is_valid_host(value: &[u8]) -> bool {
+    if value.is_empty() {
+        return true;
+    }
+    let (host, port) = if value[0] == b'[' {
+        let Some(close) = value.iter().position(|&b| b == b']') else {
+            return false;
+        };
+        if !is_ip_literal(&value[1..close]) {
+            return false;
+        }
+        match &value[close + 1..] {
+            [] => return true,
+            [b':', port @ ..] => (&value[..=close], Some(port)),
+            _ => return false,
+        }
+    } else {
+        match value.iter().position(|&b| b == b':') {
+            Some(colon) => (&value[..colon], Some(&value[colon + 1..])),
+            None => (value, None),
+        }
+    };
+    if host.first() != Some(&b'[') && !is_reg_name(host) {
+        return false;
+    }
+    port.is_none_or(is_port)
+}
+
+/// `1*5DIGIT`, at most 65535.
+fn is_port(port: &[u8]) -> bool {
+    (1..=5).contains(&port.len())
+        && port.iter().all(u8::is_ascii_digit)
+        && std::str::from_utf8(port)
+            .ok()
+            .and_then(|p| p.parse::<u16>().ok())
+            .is_some()
+}
+
+/// `*( unreserved / pct-encoded / sub-delims )`, not empty (a `Host` with a port needs a
+/// host); IPv4 addresses are reg-names by this grammar.
+fn is_reg_name(host: &[u8]) -> bool {
+    if host.is_empty() {
+        return false;
+    }
+    let mut i = 0;
+    while i < host.len() {
+        match host[i] {
+            b'%' => {
+                let hex = host.get(i + 1..i + 3);
+                if !hex.is_some_and(|h| h.iter().all(u8::is_ascii_hexdigit)) {
+                    return false;
+                }
+                i += 3;
+            }
+            b if is_unreserved(b) || is_sub_delim(b) => i += 1,
+            _ => return false,
+        }
+    }
+    true
+}
+
+/// What is between the brackets: an IPv6 address, or `v` HEXDIG+ `.` followed by
+/// unreserved, sub-delims or `:` (IPvFuture).
+fn is_ip_literal(inner: &[u8]) -> bool {
+    if let [b'v' | b'V', rest @ ..] = inner {
+        let Some(dot) = rest.iter().position(|&b| b == b'.') else {
+            return false;
+        };
+        let (version, tail) = (&rest[..dot], &rest[dot + 1..]);
+        return !version.is_empty()
+            && version.iter().all(u8::is_ascii_hexdigit)
+            && !tail.is_empty()
+            && tail
+                .iter()
+                .all(|&b| is_unreserved(b) || is_sub_delim(b) || b == b':');
+    }
+    std::str::from_utf8(inner)
+        .ok()
+        .is_some_and(|s| s.parse::<Ipv6Addr>().is_ok())
+}
+
+fn is_unreserved(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~')
+}
+
+fn is_sub_delim(b: u8) -> bool {
+    matches!(
+        b,
+        b'!' | b'$' | b'&' | b'\'' | b'(' | b')' | b'*' | b'+' | b',' | b';' | b'='
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn valid_authorities() {
+        for ok in [
+            "",
+            "example.com",
+            "example.com:8080",
+            "localhost:1",
+            "127.0.0.1",
+            "127.0.0.1:65535",
+            "[::1]",
+            "[::1]:3000",
+            "[2001:db8::7]:443",
+            "[v1.fe80::a+en1]",
+            "xn--bcher-kva.example",
+            "a%2Db.example",
+            "under_score.example",
+            "sub!$&'()*+,;=delims",
+        ] {
+            assert!(is_valid_host(ok.as_bytes()), "{ok:?} should be valid");
+        }
+    }
+
+    #[test]
+    fn each_class_of_bad_value_is_refused() {
+        for (bad, why) in [
+            ("user@example.com", "userinfo"),
+            ("user:pw@example.com", "userinfo with a password"),
+            ("example.com/path", "a path"),
+            ("example.com?q", "a query"),
+            ("example.com#f", "a fragment"),
+            ("exa mple.com", "a space"),
+            ("example.com\t", "a tab"),
+            ("exa\"mple", "a quote"),
+            ("example.com:", "an empty port"),
+            ("example.com:80a", "a port with letters"),
+            ("example.com:65536", "a port past 65535"),
+            ("example.com:123456", "a port of six digits"),
+            ("example.com:80:80", "two ports"),
+            (":80", "a port without a host"),
+            ("::1", "an IPv6 address without brackets"),
+            ("[::1", "an unclosed bracket"),
+            ("[::1]x", "bytes after the bracket"),
+            ("[::g]", "an invalid IPv6 address"),
+            ("[]", "an empty IP-literal"),
+            ("[v.x]", "an IPvFuture without a version"),
+            ("%zz.example", "a bad percent-encoding"),
+            ("example%2", "a truncated percent-encoding"),
+            ("ex\u{e9}mple.com", "a byte outside ASCII"),
+            ("{example}", "braces"),
+            ("example\\com", "a backslash"),
+        ] {
+            assert!(
+                !is_valid_host(bad.as_bytes()),
+                "{bad:?} ({why}) should be refused"
+            );
+        }
+    }
+}
