@@ -113,7 +113,7 @@ impl Exchange {
     #[inline]
     pub(crate) fn begin(&mut self, head: &RequestHead, head_bytes: &[u8]) {
         self.started = CoarseInstant::now();
-        self.in_flight = None;
+        debug_assert!(self.in_flight.is_none(), "the previous request was finished");
         let server = &*self.server;
         let config = &server.config;
         self.started_precise = config.access_log.then(Instant::now);
@@ -312,16 +312,18 @@ impl Exchange {
     /// only its access log line (rejections have their own counter).
     pub(crate) fn finish_refused(&mut self, status: u16) {
         self.end();
+        // Never called: the handler and its route go unused.
+        self.endpoint = None;
+        self.params = None;
         self.access_log(status, 0);
         self.span = None;
     }
 
-    /// Lets go of what the request held while it was answered.
+    /// Lets go of what the request held while it was answered (the handler and its
+    /// parameters went to the call).
     fn end(&mut self) {
         self.in_flight = None;
         self.in_flight_count = None;
-        self.endpoint = None;
-        self.params = None;
     }
 
     fn access_log(&self, status: u16, bytes: u64) {
