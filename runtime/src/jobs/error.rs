@@ -201,7 +201,7 @@ impl std::error::Error for JobError {
 }
 
 /// The text of a panic payload built by `panic!`, if it has one.
-fn panic_message(payload: &(dyn Any + Send)) -> Option<&str> {
+pub(crate) fn panic_message(payload: &(dyn Any + Send)) -> Option<&str> {
     payload
         .downcast_ref::<&'static str>()
         .copied()

@@ -27,6 +27,7 @@ pub(crate) mod slots;
 
 pub(crate) use self::cell::{JobResult, QueuedJob};
 pub(crate) use self::deadline::{HandleDeadline, JobDeadline, Late, ReserveUntil};
+pub(crate) use self::error::panic_message;
 pub use self::error::{ErrorKind, JobError};
 pub(crate) use self::global::Global;
 pub use self::report::ShutdownReport;
