@@ -4,7 +4,7 @@
 //!   thread, run, wake the loop) against tokio's `spawn_blocking` on a `current_thread`
 //!   runtime.
 //! * `tiny_jobs_1m`: one million trivial jobs submitted back to back, then every result
-//!   awaited in order — Keel's `workers::run` against `rayon::spawn` + a oneshot and
+//!   awaited in order — Keel's `workers::spawn` against `rayon::spawn` + a oneshot and
 //!   tokio's `spawn_blocking`.
 //! * `fanout_hash_64x1MiB`: FNV-1a over 64 buffers of 1 MiB, one job each, results in
 //!   order — Keel's `run_all` against rayon + oneshots and `spawn_blocking`.
@@ -80,12 +80,12 @@ fn tokio_roundtrip(rt: &tokio::runtime::Runtime, iters: u64) -> Duration {
     })
 }
 
-/// One `workers::run(..).await` at a time: the worker pool's round trip (once-mode only).
+/// One `workers::spawn(..).await` at a time: the worker pool's round trip (once-mode only).
 fn keel_worker_roundtrip(pool: &WorkerPool, iters: u64) -> Duration {
     runtime::block_on(async move {
         let start = Instant::now();
         for i in 0..iters {
-            let out = pool.run(move || black_box(i)).expect("queue bound").await;
+            let out = pool.spawn(move || black_box(i)).expect("queue bound").await;
             assert_eq!(out.expect("job"), i);
         }
         start.elapsed()
@@ -114,7 +114,7 @@ fn keel_tiny(pool: &WorkerPool, iters: u64) -> Duration {
         let start = Instant::now();
         for _ in 0..iters {
             let handles: Vec<_> = (0..TINY_JOBS)
-                .map(|i| pool.run(move || black_box(i)).expect("queue bound"))
+                .map(|i| pool.spawn(move || black_box(i)).expect("queue bound"))
                 .collect();
             let mut sum = 0;
             for h in handles {

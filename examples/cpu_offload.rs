@@ -1,5 +1,5 @@
 //! CPU-bound work off the event loop: argon2id password hashing on Keel's worker pool
-//! (`keel::runtime::workers::run`, Node's worker_threads/piscina) at `POST /hash`,
+//! (`keel::runtime::workers::spawn`, Node's worker_threads/piscina) at `POST /hash`,
 //! against the same hashing on the loop at `POST /hash-inline`. Offloaded, the loop
 //! keeps answering (`/health/live`, other requests) while hashes run; inline, every
 //! request on that loop waits for each hash, and the loop lag shows it.
@@ -118,7 +118,7 @@ async fn hash_offloaded(
     let salt = req.salt.as_deref().map(unhex).transpose()?;
     let cost = app.cost;
     // A full worker queue sheds the load: `?` makes it 503 with `Retry-After`.
-    let handle = workers::run(move || hash(cost, &req.password, salt))?;
+    let handle = workers::spawn(move || hash(cost, &req.password, salt))?;
     app.in_flight.fetch_add(1, Ordering::SeqCst);
     let result = handle.await;
     app.in_flight.fetch_sub(1, Ordering::SeqCst);

@@ -214,7 +214,7 @@ fn all_served_names() -> (BTreeSet<String>, BTreeSet<String>) {
         keel::metrics::register_pool("db", &pool);
         drop(pool.get().await.unwrap());
         keel::fs::metadata("/").await.unwrap(); // starts the blocking pool
-        keel::runtime::workers::run(|| 1 + 1)
+        keel::runtime::workers::spawn(|| 1 + 1)
             .unwrap()
             .await
             .unwrap(); // and the worker pool

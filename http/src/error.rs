@@ -9,7 +9,7 @@
 //!
 //! An error may carry a `Retry-After` hint ([`AppError::with_retry_after`]); the server
 //! sends it as the header. Overload from Keel's own parts converts with `?`: a full
-//! blocking or worker queue ([`PoolError`]), and, with the `pool` feature, a connection
+//! blocking or worker queue ([`JobError`]), and, with the `pool` feature, a connection
 //! pool that cannot hand out a connection (`keel_pool::Error`), become `503` with
 //! `Retry-After: 1` — the client is told to come back, and nothing waits.
 
@@ -17,7 +17,7 @@ use std::borrow::Cow;
 use std::fmt;
 use std::time::Duration;
 
-use keel_runtime::blocking::PoolError;
+use keel_runtime::blocking::JobError;
 
 use serde_json::Value;
 
@@ -246,8 +246,8 @@ pub const UNAVAILABLE_RETRY_AFTER: Duration = Duration::from_secs(1);
 /// waited past its start deadline, or a pool that is shutting down is `503 overloaded`
 /// (or `unavailable`) with `Retry-After: 1`; a panicked job or a bad pool setting is
 /// `500 internal`.
-impl From<PoolError> for AppError {
-    fn from(e: PoolError) -> AppError {
+impl From<JobError> for AppError {
+    fn from(e: JobError) -> AppError {
         let code = if e.is_queue_full() || e.is_timed_out() {
             "overloaded"
         } else if e.is_shutdown() {

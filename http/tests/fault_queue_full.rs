@@ -1,6 +1,6 @@
 //! Fault: the blocking and worker pools' queues are full. A handler that offloads with
-//! `blocking::spawn(..)?` or `workers::run(..)?` answers at once with `503` and
-//! `Retry-After: 1` (through `From<PoolError> for AppError`), instead of hanging; the
+//! `blocking::spawn(..)?` or `workers::spawn(..)?` answers at once with `503` and
+//! `Retry-After: 1` (through `From<JobError> for AppError`), instead of hanging; the
 //! probes and other routes keep being served meanwhile, and the requests that were
 //! accepted into the pools are answered once the jobs can run.
 //!
@@ -52,7 +52,7 @@ async fn on_blocking() -> Result<&'static str, AppError> {
 }
 
 async fn on_workers() -> Result<&'static str, AppError> {
-    Ok(workers::run(|| GATE.wait())?.await?)
+    Ok(workers::spawn(|| GATE.wait())?.await?)
 }
 
 fn app() -> Router {

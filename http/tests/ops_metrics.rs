@@ -178,7 +178,7 @@ fn scrape_parses_and_holds_every_family() {
     keel_runtime::block_on(async {
         let job = keel_runtime::blocking::spawn(|| 1).expect("blocking pool");
         assert_eq!(job.await.unwrap(), 1);
-        let job = keel_runtime::workers::run(|| 2).expect("worker pool");
+        let job = keel_runtime::workers::spawn(|| 2).expect("worker pool");
         assert_eq!(job.await.unwrap(), 2);
     });
 

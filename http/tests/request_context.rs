@@ -30,7 +30,7 @@ async fn ids(Path(name): Path<String>) -> String {
         .await
         .unwrap()
         .unwrap_or_default();
-    let worker = keel_runtime::workers::run(move || {
+    let worker = keel_runtime::workers::spawn(move || {
         tracing::info!(name = %name, "worker job");
         task_context::request_id()
     })

@@ -56,6 +56,7 @@ mod error;
 mod event_loop;
 mod executor;
 pub mod fs;
+pub mod future;
 mod handle;
 pub mod heap;
 pub mod histogram;

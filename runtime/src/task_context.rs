@@ -13,7 +13,7 @@
 //!   it is polled (an HTTP connection task serves many requests, one scope each), and
 //!   puts the outer one back after each poll, also on unwind.
 //! * **Onto other threads.** [`blocking::spawn`](crate::blocking::spawn) and
-//!   [`workers::run`](crate::workers::run) jobs capture the context at submission and
+//!   [`workers::spawn`](crate::workers::spawn) jobs capture the context at submission and
 //!   run with it current on their pool thread. [`enter`] does the same for a closure on
 //!   any thread.
 //!

@@ -20,7 +20,7 @@ fn worker_job_and_panic_lines_carry_the_request_id() {
     ));
     let rt = keel_runtime::Runtime::builder().loops(1).build().unwrap();
     rt.block_on(task_context::scope(Context::new("req-w"), async {
-        keel_runtime::workers::run(|| tracing::info!(job = "resize", "worker job ran"))
+        keel_runtime::workers::spawn(|| tracing::info!(job = "resize", "worker job ran"))
             .unwrap()
             .await
             .unwrap();

@@ -209,7 +209,7 @@ fn the_free_function_reads_the_current_runtime_and_the_pools() {
     let rt = runtime(None);
     rt.block_on(async {
         keel_runtime::blocking::spawn(|| 1).unwrap().await.unwrap();
-        keel_runtime::workers::run(|| 2).unwrap().await.unwrap();
+        keel_runtime::workers::spawn(|| 2).unwrap().await.unwrap();
         let m = keel_runtime::metrics();
         assert_eq!(m.loops.len(), 2);
         let blocking = m.blocking.expect("the blocking pool was used");

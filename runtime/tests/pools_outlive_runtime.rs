@@ -29,7 +29,7 @@ fn dropping_a_runtime_leaves_the_global_pools_working_until_shut_down() {
             drop(handle.spawn_on(index, async move {
                 let (gb, gw) = (g.clone(), g.clone());
                 let b = blocking::spawn(move || gb.wait()).unwrap();
-                let w = workers::run(move || gw.wait()).unwrap();
+                let w = workers::spawn(move || gw.wait()).unwrap();
                 let queued = blocking::spawn(|| 1).unwrap();
                 let read = keel_runtime::fs::read("/proc/self/status");
                 let _ = (b.await, w.await, queued.await, read.await);
@@ -58,7 +58,7 @@ fn dropping_a_runtime_leaves_the_global_pools_working_until_shut_down() {
     let (b, w, text) = rt.block_on(async {
         timeout(LIMIT, async {
             let b = blocking::spawn(|| 20).unwrap().await.unwrap();
-            let w = workers::run(|| 22).unwrap().await.unwrap();
+            let w = workers::spawn(|| 22).unwrap().await.unwrap();
             let text = keel_runtime::fs::read_to_string("/proc/self/status")
                 .await
                 .unwrap();
@@ -75,7 +75,7 @@ fn dropping_a_runtime_leaves_the_global_pools_working_until_shut_down() {
     assert!(blocking::shutdown(LIMIT).unwrap().is_clean());
     assert!(workers::shutdown(LIMIT).unwrap().is_clean());
     assert!(blocking::spawn(|| ()).unwrap_err().is_shutdown());
-    assert!(workers::run(|| ()).unwrap_err().is_shutdown());
+    assert!(workers::spawn(|| ()).unwrap_err().is_shutdown());
     let err = keel_runtime::block_on(keel_runtime::fs::read("/proc/self/status")).unwrap_err();
     assert!(err.to_string().contains("shut down"), "{err}");
 }

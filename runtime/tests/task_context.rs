@@ -44,7 +44,7 @@ fn context_reaches_spawned_tasks_and_pool_jobs() {
                     .unwrap(),
             );
             seen.push(
-                workers::run(|| {
+                workers::spawn(|| {
                     task_context::with_current(|c| {
                         assert_eq!(c.unwrap().field("user"), Some("ann"));
                         c.map(|c| c.request_id().to_owned())
@@ -65,7 +65,7 @@ fn context_reaches_spawned_tasks_and_pool_jobs() {
         assert_eq!(task_context::request_id(), None);
         let outside = keel_runtime::spawn_local(async { task_context::request_id() });
         assert_eq!(outside.await.unwrap(), None);
-        let job = workers::run(task_context::request_id).unwrap();
+        let job = workers::spawn(task_context::request_id).unwrap();
         assert_eq!(job.await.unwrap(), None);
     });
 }

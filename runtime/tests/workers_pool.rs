@@ -21,7 +21,7 @@ fn runs_on_a_worker_thread_and_returns() {
     let pool = Builder::new().threads(2).build().unwrap();
     keel_runtime::block_on(async {
         let name = pool
-            .run(|| std::thread::current().name().map(str::to_owned))
+            .spawn(|| std::thread::current().name().map(str::to_owned))
             .unwrap();
         let name = timeout(LIMIT, name).await.unwrap().unwrap().unwrap();
         assert!(name.starts_with("keel-worker-"), "{name}");
@@ -32,7 +32,7 @@ fn runs_on_a_worker_thread_and_returns() {
 #[test]
 fn the_global_pool_works() {
     keel_runtime::block_on(async {
-        let h = workers::run(|| 21 * 2).unwrap();
+        let h = workers::spawn(|| 21 * 2).unwrap();
         assert_eq!(timeout(LIMIT, h).await.unwrap().unwrap(), 42);
     });
     let m = workers::metrics().unwrap();
@@ -105,11 +105,11 @@ fn queue_full_at_the_bound_then_clears() {
     let gate = Gate::default();
     keel_runtime::block_on(async {
         let g = gate.clone();
-        let blocker = pool.run(move || g.wait()).unwrap();
+        let blocker = pool.spawn(move || g.wait()).unwrap();
         eventually("the blocker to start", || pool.metrics().busy == 1);
-        let a = pool.run(|| 1).unwrap();
-        let b = pool.run(|| 2).unwrap();
-        let err = pool.run(|| 3).unwrap_err();
+        let a = pool.spawn(|| 1).unwrap();
+        let b = pool.spawn(|| 2).unwrap();
+        let err = pool.spawn(|| 3).unwrap_err();
         assert!(err.is_queue_full(), "{err}");
         assert_eq!(pool.metrics().rejected, 1);
 
@@ -119,7 +119,7 @@ fn queue_full_at_the_bound_then_clears() {
                 .reserve()
                 .await
                 .unwrap()
-                .run(|| 4)
+                .spawn(|| 4)
                 .await
                 .unwrap()
         });
@@ -133,7 +133,7 @@ fn queue_full_at_the_bound_then_clears() {
         })
         .await
         .unwrap();
-        assert_eq!(pool.run(|| 5).unwrap().await.unwrap(), 5);
+        assert_eq!(pool.spawn(|| 5).unwrap().await.unwrap(), 5);
     });
 }
 
@@ -144,11 +144,11 @@ fn dropped_handle_skips_the_job() {
     let ran = Arc::new(AtomicBool::new(false));
     keel_runtime::block_on(async {
         let g = gate.clone();
-        let blocker = pool.run(move || g.wait()).unwrap();
+        let blocker = pool.spawn(move || g.wait()).unwrap();
         let r = ran.clone();
-        drop(pool.run(move || r.store(true, Ordering::SeqCst)).unwrap());
+        drop(pool.spawn(move || r.store(true, Ordering::SeqCst)).unwrap());
         gate.open();
-        let after = pool.run(|| ()).unwrap();
+        let after = pool.spawn(|| ()).unwrap();
         timeout(LIMIT, async {
             blocker.await.unwrap();
             after.await.unwrap();
@@ -167,7 +167,7 @@ fn a_job_past_its_start_deadline_times_out() {
     let ran = Arc::new(AtomicBool::new(false));
     keel_runtime::block_on(async {
         let g = gate.clone();
-        let blocker = pool.run(move || g.wait()).unwrap();
+        let blocker = pool.spawn(move || g.wait()).unwrap();
         // The one worker is busy with the blocker before the late job is queued.
         let started = Instant::now();
         while pool.metrics().busy == 0 {
@@ -177,7 +177,7 @@ fn a_job_past_its_start_deadline_times_out() {
         let r = ran.clone();
         let deadline = Instant::now() + Duration::from_millis(20);
         let late = pool
-            .run_with_deadline(deadline, move || r.store(true, Ordering::SeqCst))
+            .spawn_with_deadline(deadline, move || r.store(true, Ordering::SeqCst))
             .unwrap();
         // Reported at the deadline, while the worker is still busy.
         let err = timeout(LIMIT, late).await.unwrap().unwrap_err();
@@ -185,7 +185,7 @@ fn a_job_past_its_start_deadline_times_out() {
         assert!(Instant::now() >= deadline);
         assert_eq!(pool.metrics().busy, 1);
         gate.open();
-        let after = pool.run(|| ()).unwrap();
+        let after = pool.spawn(|| ()).unwrap();
         timeout(LIMIT, async {
             blocker.await.unwrap();
             after.await.unwrap();
@@ -201,10 +201,14 @@ fn a_job_past_its_start_deadline_times_out() {
 fn panics_are_errors_and_the_worker_lives_on() {
     let pool = Builder::new().threads(1).build().unwrap();
     keel_runtime::block_on(async {
-        let err = pool.run(|| panic!("bad input")).unwrap().await.unwrap_err();
+        let err = pool
+            .spawn(|| panic!("bad input"))
+            .unwrap()
+            .await
+            .unwrap_err();
         assert!(err.is_panic());
         assert_eq!(err.panic_message(), Some("bad input"));
-        assert_eq!(pool.run(|| 7).unwrap().await.unwrap(), 7);
+        assert_eq!(pool.spawn(|| 7).unwrap().await.unwrap(), 7);
     });
     let m = pool.metrics();
     assert_eq!((m.panicked, m.completed, m.threads), (1, 1, 1));
@@ -218,9 +222,9 @@ fn jobs_can_spawn_jobs() {
     keel_runtime::block_on(async {
         let inner_pool = pool.clone();
         let children = pool
-            .run(move || {
+            .spawn(move || {
                 (0..10)
-                    .map(|i| inner_pool.run(move || i * 10).unwrap())
+                    .map(|i| inner_pool.spawn(move || i * 10).unwrap())
                     .collect::<Vec<_>>()
             })
             .unwrap();
@@ -242,7 +246,7 @@ fn the_awaiting_task_is_woken_on_its_own_loop() {
         let task = handle.spawn_on(1, async move {
             let before = keel_runtime::current_loop();
             let job = pool
-                .run(|| std::thread::sleep(Duration::from_millis(5)))
+                .spawn(|| std::thread::sleep(Duration::from_millis(5)))
                 .unwrap();
             job.await.unwrap();
             (before, keel_runtime::current_loop())
@@ -257,9 +261,9 @@ fn shutdown_with_jobs_queued_keeps_its_deadline() {
     let pool = Builder::new().threads(1).build().unwrap();
     let gate = Gate::default();
     let g = gate.clone();
-    let stuck = pool.run(move || g.wait()).unwrap();
+    let stuck = pool.spawn(move || g.wait()).unwrap();
     eventually("the stuck job to start", || pool.metrics().busy == 1);
-    let queued: Vec<_> = (0..5).map(|i| pool.run(move || i).unwrap()).collect();
+    let queued: Vec<_> = (0..5).map(|i| pool.spawn(move || i).unwrap()).collect();
     let start = Instant::now();
     let report = pool.shutdown(Duration::from_millis(100));
     let took = start.elapsed();
@@ -269,7 +273,7 @@ fn shutdown_with_jobs_queued_keeps_its_deadline() {
         (5, 1),
         "{report}"
     );
-    assert!(pool.run(|| ()).unwrap_err().is_shutdown());
+    assert!(pool.spawn(|| ()).unwrap_err().is_shutdown());
     gate.open();
     keel_runtime::block_on(async {
         for h in queued {
@@ -286,9 +290,9 @@ fn a_task_waiting_in_reserve_gets_an_error_at_shutdown() {
     let gate = Gate::default();
     keel_runtime::block_on(async {
         let g = gate.clone();
-        let blocker = pool.run(move || g.wait()).unwrap();
+        let blocker = pool.spawn(move || g.wait()).unwrap();
         eventually("the blocker to start", || pool.metrics().busy == 1);
-        let queued = pool.run(|| ()).unwrap();
+        let queued = pool.spawn(|| ()).unwrap();
         let waiter_pool = pool.clone();
         let waiter =
             keel_runtime::spawn_local(async move { waiter_pool.reserve().await.map(drop) });
@@ -334,7 +338,7 @@ fn child_bad_env() {
     assert!(err.to_string().contains("KEEL_WORKER_THREADS"), "{err}");
     assert!(err.to_string().contains("\"many\""), "{err}");
     // Every use reports it, and no pool was started.
-    let err = workers::run(|| ()).unwrap_err();
+    let err = workers::spawn(|| ()).unwrap_err();
     assert_eq!(err.setting(), Some("KEEL_WORKER_THREADS"));
     assert!(workers::metrics().is_none());
 }
@@ -386,7 +390,7 @@ fn a_spinning_pool_runs_lone_jobs_and_bursts() {
         .unwrap();
     keel_runtime::block_on(async {
         for i in 0..200u64 {
-            assert_eq!(pool.run(move || i * 2).unwrap().await.unwrap(), i * 2);
+            assert_eq!(pool.spawn(move || i * 2).unwrap().await.unwrap(), i * 2);
             if i % 50 == 0 {
                 // Long enough for the spin to end and both workers to sleep.
                 std::thread::sleep(Duration::from_millis(2));
@@ -397,7 +401,7 @@ fn a_spinning_pool_runs_lone_jobs_and_bursts() {
         let burst: Vec<_> = (0..2)
             .map(|_| {
                 let barrier = barrier.clone();
-                pool.run(move || barrier.wait()).unwrap()
+                pool.spawn(move || barrier.wait()).unwrap()
             })
             .collect();
         for job in burst {
@@ -422,7 +426,7 @@ fn run_all_with_a_deadline_times_out_when_nothing_starts() {
     let ran = Arc::new(AtomicUsize::new(0));
     keel_runtime::block_on(async {
         let g = gate.clone();
-        let blocker = pool.run(move || g.wait()).unwrap();
+        let blocker = pool.spawn(move || g.wait()).unwrap();
         eventually("the blocker to start", || pool.metrics().busy == 1);
         // Three jobs through a queue of one: the second cannot even be queued before
         // the deadline, so the whole call fails then, while the worker is still busy.
@@ -468,17 +472,17 @@ fn a_permit_job_past_its_start_deadline_times_out() {
     let ran = Arc::new(AtomicBool::new(false));
     keel_runtime::block_on(async {
         let g = gate.clone();
-        let blocker = pool.run(move || g.wait()).unwrap();
+        let blocker = pool.spawn(move || g.wait()).unwrap();
         let permit = timeout(LIMIT, pool.reserve()).await.unwrap().unwrap();
         let r = ran.clone();
         let deadline = Instant::now() + Duration::from_millis(20);
-        let late = permit.run_with_deadline(deadline, move || r.store(true, Ordering::SeqCst));
+        let late = permit.spawn_with_deadline(deadline, move || r.store(true, Ordering::SeqCst));
         let err = timeout(LIMIT, late).await.unwrap().unwrap_err();
         assert!(err.is_timed_out(), "{err}");
         gate.open();
         timeout(LIMIT, blocker).await.unwrap().unwrap();
         // Let the worker reach the expired job, then check it did not run.
-        let after = pool.run(|| ()).unwrap();
+        let after = pool.spawn(|| ()).unwrap();
         timeout(LIMIT, after).await.unwrap().unwrap();
     });
     assert!(!ran.load(Ordering::SeqCst), "a timed-out job ran");
@@ -493,8 +497,8 @@ fn shutdown_counts_jobs_queued_in_a_busy_workers_deque() {
     let (g, inner) = (gate.clone(), pool.clone());
     // A job that queues three children on its own worker's deque, then stays busy.
     let parent = pool
-        .run(move || {
-            let children: Vec<_> = (0..3).map(|i| inner.run(move || i).unwrap()).collect();
+        .spawn(move || {
+            let children: Vec<_> = (0..3).map(|i| inner.spawn(move || i).unwrap()).collect();
             tx.send(children).unwrap();
             g.wait();
         })

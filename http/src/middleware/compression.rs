@@ -140,7 +140,7 @@ impl Compression {
         };
         let compressed = if body.as_slice().len() >= self.offload_size {
             let job_body = body.clone();
-            match keel_runtime::workers::run(move || self.encode(coding, job_body.as_slice())) {
+            match keel_runtime::workers::spawn(move || self.encode(coding, job_body.as_slice())) {
                 Ok(handle) => handle.await.map_err(|e| e.to_string()),
                 Err(e) => Err(e.to_string()),
             }

@@ -11,11 +11,11 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::task::Poll;
 use std::time::{Duration, Instant};
 
+use keel_runtime::future::CatchPanic;
 use keel_runtime::time::timeout;
 use parking_lot::Mutex;
 
 use crate::handler::BoxFuture;
-use crate::server::CatchPanic;
 
 /// Default time one readiness check may take before it counts as failed.
 pub const DEFAULT_CHECK_TIMEOUT: Duration = Duration::from_secs(2);

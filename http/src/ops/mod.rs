@@ -52,6 +52,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use keel_runtime::env::{self, EnvError};
+use keel_runtime::net::{DEFAULT_BACKLOG, TcpListener};
 
 use self::checks::Checks;
 pub use self::checks::{CheckResult, CheckState, DEFAULT_CHECK_CACHE, DEFAULT_CHECK_TIMEOUT};
@@ -159,7 +160,7 @@ impl Ops {
     pub fn listen(mut self, addr: impl ToSocketAddrs) -> io::Result<Ops> {
         let mut last = None;
         for addr in addr.to_socket_addrs()? {
-            match crate::server::bind_reuseport(addr) {
+            match TcpListener::bind_std(addr, DEFAULT_BACKLOG) {
                 Ok(listener) => {
                     self.listener = Some(listener);
                     return Ok(self);

@@ -30,16 +30,15 @@ use std::net::{IpAddr, SocketAddr};
 use std::rc::Rc;
 use std::time::Instant;
 
+use keel_runtime::future::{CatchPanic, catch_panic_sync, within};
 use keel_runtime::task_context::{self, Context};
 use keel_runtime::time::CoarseInstant;
 
 use super::LoopServer;
 use super::access_log::{self, AccessLine};
-use super::catch_panic::{CatchPanic, catch};
 use super::render::{self, refusal};
 use super::request_id::new_request_id;
 use super::trace::{self, ServerSpan};
-use super::within::within;
 use crate::body::Body;
 use crate::error::AppError;
 use crate::handler::{BoxFuture, BoxedHandler};
@@ -243,7 +242,7 @@ impl Exchange {
             req.set_forwarded_ip(ip);
         }
         let ctx = &self.ctx;
-        catch(|| {
+        catch_panic_sync(|| {
             task_context::enter(Some(ctx.clone()), || {
                 let req = req.take().expect("the chain is called once");
                 Next::new(layers, endpoint).run(req)

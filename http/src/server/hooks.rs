@@ -7,9 +7,9 @@ use std::fmt;
 use std::future::Future;
 use std::time::{Duration, Instant};
 
+use keel_runtime::future::CatchPanic;
 use keel_runtime::time::timeout;
 
-use super::catch_panic::CatchPanic;
 use crate::handler::BoxFuture;
 
 /// Default time budget of one shutdown hook.

@@ -41,7 +41,6 @@
 //!    (status 130).
 
 mod access_log;
-mod catch_panic;
 pub(crate) mod config;
 mod dispatch;
 mod h1;
@@ -51,10 +50,8 @@ pub(crate) mod memory;
 mod render;
 mod report;
 mod request_id;
-mod select;
 mod trace;
 mod transport;
-mod within;
 
 use std::cell::{Cell, RefCell};
 use std::io;
@@ -64,21 +61,19 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
+use keel_runtime::future::{Either, select};
 use keel_runtime::net::{DEFAULT_BACKLOG, TcpListener};
 use keel_runtime::signal::{SignalKind, signal};
 use keel_runtime::time::{sleep, timeout};
 use keel_runtime::{LoopContext, Runtime};
 use parking_lot::Mutex;
-use socket2::{Domain, Protocol, Socket, Type};
 
-pub(crate) use self::catch_panic::CatchPanic;
 pub use self::config::{Environment, ServerConfig};
 use self::hooks::Hook;
 pub use self::hooks::{DEFAULT_HOOK_BUDGET, HookOutcome, HookReport};
 use self::in_flight::InFlight;
 pub use self::in_flight::InFlightRequest;
 pub use self::report::{Outcome, ServeReport};
-use self::select::{Either, select};
 use crate::lifecycle::LocalDrain;
 pub(crate) use crate::lifecycle::ShutdownSignal;
 pub use crate::lifecycle::{Phase, ShutdownHandle};
@@ -181,7 +176,7 @@ impl Server {
     pub fn bind(addr: impl ToSocketAddrs) -> io::Result<Server> {
         let mut last = None;
         for addr in addr.to_socket_addrs()? {
-            match bind_reuseport(addr) {
+            match TcpListener::bind_std(addr, DEFAULT_BACKLOG) {
                 Ok(first) => {
                     let addr = first.local_addr()?;
                     return Ok(Server {
@@ -586,17 +581,4 @@ async fn watch_signals(signal: Arc<ShutdownSignal>, signals: Signals) {
 
 fn signal_stream(kind: SignalKind) -> io::Result<keel_runtime::signal::Signal> {
     signal(kind)
-}
-
-pub(crate) fn bind_reuseport(addr: SocketAddr) -> io::Result<std::net::TcpListener> {
-    let socket = Socket::new(
-        Domain::for_address(addr),
-        Type::STREAM.cloexec(),
-        Some(Protocol::TCP),
-    )?;
-    socket.set_reuse_address(true)?;
-    socket.set_reuse_port(true)?;
-    socket.bind(&addr.into())?;
-    socket.listen(DEFAULT_BACKLOG as i32)?;
-    Ok(socket.into())
 }

@@ -175,7 +175,7 @@ impl Builder {
     }
 
     /// How many jobs may wait in the queue (not counting running ones). When it is full,
-    /// `spawn` fails at once with [`PoolError::is_queue_full`](super::PoolError::is_queue_full);
+    /// `spawn` fails at once with [`JobError::is_queue_full`](super::JobError::is_queue_full);
     /// `reserve` waits for room instead.
     ///
     /// # Default

@@ -8,7 +8,7 @@
 //!   lazily, exiting after [`Builder::keep_alive`] idle (default 10 s) down to
 //!   [`Builder::min_threads`];
 //! * a queue of at most [`Builder::queue_capacity`] jobs (default 10,000): beyond it
-//!   [`spawn`] fails at once with [`PoolError::is_queue_full`], and [`reserve`] waits
+//!   [`spawn`] fails at once with [`JobError::is_queue_full`], and [`reserve`] waits
 //!   for room instead;
 //! * work [classes](Class) with caps on concurrent threads: [`Class::Dns`] gets half
 //!   the pool by default, so slow lookups cannot starve the file system;
@@ -19,14 +19,16 @@
 //!
 //! `builder.rs` resolves settings; `pool.rs` owns the queues, threads and counters (its
 //! module doc has the locking rules); `class.rs` the classes; `shutdown.rs` the shutdown
-//! steps; `metrics.rs` the snapshot types. Results go back to the awaiting task through
-//! the job's cell (`jobs/cell.rs`), whose waker routes the wake to the task's own loop.
+//! steps; `metrics.rs` the snapshot types. The queue's front end (taking a slot or
+//! failing with `QueueFull`, [`reserve`]'s wait for room) is the one the worker pool uses
+//! too (`jobs/reserve.rs`). Results go back to the awaiting task through the job's cell
+//! (`jobs/cell.rs`), whose waker routes the wake to the task's own loop.
 //!
 //! # The process-wide pool
 //!
 //! [`spawn`], [`fs`](crate::fs) and [`lookup_host`](crate::net::lookup_host) share one
 //! pool, created at first use from the environment ([`Builder::from_env`]). A bad
-//! variable there is reported by every [`spawn`] (as [`PoolError::is_config`], naming
+//! variable there is reported by every [`spawn`] (as [`JobError::is_config`], naming
 //! the variable) — call [`init`] at startup to fail fast instead. To set sizes in code,
 //! call [`Builder::install`] before first use.
 //!
@@ -59,7 +61,7 @@
 //! Dropping a [`BlockingHandle`] before its job starts means the job never runs (it is
 //! skipped when it reaches the front, and counted as cancelled). Once started, a job runs
 //! to its end; dropping the handle only discards the result. A panicking job comes back
-//! as [`PoolError::is_panic`]; the thread lives on.
+//! as [`JobError::is_panic`]; the thread lives on.
 //!
 //! ```
 //! use keel_runtime::blocking;
@@ -92,10 +94,10 @@ pub use self::builder::{
 };
 pub use self::class::Class;
 pub use self::metrics::{BlockingMetrics, ClassMetrics};
-use self::pool::{Inner, Job, POOL};
+use self::pool::{Inner, Job};
 use crate::BuildError;
-pub use crate::jobs::{ErrorKind, PoolError, ShutdownReport};
-use crate::jobs::{Global, JobResult, WaiterId};
+pub use crate::jobs::{ErrorKind, JobError, ShutdownReport};
+use crate::jobs::{Global, HeldSlot, JobResult, ReserveSlot};
 
 // ===== the process-wide pool =====
 
@@ -106,14 +108,14 @@ static GLOBAL: Global<BlockingPool> = Global::new();
 ///
 /// # Errors
 ///
-/// A bad variable, named in the error ([`PoolError::setting`]).
+/// A bad variable, named in the error ([`JobError::setting`]).
 ///
 /// # Examples
 ///
 /// ```
 /// keel_runtime::blocking::init().unwrap();
 /// ```
-pub fn init() -> Result<(), PoolError> {
+pub fn init() -> Result<(), JobError> {
     pool().map(drop)
 }
 
@@ -129,7 +131,7 @@ pub fn init() -> Result<(), PoolError> {
 /// let pool = keel_runtime::blocking::pool().unwrap();
 /// assert!(pool.max_threads() >= 1);
 /// ```
-pub fn pool() -> Result<BlockingPool, PoolError> {
+pub fn pool() -> Result<BlockingPool, JobError> {
     GLOBAL.get_or_start(|| Ok(BlockingPool::new(Builder::from_env()?.resolve()?)))
 }
 
@@ -146,10 +148,10 @@ fn install(config: builder::Config) -> Result<BlockingPool, BuildError> {
 ///
 /// # Errors
 ///
-/// At once, without queueing: [`PoolError::is_queue_full`] at the queue's bound,
-/// [`PoolError::is_shutdown`] after [`shutdown`], [`PoolError::is_config`] when the
+/// At once, without queueing: [`JobError::is_queue_full`] at the queue's bound,
+/// [`JobError::is_shutdown`] after [`shutdown`], [`JobError::is_config`] when the
 /// environment holds a bad setting. Awaiting the handle gives the job's panic as
-/// [`PoolError::is_panic`].
+/// [`JobError::is_panic`].
 ///
 /// # Examples
 ///
@@ -159,7 +161,7 @@ fn install(config: builder::Config) -> Result<BlockingPool, BuildError> {
 ///     assert_eq!(len.unwrap(), 8);
 /// });
 /// ```
-pub fn spawn<F, T>(f: F) -> Result<BlockingHandle<T>, PoolError>
+pub fn spawn<F, T>(f: F) -> Result<BlockingHandle<T>, JobError>
 where
     F: FnOnce() -> T + Send + 'static,
     T: Send + 'static,
@@ -183,7 +185,7 @@ where
 ///     assert!(handle.await.unwrap());
 /// });
 /// ```
-pub fn spawn_in<F, T>(class: Class, f: F) -> Result<BlockingHandle<T>, PoolError>
+pub fn spawn_in<F, T>(class: Class, f: F) -> Result<BlockingHandle<T>, JobError>
 where
     F: FnOnce() -> T + Send + 'static,
     T: Send + 'static,
@@ -196,7 +198,7 @@ where
 ///
 /// # Errors
 ///
-/// [`PoolError::is_shutdown`] when the pool shuts down first; [`PoolError::is_config`]
+/// [`JobError::is_shutdown`] when the pool shuts down first; [`JobError::is_config`]
 /// for a bad setting.
 ///
 /// # Examples
@@ -209,7 +211,7 @@ where
 ///     assert_eq!(permit.spawn(|| 7).await.unwrap(), 7);
 /// });
 /// ```
-pub async fn reserve(class: Class) -> Result<Permit, PoolError> {
+pub async fn reserve(class: Class) -> Result<Permit, JobError> {
     pool()?.reserve(class).await
 }
 
@@ -227,7 +229,7 @@ pub fn metrics() -> Option<BlockingMetrics> {
 
 /// Shuts the process-wide pool down (see [`BlockingPool::shutdown`]); `None` when it was
 /// never started. Final for the process: later jobs (and [`fs`](crate::fs) calls and
-/// lookups) fail with [`PoolError::is_shutdown`]. No [`Runtime`](crate::Runtime) calls
+/// lookups) fail with [`JobError::is_shutdown`]. No [`Runtime`](crate::Runtime) calls
 /// it; see [the module docs](self#shutdown-and-the-runtime) for where it belongs.
 pub fn shutdown(timeout: Duration) -> Option<ShutdownReport> {
     GLOBAL.get().map(|pool| pool.shutdown(timeout))
@@ -283,9 +285,9 @@ impl BlockingPool {
     ///
     /// # Errors
     ///
-    /// At once: [`PoolError::is_queue_full`] at the queue's bound,
-    /// [`PoolError::is_shutdown`] after shutdown.
-    pub fn spawn<F, T>(&self, f: F) -> Result<BlockingHandle<T>, PoolError>
+    /// At once: [`JobError::is_queue_full`] at the queue's bound,
+    /// [`JobError::is_shutdown`] after shutdown.
+    pub fn spawn<F, T>(&self, f: F) -> Result<BlockingHandle<T>, JobError>
     where
         F: FnOnce() -> T + Send + 'static,
         T: Send + 'static,
@@ -310,7 +312,7 @@ impl BlockingPool {
     ///     assert_eq!(h.await.unwrap(), 9);
     /// });
     /// ```
-    pub fn spawn_in<F, T>(&self, class: Class, f: F) -> Result<BlockingHandle<T>, PoolError>
+    pub fn spawn_in<F, T>(&self, class: Class, f: F) -> Result<BlockingHandle<T>, JobError>
     where
         F: FnOnce() -> T + Send + 'static,
         T: Send + 'static,
@@ -340,10 +342,8 @@ impl BlockingPool {
     /// ```
     pub fn reserve(&self, class: Class) -> Reserve {
         Reserve {
-            inner: self.inner().clone(),
+            slot: ReserveSlot::new(self.inner().clone()),
             class,
-            waiter: None,
-            done: false,
         }
     }
 
@@ -369,7 +369,7 @@ impl BlockingPool {
     }
 
     /// Stops taking jobs, cancels the queued ones (their handles report
-    /// [`PoolError::is_shutdown`]), waits up to `timeout` for the running ones, and
+    /// [`JobError::is_shutdown`]), waits up to `timeout` for the running ones, and
     /// reports what was left. Running jobs past the deadline are left to finish on their
     /// threads.
     ///
@@ -399,7 +399,7 @@ impl fmt::Debug for BlockingPool {
 
 // ===== impl BlockingHandle =====
 
-/// The future of a blocking job's result: `Ok(value)`, or a [`PoolError`] when the job
+/// The future of a blocking job's result: `Ok(value)`, or a [`JobError`] when the job
 /// panicked or the pool shut down before it ran.
 ///
 /// Dropping it before the job starts cancels the job.
@@ -429,7 +429,7 @@ impl<T> BlockingHandle<T> {
 }
 
 impl<T> Future for BlockingHandle<T> {
-    type Output = Result<T, PoolError>;
+    type Output = Result<T, JobError>;
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         Pin::new(&mut self.result).poll(cx)
@@ -449,40 +449,18 @@ impl<T> fmt::Debug for BlockingHandle<T> {
 /// The future of [`BlockingPool::reserve`]: waits for room in the queue.
 #[must_use = "futures do nothing unless awaited"]
 pub struct Reserve {
-    inner: Arc<Inner>,
+    slot: ReserveSlot<Inner>,
     class: Class,
-    waiter: Option<WaiterId>,
-    done: bool,
 }
 
 impl Future for Reserve {
-    type Output = Result<Permit, PoolError>;
+    type Output = Result<Permit, JobError>;
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let this = &mut *self;
-        assert!(!this.done, "Reserve polled after completion");
-        match this.inner.slots.poll_acquire(cx, &mut this.waiter) {
-            Poll::Pending => Poll::Pending,
-            Poll::Ready(Ok(())) => {
-                this.done = true;
-                Poll::Ready(Ok(Permit {
-                    inner: Some(this.inner.clone()),
-                    class: this.class,
-                }))
-            }
-            Poll::Ready(Err(_closed)) => {
-                this.done = true;
-                Poll::Ready(Err(PoolError::shut_down(POOL)))
-            }
-        }
-    }
-}
-
-impl Drop for Reserve {
-    fn drop(&mut self) {
-        if !self.done {
-            self.inner.slots.cancel(&mut self.waiter);
-        }
+        let class = self.class;
+        Pin::new(&mut self.slot)
+            .poll(cx)
+            .map_ok(|slot| Permit { slot, class })
     }
 }
 
@@ -497,13 +475,13 @@ impl fmt::Debug for Reserve {
 /// Room for one job in a blocking pool's queue, from [`reserve`] or
 /// [`BlockingPool::reserve`]. Dropping it unused gives the room back.
 pub struct Permit {
-    inner: Option<Arc<Inner>>,
+    slot: HeldSlot<Inner>,
     class: Class,
 }
 
 impl Permit {
     /// Runs `f` in the held room; never fails with `QueueFull`. When the pool shut down
-    /// in the meantime, the handle reports [`PoolError::is_shutdown`].
+    /// in the meantime, the handle reports [`JobError::is_shutdown`].
     ///
     /// # Examples
     ///
@@ -516,29 +494,20 @@ impl Permit {
     ///     assert!(exists.await.unwrap());
     /// });
     /// ```
-    pub fn spawn<F, T>(mut self, f: F) -> BlockingHandle<T>
+    pub fn spawn<F, T>(self, f: F) -> BlockingHandle<T>
     where
         F: FnOnce() -> T + Send + 'static,
         T: Send + 'static,
     {
-        let inner = self.inner.take().expect("permit used once");
         let (job, rx) = Job::new(self.class, f);
         // On shutdown the job is dropped, which the handle reads as "shut down".
-        let _ = inner.submit(job, true);
+        let _ = self.slot.into_queue().submit(job, true);
         BlockingHandle::new(rx)
     }
 
     /// The class this room was reserved for.
     pub fn class(&self) -> Class {
         self.class
-    }
-}
-
-impl Drop for Permit {
-    fn drop(&mut self) {
-        if let Some(inner) = self.inner.take() {
-            inner.slots.release();
-        }
     }
 }
 

@@ -43,10 +43,10 @@ use std::time::{Duration, Instant};
 
 use super::builder::Config;
 use super::metrics::{BlockingMetrics, ClassMetrics};
-use super::{Class, PoolError};
+use super::{Class, JobError};
 use crate::histogram::Histogram;
 use crate::jobs::cell::{self, Sender};
-use crate::jobs::{JobResult, QueueSlots, QueuedJob, RanOutcome, run_and_send};
+use crate::jobs::{Bounded, JobResult, QueueSlots, QueuedJob, RanOutcome, run_and_send, take_slot};
 // From the shim so `src/tests/loom_blocking.rs` can model-check the hand-off and
 // shutdown protocol (the counters in `ClassStats` stay plain atomics: nothing waits on
 // them).
@@ -180,20 +180,20 @@ impl Inner {
     }
 
     /// Submits `job`, taking a queue slot first unless the caller holds one.
-    pub(crate) fn submit(self: &Arc<Self>, mut job: Job, have_slot: bool) -> Result<(), PoolError> {
+    pub(crate) fn submit(self: &Arc<Self>, mut job: Job, have_slot: bool) -> Result<(), JobError> {
         let class = job.class;
-        if !have_slot && !self.slots.try_acquire() {
+        if !have_slot && let Err(full) = take_slot(&self.slots, POOL) {
             self.stats[class.index()]
                 .rejected
                 .fetch_add(1, Ordering::Relaxed);
-            return Err(PoolError::queue_full(POOL, self.slots.limit()));
+            return Err(full);
         }
         let mut state = self.state.lock();
         if state.shutdown {
             drop(state);
             self.slots.release();
             drop(job);
-            return Err(PoolError::shut_down(POOL));
+            return Err(JobError::shut_down(POOL));
         }
         job.seq = state.next_seq;
         state.next_seq += 1;
@@ -443,6 +443,14 @@ impl Inner {
             waiting_for_room: self.slots.waiting(),
             classes,
         }
+    }
+}
+
+impl Bounded for Inner {
+    const POOL: &'static str = POOL;
+
+    fn slots(&self) -> &QueueSlots {
+        &self.slots
     }
 }
 

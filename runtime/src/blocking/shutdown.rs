@@ -4,7 +4,7 @@
 //! # Steps
 //!
 //! 1. Under the state lock: set `shutdown` (every later submit fails with
-//!    [`PoolError::is_shutdown`](super::PoolError::is_shutdown)), take every queued job
+//!    [`JobError::is_shutdown`](super::JobError::is_shutdown)), take every queued job
 //!    out, and wake every idle thread so it exits.
 //! 2. Close the queue slots, so tasks waiting in `reserve` get the shutdown error.
 //! 3. Drop the taken jobs outside the lock (their closures may run user `Drop` code);

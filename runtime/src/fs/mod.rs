@@ -4,7 +4,7 @@
 //!
 //! These wait for room when the pool's queue is full (backpressure rather than
 //! `QueueFull` errors). Pool failures — shutdown, a bad pool setting, a panic — come back
-//! as `io::Error`s of kind `Other` whose source is the [`PoolError`].
+//! as `io::Error`s of kind `Other` whose source is the [`JobError`].
 //!
 //! ```
 //! keel_runtime::block_on(async {
@@ -22,7 +22,7 @@ use std::io;
 use std::path::{Path, PathBuf};
 
 pub use self::file::File;
-use crate::blocking::{self, Class, PoolError};
+use crate::blocking::{self, Class, JobError};
 
 /// Runs `f` as an fs job on the global blocking pool, waiting for room in its queue.
 pub(crate) async fn run<F, T>(f: F) -> io::Result<T>
@@ -30,12 +30,12 @@ where
     F: FnOnce() -> io::Result<T> + Send + 'static,
     T: Send + 'static,
 {
-    let permit = blocking::reserve(Class::Fs).await.map_err(pool_error)?;
-    permit.spawn(f).await.map_err(pool_error)?
+    let permit = blocking::reserve(Class::Fs).await.map_err(job_error)?;
+    permit.spawn(f).await.map_err(job_error)?
 }
 
-/// A pool failure as an `io::Error` (kind `Other`, source the [`PoolError`]).
-pub(crate) fn pool_error(e: PoolError) -> io::Error {
+/// A pool failure as an `io::Error` (kind `Other`, source the [`JobError`]).
+pub(crate) fn job_error(e: JobError) -> io::Error {
     io::Error::other(e)
 }
 

@@ -30,7 +30,7 @@ use std::task::{Context, Poll};
 
 use atomic_waker::AtomicWaker;
 
-use super::PoolError;
+use super::JobError;
 
 /// The result is in `output`.
 const COMPLETE: u8 = 1;
@@ -41,7 +41,7 @@ const DETACHED: u8 = 2;
 struct Slot<T> {
     state: AtomicU8,
     waker: AtomicWaker,
-    output: UnsafeCell<Option<Result<T, PoolError>>>,
+    output: UnsafeCell<Option<Result<T, JobError>>>,
 }
 
 /// The allocation: the result slot and the body that fills it.
@@ -101,7 +101,7 @@ where
         let body = unsafe { (*self.body.get()).take() };
         if let Some(body) = body {
             drop(body);
-            Sender { slot: &self.slot }.send(Err(PoolError::shut_down(self.pool)));
+            Sender { slot: &self.slot }.send(Err(JobError::shut_down(self.pool)));
         }
     }
 }
@@ -171,7 +171,7 @@ impl<T> Sender<'_, T> {
     }
 
     /// Stores the result and wakes the handle's task.
-    pub(crate) fn send(self, value: Result<T, PoolError>) {
+    pub(crate) fn send(self, value: Result<T, JobError>) {
         // SAFETY: only the queue entry writes `output`, and a `Sender` (made only by the
         // queue entry, consumed here) sends at most once, before `COMPLETE` is set; the
         // handle reads `output` only after it sees `COMPLETE`.
@@ -181,7 +181,7 @@ impl<T> Sender<'_, T> {
     }
 }
 
-/// The awaiting side of one job: a future of `Result<T, PoolError>`. Dropping it before
+/// The awaiting side of one job: a future of `Result<T, JobError>`. Dropping it before
 /// the job starts cancels the job.
 pub(crate) struct JobResult<T> {
     cell: Arc<dyn ResultCell<T>>,
@@ -196,7 +196,7 @@ impl<T> JobResult<T> {
 }
 
 impl<T> Future for JobResult<T> {
-    type Output = Result<T, PoolError>;
+    type Output = Result<T, JobError>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let slot = self.cell.slot();
@@ -210,7 +210,7 @@ impl<T> Future for JobResult<T> {
         // nothing writes `output` again; this handle (not `Clone`) is its only reader.
         let output = unsafe { (*slot.output.get()).take() };
         // Polled again after it returned the result: the pool's own error, not a panic.
-        Poll::Ready(output.unwrap_or_else(|| Err(PoolError::shut_down(self.pool))))
+        Poll::Ready(output.unwrap_or_else(|| Err(JobError::shut_down(self.pool))))
     }
 }
 
@@ -234,12 +234,12 @@ mod tests {
         }
     }
 
-    fn poll<T>(result: &mut JobResult<T>, flag: &Arc<Flag>) -> Poll<Result<T, PoolError>> {
+    fn poll<T>(result: &mut JobResult<T>, flag: &Arc<Flag>) -> Poll<Result<T, JobError>> {
         let waker = Waker::from(flag.clone());
         Pin::new(result).poll(&mut Context::from_waker(&waker))
     }
 
-    fn ready<T>(poll: Poll<Result<T, PoolError>>) -> Result<T, PoolError> {
+    fn ready<T>(poll: Poll<Result<T, JobError>>) -> Result<T, JobError> {
         match poll {
             Poll::Ready(result) => result,
             Poll::Pending => panic!("the result is not there"),

@@ -1,4 +1,4 @@
-//! [`PoolError`]: why a pool job produced no result, or why it was not taken — queue
+//! [`JobError`]: why a pool job produced no result, or why it was not taken — queue
 //! full, shut down, timed out before it started, panicked, or a bad pool setting.
 
 use std::any::Any;
@@ -8,7 +8,7 @@ use parking_lot::Mutex;
 
 use crate::BuildError;
 
-/// What kind of [`PoolError`] this is.
+/// What kind of [`JobError`] this is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum ErrorKind {
@@ -26,9 +26,9 @@ pub enum ErrorKind {
 
 /// A pool job failed, or was refused.
 ///
-/// Submission errors ([`is_queue_full`](PoolError::is_queue_full),
-/// [`is_shutdown`](PoolError::is_shutdown), [`is_config`](PoolError::is_config)) come back
-/// at once from `spawn`/`run`; the others come back from awaiting the job's handle.
+/// Submission errors ([`is_queue_full`](JobError::is_queue_full),
+/// [`is_shutdown`](JobError::is_shutdown), [`is_config`](JobError::is_config)) come back
+/// at once from `spawn`; the others come back from awaiting the job's handle.
 ///
 /// # Examples
 ///
@@ -42,7 +42,7 @@ pub enum ErrorKind {
 ///     assert_eq!(err.panic_message(), Some("disk on fire"));
 /// });
 /// ```
-pub struct PoolError {
+pub struct JobError {
     inner: Box<Repr>,
 }
 
@@ -59,45 +59,42 @@ enum Repr {
     },
     Panicked {
         pool: &'static str,
-        /// The payload's text, read once so `PoolError` stays `Sync`.
+        /// The payload's text, read once so `JobError` stays `Sync`.
         message: Option<String>,
-        /// Behind a mutex only to make `PoolError` `Sync` (for `io::Error`, anyhow...).
+        /// Behind a mutex only to make `JobError` `Sync` (for `io::Error`, anyhow...).
         payload: Mutex<Box<dyn Any + Send + 'static>>,
     },
     Config(BuildError),
 }
 
-impl PoolError {
-    pub(crate) fn queue_full(pool: &'static str, capacity: usize) -> PoolError {
-        PoolError::new(Repr::QueueFull { pool, capacity })
+impl JobError {
+    pub(crate) fn queue_full(pool: &'static str, capacity: usize) -> JobError {
+        JobError::new(Repr::QueueFull { pool, capacity })
     }
 
-    pub(crate) fn shut_down(pool: &'static str) -> PoolError {
-        PoolError::new(Repr::ShutDown { pool })
+    pub(crate) fn shut_down(pool: &'static str) -> JobError {
+        JobError::new(Repr::ShutDown { pool })
     }
 
-    pub(crate) fn timed_out(pool: &'static str) -> PoolError {
-        PoolError::new(Repr::TimedOut { pool })
+    pub(crate) fn timed_out(pool: &'static str) -> JobError {
+        JobError::new(Repr::TimedOut { pool })
     }
 
-    pub(crate) fn panicked(
-        pool: &'static str,
-        payload: Box<dyn Any + Send + 'static>,
-    ) -> PoolError {
+    pub(crate) fn panicked(pool: &'static str, payload: Box<dyn Any + Send + 'static>) -> JobError {
         let message = panic_message(payload.as_ref()).map(str::to_owned);
-        PoolError::new(Repr::Panicked {
+        JobError::new(Repr::Panicked {
             pool,
             message,
             payload: Mutex::new(payload),
         })
     }
 
-    pub(crate) fn config(error: BuildError) -> PoolError {
-        PoolError::new(Repr::Config(error))
+    pub(crate) fn config(error: BuildError) -> JobError {
+        JobError::new(Repr::Config(error))
     }
 
-    fn new(repr: Repr) -> PoolError {
-        PoolError {
+    fn new(repr: Repr) -> JobError {
+        JobError {
             inner: Box::new(repr),
         }
     }
@@ -134,7 +131,7 @@ impl PoolError {
         self.kind() == ErrorKind::Panicked
     }
 
-    /// The pool's configuration was invalid; [`setting`](PoolError::setting) names it.
+    /// The pool's configuration was invalid; [`setting`](JobError::setting) names it.
     pub fn is_config(&self) -> bool {
         self.kind() == ErrorKind::Config
     }
@@ -160,15 +157,15 @@ impl PoolError {
     /// # Errors
     ///
     /// Gives the error back when it is not a panic.
-    pub fn try_into_panic(self) -> Result<Box<dyn Any + Send + 'static>, PoolError> {
+    pub fn try_into_panic(self) -> Result<Box<dyn Any + Send + 'static>, JobError> {
         match *self.inner {
             Repr::Panicked { payload, .. } => Ok(payload.into_inner()),
-            other => Err(PoolError::new(other)),
+            other => Err(JobError::new(other)),
         }
     }
 }
 
-impl fmt::Display for PoolError {
+impl fmt::Display for JobError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &*self.inner {
             Repr::QueueFull { pool, capacity } => write!(
@@ -188,13 +185,13 @@ impl fmt::Display for PoolError {
     }
 }
 
-impl fmt::Debug for PoolError {
+impl fmt::Debug for JobError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "PoolError({:?}: {self})", self.kind())
+        write!(f, "JobError({:?}: {self})", self.kind())
     }
 }
 
-impl std::error::Error for PoolError {
+impl std::error::Error for JobError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match &*self.inner {
             Repr::Config(e) => Some(e),
@@ -204,7 +201,7 @@ impl std::error::Error for PoolError {
 }
 
 /// The text of a panic payload built by `panic!`, if it has one.
-fn panic_message(payload: &(dyn Any + Send)) -> Option<&str> {
+pub(crate) fn panic_message(payload: &(dyn Any + Send)) -> Option<&str> {
     payload
         .downcast_ref::<&'static str>()
         .copied()
@@ -218,22 +215,22 @@ mod tests {
     #[test]
     fn is_send_sync_and_one_pointer() {
         fn send_sync<T: Send + Sync + 'static>() {}
-        send_sync::<PoolError>();
-        assert_eq!(size_of::<PoolError>(), size_of::<usize>());
-        assert_eq!(size_of::<Result<(), PoolError>>(), size_of::<usize>());
+        send_sync::<JobError>();
+        assert_eq!(size_of::<JobError>(), size_of::<usize>());
+        assert_eq!(size_of::<Result<(), JobError>>(), size_of::<usize>());
     }
 
     #[test]
     fn messages_name_the_cause() {
-        let e = PoolError::queue_full("blocking", 10);
+        let e = JobError::queue_full("blocking", 10);
         assert!(e.is_queue_full());
         assert!(e.to_string().contains("queue is full"), "{e}");
-        let e = PoolError::config(BuildError::invalid_value("KEEL_X", "y", "a number"));
+        let e = JobError::config(BuildError::invalid_value("KEEL_X", "y", "a number"));
         assert_eq!(e.setting(), Some("KEEL_X"));
         assert!(e.to_string().contains("KEEL_X"));
-        let e = PoolError::panicked("workers", Box::new("boom"));
+        let e = JobError::panicked("workers", Box::new("boom"));
         assert_eq!(e.panic_message(), Some("boom"));
         assert!(e.try_into_panic().is_ok());
-        assert!(PoolError::timed_out("workers").try_into_panic().is_err());
+        assert!(JobError::timed_out("workers").try_into_panic().is_err());
     }
 }

@@ -5,7 +5,7 @@ use std::sync::OnceLock;
 
 use parking_lot::Mutex;
 
-use super::PoolError;
+use super::JobError;
 use crate::BuildError;
 
 /// One process-wide pool of type `P`: a `static` in the pool's module.
@@ -32,11 +32,11 @@ impl<P: Clone> Global<P> {
     }
 
     /// A handle to the pool, started at first use by `start` (which reads the
-    /// environment); its error comes back as [`PoolError::config`].
+    /// environment); its error comes back as [`JobError::config`].
     pub(crate) fn get_or_start(
         &self,
         start: impl FnOnce() -> Result<P, BuildError>,
-    ) -> Result<P, PoolError> {
+    ) -> Result<P, JobError> {
         if let Some(pool) = self.pool.get() {
             return Ok(pool.clone());
         }
@@ -44,7 +44,7 @@ impl<P: Clone> Global<P> {
         if let Some(pool) = self.pool.get() {
             return Ok(pool.clone());
         }
-        let pool = start().map_err(PoolError::config)?;
+        let pool = start().map_err(JobError::config)?;
         Ok(self.pool.get_or_init(|| pool).clone())
     }
 

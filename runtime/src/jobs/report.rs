@@ -41,7 +41,7 @@ impl ShutdownReport {
         }
     }
 
-    /// Queued jobs that never ran; their handles report [`is_shutdown`](crate::jobs::PoolError::is_shutdown).
+    /// Queued jobs that never ran; their handles report [`is_shutdown`](crate::jobs::JobError::is_shutdown).
     pub fn cancelled(&self) -> usize {
         self.cancelled
     }

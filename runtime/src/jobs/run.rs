@@ -3,7 +3,7 @@
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
-use super::PoolError;
+use super::JobError;
 use super::cell::Sender;
 use crate::task_context::{self, Context};
 
@@ -17,7 +17,7 @@ pub(crate) trait RanOutcome {
 }
 
 /// Runs `f` with the submitter's request `context` current on this thread and sends
-/// `Ok(value)`, or its panic as [`PoolError::panicked`] of `pool`, through `tx`. Before
+/// `Ok(value)`, or its panic as [`JobError::panicked`] of `pool`, through `tx`. Before
 /// the send it reports [`RanOutcome::COMPLETED`] or [`RanOutcome::PANICKED`], so whoever
 /// awaits the result sees the job counted.
 #[inline]
@@ -37,7 +37,7 @@ pub(crate) fn run_and_send<F, T, O: RanOutcome>(
         }
         Err(payload) => {
             report(O::PANICKED);
-            tx.send(Err(PoolError::panicked(pool, payload)));
+            tx.send(Err(JobError::panicked(pool, payload)));
         }
     }
 }

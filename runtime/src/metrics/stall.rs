@@ -65,7 +65,7 @@ impl StallDetector {
                 task = %name,
                 spawned_at = %header.location,
                 poll_ms = took.as_millis() as u64,
-                "slow task poll stalled the loop (move blocking work to blocking::spawn, CPU work to workers::run)"
+                "slow task poll stalled the loop (move blocking work to blocking::spawn, CPU work to workers::spawn)"
             );
         }
     }

@@ -9,7 +9,7 @@ use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6};
 
 use crate::blocking::{self, Class};
-use crate::fs::pool_error;
+use crate::fs::job_error;
 
 /// Resolves `host` (`"example.com:443"`, `("example.com", 443)`, or an address) to
 /// socket addresses. Addresses and IP literals are returned at once; host names are
@@ -33,12 +33,12 @@ pub async fn lookup_host(host: impl ToSocketAddrs) -> io::Result<Vec<SocketAddr>
     match host.to_target()? {
         Target::Ready(addrs) => Ok(addrs),
         Target::Lookup(host, port) => {
-            let permit = blocking::reserve(Class::Dns).await.map_err(pool_error)?;
+            let permit = blocking::reserve(Class::Dns).await.map_err(job_error)?;
             let job = permit.spawn(move || {
                 std::net::ToSocketAddrs::to_socket_addrs(&(host.as_str(), port))
                     .map(Iterator::collect)
             });
-            job.await.map_err(pool_error)?
+            job.await.map_err(job_error)?
         }
     }
 }

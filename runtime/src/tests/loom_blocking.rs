@@ -20,7 +20,7 @@ use loom::thread;
 use crate::blocking::builder::Config;
 use crate::blocking::pool::{Inner, Job};
 use crate::blocking::shutdown::shutdown;
-use crate::blocking::{Class, PoolError};
+use crate::blocking::{Class, JobError};
 use crate::jobs::JobResult;
 
 /// Long enough never to pass in a model: waits last until notified.
@@ -44,7 +44,7 @@ fn pool(keep_alive: Duration, spin: Duration) -> Arc<Inner> {
 type Receiver = JobResult<()>;
 
 /// Submits a job that counts its runs in `runs`.
-fn submit(inner: &Arc<Inner>, runs: &Arc<AtomicUsize>) -> (Result<(), PoolError>, Receiver) {
+fn submit(inner: &Arc<Inner>, runs: &Arc<AtomicUsize>) -> (Result<(), JobError>, Receiver) {
     let runs = runs.clone();
     let (job, rx) = Job::new(Class::User, move || {
         runs.fetch_add(1, Ordering::SeqCst);

@@ -25,7 +25,7 @@ use loom::sync::{Condvar, Mutex};
 use loom::thread;
 
 use crate::jobs::JobResult;
-use crate::workers::PoolError;
+use crate::workers::JobError;
 use crate::workers::builder::Config;
 use crate::workers::pool::{Inner, Job};
 
@@ -80,7 +80,7 @@ impl Drop for Ticket {
 }
 
 /// Submits a job that carries a [`Ticket`].
-fn submit(inner: &Inner, ends: &Arc<Ends>) -> (Result<(), PoolError>, Receiver) {
+fn submit(inner: &Inner, ends: &Arc<Ends>) -> (Result<(), JobError>, Receiver) {
     let ticket = Ticket {
         ends: ends.clone(),
         ran: false,

@@ -1,8 +1,10 @@
-//! [`Elapsed`]: the error of a [`timeout`](super::timeout) whose deadline passed.
+//! [`Elapsed`]: the error of a [`timeout`](super::timeout) (or a
+//! [`within`](crate::future::within)) whose deadline passed.
 
 use std::fmt;
 
-/// The deadline of a [`timeout`](super::timeout) passed before the future finished.
+/// The deadline of a [`timeout`](super::timeout) or a [`within`](crate::future::within)
+/// passed before the future finished.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Elapsed(());
 

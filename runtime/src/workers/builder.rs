@@ -35,7 +35,7 @@ pub fn default_threads() -> usize {
 }
 
 /// Builds a [`WorkerPool`]: a private one with [`build`](Builder::build), or the
-/// process-wide one behind [`workers::run`](crate::workers::run) with
+/// process-wide one behind [`workers::spawn`](crate::workers::spawn) with
 /// [`install`](Builder::install).
 ///
 /// # Examples
@@ -121,7 +121,7 @@ impl Builder {
     /// through the scheduler. rayon's idle workers look the same way (32 rounds of
     /// `yield` before they sleep).
     ///
-    /// Off by default: it halves the round trip of a lone `run(..).await` (about 40 µs
+    /// Off by default: it halves the round trip of a lone `spawn(..).await` (about 40 µs
     /// to 23 µs on a 2-core machine, 50 µs of spin), but a spinning worker takes CPU from
     /// the loops that submit, and a million tiny jobs took about 10% longer with it.
     /// Turn it on for a service that sends small jobs one at a time and has cores to
@@ -137,7 +137,7 @@ impl Builder {
     }
 
     /// How many jobs may wait in the queue (not counting running ones). When it is full,
-    /// [`run`](super::WorkerPool::run) fails at once with `QueueFull`;
+    /// [`spawn`](super::WorkerPool::spawn) fails at once with `QueueFull`;
     /// [`reserve`](super::WorkerPool::reserve) waits for room.
     ///
     /// # Default
@@ -179,14 +179,14 @@ impl Builder {
         Ok(WorkerPool::start(self.resolve()?))
     }
 
-    /// Makes this the process-wide pool behind [`workers::run`](crate::workers::run) and
+    /// Makes this the process-wide pool behind [`workers::spawn`](crate::workers::spawn) and
     /// returns a handle to it. Call it before the first use.
     ///
     /// # Errors
     ///
     /// The errors of [`build`](Builder::build), or the global pool already running.
     pub fn install(self) -> Result<WorkerPool, BuildError> {
-        super::install(self.resolve()?)
+        super::global::install(self.resolve()?)
     }
 
     pub(crate) fn resolve(self) -> Result<Config, BuildError> {

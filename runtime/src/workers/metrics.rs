@@ -15,7 +15,7 @@ use crate::histogram::HistogramSnapshot;
 /// let pool = keel_runtime::workers::Builder::new().threads(1).build().unwrap();
 /// keel_runtime::block_on(async {
 ///     for i in 0..32 {
-///         assert_eq!(pool.run(move || i * 2).unwrap().await.unwrap(), i * 2);
+///         assert_eq!(pool.spawn(move || i * 2).unwrap().await.unwrap(), i * 2);
 ///     }
 /// });
 /// let m = pool.metrics();

@@ -41,7 +41,7 @@
 //!
 //! The queue slot is given back as soon as a worker takes the job. Then the job is
 //! skipped when its handle is gone; fails with `TimedOut` when it carries a deadline that
-//! has passed (or its handle already gave up on it, see `JobDeadline`); and otherwise
+//! has passed (or its handle already gave up on it, see `jobs/deadline.rs`); and otherwise
 //! runs under `catch_unwind`, so a panic becomes the handle's error and the thread lives
 //! on.
 //!
@@ -61,7 +61,7 @@
 
 use std::cell::RefCell;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU8, AtomicU64};
+use std::sync::atomic::AtomicU64;
 use std::time::Instant;
 
 use crossbeam_utils::CachePadded;
@@ -71,7 +71,8 @@ use super::metrics::WorkerMetrics;
 use crate::histogram::{Histogram, HistogramSnapshot};
 use crate::jobs::cell::{self, Sender};
 use crate::jobs::{
-    JobResult, PoolError, QueueSlots, QueuedJob, RanOutcome, ShutdownReport, run_and_send,
+    JobDeadline, JobError, JobResult, Late, QueueSlots, QueuedJob, RanOutcome, ShutdownReport,
+    run_and_send, take_slot,
 };
 // From the shim so `src/tests/loom_workers.rs` can model-check the sleep/wake and
 // shutdown protocol. The `std` atomics above (a job's start deadline, the counters) are
@@ -84,18 +85,6 @@ use crate::loom::thread;
 
 /// The name in errors and reports.
 pub(crate) const POOL: &str = "workers";
-
-/// `JobDeadline` states: still queued, started by a worker, given up by its handle.
-pub(crate) const QUEUED: u8 = 0;
-pub(crate) const STARTED: u8 = 1;
-pub(crate) const EXPIRED: u8 = 2;
-
-/// A start deadline shared by a job and its handle. Whoever moves `state` off `QUEUED`
-/// first decides: the worker starts the job, or the handle reports `TimedOut`.
-pub(crate) struct JobDeadline {
-    pub(crate) at: Instant,
-    pub(crate) state: AtomicU8,
-}
 
 enum Outcome {
     Completed,
@@ -132,9 +121,7 @@ impl Job {
     {
         let context = crate::task_context::current();
         let (run, result) = cell::job(POOL, move |tx: Sender<'_, T>, report: &dyn Fn(Outcome)| {
-            if let Some(deadline) = &deadline
-                && deadline.state.load(Ordering::Acquire) == EXPIRED
-            {
+            if deadline.as_ref().is_some_and(|deadline| deadline.expired()) {
                 // The handle already reported the timeout.
                 return report(Outcome::TimedOut);
             }
@@ -142,18 +129,15 @@ impl Job {
                 return report(Outcome::Skipped);
             }
             if let Some(deadline) = deadline {
-                let won = deadline
-                    .state
-                    .compare_exchange(QUEUED, STARTED, Ordering::AcqRel, Ordering::Acquire)
-                    .is_ok();
-                if !won {
+                match deadline.claim_start() {
+                    Ok(()) => {}
                     // The handle already reported the timeout.
-                    return report(Outcome::TimedOut);
-                }
-                if Instant::now() > deadline.at {
-                    report(Outcome::TimedOut);
-                    tx.send(Err(PoolError::timed_out(POOL)));
-                    return;
+                    Err(Late::Reported) => return report(Outcome::TimedOut),
+                    Err(Late::Unreported) => {
+                        report(Outcome::TimedOut);
+                        tx.send(Err(JobError::timed_out(POOL)));
+                        return;
+                    }
                 }
             }
             run_and_send(POOL, context, f, tx, report);
@@ -256,16 +240,16 @@ impl Inner {
     }
 
     /// Queues `job`, taking a queue slot first unless the caller holds one.
-    pub(crate) fn submit(&self, mut job: Job, have_slot: bool) -> Result<(), PoolError> {
+    pub(crate) fn submit(&self, mut job: Job, have_slot: bool) -> Result<(), JobError> {
         if self.shutdown.load(Ordering::Acquire) {
             if have_slot {
                 self.slots.release();
             }
-            return Err(PoolError::shut_down(POOL));
+            return Err(JobError::shut_down(POOL));
         }
-        if !have_slot && !self.slots.try_acquire() {
+        if !have_slot && let Err(full) = take_slot(&self.slots, POOL) {
             self.rejected.fetch_add(1, Ordering::Relaxed);
-            return Err(PoolError::queue_full(POOL, self.slots.limit()));
+            return Err(full);
         }
         let number = self.submitted.fetch_add(1, Ordering::Relaxed);
         if number.is_multiple_of(JOB_TIME_SAMPLE) {
@@ -624,8 +608,8 @@ mod tests {
         let inner = pool.inner().clone();
         let child_pool = pool.clone();
         let injector_empty_after_nested_submit = crate::block_on(async move {
-            pool.run(move || {
-                let child = child_pool.run(|| 1).unwrap();
+            pool.spawn(move || {
+                let child = child_pool.spawn(|| 1).unwrap();
                 let local = inner.injector.is_empty();
                 (local, child)
             })

@@ -33,6 +33,7 @@ use std::net::SocketAddr;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
+use keel_runtime::future::{Either, select};
 use keel_runtime::net::TcpStream;
 use keel_runtime::time::{CoarseInstant, Sleep, sleep_until, timeout_at};
 
@@ -40,7 +41,6 @@ use self::keep_alive::{After, KeepAlive};
 use super::dispatch::{self, Exchange};
 use super::render::{refusal, timed_out};
 use super::request_id::new_request_id;
-use super::select::{Either, select};
 use super::transport::Transport;
 use super::{LoopServer, OpenGuard};
 use crate::limits::Limits;

@@ -8,6 +8,8 @@ use std::io;
 use std::pin::Pin;
 use std::time::Instant;
 
+use keel_runtime::future::within;
+
 use super::Conn;
 use super::keep_alive::{After, KeepAlive};
 use crate::body::{Body, BodyStream};
@@ -15,7 +17,6 @@ use crate::proto::Version;
 use crate::proto::encode::{BodyEncoder, Framing, HeadEncoder};
 use crate::response::Response;
 use crate::server::transport::Transport;
-use crate::server::within::within;
 
 /// A streamed response body still to be written, with its chunk encoder.
 type PendingStream = (Pin<Box<dyn BodyStream>>, BodyEncoder);

@@ -60,11 +60,39 @@ impl TcpListener {
     ///
     /// The bind or listen error, or not being on a Keel loop.
     pub fn bind_one(addr: SocketAddr, backlog: u32) -> io::Result<TcpListener> {
+        TcpListener::from_std(TcpListener::bind_std(addr, backlog)?)
+    }
+
+    /// Binds `addr` as [`bind_one`](TcpListener::bind_one) does (`SO_REUSEADDR`,
+    /// `SO_REUSEPORT`) but registers with no loop: the listening std socket, for binding
+    /// before any loop runs (so the port is known and taken, and a bad address fails
+    /// early). One loop then serves it through [`from_std`](TcpListener::from_std) while
+    /// the others bind their own listeners on the same address.
+    ///
+    /// # Errors
+    ///
+    /// The bind or listen error.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use keel_runtime::net::{DEFAULT_BACKLOG, TcpListener};
+    ///
+    /// // No loop yet: port 0 picks a free port, which every loop then shares.
+    /// let first = TcpListener::bind_std("127.0.0.1:0".parse().unwrap(), DEFAULT_BACKLOG).unwrap();
+    /// let addr = first.local_addr().unwrap();
+    /// keel_runtime::block_on(async move {
+    ///     let first = TcpListener::from_std(first).unwrap();
+    ///     let second = TcpListener::bind_one(addr, DEFAULT_BACKLOG).unwrap();
+    ///     assert_eq!(first.local_addr().unwrap(), second.local_addr().unwrap());
+    /// });
+    /// ```
+    pub fn bind_std(addr: SocketAddr, backlog: u32) -> io::Result<std::net::TcpListener> {
         let socket = TcpSocket::for_addr(addr)?;
         socket.set_reuseaddr(true)?;
         socket.set_reuseport(true)?;
         socket.bind(addr)?;
-        socket.listen(backlog)
+        socket.listen_std(backlog)
     }
 
     /// Registers a listening std socket with the current loop (made non-blocking).

@@ -113,9 +113,19 @@ impl TcpSocket {
     ///
     /// When `listen` fails or the caller is not on a Keel loop.
     pub fn listen(self, backlog: u32) -> io::Result<TcpListener> {
+        TcpListener::from_std(self.listen_std(backlog)?)
+    }
+
+    /// Starts listening with a `backlog` of pending connections, without registering
+    /// with a loop: for a listener made before any loop runs, handed to one later with
+    /// [`TcpListener::from_std`].
+    ///
+    /// # Errors
+    ///
+    /// When `listen` fails.
+    pub fn listen_std(self, backlog: u32) -> io::Result<std::net::TcpListener> {
         self.inner.listen(backlog.min(i32::MAX as u32) as i32)?;
-        let std: std::net::TcpListener = self.inner.into();
-        TcpListener::from_std(std)
+        Ok(self.inner.into())
     }
 
     /// Connects to `addr` and registers the stream with the current loop.
