@@ -112,7 +112,10 @@ impl Exchange {
     #[inline]
     pub(crate) fn begin(&mut self, head: &RequestHead, head_bytes: &[u8]) {
         self.started = CoarseInstant::now();
-        debug_assert!(self.in_flight.is_none(), "the previous request was finished");
+        debug_assert!(
+            self.in_flight.is_none(),
+            "the previous request was finished"
+        );
         let server = &*self.server;
         let config = &server.config;
         self.started_precise = config.access_log.then(Instant::now);

@@ -42,7 +42,7 @@
 //! process, and a pool cannot be restarted.)
 //!
 //! Stopping it is one explicit, final call, [`shutdown`], made once at the end of the
-//! process — in DESIGN.md's shutdown sequence, in the *Hooks* step, after *Closing* has
+//! process — in docs/design.md's shutdown sequence, in the *Hooks* step, after *Closing* has
 //! drained the in-flight requests that might still await a job:
 //!
 //! ```

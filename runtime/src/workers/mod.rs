@@ -59,7 +59,7 @@
 //! worker pool outlives any [`Runtime`](crate::Runtime): dropping a runtime does not shut
 //! it down (tasks dropped with it drop their handles, so their queued jobs are skipped),
 //! and the next runtime keeps using it. [`shutdown`] is the one explicit, final call, made
-//! at the end of the process (DESIGN.md's *Hooks* step).
+//! at the end of the process (the *Hooks* step of docs/design.md's shutdown sequence).
 //!
 //! # Parts
 //!
