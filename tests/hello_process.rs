@@ -56,6 +56,14 @@ fn sigterm_drains_and_exits_0() {
         .unwrap_or_else(|| panic!("no access line for /plaintext in {stdout}"));
     assert_eq!(plaintext["status"], 200);
     assert_eq!(plaintext["request_id"].as_str().map(str::len), Some(32));
+    // The shutdown line carries the drain's duration as a number of milliseconds.
+    let complete = stdout
+        .lines()
+        .filter(|l| l.starts_with('{'))
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).expect("a JSON log line"))
+        .find(|l| l["msg"] == "shutdown complete")
+        .unwrap_or_else(|| panic!("no shutdown line in {stdout}"));
+    assert!(complete["took_ms"].is_f64(), "{complete}");
 }
 
 #[test]

@@ -401,7 +401,10 @@ impl Server {
             took: signal.fired_at().map(|at| at.elapsed()),
         };
         match report.outcome() {
-            Outcome::Clean => tracing::info!(took = ?report.took(), "shutdown complete"),
+            Outcome::Clean => tracing::info!(
+                took_ms = report.took().map(|took| took.as_secs_f64() * 1e3),
+                "shutdown complete"
+            ),
             outcome => tracing::error!(?outcome, open, "shutdown did not complete cleanly"),
         }
         Ok(report)
