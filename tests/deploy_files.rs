@@ -19,7 +19,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use keel::http::config::{parse_duration, parse_size};
-use serde_yaml::Value;
+use serde_norway::Value;
 
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -36,7 +36,7 @@ fn read(path: &Path) -> String {
 /// Every YAML document of `docs/deploy/<name>`.
 fn yaml(name: &str) -> Vec<Value> {
     let text = read(&deploy_dir().join(name));
-    serde_yaml::Deserializer::from_str(&text)
+    serde_norway::Deserializer::from_str(&text)
         .map(|doc| serde::Deserialize::deserialize(doc).unwrap_or_else(|e| panic!("{name}: {e}")))
         .collect()
 }
@@ -443,7 +443,7 @@ fn alerts_dashboard_and_metrics_doc_name_only_served_metrics() {
             let expr = str_at(rule, &["expr"]);
             assert!(!check(&alert, expr).is_empty(), "{alert} names no metric");
             if let Some(annotations) = rule.get("annotations") {
-                check(&alert, &serde_yaml::to_string(annotations).unwrap());
+                check(&alert, &serde_norway::to_string(annotations).unwrap());
             }
             alerts.push((alert, expr.to_owned()));
         }
