@@ -3,8 +3,6 @@
 //! timeouts, the body limit) and against raw sockets that answer exactly what the test
 //! writes (smuggling-shaped and malformed responses, stale pooled connections).
 
-mod util;
-
 use std::future::Future;
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener};
@@ -15,9 +13,9 @@ use std::time::Duration;
 
 use keel_http::client::{Client, ClientError, TimeoutPhase};
 use keel_http::{Body, Json, RemoteAddr, Response, Router, ServerConfig, StatusCode};
+use keel_testkit::SlowChunks;
+use keel_testkit::TestServer;
 use serde_json::{Value, json};
-use util::TestServer;
-use util::streams::SlowChunks;
 
 fn app() -> Router {
     Router::new()
@@ -333,7 +331,9 @@ fn raw_server(responses: Vec<Vec<u8>>) -> (SocketAddr, Arc<AtomicUsize>) {
                 return;
             };
             count.fetch_add(1, Ordering::SeqCst);
-            stream.set_read_timeout(Some(util::IO_TIMEOUT)).unwrap();
+            stream
+                .set_read_timeout(Some(keel_testkit::IO_TIMEOUT))
+                .unwrap();
             let mut head = Vec::new();
             let mut byte = [0u8; 1];
             while !head.ends_with(b"\r\n\r\n") {

@@ -3,18 +3,17 @@
 //! so entries a client wrote itself are ignored; the address found is the extractor's,
 //! the rate limiter's key and the access log's `remote`.
 
-mod util;
-
 use std::time::Duration;
 
 use keel_http::middleware::{MemoryStore, RateLimit};
 use keel_http::{ClientIp, ForwardedHeader, Router, ServerConfig, TrustedProxies};
+use keel_testkit::TestServer;
+use keel_testkit::logs::keel_log;
 use serde_json::Value;
-use util::{TestServer, logs};
 
 /// The access log line of the request `request_id`.
 fn access_line(request_id: &str) -> Value {
-    let (lines, text) = logs::json_lines();
+    let (lines, text) = keel_log().lines();
     lines
         .into_iter()
         .find(|l| l["request_id"] == request_id && l["target"] == "keel_http::access")
@@ -34,7 +33,12 @@ fn server(proxies: &str, header: ForwardedHeader) -> TestServer {
 }
 
 /// `GET path` with `headers`, the request id `id`.
-fn get(server: &TestServer, path: &str, id: &str, headers: &[(&str, &str)]) -> util::Response {
+fn get(
+    server: &TestServer,
+    path: &str,
+    id: &str,
+    headers: &[(&str, &str)],
+) -> keel_testkit::Response {
     let mut all = vec![("X-Request-ID", id)];
     all.extend_from_slice(headers);
     server.connect().request_with("GET", path, &all)
@@ -74,7 +78,7 @@ fn an_untrusted_peers_forwarding_headers_are_ignored() {
 
 #[test]
 fn a_trusted_peers_x_forwarded_for_is_honoured_right_to_left() {
-    logs::install();
+    keel_log();
     // The client connects from 127.0.0.1 (a trusted proxy); 10.0.0.0/8 are the inner
     // proxies.
     let server = server("loopback, 10.0.0.0/8", ForwardedHeader::XForwardedFor);

@@ -5,8 +5,6 @@
 //! half-opens after its reset timeout and closes on success; a full bulkhead rejects; an
 //! empty retry budget stops retries.
 
-mod util;
-
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
@@ -14,7 +12,7 @@ use std::time::{Duration, Instant};
 use keel_http::client::{Client, ClientError};
 use keel_http::{Response, Router, ServerConfig, StatusCode};
 use keel_runtime::resilience::{Bulkhead, CircuitBreaker, Retry, RetryBudget, State};
-use util::TestServer;
+use keel_testkit::TestServer;
 
 /// Requests seen per route.
 #[derive(Default)]

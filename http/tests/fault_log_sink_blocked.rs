@@ -4,8 +4,6 @@
 //! `keel_log_dropped_lines_total` on `/metrics`; once the sink moves again, the buffered
 //! lines are written.
 
-mod util;
-
 use std::io::{self, Write};
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
@@ -14,7 +12,7 @@ use std::time::Duration;
 
 use keel_http::{Router, ServerConfig};
 use keel_runtime::log;
-use util::{Client, TestServer};
+use keel_testkit::{Client, TestServer};
 
 /// Lines the logger buffers before dropping.
 const BUFFER: usize = 16;

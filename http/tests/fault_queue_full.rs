@@ -7,15 +7,13 @@
 //! Both process-wide pools are installed with one thread and a one-job queue, so two
 //! held requests fill each: one job running (held on a gate), one queued.
 
-mod util;
-
 use std::sync::{Condvar, Mutex};
 use std::thread;
 use std::time::Duration;
 
 use keel_http::{AppError, Router, ServerConfig};
 use keel_runtime::{blocking, workers};
-use util::{Client, TestServer, eventually};
+use keel_testkit::{Client, TestServer, eventually};
 
 /// How long a held job waits for the gate at most (so a failed test never hangs).
 const HOLD_LIMIT: Duration = Duration::from_secs(120);
@@ -63,7 +61,7 @@ fn app() -> Router {
 }
 
 /// A request on its own connection and thread, answered (or not) after the gate opens.
-fn held(server: &TestServer, path: &'static str) -> thread::JoinHandle<util::Response> {
+fn held(server: &TestServer, path: &'static str) -> thread::JoinHandle<keel_testkit::Response> {
     let mut client = server.connect();
     client
         .stream

@@ -3,15 +3,13 @@
 //! and their 400/415/422 answers, `X-Request-ID` echo and generation, and what production
 //! and development show of a 5xx.
 
-mod util;
-
 use keel_http::garde;
 use keel_http::{
     AppError, Environment, Json, Path, Query, Router, ServerConfig, StatusCode, Valid,
 };
+use keel_testkit::TestServer;
 use serde::Deserialize;
 use serde_json::{Value, json};
-use util::TestServer;
 
 #[derive(Deserialize)]
 struct Search {

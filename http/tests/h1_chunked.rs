@@ -2,12 +2,10 @@
 //! a bad chunk size (400), a body over the limit (413, then close), and
 //! `Expect: 100-continue` (the interim `100 Continue` comes before the body is sent).
 
-mod util;
-
 use std::time::Duration;
 
 use keel_http::{Request, Router, ServerConfig};
-use util::TestServer;
+use keel_testkit::TestServer;
 
 const LIMIT: u64 = 1024;
 

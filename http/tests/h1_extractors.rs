@@ -3,8 +3,6 @@
 //! every loop behind an `Arc` and per loop behind an `Rc`, and a server that refuses to
 //! start when a route's state is missing.
 
-mod util;
-
 use std::cell::Cell;
 use std::io;
 use std::rc::Rc;
@@ -13,8 +11,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use keel_http::{FromHeader, Header, Headers, Json, Router, ServerConfig, State};
+use keel_testkit::TestServer;
 use serde_json::{Value, json};
-use util::TestServer;
 
 /// `X-Tenant-Id: <u64>`.
 struct TenantId(u64);

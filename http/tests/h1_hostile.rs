@@ -13,8 +13,6 @@
 //! `h1_timeouts.rs`, a chunked body over the limit sent whole in `h1_chunked.rs`, panics
 //! and resets one at a time in `h1_resilience.rs`.
 
-mod util;
-
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::sync::Once;
@@ -22,7 +20,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use keel_http::{Path, Router, ServerConfig};
-use util::{Client, IO_TIMEOUT, TestServer};
+use keel_testkit::{Client, IO_TIMEOUT, TestServer};
 
 /// The size of the body `/big` answers.
 const BIG: usize = 64 * 1024;
@@ -55,7 +53,7 @@ fn read_to_close(stream: &mut TcpStream) -> (Vec<u8>, bool) {
         match stream.read(&mut chunk) {
             Ok(0) => return (out, true),
             Ok(n) => out.extend_from_slice(&chunk[..n]),
-            Err(e) if util::is_reset(&e) => return (out, true),
+            Err(e) if keel_testkit::is_reset(&e) => return (out, true),
             Err(_) => return (out, false),
         }
     }
@@ -101,7 +99,7 @@ fn slowloris_bodies_get_408_and_close_while_others_are_served() {
     });
     // Meanwhile the server serves others.
     for _ in 0..5 {
-        util::assert_serves(&server, "/");
+        keel_testkit::assert_serves(&server, "/");
     }
     for c in &mut clients {
         let res = c.read_response();
@@ -116,7 +114,7 @@ fn slowloris_bodies_get_408_and_close_while_others_are_served() {
     );
     drop(clients);
     trickle.join().unwrap();
-    util::assert_serves(&server, "/");
+    keel_testkit::assert_serves(&server, "/");
 }
 
 // ===== slow reader =====
@@ -154,7 +152,7 @@ fn slow_reader_that_pipelines_and_never_reads_is_dropped() {
     // The server gives up after the write timeout; meanwhile it serves others.
     let started = Instant::now();
     while started.elapsed() < request_timeout * 6 {
-        util::assert_serves(&server, "/");
+        keel_testkit::assert_serves(&server, "/");
         thread::sleep(Duration::from_millis(100));
     }
     send.join().unwrap();
@@ -167,7 +165,7 @@ fn slow_reader_that_pipelines_and_never_reads_is_dropped() {
         answered < requests,
         "all {requests} answers arrived: the slow reader was not dropped"
     );
-    util::assert_serves(&server, "/");
+    keel_testkit::assert_serves(&server, "/");
 }
 
 // ===== connections past the cap =====
@@ -232,7 +230,7 @@ fn ten_thousand_connections_past_the_cap_leave_established_clients_served() {
     );
 
     // With the flood gone, its slots come back.
-    let back = util::eventually(Duration::from_secs(20), || {
+    let back = keel_testkit::eventually(Duration::from_secs(20), || {
         let mut c = server.connect();
         (!c.is_refused(b"GET / HTTP/1.1\r\nHost: h\r\n\r\n")).then_some(())
     });
@@ -304,7 +302,7 @@ fn chunked_body_over_the_limit_midway_is_413_and_close_while_still_sending() {
         sent < total_chunks,
         "the server took all {total_chunks} chunks after refusing the body"
     );
-    util::assert_serves(&server, "/");
+    keel_testkit::assert_serves(&server, "/");
 }
 
 // ===== random bytes =====
@@ -377,7 +375,7 @@ fn random_bytes_on_hundreds_of_connections_never_stop_the_server() {
                 );
             }
         }
-        util::assert_serves(&server, "/");
+        keel_testkit::assert_serves(&server, "/");
     }
     let mut c = server.connect();
     assert_eq!(c.get("/n/7").text(), "7");
@@ -447,5 +445,5 @@ fn handler_panics_under_load_are_500s_and_every_other_request_is_answered() {
     }
     assert_eq!(ok, clients * requests * 3 / 4);
     assert_eq!(failed, clients * requests / 4);
-    util::assert_serves(&server, "/");
+    keel_testkit::assert_serves(&server, "/");
 }

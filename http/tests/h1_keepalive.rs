@@ -3,12 +3,10 @@
 //! `Connection: keep-alive`; an idle keep-alive connection is closed silently after the
 //! keep-alive timeout.
 
-mod util;
-
 use std::time::{Duration, Instant};
 
 use keel_http::{Router, ServerConfig};
-use util::TestServer;
+use keel_testkit::TestServer;
 
 fn app() -> Router {
     Router::new()

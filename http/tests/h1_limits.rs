@@ -4,8 +4,6 @@
 //! client); and the per-loop connection cap (connections past it are closed while the
 //! established ones keep working).
 
-mod util;
-
 use std::io::Write;
 use std::thread;
 use std::time::{Duration, Instant};
@@ -14,7 +12,7 @@ use keel_http::{
     DEFAULT_MAX_HEAD_SIZE, DEFAULT_MAX_HEADERS, DEFAULT_MAX_URI_LEN, Limits, Request, Router,
     ServerConfig,
 };
-use util::{Client, TestServer};
+use keel_testkit::{Client, TestServer};
 
 fn app() -> Router {
     Router::new()
@@ -70,7 +68,7 @@ fn check_head_size(config: ServerConfig, max: usize) {
     res.assert_error(431, "header_fields_too_large");
     assert!(res.closes());
     c.assert_closed();
-    util::assert_serves(&server, "/");
+    keel_testkit::assert_serves(&server, "/");
 }
 
 #[test]
@@ -141,7 +139,7 @@ fn check_header_count(config: ServerConfig, max: usize) {
     res.assert_error(431, "header_fields_too_large");
     assert!(res.closes());
     c.assert_closed();
-    util::assert_serves(&server, "/");
+    keel_testkit::assert_serves(&server, "/");
 }
 
 #[test]
@@ -188,7 +186,7 @@ fn uri_length_limit() {
     res.assert_error(414, "uri_too_long");
     assert!(res.closes());
     c.assert_closed();
-    util::assert_serves(&server, "/");
+    keel_testkit::assert_serves(&server, "/");
 }
 
 #[test]
@@ -209,7 +207,7 @@ fn uri_length_limit_default() {
     res.assert_error(414, "uri_too_long");
     assert!(res.closes());
     c.assert_closed();
-    util::assert_serves(&server, "/");
+    keel_testkit::assert_serves(&server, "/");
 }
 
 // ===== body size =====
@@ -248,7 +246,7 @@ fn body_size_limit_by_content_length() {
     assert_body_accepted(&mut c, "/len", max);
     assert_body_refused_up_front(&server, "/len", max + 1);
     assert_body_refused_up_front(&server, "/len", u64::MAX);
-    util::assert_serves(&server, "/");
+    keel_testkit::assert_serves(&server, "/");
 }
 
 #[test]
@@ -321,7 +319,7 @@ fn slowloris_head_gets_408_and_close() {
     );
     c.assert_closed();
     trickle.join().unwrap();
-    util::assert_serves(&server, "/");
+    keel_testkit::assert_serves(&server, "/");
 }
 
 #[test]
@@ -365,7 +363,7 @@ fn connections_past_the_cap_are_closed_and_established_ones_keep_working() {
 
     // Closing one frees its slot (once the server has noticed).
     drop(a);
-    let served = util::eventually(Duration::from_secs(10), || {
+    let served = keel_testkit::eventually(Duration::from_secs(10), || {
         let mut c = server.connect();
         (!c.is_refused(probe())).then_some(c)
     });

@@ -3,10 +3,8 @@
 //! connection still serves a good request; after every case the server keeps serving
 //! other connections.
 
-mod util;
-
 use keel_http::{Router, ServerConfig};
-use util::TestServer;
+use keel_testkit::TestServer;
 
 fn app() -> Router {
     Router::new()
@@ -28,7 +26,7 @@ fn assert_rejected_and_closed(server: &TestServer, request: &[u8], status: u16, 
         String::from_utf8_lossy(request)
     );
     c.assert_closed();
-    util::assert_serves(server, "/");
+    keel_testkit::assert_serves(server, "/");
 }
 
 /// Sends `request` then a good request in the same write, and expects `status` with
@@ -48,7 +46,7 @@ fn assert_rejected_and_kept(server: &TestServer, request: &[u8], status: u16, co
     let res = c.request(request);
     res.assert_error(status, code);
     assert_eq!(c.get("/").text(), "root");
-    util::assert_serves(server, "/");
+    keel_testkit::assert_serves(server, "/");
 }
 
 fn server() -> TestServer {

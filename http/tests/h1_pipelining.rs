@@ -2,10 +2,8 @@
 //! mixed) are answered in order, and the answers to one read go out together in one
 //! write.
 
-mod util;
-
 use keel_http::{Path, Router, ServerConfig};
-use util::TestServer;
+use keel_testkit::TestServer;
 
 fn app() -> Router {
     Router::new()

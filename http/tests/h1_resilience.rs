@@ -4,8 +4,6 @@
 //! its request still gets the response; a streamed `Body::stream` response arrives
 //! chunked (close-delimited for HTTP/1.0).
 
-mod util;
-
 use std::collections::VecDeque;
 use std::pin::Pin;
 use std::task::{Context, Poll};
@@ -14,9 +12,9 @@ use std::time::Duration;
 use keel_http::{
     AppError, Body, BodyStream, FromRequest, Next, Request, Response, Router, ServerConfig,
 };
+use keel_testkit::SlowChunks;
+use keel_testkit::{Client, TestServer};
 use socket2::SockRef;
-use util::streams::SlowChunks;
-use util::{Client, TestServer};
 
 /// A stream of fixed chunks, one per poll.
 struct Chunks(VecDeque<Vec<u8>>);
@@ -97,7 +95,7 @@ fn handler_panic_is_a_json_500_and_the_connection_lives() {
     }
     // Other connections, on every loop, are fine too.
     for _ in 0..8 {
-        util::assert_serves(&server, "/");
+        keel_testkit::assert_serves(&server, "/");
     }
 }
 
@@ -180,7 +178,7 @@ fn a_thousand_connections_reset_mid_request_leave_the_server_serving() {
     assert_eq!(keeper.get("/").text(), "root");
     // Every slot comes back: `cap - 2` connections held at once are all served (the
     // kernel may put them all on one loop).
-    let all_served = util::eventually(Duration::from_secs(10), || {
+    let all_served = keel_testkit::eventually(Duration::from_secs(10), || {
         let mut held = Vec::new();
         for _ in 0..cap - 2 {
             let mut c = server.connect();
@@ -206,7 +204,7 @@ fn reset_while_the_response_is_written_leaves_the_server_serving() {
         c.send("GET /stream HTTP/1.1\r\nHost: h\r\n\r\n".repeat(20));
         reset_on_drop(c);
     }
-    util::assert_serves(&server, "/");
+    keel_testkit::assert_serves(&server, "/");
 }
 
 #[test]

@@ -3,13 +3,11 @@
 //! arriving; and the headers timeout starts afresh for every request, including the one
 //! after a head the server refused but kept the connection for.
 
-mod util;
-
 use std::thread;
 use std::time::{Duration, Instant};
 
 use keel_http::{Router, ServerConfig};
-use util::TestServer;
+use keel_testkit::TestServer;
 
 fn app() -> Router {
     Router::new()
@@ -45,7 +43,7 @@ fn slow_handler_gets_408_and_close() {
     );
     c.assert_closed();
     // Fast requests are untouched by the timeout.
-    util::assert_serves(&server, "/");
+    keel_testkit::assert_serves(&server, "/");
 }
 
 #[test]
@@ -61,7 +59,7 @@ fn body_that_stops_arriving_gets_408_and_close() {
     res.assert_error(408, "request_timeout");
     assert!(res.closes(), "{res:?}");
     c.assert_closed();
-    util::assert_serves(&server, "/");
+    keel_testkit::assert_serves(&server, "/");
 }
 
 #[test]

@@ -5,8 +5,6 @@
 //! reaches the stall threshold: `keel_loop_stalls_total` does not move, and no loop turn
 //! lags 1 s or more). One test in this binary: the logger is process-wide.
 
-mod util;
-
 use std::io::{self, Write};
 use std::sync::{Arc, Condvar, Mutex};
 use std::thread;
@@ -15,7 +13,7 @@ use std::time::{Duration, Instant};
 use keel_http::{Router, Server, ServerConfig};
 use keel_runtime::Runtime;
 use keel_runtime::log::{self, Config};
-use util::Client;
+use keel_testkit::Client;
 
 /// Lines each `/flood` request logs.
 const LINES_PER_REQUEST: usize = 200;

@@ -2,13 +2,11 @@
 //! `Accept-Encoding`, bodies decoded back with real gzip and brotli decoders, on the loop
 //! and on the worker pool; and what is never compressed.
 
-mod util;
-
 use std::io::Read;
 
 use keel_http::middleware::Compression;
 use keel_http::{Response, Router, ServerConfig};
-use util::{Client, TestServer};
+use keel_testkit::{Client, TestServer};
 
 /// A JSON document of about `items` × 60 bytes.
 fn big_json(items: usize) -> serde_json::Value {
@@ -35,7 +33,7 @@ fn unbrotli(bytes: &[u8]) -> Vec<u8> {
 }
 
 /// The body decoded by its `Content-Encoding`.
-fn decode(res: &util::Response) -> Vec<u8> {
+fn decode(res: &keel_testkit::Response) -> Vec<u8> {
     match res.header("content-encoding") {
         Some("gzip") => gunzip(&res.body),
         Some("br") => unbrotli(&res.body),
@@ -178,7 +176,7 @@ fn small_bodies_and_clients_that_accept_neither_coding_are_not_compressed() {
         assert_eq!(res.header("content-encoding"), Some("br"));
         assert_eq!(res.body, "x".repeat(8192).into_bytes());
         // HEAD: no compression, and the same connection goes on.
-        c.send(util::request_text("HEAD", "/big", &headers));
+        c.send(keel_testkit::request_text("HEAD", "/big", &headers));
         let res = c.read_head_response();
         assert_eq!(res.status, 200);
         assert_eq!(res.header("content-encoding"), None);

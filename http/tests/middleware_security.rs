@@ -2,8 +2,6 @@
 //! (in memory, and in the real Redis on 127.0.0.1:6379). Compression has its own file,
 //! `middleware_compression.rs`.
 
-mod util;
-
 use std::time::Duration;
 
 use keel_http::middleware::{
@@ -11,7 +9,7 @@ use keel_http::middleware::{
     SecurityHeaders,
 };
 use keel_http::{Response, Router, ServerConfig};
-use util::TestServer;
+use keel_testkit::TestServer;
 
 // ---- security headers ----
 
@@ -411,14 +409,14 @@ fn limited_server(store: MemoryStore, limit: u32, window: Duration) -> TestServe
 }
 
 /// `GET /` on a fresh connection (so requests spread over the server's loops).
-fn get_fresh(server: &TestServer, headers: &[(&str, &str)]) -> util::Response {
+fn get_fresh(server: &TestServer, headers: &[(&str, &str)]) -> keel_testkit::Response {
     server.connect().request_with("GET", "/", headers)
 }
 
 /// The `limit`, `remaining` and `reset` of a response's `RateLimit` field (draft 7:
 /// `limit=3, remaining=2, reset=600`).
 #[track_caller]
-fn ratelimit(res: &util::Response) -> (u32, u32, u64) {
+fn ratelimit(res: &keel_testkit::Response) -> (u32, u32, u64) {
     let field = res.header("ratelimit").expect("a RateLimit field");
     let mut parts = [None; 3];
     for item in field.split(',') {
@@ -438,7 +436,7 @@ fn ratelimit(res: &util::Response) -> (u32, u32, u64) {
 }
 
 #[track_caller]
-fn assert_limited(res: &util::Response, limit: u32) {
+fn assert_limited(res: &keel_testkit::Response, limit: u32) {
     res.assert_error(429, "rate_limited");
     let retry: u64 = res
         .header("retry-after")

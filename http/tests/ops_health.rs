@@ -5,14 +5,12 @@
 //! the application's middleware; and a separate ops address serves them instead of the
 //! main listener.
 
-mod util;
-
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use keel_http::{Next, Ops, Phase, Request, Response, Router, Server, ServerConfig, StatusCode};
-use util::TestServer;
+use keel_testkit::TestServer;
 
 fn app() -> Router {
     Router::new().get("/", || async { "root" })
@@ -48,7 +46,7 @@ fn readiness_goes_503_then_200_then_503_across_startup_and_shutdown() {
     let mut s = TestServer::start_server(2, server(config, ops), app);
 
     // Startup completes (every loop listens), but the app has not said it is ready.
-    let started = util::eventually(Duration::from_secs(10), || {
+    let started = keel_testkit::eventually(Duration::from_secs(10), || {
         let res = s.connect().get("/health/startup");
         (res.status == 200).then_some(res)
     })
@@ -111,7 +109,7 @@ fn failing_checks_show_in_the_json_and_the_status() {
         .check_timeout(Duration::from_millis(200))
         .check_cache(Duration::ZERO);
     let s = TestServer::start_server(2, server(ServerConfig::default(), ops), app);
-    util::eventually(Duration::from_secs(10), || {
+    keel_testkit::eventually(Duration::from_secs(10), || {
         (s.connect().get("/health/startup").status == 200).then_some(())
     })
     .expect("startup never completed");
@@ -155,7 +153,7 @@ fn check_results_are_cached_and_liveness_never_runs_checks() {
         .readiness_check("db", counted_check(up.clone(), runs.clone()))
         .check_cache(Duration::from_secs(3600));
     let s = TestServer::start_server(2, server(ServerConfig::default(), ops), app);
-    util::eventually(Duration::from_secs(10), || {
+    keel_testkit::eventually(Duration::from_secs(10), || {
         (s.connect().get("/health/startup").status == 200).then_some(())
     })
     .expect("startup never completed");
@@ -199,7 +197,7 @@ fn without_a_cache_every_probe_runs_the_checks() {
         .readiness_check("db", counted_check(up.clone(), runs.clone()))
         .check_cache(Duration::ZERO);
     let s = TestServer::start_server(1, server(ServerConfig::default(), ops), app);
-    util::eventually(Duration::from_secs(10), || {
+    keel_testkit::eventually(Duration::from_secs(10), || {
         (s.connect().get("/health/startup").status == 200).then_some(())
     })
     .expect("startup never completed");
@@ -233,8 +231,8 @@ fn a_separate_ops_address_serves_the_probes_instead_of_the_main_listener() {
     assert_eq!(s.ops_addr, Some(ops_addr));
     assert_ne!(ops_addr, s.addr);
 
-    let mut ops_client = util::Client::connect(ops_addr);
-    let ready = util::eventually(Duration::from_secs(10), || {
+    let mut ops_client = keel_testkit::Client::connect(ops_addr);
+    let ready = keel_testkit::eventually(Duration::from_secs(10), || {
         let res = ops_client.get("/health/ready");
         (res.status == 200).then_some(res)
     });
@@ -249,9 +247,9 @@ fn a_separate_ops_address_serves_the_probes_instead_of_the_main_listener() {
     // The ops listener closes with the server.
     let report = s.stop().expect("serve failed");
     assert!(report.is_clean(), "{report:?}");
-    let refused = match std::net::TcpStream::connect_timeout(&ops_addr, util::IO_TIMEOUT) {
+    let refused = match std::net::TcpStream::connect_timeout(&ops_addr, keel_testkit::IO_TIMEOUT) {
         Err(_) => true,
-        Ok(stream) => util::Client::from_stream(stream)
+        Ok(stream) => keel_testkit::Client::from_stream(stream)
             .is_refused(b"GET /health/live HTTP/1.1\r\nHost: h\r\n\r\n"),
     };
     assert!(

@@ -4,14 +4,12 @@
 //! counted under their route pattern, a 431 under its reason, user metrics. Also the
 //! bearer token (401 without or with a wrong one) and turning the endpoint off.
 
-mod util;
-
 use std::io::Write;
 use std::process::{Command, Stdio};
 
 use keel_http::{Ops, Path, Router, Server, ServerConfig, metrics};
+use keel_testkit::{Client, TestServer};
 use serde_json::Value;
-use util::{Client, TestServer};
 
 /// Parses exposition text with `prometheus_client` and checks what the parser alone
 /// does not: one `# TYPE` per family, no duplicate series, and histograms with
@@ -140,7 +138,7 @@ impl Scrape {
     }
 }
 
-fn scrape(client: &mut Client, token: Option<&str>) -> util::Response {
+fn scrape(client: &mut Client, token: Option<&str>) -> keel_testkit::Response {
     let auth = token.map_or(String::new(), |t| format!("Authorization: Bearer {t}\r\n"));
     client.request(format!("GET /metrics HTTP/1.1\r\nHost: test\r\n{auth}\r\n"))
 }
@@ -265,7 +263,7 @@ fn scrape_parses_and_holds_every_family() {
     // Runtime, per loop. Loops publish their figures when they park (histograms at most
     // every 10 ms), so a loop that was idle until the scrape woke it may show its
     // figures only on a later scrape.
-    let deadline = std::time::Instant::now() + util::IO_TIMEOUT;
+    let deadline = std::time::Instant::now() + keel_testkit::IO_TIMEOUT;
     let s = loop {
         let s = Scrape::parse(scrape(&mut c, None).text());
         let ready = ["0", "1"].iter().all(|lp| {

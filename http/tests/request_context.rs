@@ -3,16 +3,15 @@
 //! an invalid one replaced; log lines (a worker job's, the access log's) carry the id;
 //! the access log names the route pattern and can be switched off.
 
-mod util;
-
 use keel_http::{Path, Router, ServerConfig};
 use keel_runtime::task_context;
+use keel_testkit::logs::keel_log;
+use keel_testkit::{IO_TIMEOUT, TestServer, eventually};
 use serde_json::Value;
-use util::{IO_TIMEOUT, TestServer, eventually, logs};
 
 /// The JSON lines logged so far with `request_id`.
 fn lines_of(request_id: &str) -> Vec<Value> {
-    let (lines, _) = logs::json_lines();
+    let (lines, _) = keel_log().lines();
     lines
         .into_iter()
         .filter(|l| l["request_id"] == request_id)
@@ -47,7 +46,7 @@ fn app() -> Router {
 
 #[test]
 fn request_id_propagates_and_is_echoed() {
-    logs::install();
+    keel_log();
     let server = TestServer::start(ServerConfig::default(), app);
     let mut c = server.connect();
 
@@ -93,7 +92,7 @@ fn request_id_propagates_and_is_echoed() {
 
 #[test]
 fn unmatched_requests_are_logged_by_path_and_the_access_log_switches_off() {
-    logs::install();
+    keel_log();
     let server = TestServer::start(ServerConfig::default(), app);
     let res = server
         .connect()

@@ -4,8 +4,6 @@
 //! time. Shutdown hooks run in reverse registration order on loop 0, each within its
 //! budget; an overrun or a panic is reported and the next hook still runs.
 
-mod util;
-
 use std::io;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -13,7 +11,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use keel_http::{HookOutcome, Outcome, Phase, Router, Server, ServerConfig};
-use util::{Client, TestServer};
+use keel_testkit::{Client, TestServer};
 
 const BODY_LEN: usize = 32 * 1024;
 
@@ -44,7 +42,7 @@ fn client_loop(addr: std::net::SocketAddr, shutdown_called: &AtomicBool, tally: 
     for i in 0u32.. {
         let n = (i % 250) as u8;
         if c.stream
-            .set_write_timeout(Some(util::IO_TIMEOUT))
+            .set_write_timeout(Some(keel_testkit::IO_TIMEOUT))
             .and_then(|()| {
                 io::Write::write_all(
                     &mut c.stream,
@@ -87,7 +85,8 @@ fn client_loop(addr: std::net::SocketAddr, shutdown_called: &AtomicBool, tally: 
                 }
             }
             Err(e) => {
-                let clean_close = e.kind() == io::ErrorKind::UnexpectedEof || util::is_reset(&e);
+                let clean_close =
+                    e.kind() == io::ErrorKind::UnexpectedEof || keel_testkit::is_reset(&e);
                 if !clean_close {
                     // Bytes that are not a whole response: cut mid-response, or garbage.
                     tally
@@ -126,7 +125,7 @@ fn shutdown_under_load_answers_every_request_sent_before_it_and_cuts_none() {
         .collect();
 
     // Let every connection get going.
-    let busy = util::eventually(Duration::from_secs(20), || {
+    let busy = keel_testkit::eventually(Duration::from_secs(20), || {
         (tally.complete.load(Ordering::SeqCst) >= 200).then_some(())
     });
     assert!(busy.is_some(), "the load never got going");
@@ -250,7 +249,7 @@ fn a_request_that_arrived_while_the_loop_was_busy_is_answered_by_the_drain() {
     assert_eq!(idle.get("/").text(), "root");
     let mut blocker = s.connect();
     blocker.send("GET /block HTTP/1.1\r\nHost: t\r\n\r\n");
-    util::eventually(Duration::from_secs(10), || {
+    keel_testkit::eventually(Duration::from_secs(10), || {
         blocking.load(Ordering::SeqCst).then_some(())
     })
     .expect("the blocking handler never ran");

@@ -4,15 +4,13 @@
 //! shutdown timeout bounds a request that never finishes, and starting and stopping a
 //! server over and over always returns.
 
-mod util;
-
 use std::net::TcpStream;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use keel_http::{Router, ServerConfig};
-use util::TestServer;
+use keel_testkit::TestServer;
 
 /// `/slow` sleeps `delay` on the loop's timer (counting how many started), `/` answers
 /// at once.
@@ -47,7 +45,7 @@ fn drain_closes_idle_connections_finishes_in_flight_ones_and_returns() {
     // A request in flight.
     let mut busy = server.connect();
     busy.send("GET /slow HTTP/1.1\r\nHost: h\r\n\r\n");
-    let running = util::eventually(Duration::from_secs(10), || {
+    let running = keel_testkit::eventually(Duration::from_secs(10), || {
         (started.load(Ordering::SeqCst) == 1).then_some(())
     });
     assert!(running.is_some(), "the slow handler never started");
@@ -74,10 +72,10 @@ fn drain_closes_idle_connections_finishes_in_flight_ones_and_returns() {
     assert!(report.abandoned().is_empty());
 
     // Nothing listens any more.
-    match TcpStream::connect_timeout(&server.addr, util::IO_TIMEOUT) {
+    match TcpStream::connect_timeout(&server.addr, keel_testkit::IO_TIMEOUT) {
         Err(_) => {}
         Ok(stream) => {
-            let mut c = util::Client::from_stream(stream);
+            let mut c = keel_testkit::Client::from_stream(stream);
             assert!(
                 c.is_refused(b"GET / HTTP/1.1\r\nHost: h\r\n\r\n"),
                 "served after shutdown"
@@ -94,7 +92,7 @@ fn shutdown_timeout_bounds_a_request_that_never_finishes() {
     );
     let mut stuck = server.connect();
     stuck.send("GET /slow HTTP/1.1\r\nHost: h\r\n\r\n");
-    let running = util::eventually(Duration::from_secs(10), || {
+    let running = keel_testkit::eventually(Duration::from_secs(10), || {
         (started.load(Ordering::SeqCst) == 1).then_some(())
     });
     assert!(running.is_some(), "the slow handler never started");

@@ -7,8 +7,6 @@
 //! `tracestate` carried along, the pool acquire span, an invalid `traceparent` ignored
 //! (a new trace), an unsampled trace propagated but not exported, probes not traced.
 
-mod util;
-
 use std::collections::HashMap;
 use std::convert::Infallible;
 use std::io::{BufRead, BufReader, Read, Write};
@@ -21,8 +19,8 @@ use keel_http::client::Client;
 use keel_http::otlp::{self, OtlpConfig};
 use keel_http::{Request, Router, ServerConfig};
 use keel_pool::{Manager, Pool};
+use keel_testkit::TestServer;
 use serde_json::Value;
-use util::TestServer;
 
 const TRACE: &str = "4bf92f3577b34da6a3ce929d0e0e4736";
 const PARENT: &str = "00f067aa0ba902b7";

@@ -12,7 +12,8 @@ use std::time::{Duration, Instant};
 use keel_runtime::Runtime;
 use keel_runtime::blocking::{self, Builder, Class};
 use keel_runtime::time::timeout;
-use util::{Gate, eventually, run_child};
+use keel_testkit::eventually;
+use util::{Gate, WAIT, run_child};
 
 /// Every wait in this file gives up after this long.
 const LIMIT: Duration = util::WAIT;
@@ -152,9 +153,8 @@ fn class_cap_holds(class: Class, other: Class) {
                 .unwrap()
             })
             .collect();
-        eventually("the capped class to fill its cap", || {
-            pool.metrics().class(class).running == 2
-        });
+        eventually(WAIT, || pool.metrics().class(class).running == 2)
+            .expect("timed out waiting for the capped class to fill its cap");
         // Two jobs of another class that can only finish together: they need both of
         // the threads the cap leaves free.
         let free: Vec<_> = (0..2)
@@ -226,7 +226,8 @@ fn a_task_waiting_in_reserve_gets_an_error_at_shutdown() {
     keel_runtime::block_on(async {
         let g = gate.clone();
         let blocker = pool.spawn(move || g.wait()).unwrap();
-        eventually("the blocker to start", || pool.metrics().busy == 1);
+        eventually(WAIT, || pool.metrics().busy == 1)
+            .expect("timed out waiting for the blocker to start");
         let queued = pool.spawn(|| ()).unwrap();
         let waiter_pool = pool.clone();
         let waiter =
@@ -268,7 +269,8 @@ fn queue_full_at_the_bound_then_clears() {
     keel_runtime::block_on(async {
         let g = gate.clone();
         let blocker = pool.spawn(move || g.wait()).unwrap();
-        eventually("the blocker to start", || pool.metrics().busy == 1);
+        eventually(WAIT, || pool.metrics().busy == 1)
+            .expect("timed out waiting for the blocker to start");
         let queued: Vec<_> = (0..3).map(|i| pool.spawn(move || i).unwrap()).collect();
         let err = pool.spawn(|| 99).unwrap_err();
         assert!(err.is_queue_full(), "{err}");
@@ -366,16 +368,16 @@ fn idle_threads_exit_after_keep_alive() {
             .collect();
         // The jobs hold their threads until the gate opens, so no keep-alive can run
         // out before this check, however slow the machine.
-        eventually("three busy threads", || pool.metrics().busy == 3);
+        eventually(WAIT, || pool.metrics().busy == 3)
+            .expect("timed out waiting for three busy threads");
         assert_eq!(pool.metrics().threads, 3);
         gate.open();
         for h in handles {
             timeout(LIMIT, h).await.unwrap().unwrap();
         }
     });
-    eventually("idle threads to shrink to the floor", || {
-        pool.metrics().threads == 1
-    });
+    eventually(WAIT, || pool.metrics().threads == 1)
+        .expect("timed out waiting for idle threads to shrink to the floor");
     std::thread::sleep(Duration::from_millis(100));
     assert_eq!(pool.metrics().threads, 1, "shrank below the floor");
 }
@@ -386,7 +388,8 @@ fn shutdown_with_jobs_queued_keeps_its_deadline() {
     let gate = Gate::default();
     let g = gate.clone();
     let stuck = pool.spawn(move || g.wait()).unwrap();
-    eventually("the stuck job to start", || pool.metrics().busy == 1);
+    eventually(WAIT, || pool.metrics().busy == 1)
+        .expect("timed out waiting for the stuck job to start");
     let queued: Vec<_> = (0..5).map(|i| pool.spawn(move || i).unwrap()).collect();
 
     let start = Instant::now();
@@ -411,7 +414,8 @@ fn shutdown_with_jobs_queued_keeps_its_deadline() {
         }
         timeout(LIMIT, stuck).await.unwrap().unwrap();
     });
-    eventually("the last thread to exit", || pool.metrics().threads == 0);
+    eventually(WAIT, || pool.metrics().threads == 0)
+        .expect("timed out waiting for the last thread to exit");
     assert_eq!(pool.metrics().cancelled(), 5);
 }
 
@@ -429,7 +433,8 @@ fn shutdown_waits_for_running_jobs() {
         })
         .unwrap();
     // A flag that stays set, not `busy == 1`, which a slow poller could miss.
-    eventually("the job to start", || started.load(Ordering::SeqCst));
+    eventually(WAIT, || started.load(Ordering::SeqCst))
+        .expect("timed out waiting for the job to start");
     let report = pool.shutdown(LIMIT);
     assert!(report.is_clean(), "{report}");
     assert!(done.load(Ordering::SeqCst));

@@ -10,9 +10,9 @@ use std::time::Duration;
 
 use keel_runtime::log::{self, Config, Format};
 use keel_runtime::task_context::{self, Context};
+use keel_testkit::logs::{Capture, json_lines};
 use serde_json::Value;
 use tracing_subscriber::layer::SubscriberExt;
-use util::logs::{Capture, json_lines};
 
 /// Runs `f` under Keel's layer built from `config` writing to a capture; the captured
 /// text once everything is flushed.

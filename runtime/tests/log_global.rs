@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use keel_runtime::log::{self, Config};
 use keel_runtime::task_context::{self, Context};
-use util::logs::{Capture, json_lines};
+use keel_testkit::logs::{Capture, json_lines};
 
 #[test]
 fn worker_job_and_panic_lines_carry_the_request_id() {

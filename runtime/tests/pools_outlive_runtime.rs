@@ -8,7 +8,8 @@ use std::time::Duration;
 
 use keel_runtime::time::timeout;
 use keel_runtime::{Runtime, blocking, workers};
-use util::{Gate, eventually};
+use keel_testkit::eventually;
+use util::{Gate, WAIT};
 
 /// Every wait in this file gives up after this long.
 const LIMIT: Duration = util::WAIT;
@@ -46,12 +47,14 @@ fn dropping_a_runtime_leaves_the_global_pools_working_until_shut_down() {
     gate.open();
 
     // The jobs of the dropped tasks finish (or are skipped) and the pools drain.
-    eventually("the blocking pool to go idle", || {
+    eventually(WAIT, || {
         blocking::metrics().is_some_and(|m| m.busy == 0 && m.queue_depth == 0)
-    });
-    eventually("the worker pool to go idle", || {
+    })
+    .expect("timed out waiting for the blocking pool to go idle");
+    eventually(WAIT, || {
         workers::metrics().is_some_and(|m| m.busy == 0 && m.queue_depth == 0)
-    });
+    })
+    .expect("timed out waiting for the worker pool to go idle");
 
     // A new runtime (and plain block_on) still use both pools.
     let rt = Runtime::builder().loops(1).pin(false).build().unwrap();

@@ -13,7 +13,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use keel_runtime::{LoopFailure, RESTART_BUDGET, Runtime, task};
-use util::logs::Capture;
+use keel_testkit::logs::Capture;
 use util::{WAIT, WATCHDOG, join, join_thread, run_ignored, runtime_with, wait, watchdog};
 
 // ===== log capture =====

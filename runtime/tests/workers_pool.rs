@@ -11,7 +11,8 @@ use std::time::{Duration, Instant};
 use keel_runtime::Runtime;
 use keel_runtime::time::timeout;
 use keel_runtime::workers::{self, Builder};
-use util::{Gate, eventually, run_child};
+use keel_testkit::eventually;
+use util::{Gate, WAIT, run_child};
 
 /// Every wait in this file gives up after this long.
 const LIMIT: Duration = util::WAIT;
@@ -106,7 +107,8 @@ fn queue_full_at_the_bound_then_clears() {
     keel_runtime::block_on(async {
         let g = gate.clone();
         let blocker = pool.spawn(move || g.wait()).unwrap();
-        eventually("the blocker to start", || pool.metrics().busy == 1);
+        eventually(WAIT, || pool.metrics().busy == 1)
+            .expect("timed out waiting for the blocker to start");
         let a = pool.spawn(|| 1).unwrap();
         let b = pool.spawn(|| 2).unwrap();
         let err = pool.spawn(|| 3).unwrap_err();
@@ -262,7 +264,8 @@ fn shutdown_with_jobs_queued_keeps_its_deadline() {
     let gate = Gate::default();
     let g = gate.clone();
     let stuck = pool.spawn(move || g.wait()).unwrap();
-    eventually("the stuck job to start", || pool.metrics().busy == 1);
+    eventually(WAIT, || pool.metrics().busy == 1)
+        .expect("timed out waiting for the stuck job to start");
     let queued: Vec<_> = (0..5).map(|i| pool.spawn(move || i).unwrap()).collect();
     let start = Instant::now();
     let report = pool.shutdown(Duration::from_millis(100));
@@ -281,7 +284,8 @@ fn shutdown_with_jobs_queued_keeps_its_deadline() {
         }
         timeout(LIMIT, stuck).await.unwrap().unwrap();
     });
-    eventually("the worker to exit", || pool.metrics().threads == 0);
+    eventually(WAIT, || pool.metrics().threads == 0)
+        .expect("timed out waiting for the worker to exit");
 }
 
 #[test]
@@ -291,7 +295,8 @@ fn a_task_waiting_in_reserve_gets_an_error_at_shutdown() {
     keel_runtime::block_on(async {
         let g = gate.clone();
         let blocker = pool.spawn(move || g.wait()).unwrap();
-        eventually("the blocker to start", || pool.metrics().busy == 1);
+        eventually(WAIT, || pool.metrics().busy == 1)
+            .expect("timed out waiting for the blocker to start");
         let queued = pool.spawn(|| ()).unwrap();
         let waiter_pool = pool.clone();
         let waiter =
@@ -427,7 +432,8 @@ fn run_all_with_a_deadline_times_out_when_nothing_starts() {
     keel_runtime::block_on(async {
         let g = gate.clone();
         let blocker = pool.spawn(move || g.wait()).unwrap();
-        eventually("the blocker to start", || pool.metrics().busy == 1);
+        eventually(WAIT, || pool.metrics().busy == 1)
+            .expect("timed out waiting for the blocker to start");
         // Three jobs through a queue of one: the second cannot even be queued before
         // the deadline, so the whole call fails then, while the worker is still busy.
         let deadline = Instant::now() + Duration::from_millis(30);
@@ -523,6 +529,7 @@ fn shutdown_counts_jobs_queued_in_a_busy_workers_deque() {
         }
         timeout(LIMIT, parent).await.unwrap().unwrap();
     });
-    eventually("the worker to exit", || pool.metrics().threads == 0);
+    eventually(WAIT, || pool.metrics().threads == 0)
+        .expect("timed out waiting for the worker to exit");
     assert_eq!(pool.metrics().cancelled, 3);
 }

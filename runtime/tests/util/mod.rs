@@ -2,12 +2,11 @@
 //! a failing test, a deadline-bounded waiter for plain threads, a watchdog, a tiny oneshot
 //! channel, a countdown latch, a gate for jobs to wait at, drop and wake probes, re-running
 //! one ignored test in a child process, and the [`keel_test!`] macro that runs one body on
-//! a 1-loop and on a 2-loop runtime. Log capture is in [`logs`].
+//! a 1-loop and on a 2-loop runtime. The helpers every crate's tests share (log capture,
+//! `eventually`) are in `keel_testkit`.
 
 // Each test file is its own crate and uses only some of these helpers.
 #![allow(dead_code)]
-
-pub(crate) mod logs;
 
 use std::future::Future;
 use std::mem::ManuallyDrop;
@@ -139,16 +138,6 @@ pub(crate) fn join<T>(what: &str, handle: JoinHandle<T>) -> T {
         Ok(out) => out,
         Err(e) if e.is_panic() => resume_unwind(e.try_into_panic().expect("is a panic")),
         Err(e) => panic!("{what}: {e}"),
-    }
-}
-
-/// Polls `cond` every 2 ms until it holds, failing after [`WAIT`].
-#[track_caller]
-pub(crate) fn eventually(what: &str, mut cond: impl FnMut() -> bool) {
-    let start = Instant::now();
-    while !cond() {
-        assert!(start.elapsed() < WAIT, "timed out waiting for {what}");
-        thread::sleep(Duration::from_millis(2));
     }
 }
 

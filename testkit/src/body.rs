@@ -1,6 +1,6 @@
-//! A streamed response body for tests: fixed chunks handed out one at a time, each after
-//! a pause on the runtime's timer, so the connection has to await the stream between them
-//! (and a client sees them as separate reads).
+//! A streamed response body for tests ([`SlowChunks`]): fixed chunks handed out one at a
+//! time, each after a pause on the runtime's timer, so the connection has to await the
+//! stream between them (and a client sees them as separate reads).
 
 use std::collections::VecDeque;
 use std::future::Future;
@@ -12,6 +12,7 @@ use keel_http::BodyStream;
 use keel_runtime::time::{Sleep, sleep};
 
 /// `chunks`, one per poll that finds its pause over.
+#[derive(Debug)]
 pub struct SlowChunks {
     chunks: VecDeque<Vec<u8>>,
     pause: Duration,

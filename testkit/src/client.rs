@@ -1,139 +1,15 @@
-//! Shared helpers for the HTTP integration tests: a server running on a background
-//! thread ([`TestServer`]) and a raw-socket client ([`Client`]) with a small HTTP/1.1
-//! response reader (status line, headers, `Content-Length`, chunked or close-delimited
-//! bodies). Every wait is bounded by [`IO_TIMEOUT`] or an explicit deadline. Captured
-//! logs are in [`logs`], streamed test bodies in [`streams`].
-
-#![allow(dead_code, unreachable_pub)] // each test file uses its own subset
-
-pub mod logs;
-pub mod streams;
+//! A raw HTTP/1.1 client over a blocking `TcpStream` ([`Client`]) with a small response
+//! reader (status line, headers, `Content-Length`, chunked or close-delimited bodies,
+//! trailers) that hands back a [`Response`]. It sends exactly the bytes a test gives it,
+//! malformed ones included, and every read and write is bounded by [`IO_TIMEOUT`] (or
+//! the limit given to [`Client::connect_with_timeout`]).
 
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream};
-use std::sync::mpsc;
 use std::thread;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use keel_http::{HealthHandle, Router, ServeReport, Server, ServerConfig, ShutdownHandle};
-use keel_runtime::Runtime;
-
-/// The longest any single read, write or wait in these tests may take.
-pub const IO_TIMEOUT: Duration = Duration::from_secs(10);
-
-/// How long `serve` gets to return after a shutdown before the test fails.
-const STOP_TIMEOUT: Duration = Duration::from_secs(30);
-
-/// A server on its own thread with a 2-loop runtime (unless asked otherwise). Dropping it
-/// shuts the server down and waits (bounded) for `serve` to return.
-pub struct TestServer {
-    /// Where the server listens.
-    pub addr: SocketAddr,
-    /// Starts the drain.
-    pub handle: ShutdownHandle,
-    /// Tells the health probes the app is ready.
-    pub health: HealthHandle,
-    /// The separate ops address, if any.
-    pub ops_addr: Option<SocketAddr>,
-    done: Option<mpsc::Receiver<io::Result<ServeReport>>>,
-    thread: Option<thread::JoinHandle<()>>,
-}
-
-impl TestServer {
-    /// Starts `make_app` on 2 loops with `config`.
-    pub fn start<F>(config: ServerConfig, make_app: F) -> TestServer
-    where
-        F: Fn() -> Router + Send + Sync + 'static,
-    {
-        TestServer::start_with_loops(2, config, make_app)
-    }
-
-    /// Starts `make_app` on `loops` loops with `config`.
-    pub fn start_with_loops<F>(loops: usize, config: ServerConfig, make_app: F) -> TestServer
-    where
-        F: Fn() -> Router + Send + Sync + 'static,
-    {
-        let server = Server::bind("127.0.0.1:0")
-            .expect("bind")
-            .handle_signals(false)
-            .config(config);
-        TestServer::start_server(loops, server, make_app)
-    }
-
-    /// Serves `server` (already configured) on `loops` loops.
-    pub fn start_server<F>(loops: usize, server: Server, make_app: F) -> TestServer
-    where
-        F: Fn() -> Router + Send + Sync + 'static,
-    {
-        let rt = Runtime::builder()
-            .loops(loops)
-            .pin(false)
-            .build()
-            .expect("build runtime");
-        let addr = server.local_addr();
-        let ops_addr = server.ops_addr();
-        let handle = server.shutdown_handle();
-        let health = server.health_handle();
-        let (tx, rx) = mpsc::channel();
-        let thread = thread::Builder::new()
-            .name("test-server".into())
-            .spawn(move || {
-                let result = server.serve(&rt, make_app);
-                drop(rt);
-                let _ = tx.send(result);
-            })
-            .expect("spawn server thread");
-        TestServer {
-            addr,
-            handle,
-            health,
-            ops_addr,
-            done: Some(rx),
-            thread: Some(thread),
-        }
-    }
-
-    /// A new client connected to the server.
-    pub fn connect(&self) -> Client {
-        Client::connect(self.addr)
-    }
-
-    /// Shuts down and returns what `serve` returned; panics when it does not return in
-    /// time.
-    pub fn stop(mut self) -> io::Result<ServeReport> {
-        self.handle.shutdown();
-        self.wait_stopped(STOP_TIMEOUT)
-            .expect("serve did not return after shutdown")
-    }
-
-    /// Waits up to `limit` for `serve` to return (after a shutdown started elsewhere).
-    pub fn wait_stopped(&mut self, limit: Duration) -> Option<io::Result<ServeReport>> {
-        let rx = self.done.as_ref()?;
-        match rx.recv_timeout(limit) {
-            Ok(result) => {
-                self.done = None;
-                if let Some(thread) = self.thread.take() {
-                    let _ = thread.join();
-                }
-                Some(result)
-            }
-            Err(_) => None,
-        }
-    }
-}
-
-impl Drop for TestServer {
-    fn drop(&mut self) {
-        if self.done.is_none() {
-            return;
-        }
-        self.handle.shutdown();
-        let stopped = self.wait_stopped(STOP_TIMEOUT);
-        if stopped.is_none() && !thread::panicking() {
-            panic!("serve did not return within {STOP_TIMEOUT:?} of shutdown");
-        }
-    }
-}
+use crate::IO_TIMEOUT;
 
 /// One parsed response.
 #[derive(Debug, Clone)]
@@ -206,6 +82,7 @@ impl Response {
 }
 
 /// A raw HTTP/1.1 client over a blocking `TcpStream`.
+#[derive(Debug)]
 pub struct Client {
     /// The socket.
     pub stream: TcpStream,
@@ -216,14 +93,23 @@ pub struct Client {
 impl Client {
     /// Connects with [`IO_TIMEOUT`] on reads and writes.
     pub fn connect(addr: SocketAddr) -> Client {
-        let stream = TcpStream::connect_timeout(&addr, IO_TIMEOUT).expect("connect");
-        Client::from_stream(stream)
+        Client::connect_with_timeout(addr, IO_TIMEOUT)
     }
 
-    /// Wraps a connected socket.
+    /// Connects with `limit` on the connect, and on each read and write.
+    pub fn connect_with_timeout(addr: SocketAddr, limit: Duration) -> Client {
+        let stream = TcpStream::connect_timeout(&addr, limit).expect("connect");
+        Client::with_timeout(stream, limit)
+    }
+
+    /// Wraps a connected socket, with [`IO_TIMEOUT`] on reads and writes.
     pub fn from_stream(stream: TcpStream) -> Client {
-        stream.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
-        stream.set_write_timeout(Some(IO_TIMEOUT)).unwrap();
+        Client::with_timeout(stream, IO_TIMEOUT)
+    }
+
+    fn with_timeout(stream: TcpStream, limit: Duration) -> Client {
+        stream.set_read_timeout(Some(limit)).unwrap();
+        stream.set_write_timeout(Some(limit)).unwrap();
         stream.set_nodelay(true).unwrap();
         Client {
             stream,
@@ -478,27 +364,6 @@ pub fn is_reset(e: &io::Error) -> bool {
             | io::ErrorKind::BrokenPipe
             | io::ErrorKind::UnexpectedEof
     )
-}
-
-/// Retries `f` every 20 ms until it returns `Some` or `limit` passes.
-pub fn eventually<T>(limit: Duration, mut f: impl FnMut() -> Option<T>) -> Option<T> {
-    let deadline = Instant::now() + limit;
-    loop {
-        if let Some(v) = f() {
-            return Some(v);
-        }
-        if Instant::now() >= deadline {
-            return None;
-        }
-        thread::sleep(Duration::from_millis(20));
-    }
-}
-
-/// Asserts the server answers a plain `GET path` with 200 on a fresh connection.
-#[track_caller]
-pub fn assert_serves(server: &TestServer, path: &str) {
-    let res = server.connect().get(path);
-    assert_eq!(res.status, 200, "server stopped serving: {res:?}");
 }
 
 fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
