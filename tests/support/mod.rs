@@ -8,13 +8,15 @@
 
 #![allow(dead_code, unreachable_pub)] // each test file uses its own subset
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{SocketAddr, TcpStream};
+use std::io::{BufRead, BufReader, Read};
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::mpsc;
 use std::thread;
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use keel_testkit::{Client, eventually};
 
 /// How long any one step may take before the test fails (generous: the machine is
 /// shared by several builds).
@@ -112,17 +114,11 @@ impl Example {
 
     /// Waits for the process to exit (killing it and failing after `limit`).
     pub fn wait(&mut self, limit: Duration) -> ExitStatus {
-        let deadline = Instant::now() + limit;
-        loop {
-            if let Some(status) = self.child.try_wait().expect("try_wait") {
-                return status;
-            }
-            if Instant::now() > deadline {
-                let _ = self.child.kill();
-                panic!("{} did not exit within {limit:?}", self.name);
-            }
-            thread::sleep(Duration::from_millis(20));
-        }
+        let child = &mut self.child;
+        eventually(limit, || child.try_wait().expect("try_wait")).unwrap_or_else(|| {
+            let _ = self.child.kill();
+            panic!("{} did not exit within {limit:?}", self.name);
+        })
     }
 
     /// Everything printed but the banner line, and stderr (once it exited).
@@ -149,38 +145,27 @@ impl Example {
     /// Polls `/health/startup` until every loop listens: the banner is printed once the
     /// first listener is bound, and a request may reach the process before the others.
     fn wait_started(&self) {
-        let deadline = Instant::now() + LIMIT;
-        loop {
-            let reply = self.request("GET", "/health/startup", None);
-            if reply.status != 503 {
-                return;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "{} never started: {}",
-                self.name,
-                reply.body
-            );
-            thread::sleep(Duration::from_millis(20));
-        }
+        self.poll("/health/startup", |reply| reply.status != 503, "started");
     }
 
     /// Polls `/health/ready` until it answers 200.
     pub fn wait_ready(&self) -> Reply {
-        let deadline = Instant::now() + LIMIT;
-        loop {
-            let reply = self.request("GET", "/health/ready", None);
-            if reply.status == 200 {
-                return reply;
+        self.poll("/health/ready", |reply| reply.status == 200, "ready")
+    }
+
+    /// Polls `GET path` until `done` holds for the reply (failing after [`LIMIT`] with the
+    /// last reply's body) and returns that reply.
+    fn poll(&self, path: &str, done: impl Fn(&Reply) -> bool, what: &str) -> Reply {
+        let mut last = None;
+        eventually(LIMIT, || {
+            let reply = self.request("GET", path, None);
+            if done(&reply) {
+                return Some(reply);
             }
-            assert!(
-                Instant::now() < deadline,
-                "{} never ready: {}",
-                self.name,
-                reply.body
-            );
-            thread::sleep(Duration::from_millis(50));
-        }
+            last = Some(reply.body);
+            None
+        })
+        .unwrap_or_else(|| panic!("{} never {what}: {}", self.name, last.unwrap_or_default()))
     }
 }
 
@@ -216,10 +201,9 @@ impl Reply {
     }
 }
 
-/// One request on a fresh connection (`Connection: close`), JSON body if any.
+/// One request on a fresh connection (`Connection: close`), JSON body if any; the
+/// response is read by `keel_testkit`'s client.
 pub fn request(addr: SocketAddr, method: &str, path: &str, body: Option<&str>) -> Reply {
-    let mut s = TcpStream::connect_timeout(&addr, LIMIT).expect("connect");
-    s.set_read_timeout(Some(LIMIT)).unwrap();
     let mut head = format!("{method} {path} HTTP/1.1\r\nHost: t\r\nConnection: close\r\n");
     if let Some(body) = body {
         head.push_str(&format!(
@@ -229,48 +213,12 @@ pub fn request(addr: SocketAddr, method: &str, path: &str, body: Option<&str>) -
     }
     head.push_str("\r\n");
     head.push_str(body.unwrap_or(""));
-    s.write_all(head.as_bytes()).unwrap();
-    let mut text = String::new();
-    s.read_to_string(&mut text).expect("read");
-    parse(&text)
-}
-
-fn parse(text: &str) -> Reply {
-    let (head, body) = text.split_once("\r\n\r\n").expect("a complete response");
-    let mut lines = head.split("\r\n");
-    let status = lines.next().expect("status line")[9..12]
-        .parse()
-        .expect("status");
-    let headers: Vec<(String, String)> = lines
-        .filter_map(|l| l.split_once(':'))
-        .map(|(n, v)| (n.trim().to_ascii_lowercase(), v.trim().to_owned()))
-        .collect();
-    let chunked = headers
-        .iter()
-        .any(|(n, v)| n == "transfer-encoding" && v.contains("chunked"));
-    let body = if chunked {
-        dechunk(body)
-    } else {
-        body.to_owned()
-    };
+    let response = Client::connect_with_timeout(addr, LIMIT).request(head);
     Reply {
-        status,
-        headers,
-        body,
+        status: response.status,
+        headers: response.headers,
+        body: String::from_utf8(response.body).expect("a UTF-8 body"),
     }
-}
-
-fn dechunk(mut rest: &str) -> String {
-    let mut out = String::new();
-    while let Some((size, after)) = rest.split_once("\r\n") {
-        let n = usize::from_str_radix(size.trim(), 16).expect("chunk size");
-        if n == 0 {
-            break;
-        }
-        out.push_str(&after[..n]);
-        rest = &after[n + 2..];
-    }
-    out
 }
 
 /// Runs example `name` with `PORT=0` and `envs` until it exits by itself (for startup
