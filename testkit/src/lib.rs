@@ -3,7 +3,7 @@
 //!
 //! - [`logs`]: [`Capture`], an in-memory log writer; [`json_lines`]; [`keel_log`], Keel's
 //!   logger installed once per test binary and read back as JSON lines.
-//! - [`eventually`]: poll a condition from a plain thread until a deadline.
+//! - [`eventually()`]: poll a condition from a plain thread until a deadline.
 //! - [`client`]: [`Client`], a raw HTTP/1.1 client sending exactly the bytes a test gives
 //!   it, and the [`Response`] it reads back.
 //! - [`server`] (feature `http`): [`TestServer`], a keel-http server on a background
@@ -20,6 +20,9 @@
 //! [`Response`]: client::Response
 //! [`TestServer`]: server::TestServer
 //! [`SlowChunks`]: body::SlowChunks
+
+// The links above to `server` and `body` resolve only with feature `http`.
+#![cfg_attr(not(feature = "http"), allow(rustdoc::broken_intra_doc_links))]
 
 use std::time::Duration;
 

@@ -1,0 +1,108 @@
+#!/usr/bin/env bash
+# The README's test command: provisions what the test suite needs, then runs
+# `cargo test --workspace "$@"`.
+#
+#   bash scripts/test.sh                       # the whole suite
+#   bash scripts/test.sh -p keel-http          # extra arguments go to `cargo test`
+#   bash scripts/test.sh --provision-only      # only the services (what .ci/run does first)
+#
+# What the suite needs, each provisioned only when missing (so a second run costs a
+# second or two):
+#   - PostgreSQL on 127.0.0.1:5432, user `postgres` with trust auth, database `test`
+#     (keel-pool's tests, the examples on PostgreSQL);
+#   - Redis on 127.0.0.1:6379 (keel-pool's Redis tests, the Redis rate-limit store);
+#   - curl (tests/getting_started_doc.rs runs the guide's curl lines);
+#   - Python 3 with `prometheus_client` (http/tests/ops_metrics.rs checks /metrics with
+#     that parser, one Keel did not write).
+# Missing packages come from Debian's apt (as root, or through sudo); prometheus_client
+# from pip (into the system Python where pip allows it, else with
+# --break-system-packages, else into the user's site-packages).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+provision_only=false
+if [ "${1:-}" = "--provision-only" ]; then
+  provision_only=true
+  shift
+fi
+
+say() { printf 'scripts/test.sh: %s\n' "$*"; }
+
+# Root runs commands as is; anyone else goes through sudo when there is one.
+as_root() {
+  if [ "$(id -u)" -eq 0 ]; then
+    "$@"
+  elif command -v sudo >/dev/null 2>&1; then
+    sudo "$@"
+  else
+    say "need root (or sudo) to run: $*"
+    return 1
+  fi
+}
+
+# The first (only) PostgreSQL cluster version Debian installed, e.g. `16`.
+pg_version() { ls /etc/postgresql 2>/dev/null | head -1; }
+
+# ===== packages =====
+
+missing=()
+command -v pg_ctlcluster >/dev/null 2>&1 || missing+=(postgresql)
+command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
+command -v curl >/dev/null 2>&1 || missing+=(curl)
+command -v python3 >/dev/null 2>&1 || missing+=(python3)
+if ! python3 -c 'import prometheus_client' >/dev/null 2>&1 \
+    && ! python3 -m pip --version >/dev/null 2>&1; then
+  missing+=(python3-pip)
+fi
+if [ "${#missing[@]}" -gt 0 ]; then
+  say "installing ${missing[*]}"
+  as_root apt-get update -qq
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+  if [[ " ${missing[*]} " == *" postgresql "* ]]; then
+    # A fresh Debian cluster wants passwords on TCP; the tests connect with trust auth.
+    hba="/etc/postgresql/$(pg_version)/main/pg_hba.conf"
+    as_root sed -i 's/^\(host.*\)scram-sha-256$/\1trust/' "$hba"
+  fi
+fi
+
+# ===== services =====
+
+pg_isready -h 127.0.0.1 -p 5432 -q \
+  || as_root pg_ctlcluster --skip-systemctl-redirect "$(pg_version)" main start \
+  || true
+redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1 \
+  || redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save "" --appendonly no \
+  || true
+for _ in $(seq 1 30); do
+  pg_isready -h 127.0.0.1 -p 5432 -q && redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1 && break
+  sleep 1
+done
+# Database `test`: over TCP with trust auth, else as the `postgres` system user.
+if ! psql -h 127.0.0.1 -U postgres -d test -tAc 'select 1' >/dev/null 2>&1; then
+  psql -h 127.0.0.1 -U postgres -d postgres -tAc 'create database test' >/dev/null 2>&1 \
+    || as_root su postgres -c "psql -tAc 'create database test'" >/dev/null 2>&1 \
+    || true
+fi
+psql -h 127.0.0.1 -U postgres -d test -tAc 'select 1' >/dev/null \
+  || { say "PostgreSQL on 127.0.0.1:5432 (user postgres, trust auth, database test) is not reachable"; exit 1; }
+redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null \
+  || { say "Redis on 127.0.0.1:6379 is not reachable"; exit 1; }
+
+# ===== Python's prometheus_client =====
+
+if ! python3 -c 'import prometheus_client' >/dev/null 2>&1; then
+  say "installing prometheus_client (pip)"
+  python3 -m pip install -q prometheus_client 2>/dev/null \
+    || python3 -m pip install -q --break-system-packages prometheus_client 2>/dev/null \
+    || python3 -m pip install -q --user --break-system-packages prometheus_client
+fi
+python3 -c 'import prometheus_client' \
+  || { say "python3 cannot import prometheus_client"; exit 1; }
+
+# ===== the suite =====
+
+if "$provision_only"; then
+  say "PostgreSQL, Redis, curl and prometheus_client are ready"
+  exit 0
+fi
+exec cargo test --workspace "$@"
