@@ -61,7 +61,7 @@ fn security_headers_are_present_by_default_on_every_response() {
 
 /// Asserts every default security header, once each, on `res`; `hsts`: whether
 /// `Strict-Transport-Security` is expected.
-fn assert_helmet(res: &util::Response, what: &str, hsts: bool) {
+fn assert_helmet(res: &keel_testkit::Response, what: &str, hsts: bool) {
     for (name, value) in HELMET {
         if name == "strict-transport-security" && !hsts {
             assert_eq!(res.header(name), None, "{what}: {name}: {res:?}");
