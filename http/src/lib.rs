@@ -2,7 +2,7 @@
 //! a router with typed extractors, middleware, and central JSON errors.
 //!
 //! ```no_run
-//! use keel_http::{Json, Path, Router, Server, ServerConfig};
+//! use keel_http::{Json, Ops, Path, Router, Server, ServerConfig};
 //! use keel_runtime::Runtime;
 //!
 //! async fn user(Path(id): Path<u64>) -> Json<serde_json::Value> {
@@ -11,7 +11,8 @@
 //!
 //! let runtime = Runtime::new()?; // one loop per core
 //! Server::bind("0.0.0.0:3000")?
-//!     .config(ServerConfig::from_env()?)
+//!     .config(ServerConfig::from_env()?) // limits, timeouts, headers
+//!     .ops(Ops::from_env()?) // probes and /metrics: KEEL_OPS_ADDR, KEEL_METRICS_TOKEN
 //!     .serve(&runtime, || {
 //!         // Runs once per loop: each loop owns its router and state.
 //!         Router::new()

@@ -95,12 +95,13 @@ const OPS_DRAIN: Duration = Duration::from_secs(2);
 /// # Examples
 ///
 /// ```no_run
-/// use keel_http::{Router, Server, ServerConfig};
+/// use keel_http::{Ops, Router, Server, ServerConfig};
 /// use keel_runtime::Runtime;
 ///
 /// let runtime = Runtime::new()?;
 /// let report = Server::bind("0.0.0.0:3000")?
 ///     .config(ServerConfig::from_env()?)
+///     .ops(Ops::from_env()?)
 ///     .serve(&runtime, || Router::new().get("/plaintext", || async { "Hello, World!" }))?;
 /// if !report.is_clean() {
 ///     std::process::exit(1);
