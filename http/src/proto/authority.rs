@@ -8,66 +8,88 @@
 use std::net::Ipv6Addr;
 
 /// Whether `value` (the field value, without surrounding whitespace) is a valid authority.
+///
+/// One pass over a reg-name through a byte table (a `Host` is checked on every request);
+/// the rare IP-literal takes the slower path.
 pub(crate) fn is_valid_host(value: &[u8]) -> bool {
     if value.is_empty() {
         return true;
     }
-    let (host, port) = if value[0] == b'[' {
+    if value[0] == b'[' {
         let Some(close) = value.iter().position(|&b| b == b']') else {
             return false;
         };
-        if !is_ip_literal(&value[1..close]) {
-            return false;
-        }
-        match &value[close + 1..] {
-            [] => return true,
-            [b':', port @ ..] => (&value[..=close], Some(port)),
-            _ => return false,
-        }
-    } else {
-        match value.iter().position(|&b| b == b':') {
-            Some(colon) => (&value[..colon], Some(&value[colon + 1..])),
-            None => (value, None),
-        }
-    };
-    if host.first() != Some(&b'[') && !is_reg_name(host) {
-        return false;
-    }
-    port.is_none_or(is_port)
-}
-
-/// `1*5DIGIT`, at most 65535.
-fn is_port(port: &[u8]) -> bool {
-    (1..=5).contains(&port.len())
-        && port.iter().all(u8::is_ascii_digit)
-        && std::str::from_utf8(port)
-            .ok()
-            .and_then(|p| p.parse::<u16>().ok())
-            .is_some()
-}
-
-/// `*( unreserved / pct-encoded / sub-delims )`, not empty (a `Host` with a port needs a
-/// host); IPv4 addresses are reg-names by this grammar.
-fn is_reg_name(host: &[u8]) -> bool {
-    if host.is_empty() {
-        return false;
+        return is_ip_literal(&value[1..close])
+            && match &value[close + 1..] {
+                [] => true,
+                [b':', port @ ..] => is_port(port),
+                _ => false,
+            };
     }
     let mut i = 0;
-    while i < host.len() {
-        match host[i] {
-            b'%' => {
-                let hex = host.get(i + 1..i + 3);
-                if !hex.is_some_and(|h| h.iter().all(u8::is_ascii_hexdigit)) {
-                    return false;
-                }
-                i += 3;
+    while i < value.len() {
+        let b = value[i];
+        if REG_NAME[usize::from(b)] {
+            i += 1;
+        } else if b == b'%' {
+            let hex = value.get(i + 1..i + 3);
+            if !hex.is_some_and(|h| h[0].is_ascii_hexdigit() && h[1].is_ascii_hexdigit()) {
+                return false;
             }
-            b if is_unreserved(b) || is_sub_delim(b) => i += 1,
-            _ => return false,
+            i += 3;
+        } else if b == b':' {
+            // A host is not empty, and what follows the colon is the port.
+            return i > 0 && is_port(&value[i + 1..]);
+        } else {
+            return false;
         }
     }
     true
 }
+
+/// `1*5DIGIT`, at most 65535.
+fn is_port(port: &[u8]) -> bool {
+    if port.is_empty() || port.len() > 5 {
+        return false;
+    }
+    let mut n = 0u32;
+    for &b in port {
+        if !b.is_ascii_digit() {
+            return false;
+        }
+        n = n * 10 + u32::from(b - b'0');
+    }
+    n <= 65535
+}
+
+/// The bytes of a reg-name besides `%`: unreserved and sub-delims (RFC 3986 §3.2.2).
+static REG_NAME: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut b = 0;
+    while b < 256 {
+        let c = b as u8;
+        table[b] = c.is_ascii_alphanumeric()
+            || matches!(
+                c,
+                b'-' | b'.'
+                    | b'_'
+                    | b'~'
+                    | b'!'
+                    | b'$'
+                    | b'&'
+                    | b'\''
+                    | b'('
+                    | b')'
+                    | b'*'
+                    | b'+'
+                    | b','
+                    | b';'
+                    | b'='
+            );
+        b += 1;
+    }
+    table
+};
 
 /// What is between the brackets: an IPv6 address, or `v` HEXDIG+ `.` followed by
 /// unreserved, sub-delims or `:` (IPvFuture).
@@ -80,24 +102,11 @@ fn is_ip_literal(inner: &[u8]) -> bool {
         return !version.is_empty()
             && version.iter().all(u8::is_ascii_hexdigit)
             && !tail.is_empty()
-            && tail
-                .iter()
-                .all(|&b| is_unreserved(b) || is_sub_delim(b) || b == b':');
+            && tail.iter().all(|&b| REG_NAME[usize::from(b)] || b == b':');
     }
     std::str::from_utf8(inner)
         .ok()
         .is_some_and(|s| s.parse::<Ipv6Addr>().is_ok())
-}
-
-fn is_unreserved(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~')
-}
-
-fn is_sub_delim(b: u8) -> bool {
-    matches!(
-        b,
-        b'!' | b'$' | b'&' | b'\'' | b'(' | b')' | b'*' | b'+' | b',' | b';' | b'='
-    )
 }
 
 #[cfg(test)]
