@@ -16,6 +16,7 @@
 //! | `KEEL_SHUTDOWN_TIMEOUT`, `KEEL_SHUTDOWN_DELAY` | 30s, 0s | [`Config::server`] |
 //! | `KEEL_ENV` | `production` | [`Config::environment`] |
 //! | `KEEL_ACCESS_LOG`, `KEEL_SECURITY_HEADERS`, `KEEL_SERVER_HEADER` | on, on, none | [`Config::server`] |
+//! | `KEEL_TLS_CERT`, `KEEL_TLS_KEY` (PEM paths, both or neither), `KEEL_TLS_HANDSHAKE_TIMEOUT` | plain HTTP, 10s | [`Config::server`] ([`TlsConfig`](crate::TlsConfig)) |
 //! | `KEEL_OPS_ADDR` (`0.0.0.0:9090` or `9090`) | the main listener | [`Config::ops_addr`] |
 //! | `KEEL_METRICS_TOKEN` | none | [`Config::metrics_token`] |
 //! | `KEEL_TRUSTED_PROXIES`, `KEEL_FORWARDED_HEADER` | none, `x-forwarded-for` | [`Config::server`] ([`TrustedProxies`](crate::TrustedProxies)) |
@@ -119,6 +120,9 @@ impl Config {
         "KEEL_SECURITY_HEADERS",
         "KEEL_SHUTDOWN_TIMEOUT",
         "KEEL_SHUTDOWN_DELAY",
+        "KEEL_TLS_CERT",
+        "KEEL_TLS_KEY",
+        "KEEL_TLS_HANDSHAKE_TIMEOUT",
         "KEEL_OPS_ADDR",
         "KEEL_METRICS_TOKEN",
         "LOG_FORMAT",

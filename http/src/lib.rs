@@ -32,7 +32,8 @@
 //! # Layers
 //!
 //! * `proto` — the protocol core, no I/O: parsing, body decoding, response encoding.
-//! * [`server`](Server) — sockets, connections, timeouts, the shutdown state machine.
+//! * [`server`](Server) — sockets, connections, timeouts, TLS ([`TlsConfig`]), the
+//!   shutdown state machine.
 //! * [`ops`] — the health probes (and the place for `/metrics`), before the app.
 //! * [`Router`], [`Handler`], [`FromRequest`] extractors, [`Middleware`] — the app.
 //! * [`AppError`] — every error, rendered centrally as JSON.
@@ -88,13 +89,14 @@ pub use proto::method::Method;
 pub use request::Request;
 pub use response::{IntoResponse, Json, Response};
 pub use router::Router;
+pub use server::DEFAULT_HANDSHAKE_TIMEOUT;
 pub use server::config::{
     DEFAULT_HEADERS_TIMEOUT, DEFAULT_KEEPALIVE_TIMEOUT, DEFAULT_MAX_CONNECTIONS,
     DEFAULT_REQUEST_TIMEOUT, DEFAULT_SHUTDOWN_DELAY, DEFAULT_SHUTDOWN_TIMEOUT,
 };
 pub use server::{
     DEFAULT_HOOK_BUDGET, Environment, HookOutcome, HookReport, InFlightRequest, Outcome, Phase,
-    ServeReport, Server, ServerConfig, ShutdownHandle,
+    ServeReport, Server, ServerConfig, ShutdownHandle, TlsConfig,
 };
 pub use status::StatusCode;
 pub use trusted_proxies::{ForwardedHeader, TrustedProxies};

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use keel_runtime::env::{self, EnvError};
 
+use super::tls::TlsConfig;
 use crate::limits::Limits;
 use crate::middleware::SecurityHeaders;
 use crate::trusted_proxies::{ForwardedHeader, TrustedProxies};
@@ -62,6 +63,7 @@ pub struct ServerConfig {
     pub(crate) server_header: Option<Arc<str>>,
     pub(crate) security_headers: Option<SecurityHeaders>,
     pub(crate) trusted_proxies: TrustedProxies,
+    pub(crate) tls: Option<TlsConfig>,
 }
 
 impl std::fmt::Debug for ServerConfig {
@@ -79,6 +81,7 @@ impl std::fmt::Debug for ServerConfig {
             .field("server_header", &self.server_header)
             .field("security_headers", &self.security_headers.is_some())
             .field("trusted_proxies", &self.trusted_proxies)
+            .field("tls", &self.tls)
             .finish()
     }
 }
@@ -98,6 +101,7 @@ impl Default for ServerConfig {
             server_header: None,
             security_headers: Some(SecurityHeaders::default()),
             trusted_proxies: TrustedProxies::none(),
+            tls: None,
         }
     }
 }
@@ -111,7 +115,8 @@ impl ServerConfig {
     /// `Server` header's value, e.g. `keel`; `off` for none), `KEEL_SECURITY_HEADERS`
     /// (`on` or `off`), `KEEL_TRUSTED_PROXIES` (see
     /// [`TrustedProxies::parse`]) and `KEEL_FORWARDED_HEADER` (`x-forwarded-for` or
-    /// `forwarded`).
+    /// `forwarded`), and `KEEL_TLS_CERT`, `KEEL_TLS_KEY` (PEM paths, both or neither) and
+    /// `KEEL_TLS_HANDSHAKE_TIMEOUT` (see [`TlsConfig`]).
     ///
     /// # Errors
     ///
@@ -170,6 +175,7 @@ impl ServerConfig {
         if let Some(header) = env::var("KEEL_FORWARDED_HEADER", parse_forwarded_header)? {
             c.trusted_proxies = c.trusted_proxies.header(header);
         }
+        c.tls = TlsConfig::from_env()?;
         Ok(c)
     }
 
@@ -311,6 +317,21 @@ impl ServerConfig {
             Environment::Production => headers.clone(),
             Environment::Development => headers.without("strict-transport-security"),
         })
+    }
+
+    /// Serves HTTPS instead of plain HTTP on the main listener: TLS 1.2 and 1.3, ALPN
+    /// `http/1.1`, each handshake within [`TlsConfig::handshake_timeout`]; a plaintext
+    /// HTTP request to it is answered 400 and closed. The separate ops listener
+    /// ([`Ops::listen`](crate::Ops::listen), `KEEL_OPS_ADDR`) stays plaintext.
+    /// # Default: none, plain HTTP (env `KEEL_TLS_CERT` and `KEEL_TLS_KEY`).
+    pub fn tls(mut self, tls: Option<TlsConfig>) -> ServerConfig {
+        self.tls = tls;
+        self
+    }
+
+    /// The TLS settings, when the server speaks HTTPS.
+    pub fn get_tls(&self) -> Option<&TlsConfig> {
+        self.tls.as_ref()
     }
 
     /// Production or development. # Default: production.

@@ -6,6 +6,9 @@
 //! # The parts
 //!
 //! * [`h1`]: an HTTP/1.1 connection — reads, parses, frames, writes, keep-alive.
+//! * [`tls`]: with [`ServerConfig::tls`], each connection's TLS handshake (within its
+//!   timeout, on the connection's task), then [`h1`] over the TLS session; the separate
+//!   ops listener stays plaintext.
 //! * [`dispatch`]: the one door into the application for every protocol — the ops
 //!   endpoints ([`Ops`](crate::Ops): probes and `/metrics`), the router, middleware,
 //!   panic catching, request context, span, RED metrics and the access log
@@ -50,6 +53,7 @@ pub(crate) mod memory;
 mod render;
 mod report;
 mod request_id;
+mod tls;
 mod trace;
 mod transport;
 
@@ -74,6 +78,7 @@ pub use self::hooks::{DEFAULT_HOOK_BUDGET, HookOutcome, HookReport};
 use self::in_flight::InFlight;
 pub use self::in_flight::InFlightRequest;
 pub use self::report::{Outcome, ServeReport};
+pub use self::tls::{DEFAULT_HANDSHAKE_TIMEOUT, TlsConfig};
 use crate::lifecycle::LocalDrain;
 pub(crate) use crate::lifecycle::ShutdownSignal;
 pub use crate::lifecycle::{Phase, ShutdownHandle};
@@ -446,6 +451,9 @@ async fn serve_loop(
     config: ServerConfig,
     signal: Arc<ShutdownSignal>,
 ) -> Leftovers {
+    if config.tls.is_some() {
+        tls::register_metrics();
+    }
     let server = Rc::new(LoopServer::new(router, config, ops));
     let accepting = async {
         loop {
@@ -505,6 +513,8 @@ async fn serve_ops(
     config: ServerConfig,
     stop: Rc<LocalDrain>,
 ) {
+    // Plaintext, whatever the main listener speaks: kubelet probes need no certificate.
+    let config = config.tls(None);
     let server = Rc::new(LoopServer::new(Router::new(), config, Some(mount)));
     let accepting = async {
         loop {
@@ -532,7 +542,14 @@ async fn accept_one(listener: &TcpListener, server: &Rc<LoopServer>) {
             }
             server.open.set(server.open.get() + 1);
             let open = OpenGuard(server.clone());
-            keel_runtime::spawn_local(h1::serve(stream, peer, server.clone(), open));
+            let _ = stream.set_nodelay(true);
+            match &server.config.tls {
+                Some(tls) => {
+                    let tls = tls.clone();
+                    keel_runtime::spawn_local(tls::serve(stream, peer, server.clone(), open, tls))
+                }
+                None => keel_runtime::spawn_local(h1::serve(stream, peer, server.clone(), open)),
+            };
         }
         Err(e) => {
             tracing::warn!(error = %e, "accept failed");

@@ -1,5 +1,6 @@
 //! [`Transport`]: the byte stream under a connection — a [`TcpStream`] when serving,
-//! memory in the benches (`super::memory`), so both run the same protocol code.
+//! a TLS session over one (`super::tls`), memory in the benches (`super::memory`), so
+//! all run the same protocol code.
 
 use std::io;
 
@@ -14,6 +15,9 @@ pub(crate) trait Transport {
     async fn write_all(&mut self, buf: &[u8]) -> io::Result<()>;
     /// Appends what the OS already holds, without waiting (`WouldBlock` when nothing).
     fn try_read_buf(&mut self, buf: &mut Vec<u8>) -> io::Result<usize>;
+    /// Says goodbye before the stream drops, within a short bound of its own (a TLS
+    /// session's `close_notify`); nothing for a bare stream, whose drop closes it.
+    async fn close(&mut self) {}
 }
 
 impl Transport for TcpStream {

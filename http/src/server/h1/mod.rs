@@ -34,7 +34,6 @@ use std::rc::Rc;
 use std::time::{Duration, Instant};
 
 use keel_runtime::future::{Either, select};
-use keel_runtime::net::TcpStream;
 use keel_runtime::time::{CoarseInstant, Sleep, sleep_until, timeout_at};
 
 use self::keep_alive::{After, KeepAlive};
@@ -56,23 +55,24 @@ const INITIAL_WRITE_BUFFER: usize = 1024;
 /// requests, so a pipelining client cannot make the server buffer without bound.
 const MAX_PENDING_WRITE: usize = 64 * 1024;
 
-/// Serves one accepted connection until it closes, then lets go of its `open` count.
+/// Serves one accepted connection (a TCP stream, or a TLS session over one) until it
+/// closes, then lets go of its `open` count.
 ///
 /// Not an `async fn`: the connection is built here and moved into the future once. As
 /// arguments of an `async fn`, the stream and the rest would keep a second copy of
 /// their bytes in every connection's future.
-pub(crate) fn serve(
-    stream: TcpStream,
+pub(crate) fn serve<S: Transport + 'static>(
+    stream: S,
     peer: SocketAddr,
     server: Rc<LoopServer>,
     open: OpenGuard,
 ) -> impl Future<Output = ()> + 'static {
-    let _ = stream.set_nodelay(true);
     let mut conn = Conn::new(stream, peer, server);
     async move {
         if let Err(e) = conn.run().await {
             tracing::debug!(peer = %conn.peer, error = %e, "connection ended with an I/O error");
         }
+        conn.stream.close().await;
         drop(conn);
         drop(open);
     }

@@ -1,0 +1,469 @@
+//! The TLS server end to end, with real peers and certificates made at test time by the
+//! `openssl` command (a CA and a `localhost` certificate it signs): curl (GET, a POST
+//! with a body, two requests on one connection), `openssl s_client` (TLS 1.2 and 1.3,
+//! ALPN), Python's `ssl`; plaintext HTTP to the TLS port answered 400; a client that
+//! never finishes its handshake closed at the handshake timeout while others are served;
+//! garbage closed; the separate ops listener plaintext; bad files refused naming the
+//! setting.
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use keel_http::{Ops, Router, Server, ServerConfig, TlsConfig};
+use keel_testkit::TestServer;
+
+// ===== certificates =====
+
+/// A CA, and a certificate for `localhost` and `127.0.0.1` it signed, with its key; and a
+/// key of another pair, which matches no certificate here.
+struct Certs {
+    dir: PathBuf,
+}
+
+impl Certs {
+    fn ca(&self) -> PathBuf {
+        self.dir.join("ca.pem")
+    }
+    fn cert(&self) -> PathBuf {
+        self.dir.join("server.pem")
+    }
+    fn key(&self) -> PathBuf {
+        self.dir.join("server.key")
+    }
+    fn other_key(&self) -> PathBuf {
+        self.dir.join("other.key")
+    }
+}
+
+impl Drop for Certs {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+fn openssl(dir: &Path, args: &[&str]) {
+    let out = Command::new("openssl")
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .expect("the openssl command (apt-get install openssl)");
+    assert!(
+        out.status.success(),
+        "openssl {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+fn make_certs() -> Certs {
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+    let dir = std::env::temp_dir().join(format!(
+        "keel-tls-{}-{}",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    ));
+    std::fs::create_dir_all(&dir).unwrap();
+    let ec = [
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:prime256v1",
+        "-nodes",
+    ];
+    let mut ca = vec!["req", "-x509", "-days", "2", "-subj", "/CN=Keel Test CA"];
+    ca.extend(ec);
+    ca.extend([
+        "-keyout",
+        "ca.key",
+        "-out",
+        "ca.pem",
+        "-addext",
+        "basicConstraints=critical,CA:TRUE",
+        "-addext",
+        "keyUsage=critical,keyCertSign,cRLSign",
+    ]);
+    openssl(&dir, &ca);
+    let mut csr = vec!["req", "-subj", "/CN=localhost", "-keyout", "server.key"];
+    csr.extend(ec);
+    csr.extend(["-out", "server.csr"]);
+    openssl(&dir, &csr);
+    std::fs::write(
+        dir.join("ext.cnf"),
+        "subjectAltName=DNS:localhost,IP:127.0.0.1\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n",
+    )
+    .unwrap();
+    openssl(
+        &dir,
+        &[
+            "x509",
+            "-req",
+            "-in",
+            "server.csr",
+            "-CA",
+            "ca.pem",
+            "-CAkey",
+            "ca.key",
+            "-CAcreateserial",
+            "-days",
+            "2",
+            "-extfile",
+            "ext.cnf",
+            "-out",
+            "server.pem",
+        ],
+    );
+    openssl(
+        &dir,
+        &[
+            "genpkey",
+            "-algorithm",
+            "EC",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+            "-out",
+            "other.key",
+        ],
+    );
+    Certs { dir }
+}
+
+// ===== the server =====
+
+fn app() -> Router {
+    Router::new()
+        .get("/", || async { "hello over tls" })
+        .post("/len", |body: Vec<u8>| async move {
+            format!("{} bytes", body.len())
+        })
+}
+
+fn tls_config(certs: &Certs) -> TlsConfig {
+    TlsConfig::from_pem_files(certs.cert(), certs.key()).expect("the test certificate loads")
+}
+
+fn start(certs: &Certs, tls: TlsConfig) -> TestServer {
+    let _ = certs;
+    TestServer::start(ServerConfig::default().tls(Some(tls)), app)
+}
+
+fn url(addr: SocketAddr, path: &str) -> String {
+    format!("https://localhost:{}{path}", addr.port())
+}
+
+/// curl against the server, `localhost` resolved to it, trusting the test CA.
+fn curl(certs: &Certs, addr: SocketAddr, args: &[&str]) -> Output {
+    let resolve = format!("localhost:{}:127.0.0.1", addr.port());
+    let ca = certs.ca();
+    let out = Command::new("curl")
+        .args(["-sS", "--max-time", "20", "--resolve", &resolve, "--cacert"])
+        .arg(&ca)
+        .args(args)
+        .output()
+        .expect("curl");
+    assert!(
+        out.status.success(),
+        "curl {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+fn stdout(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+// ===== real clients =====
+
+#[test]
+fn curl_gets_posts_and_reuses_the_connection() {
+    let certs = make_certs();
+    let server = start(&certs, tls_config(&certs));
+    let get = curl(&certs, server.addr, &["-i", &url(server.addr, "/")]);
+    let text = stdout(&get);
+    assert!(text.starts_with("HTTP/1.1 200"), "{text}");
+    assert!(text.ends_with("hello over tls"), "{text}");
+
+    let body = "x".repeat(100_000);
+    let post = curl(
+        &certs,
+        server.addr,
+        &["--data-binary", &body, &url(server.addr, "/len")],
+    );
+    assert_eq!(stdout(&post), "100000 bytes");
+
+    // Two URLs, one connection: the second transfer makes no new connection.
+    let both = curl(
+        &certs,
+        server.addr,
+        &[
+            "-w",
+            "|connects=%{num_connects}|version=%{http_version}\n",
+            &url(server.addr, "/"),
+            &url(server.addr, "/"),
+        ],
+    );
+    assert_eq!(
+        stdout(&both),
+        "hello over tls|connects=1|version=1.1\nhello over tls|connects=0|version=1.1\n"
+    );
+}
+
+/// `openssl s_client` with `flags`, sending one request; its whole output.
+fn s_client(certs: &Certs, addr: SocketAddr, flags: &[&str]) -> String {
+    let connect = format!("127.0.0.1:{}", addr.port());
+    let mut child = Command::new("openssl")
+        .args(["s_client", "-connect", &connect, "-servername", "localhost"])
+        .arg("-CAfile")
+        .arg(certs.ca())
+        .args(["-verify_return_error", "-ign_eof"])
+        .args(flags)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("openssl s_client");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"GET / HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success(), "{text}");
+    text
+}
+
+#[test]
+fn openssl_s_client_speaks_tls_1_2_and_1_3_with_alpn() {
+    let certs = make_certs();
+    let server = start(&certs, tls_config(&certs));
+    for (flag, version) in [("-tls1_3", "TLSv1.3"), ("-tls1_2", "TLSv1.2")] {
+        let text = s_client(&certs, server.addr, &[flag, "-alpn", "http/1.1"]);
+        assert!(
+            text.contains(&format!("Protocol  : {version}")),
+            "{flag}: {text}"
+        );
+        assert!(text.contains("ALPN protocol: http/1.1"), "{flag}: {text}");
+        assert!(
+            text.contains("Verify return code: 0 (ok)"),
+            "{flag}: {text}"
+        );
+        assert!(text.contains("HTTP/1.1 200 OK"), "{flag}: {text}");
+        assert!(text.contains("hello over tls"), "{flag}: {text}");
+    }
+    // A client offering only a protocol the server does not speak is refused (RFC 7301).
+    let connect = format!("127.0.0.1:{}", server.addr.port());
+    let out = Command::new("openssl")
+        .args(["s_client", "-connect", &connect, "-alpn", "h3"])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let text =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    assert!(text.contains("no application protocol"), "{text}");
+}
+
+#[test]
+fn python_ssl_gets_an_answer() {
+    let certs = make_certs();
+    let server = start(&certs, tls_config(&certs));
+    let script = r#"
+import http.client, ssl, sys
+ctx = ssl.create_default_context(cafile=sys.argv[1])
+conn = http.client.HTTPSConnection("localhost", int(sys.argv[2]), context=ctx, timeout=20)
+conn.request("GET", "/")
+r = conn.getresponse()
+print(r.status, r.read().decode(), conn.sock.version(), conn.sock.selected_alpn_protocol())
+"#;
+    let out = Command::new("python3")
+        .arg("-c")
+        .arg(script)
+        .arg(certs.ca())
+        .arg(server.addr.port().to_string())
+        .output()
+        .expect("python3");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // Python's http.client offers no ALPN by default.
+    assert_eq!(stdout(&out).trim(), "200 hello over tls TLSv1.3 None");
+}
+
+// ===== what is not TLS =====
+
+/// Reads until the server closes (or 10 s pass: then the test fails); what it sent.
+fn read_until_closed(stream: &mut TcpStream) -> Vec<u8> {
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let mut got = Vec::new();
+    let mut buf = [0u8; 4096];
+    loop {
+        match stream.read(&mut buf) {
+            Ok(0) => return got,
+            Ok(n) => got.extend_from_slice(&buf[..n]),
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => return got,
+            Err(e) => panic!("the server did not close: {e} (after {got:?})"),
+        }
+    }
+}
+
+#[test]
+fn plain_http_to_the_tls_port_gets_400_and_a_close() {
+    let certs = make_certs();
+    let server = start(&certs, tls_config(&certs));
+    let mut plain = TcpStream::connect(server.addr).unwrap();
+    plain
+        .write_all(b"GET / HTTP/1.1\r\nHost: localhost\r\n\r\n")
+        .unwrap();
+    let answer = String::from_utf8(read_until_closed(&mut plain)).unwrap();
+    assert!(
+        answer.starts_with("HTTP/1.1 400 Bad Request\r\n"),
+        "{answer}"
+    );
+    assert!(answer.contains("connection: close\r\n"), "{answer}");
+    assert!(
+        answer.contains("The plain HTTP request was sent to the HTTPS port"),
+        "{answer}"
+    );
+    assert!(answer.contains("\"code\":\"bad_request\""), "{answer}");
+
+    // curl with http:// sees the same answer.
+    let out = Command::new("curl")
+        .args(["-s", "--max-time", "10", "-w", "%{http_code}"])
+        .arg(format!("http://127.0.0.1:{}/", server.addr.port()))
+        .output()
+        .unwrap();
+    let text = stdout(&out);
+    assert!(text.ends_with("400"), "{text}");
+    assert!(text.contains("HTTPS port"), "{text}");
+}
+
+#[test]
+fn garbage_is_closed() {
+    let certs = make_certs();
+    let server = start(&certs, tls_config(&certs));
+    // Neither TLS nor HTTP: closed without an answer.
+    let mut garbage = TcpStream::connect(server.addr).unwrap();
+    garbage.write_all(b"\x00\x01\x02 not tls at all").unwrap();
+    assert_eq!(read_until_closed(&mut garbage), b"");
+    // A handshake record of nonsense: rustls refuses it, with an alert, and closes.
+    let mut bad = TcpStream::connect(server.addr).unwrap();
+    bad.write_all(b"\x16\x03\x01\x00\x05hello").unwrap();
+    let got = read_until_closed(&mut bad);
+    assert!(
+        got.is_empty() || got[0] == 0x15,
+        "an alert record or nothing: {got:?}"
+    );
+    // The server is fine.
+    let ok = curl(&certs, server.addr, &[&url(server.addr, "/")]);
+    assert_eq!(stdout(&ok), "hello over tls");
+}
+
+#[test]
+fn a_stalled_handshake_is_closed_at_the_timeout_while_others_are_served() {
+    let certs = make_certs();
+    let timeout = Duration::from_millis(800);
+    let server = start(&certs, tls_config(&certs).handshake_timeout(timeout));
+    let started = Instant::now();
+    // One client connects and never says a word; another sends half a ClientHello.
+    let mut silent = TcpStream::connect(server.addr).unwrap();
+    let mut half = TcpStream::connect(server.addr).unwrap();
+    half.write_all(b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03")
+        .unwrap();
+    // Meanwhile a well-behaved client is served at once.
+    let ok = curl(&certs, server.addr, &[&url(server.addr, "/")]);
+    assert_eq!(stdout(&ok), "hello over tls");
+    assert!(
+        started.elapsed() < timeout,
+        "the curl waited on the stalled clients"
+    );
+    for stalled in [&mut silent, &mut half] {
+        assert_eq!(read_until_closed(stalled), b"");
+    }
+    let took = started.elapsed();
+    assert!(
+        took >= timeout && took < timeout + Duration::from_secs(3),
+        "closed after {took:?} (timeout {timeout:?})"
+    );
+}
+
+// ===== ops and metrics =====
+
+#[test]
+fn the_ops_listener_stays_plaintext_and_counts_handshakes() {
+    let certs = make_certs();
+    let server = Server::bind("127.0.0.1:0")
+        .unwrap()
+        .handle_signals(false)
+        .config(ServerConfig::default().tls(Some(tls_config(&certs))))
+        .ops(Ops::new().listen("127.0.0.1:0").unwrap());
+    let server = TestServer::start_server(1, server, app);
+    let ops = server.ops_addr.expect("an ops address");
+    let ok = curl(&certs, server.addr, &[&url(server.addr, "/")]);
+    assert_eq!(stdout(&ok), "hello over tls");
+
+    // Plain HTTP on the ops address: the probes and /metrics, no certificate needed.
+    let live = Command::new("curl")
+        .args(["-sS", "--max-time", "10"])
+        .arg(format!("http://{ops}/health/live"))
+        .output()
+        .unwrap();
+    assert!(stdout(&live).contains("\"status\""), "{}", stdout(&live));
+    let metrics = Command::new("curl")
+        .args(["-sS", "--max-time", "10"])
+        .arg(format!("http://{ops}/metrics"))
+        .output()
+        .unwrap();
+    let text = stdout(&metrics);
+    let line = text
+        .lines()
+        .find(|l| l.starts_with("keel_tls_handshakes_total{outcome=\"ok\",version=\"TLSv1.3\"}"))
+        .unwrap_or_else(|| panic!("no handshake counter in {text}"));
+    let count: f64 = line.rsplit(' ').next().unwrap().parse().unwrap();
+    assert!(count >= 1.0, "{line}");
+    assert!(
+        text.contains("# TYPE keel_tls_handshakes_total counter"),
+        "{text}"
+    );
+    // TLS on the ops address is not spoken: a handshake there gets an HTTP 400.
+    let mut tls_to_ops = TcpStream::connect(ops).unwrap();
+    tls_to_ops.write_all(b"\x16\x03\x01\x00\x05hello").unwrap();
+    let answer = String::from_utf8_lossy(&read_until_closed(&mut tls_to_ops)).into_owned();
+    assert!(answer.starts_with("HTTP/1.1 400"), "{answer}");
+}
+
+// ===== bad files =====
+
+#[test]
+fn bad_files_are_refused_naming_the_setting() {
+    let certs = make_certs();
+    let missing = certs.dir.join("missing.pem");
+    let err = TlsConfig::from_pem_files(&missing, certs.key()).unwrap_err();
+    assert_eq!(err.name(), "tls cert", "{err}");
+    assert!(err.to_string().contains("missing.pem"), "{err}");
+
+    // A key is not a certificate.
+    let err = TlsConfig::from_pem_files(certs.key(), certs.key()).unwrap_err();
+    assert_eq!(err.name(), "tls cert", "{err}");
+
+    let err = TlsConfig::from_pem_files(certs.cert(), certs.cert()).unwrap_err();
+    assert_eq!(err.name(), "tls key", "{err}");
+
+    let err = TlsConfig::from_pem_files(certs.cert(), certs.other_key()).unwrap_err();
+    assert_eq!(err.name(), "tls key", "{err}");
+    assert!(
+        err.to_string().contains("does not match") || err.to_string().contains("match"),
+        "{err}"
+    );
+}
