@@ -12,6 +12,7 @@
 #     (keel-pool's tests, the examples on PostgreSQL);
 #   - Redis on 127.0.0.1:6379 (keel-pool's Redis tests, the Redis rate-limit store);
 #   - curl (tests/getting_started_doc.rs runs the guide's curl lines);
+#   - openssl (http/tests/tls_server.rs makes its certificates and runs s_client);
 #   - Python 3 with `prometheus_client` (http/tests/ops_metrics.rs checks /metrics with
 #     that parser, one Keel did not write).
 # Missing packages come from Debian's apt (as root, or through sudo); prometheus_client
@@ -49,6 +50,7 @@ missing=()
 command -v pg_ctlcluster >/dev/null 2>&1 || missing+=(postgresql)
 command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
 command -v curl >/dev/null 2>&1 || missing+=(curl)
+command -v openssl >/dev/null 2>&1 || missing+=(openssl)
 command -v python3 >/dev/null 2>&1 || missing+=(python3)
 if ! python3 -c 'import prometheus_client' >/dev/null 2>&1 \
     && ! python3 -m pip --version >/dev/null 2>&1; then

@@ -46,6 +46,11 @@ fn bad_values_fail_naming_the_variable_and_good_values_are_read() {
         ("KEEL_FORWARDED_HEADER", "x-real-ip"),
         ("KEEL_SERVER_HEADER", "kéel"),
         ("KEEL_SECURITY_HEADERS", "sometimes"),
+        ("KEEL_TLS_HANDSHAKE_TIMEOUT", "0"),
+        ("KEEL_TLS_HANDSHAKE_TIMEOUT", "a while"),
+        // One of the pair without the other.
+        ("KEEL_TLS_CERT", "/etc/tls/tls.crt"),
+        ("KEEL_TLS_KEY", "/etc/tls/tls.key"),
     ];
     assert!(Config::from_env().is_ok(), "the defaults must be valid");
     for (name, value) in bad {
@@ -76,6 +81,7 @@ fn bad_values_fail_naming_the_variable_and_good_values_are_read() {
         ("KEEL_ACCESS_LOG", "off"),
         ("KEEL_TRUSTED_PROXIES", "10.0.0.0/8, loopback"),
         ("KEEL_FORWARDED_HEADER", "Forwarded"),
+        ("KEEL_TLS_HANDSHAKE_TIMEOUT", "3s"),
         ("APP_CACHE_TTL", "90s"),
     ];
     for (name, value) in good {
@@ -111,4 +117,6 @@ fn bad_values_fail_naming_the_variable_and_good_values_are_read() {
     assert!(!debug.contains("s3cret"), "{debug}");
     assert!(debug.contains("REDACTED"), "{debug}");
     assert!(debug.contains("access_log: false"), "{debug}");
+    // The timeout alone is checked but turns nothing on: no paths, plain HTTP.
+    assert!(config.server().get_tls().is_none());
 }

@@ -451,9 +451,8 @@ async fn serve_loop(
     config: ServerConfig,
     signal: Arc<ShutdownSignal>,
 ) -> Leftovers {
-    if config.tls.is_some() {
-        tls::register_metrics();
-    }
+    // Zeros on a plaintext server: the family is there whatever the listener speaks.
+    tls::register_metrics();
     let server = Rc::new(LoopServer::new(router, config, ops));
     let accepting = async {
         loop {

@@ -1,7 +1,7 @@
 //! `keel_tls_handshakes_total{outcome,version}`: TLS handshakes by how they ended and,
 //! for finished ones, the protocol version. Process-wide atomic counters (a handshake is
-//! rare next to a request), exported by one collector registered when the first TLS
-//! listener starts.
+//! rare next to a request), exported by one collector registered when the first server
+//! starts (zeros while nothing speaks TLS).
 
 use std::sync::Once;
 use std::sync::atomic::{AtomicU64, Ordering};
