@@ -26,25 +26,24 @@ pub(crate) fn is_valid_host(value: &[u8]) -> bool {
                 _ => false,
             };
     }
-    let mut i = 0;
-    while i < value.len() {
-        let b = value[i];
-        if REG_NAME[usize::from(b)] {
-            i += 1;
-        } else if b == b'%' {
-            let hex = value.get(i + 1..i + 3);
-            if !hex.is_some_and(|h| h[0].is_ascii_hexdigit() && h[1].is_ascii_hexdigit()) {
-                return false;
+    // Runs of reg-name bytes, scanned tightly; only `%` and `:` stop a run.
+    let mut rest = value;
+    loop {
+        let run = rest
+            .iter()
+            .position(|&b| !REG_NAME[usize::from(b)])
+            .unwrap_or(rest.len());
+        rest = &rest[run..];
+        match rest {
+            [] => return true,
+            [b'%', h, l, tail @ ..] if h.is_ascii_hexdigit() && l.is_ascii_hexdigit() => {
+                rest = tail;
             }
-            i += 3;
-        } else if b == b':' {
             // A host is not empty, and what follows the colon is the port.
-            return i > 0 && is_port(&value[i + 1..]);
-        } else {
-            return false;
+            [b':', port @ ..] => return rest.len() < value.len() && is_port(port),
+            _ => return false,
         }
     }
-    true
 }
 
 /// `1*5DIGIT`, at most 65535.

@@ -79,6 +79,8 @@ pub(crate) struct Exchange {
     span: Option<ServerSpan>,
     /// Probes and `/metrics`: not traced (their spans would be noise).
     is_ops: bool,
+    /// The request ran past the request timeout: its connection must not be reused.
+    timed_out: bool,
     /// Counts the request in the in-flight gauge while it is answered.
     in_flight_count: Option<InFlightCount>,
     in_flight: Option<InFlightGuard>,
@@ -102,6 +104,7 @@ impl Exchange {
             ctx: Context::new(String::new()),
             span: None,
             is_ops: false,
+            timed_out: false,
             in_flight_count: None,
             in_flight: None,
         }
@@ -112,6 +115,7 @@ impl Exchange {
     #[inline]
     pub(crate) fn begin(&mut self, head: &RequestHead, head_bytes: &[u8]) {
         self.started = CoarseInstant::now();
+        self.timed_out = false;
         debug_assert!(
             self.in_flight.is_none(),
             "the previous request was finished"
@@ -254,9 +258,9 @@ impl Exchange {
     }
 
     /// Awaits the handler within the request timeout (counted from the request's start;
-    /// a timer is armed only if the handler has to wait) and renders the response. The
-    /// `bool` is true when the request timed out: the connection must not be reused.
-    pub(crate) async fn respond(&mut self, call: Call) -> (Response, bool) {
+    /// a timer is armed only if the handler has to wait) and renders the response
+    /// ([`timed_out`](Exchange::timed_out) says whether the request ran out of time).
+    pub(crate) async fn respond(&mut self, call: Call) -> Response {
         let outcome = match call {
             Ok(future) => {
                 let future = CatchPanic::new(task_context::scope(self.ctx.clone(), future));
@@ -265,18 +269,17 @@ impl Exchange {
             }
             Err(message) => Ok(Err(message)),
         };
-        let (mut response, timed_out) = match outcome {
-            Ok(Ok(response)) => (response, false),
+        let mut response = match outcome {
+            Ok(Ok(response)) => response,
             Ok(Err(message)) => {
                 tracing::error!(peer = %self.peer, panic = %message, "handler panicked; answered 500");
-                let err = AppError::internal(format!("handler panicked: {message}"));
-                (err.into_response(), false)
+                AppError::internal(format!("handler panicked: {message}")).into_response()
             }
-            Err(_elapsed) => (
+            Err(_elapsed) => {
+                self.timed_out = true;
                 render::timed_out("the request took longer than the request timeout")
-                    .into_response(),
-                true,
-            ),
+                    .into_response()
+            }
         };
         render::render(
             &mut response,
@@ -287,7 +290,13 @@ impl Exchange {
             // Still being answered while its body streams.
             self.waits();
         }
-        (response, timed_out)
+        response
+    }
+
+    /// Whether the request ran past the request timeout (its connection must not be
+    /// reused).
+    pub(crate) fn timed_out(&self) -> bool {
+        self.timed_out
     }
 
     /// The request was answered with `status` and `bytes` of body: RED metrics, the
@@ -301,13 +310,15 @@ impl Exchange {
         self.server
             .stats
             .request(&self.method, self.route_label.as_ref(), status, took);
-        self.access_log(status, bytes);
+        if self.server.config.access_log {
+            self.access_log(status, bytes);
+            self.access_path = None;
+        }
         if let Some(span) = self.span.take()
             && !self.is_ops
         {
             span.end(&self.method, self.route_label.as_deref(), status);
         }
-        self.access_path = None;
     }
 
     /// A request refused by [`refuse`](Exchange::refuse) was answered with `status`:
@@ -323,11 +334,13 @@ impl Exchange {
 
     /// Lets go of what the request held while it was answered (the handler and its
     /// parameters went to the call).
+    #[inline]
     fn end(&mut self) {
         self.in_flight = None;
         self.in_flight_count = None;
     }
 
+    #[cold]
     fn access_log(&self, status: u16, bytes: u64) {
         if !access_log::enabled(self.server.config.access_log) {
             return;

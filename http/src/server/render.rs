@@ -36,11 +36,21 @@ pub(crate) fn timed_out(what: &'static str) -> AppError {
 }
 
 /// Renders the error `response` carries, if any, into its JSON body. `environment`
-/// decides whether hidden messages show.
+/// decides whether hidden messages show. (Inline: nearly every response carries none.)
+#[inline]
 pub(crate) fn render(response: &mut Response, request_id: &str, environment: Environment) {
-    let Some(err) = response.take_error() else {
-        return;
-    };
+    if let Some(err) = response.take_error() {
+        render_error(response, err, request_id, environment);
+    }
+}
+
+#[cold]
+fn render_error(
+    response: &mut Response,
+    err: AppError,
+    request_id: &str,
+    environment: Environment,
+) {
     if err.status().is_server_error() {
         tracing::error!(
             request_id,

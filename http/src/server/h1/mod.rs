@@ -254,8 +254,8 @@ impl<S: Transport> Conn<S> {
         };
 
         let call = self.exchange.call(head_bytes, head, body);
-        let (response, timed_out) = self.exchange.respond(call).await;
-        if timed_out {
+        let response = self.exchange.respond(call).await;
+        if self.exchange.timed_out() {
             keep_alive.close();
         }
         let draining = self.server.drain.is_draining();
