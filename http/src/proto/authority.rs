@@ -5,16 +5,44 @@
 //! spaces or controls. An empty value is allowed: RFC 9110 has a client send one when
 //! the target URI has no authority.
 
+use std::cell::RefCell;
 use std::net::Ipv6Addr;
+
+/// The longest `Host` value the per-thread cache of [`is_valid_host`] remembers.
+const CACHED_HOST_MAX: usize = 64;
+
+thread_local! {
+    /// The last `Host` value found valid on this thread (bytes and length): nearly every
+    /// request repeats its connection's, so it is checked once, then compared.
+    static LAST_VALID: RefCell<([u8; CACHED_HOST_MAX], usize)> =
+        const { RefCell::new(([0; CACHED_HOST_MAX], 0)) };
+}
 
 /// Whether `value` (the field value, without surrounding whitespace) is a valid authority.
 ///
-/// One pass over a reg-name through a byte table (a `Host` is checked on every request);
-/// the rare IP-literal takes the slower path.
+/// A `Host` is checked on every request: the value this thread last found valid is
+/// remembered and compared first; otherwise one pass over a reg-name through a byte
+/// table, and the rare IP-literal takes the slower path.
 pub(crate) fn is_valid_host(value: &[u8]) -> bool {
     if value.is_empty() {
         return true;
     }
+    let cacheable = value.len() <= CACHED_HOST_MAX;
+    if cacheable && LAST_VALID.with_borrow(|(bytes, len)| &bytes[..*len] == value) {
+        return true;
+    }
+    let valid = check(value);
+    if valid && cacheable {
+        LAST_VALID.with_borrow_mut(|(bytes, len)| {
+            bytes[..value.len()].copy_from_slice(value);
+            *len = value.len();
+        });
+    }
+    valid
+}
+
+/// The grammar, byte by byte.
+fn check(value: &[u8]) -> bool {
     if value[0] == b'[' {
         let Some(close) = value.iter().position(|&b| b == b']') else {
             return false;
@@ -111,6 +139,17 @@ fn is_ip_literal(inner: &[u8]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_remembered_value_does_not_let_a_bad_one_through() {
+        assert!(is_valid_host(b"example.com:8080"));
+        assert!(is_valid_host(b"example.com:8080"));
+        // Its prefixes and extensions are checked, not taken from the cache.
+        assert!(!is_valid_host(b"example.com:80800"));
+        assert!(!is_valid_host(b"example.com:8080/x"));
+        assert!(!is_valid_host(b"example.com:"));
+        assert!(is_valid_host(b"example.com:8080"));
+    }
 
     #[test]
     fn valid_authorities() {

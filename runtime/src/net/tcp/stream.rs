@@ -196,6 +196,7 @@ impl TcpStream {
     /// # Errors
     ///
     /// Socket errors.
+    #[inline]
     pub fn poll_read_buf(
         &self,
         cx: &mut Context<'_>,
@@ -208,6 +209,7 @@ impl TcpStream {
     /// Polls a read by `recv`, one of `sys::socket`'s functions receiving into up to
     /// `len` bytes that need not be initialised (a `Vec`'s tail, tokio's `ReadBuf`), so
     /// the caller does not zero them first.
+    #[inline]
     pub(crate) fn poll_recv(
         &self,
         cx: &mut Context<'_>,
