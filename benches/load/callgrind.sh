@@ -6,9 +6,10 @@
 #   bash benches/load/callgrind.sh                       # keel, hyper, raw; both tests
 #   SERVERS="keel" TESTS=pipelined bash benches/load/callgrind.sh
 #   KEEL_BIN=/tmp/hello-before SERVERS=keel bash benches/load/callgrind.sh   # an A/B
+#   KEEL_ACCESS_LOG=on SERVERS=keel bash benches/load/callgrind.sh   # the access log's cost
 #
 # Each server runs under `valgrind --tool=callgrind` with one loop or thread (Keel with
-# KEEL_ACCESS_LOG=off, as in run.sh); after a warm-up the counters are zeroed, a fixed
+# KEEL_ACCESS_LOG=off, as in run.sh, unless KEEL_ACCESS_LOG is set); after a warm-up the counters are zeroed, a fixed
 # number of requests is sent by fixed_client.py, and the counters are dumped. Ir/request
 # is the dump's instruction total over the responses counted: user-space instructions
 # of every thread of the server (the kernel's share is not counted).
@@ -26,6 +27,7 @@ DEPTH="${DEPTH:-16}"
 PLAINTEXT_REQUESTS="${PLAINTEXT_REQUESTS:-20000}"
 PIPELINED_REQUESTS="${PIPELINED_REQUESTS:-80000}"
 PORT="${PORT:-18090}"
+KEEL_ACCESS_LOG="${KEEL_ACCESS_LOG:-off}"
 OUT="${OUT:-$(mktemp -d /tmp/keel-callgrind.XXXXXX)}"
 keel_target="${CARGO_TARGET_DIR:-$root/target}"
 peer_target="${CARGO_TARGET_DIR:-$peers/target}"
@@ -75,7 +77,7 @@ measure() {
     exit 1
   fi
   local prefix="$OUT/$name.$test"
-  HOST=127.0.0.1 PORT="$PORT" KEEL_LOOPS=1 KEEL_ACCESS_LOG=off \
+  HOST=127.0.0.1 PORT="$PORT" KEEL_LOOPS=1 KEEL_ACCESS_LOG="$KEEL_ACCESS_LOG" \
     valgrind --tool=callgrind --callgrind-out-file="$prefix.%p" "$bin" >"$prefix.log" 2>&1 &
   server_pid=$!
   for _ in $(seq 600); do

@@ -285,28 +285,6 @@ impl fmt::Debug for TrustedProxies {
     }
 }
 
-/// The access log's `remote`: the client's address from a trusted proxy (no port), or the
-/// peer's socket address.
-pub(crate) struct Remote {
-    peer: SocketAddr,
-    forwarded: Option<IpAddr>,
-}
-
-impl Remote {
-    pub(crate) fn new(peer: SocketAddr, forwarded: Option<IpAddr>) -> Remote {
-        Remote { peer, forwarded }
-    }
-}
-
-impl fmt::Display for Remote {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self.forwarded {
-            Some(ip) => ip.fmt(f),
-            None => self.peer.fmt(f),
-        }
-    }
-}
-
 /// One `X-Forwarded-For` entry: an address, possibly with a port (`1.2.3.4:80`,
 /// `[::1]:80`) or in brackets.
 fn parse_xff_entry(entry: &str) -> Option<IpAddr> {

@@ -27,6 +27,8 @@ pub(crate) fn enter<R>(core: Rc<Core>, f: impl FnOnce() -> R) -> R {
     struct Restore(Option<Rc<Core>>);
     impl Drop for Restore {
         fn drop(&mut self) {
+            // The log lines of the loop being left go out now.
+            crate::log::batch::hand_off();
             let previous = self.0.take();
             CURRENT_RAW.set(previous.as_ref().map_or(ptr::null(), Rc::as_ptr));
             let _ = CURRENT.try_with(|current| *current.borrow_mut() = previous);

@@ -7,7 +7,8 @@
 //! 2. Drain the inject queue: remote wakes, remote spawns, closures to run here.
 //! 3. Park: poll the OS for I/O — without blocking when tasks are still queued, else
 //!    blocking until the next timer is due or another thread wakes the loop (the
-//!    protocol is in [`shared`]) — publish the loop's counters, fire due timers.
+//!    protocol is in [`shared`]) — publish the loop's counters, hand the loop's batch of
+//!    log lines over (`log::batch`), fire due timers.
 //!
 //! Because I/O and timers are polled at least once every `event_interval` task polls,
 //! and a task that keeps waking itself goes to the back of the queue, no task can
@@ -66,6 +67,9 @@ fn park(core: &Core, more_work: bool) {
     if blocking && (!core.shared.prepare_sleep() || core.handle.is_shutdown()) {
         timeout = Some(Duration::ZERO);
     }
+    // The lines this loop logged go to the `keel-log` thread in one piece (always before
+    // it blocks, so an idle loop holds none).
+    crate::log::batch::on_park(parked_at, timeout != Some(Duration::ZERO));
     if let Err(e) = core.io.park(timeout) {
         tracing::error!(loop_index = core.shared.index, error = %e, "epoll_wait failed");
     }

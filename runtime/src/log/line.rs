@@ -1,135 +1,193 @@
-//! One log line from one `tracing` event, built on the thread that logged it (the values
-//! are borrowed only for the call): JSON (one object per line) or the readable
-//! development format, with the time, level, process, loop, request context and the
-//! event's fields, secrets redacted.
+//! One log line, written into a caller's buffer (a loop's batch, or a line of its own):
+//! JSON (one object per line) or the readable development format, with the time, level,
+//! process, loop, request context and the fields, secrets redacted. [`FieldWriter`]
+//! writes the fields, for a `tracing` event (as its visitor) and for
+//! [`write_line`](super::write_line) alike.
 
 use std::fmt::{self, Write as _};
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::SystemTime;
 
+use tracing::Level;
 use tracing::field::{Field, Visit};
-use tracing::{Event, Level};
 
 use super::Format;
+use super::json::{self, Clock};
 use super::redact::{REDACTED, Redactor};
-use crate::task_context;
+use crate::task_context::Context;
 
-/// Keys Keel writes itself; an event field with one of these names is written as
-/// `field.<name>` instead, so a JSON line never has a key twice. (`request_id` only
-/// under a request context, and `trace_id` / `span_id` only under a traced one:
-/// otherwise an event's own field of that name keeps it.)
-const RESERVED: [&str; 8] = [
-    "time", "level", "msg", "pid", "hostname", "loop", "target", "thread",
-];
+/// Whether a field name is one of the keys Keel writes itself; such an event field is
+/// written as `field.<name>` instead, so a JSON line never has a key twice.
+/// (`request_id` only under a request context, and `trace_id` / `span_id` only under a
+/// traced one: otherwise an event's own field of that name keeps it.)
+#[inline]
+fn reserved(name: &str) -> bool {
+    matches!(
+        name,
+        "time" | "level" | "msg" | "pid" | "hostname" | "loop" | "target" | "thread"
+    )
+}
 
 /// What every line of the process shares.
 #[derive(Debug)]
 pub(crate) struct Process {
-    pub(crate) pid: u32,
-    pub(crate) hostname: String,
+    /// `,"pid":41,"hostname":"web-1"`, the JSON every line carries.
+    json: String,
 }
 
 impl Process {
     /// This process: its id and the machine's host name.
     pub(crate) fn current() -> Process {
-        Process {
-            pid: std::process::id(),
-            hostname: hostname(),
-        }
+        let hostname = crate::sys::process::hostname().unwrap_or_else(|_| "unknown".to_owned());
+        let mut json = format!(",\"pid\":{},\"hostname\":", std::process::id());
+        json::string(&mut json, &hostname);
+        Process { json }
     }
 }
 
-/// The host name, or `unknown`.
-fn hostname() -> String {
-    crate::sys::process::hostname().unwrap_or_else(|_| "unknown".to_owned())
+/// What a line says before its fields.
+#[derive(Clone, Copy)]
+pub(crate) struct Head<'a> {
+    pub(crate) level: Level,
+    pub(crate) target: &'a str,
+    pub(crate) message: &'a str,
+    /// The loop it was logged on.
+    pub(crate) loop_index: Option<usize>,
+    /// The request it was logged for.
+    pub(crate) context: Option<&'a Context>,
 }
 
-/// The line for `event`, ending in `\n`.
-pub(crate) fn format(
+/// Writes the start of a line: everything up to the event's own fields.
+pub(crate) fn head(
+    out: &mut String,
     format: Format,
     process: &Process,
     redactor: &Redactor,
-    event: &Event<'_>,
-) -> String {
-    let mut line = String::with_capacity(256);
-    let meta = event.metadata();
-    let loop_index = crate::current_loop::try_with_core(|core| core.shared.index);
-    let mut fields = FieldWriter {
-        format,
-        in_context: task_context::with_current(|c| c.is_some()),
-        in_trace: task_context::with_current(|c| c.is_some_and(|c| c.trace().is_some())),
-        redactor,
-        out: String::new(),
-        message: String::new(),
-    };
-    event.record(&mut fields);
-    let time = Timestamp(SystemTime::now());
+    clock: &mut Clock,
+    head: &Head<'_>,
+) {
+    let now = SystemTime::now();
     match format {
         Format::Json => {
-            line.push_str("{\"time\":\"");
-            let _ = write!(line, "{time}");
-            line.push_str("\",\"level\":\"");
-            line.push_str(level_name(*meta.level()));
-            line.push_str("\",\"msg\":");
-            json_string(&mut line, &fields.message);
-            let _ = write!(line, ",\"pid\":{},\"hostname\":", process.pid);
-            json_string(&mut line, &process.hostname);
-            if let Some(index) = loop_index {
-                let _ = write!(line, ",\"loop\":{index}");
-            }
-            line.push_str(",\"target\":");
-            json_string(&mut line, meta.target());
-            task_context::with_current(|ctx| {
-                if let Some(ctx) = ctx {
-                    line.push_str(",\"request_id\":");
-                    json_string(&mut line, ctx.request_id());
-                    // The request's span (OpenTelemetry's log correlation fields).
-                    if let Some(span) = ctx.trace() {
-                        let _ = write!(
-                            line,
-                            ",\"trace_id\":\"{}\",\"span_id\":\"{}\"",
-                            span.trace_id(),
-                            span.span_id()
-                        );
-                    }
-                    for (name, value) in ctx.fields() {
-                        json_key(&mut line, name);
-                        if redactor.is_secret(name) {
-                            json_string(&mut line, REDACTED);
-                        } else {
-                            json_string(&mut line, value);
-                        }
-                    }
-                }
-            });
-            line.push_str(&fields.out);
-            line.push_str("}\n");
+            out.push_str("{\"time\":\"");
+            clock.write(out, now);
+            json_constant(out, process, head);
+            json_context(out, redactor, head.context);
         }
         Format::Pretty => {
-            let _ = write!(line, "{time} {:>5}", level_name(*meta.level()));
-            if let Some(index) = loop_index {
-                let _ = write!(line, " [loop {index}]");
+            clock.write(out, now);
+            let _ = write!(out, " {:>5}", level_name(head.level));
+            if let Some(index) = head.loop_index {
+                let _ = write!(out, " [loop {index}]");
             }
-            task_context::with_current(|ctx| {
-                if let Some(ctx) = ctx {
-                    let _ = write!(line, " [{}]", ctx.request_id());
-                }
-            });
-            let _ = write!(line, " {}: {}", meta.target(), fields.message);
-            task_context::with_current(|ctx| {
-                for (name, value) in ctx.map(|c| c.fields()).unwrap_or_default() {
-                    let value = if redactor.is_secret(name) {
-                        REDACTED
-                    } else {
-                        value
-                    };
-                    let _ = write!(line, " {name}={value}");
-                }
-            });
-            line.push_str(&fields.out);
-            line.push('\n');
+            if let Some(ctx) = head.context {
+                let _ = write!(out, " [{}]", ctx.request_id());
+            }
+            let _ = write!(out, " {}: {}", head.target, head.message);
+            for (name, value) in head.context.map(|c| c.fields()).unwrap_or_default() {
+                let value = if redactor.is_secret(name) {
+                    REDACTED
+                } else {
+                    value
+                };
+                let _ = write!(out, " {name}={value}");
+            }
         }
     }
-    line
+}
+
+/// [`head`] in JSON for a line whose target and message are `'static` (`head`'s own are
+/// ignored): when its level, target, message and loop are those of the previous line
+/// written with `cache`, the part between the time and the request context is copied
+/// from the cache.
+pub(crate) fn cached_json_head(
+    out: &mut String,
+    process: &Process,
+    redactor: &Redactor,
+    clock: &mut Clock,
+    cache: &mut HeadCache,
+    head: &Head<'_>,
+    (target, message): (&'static str, &'static str),
+) {
+    let now = SystemTime::now();
+    out.push_str("{\"time\":\"");
+    clock.write(out, now);
+    let key = (
+        head.level,
+        target.as_ptr() as usize,
+        target.len(),
+        message.as_ptr() as usize,
+        message.len(),
+        head.loop_index,
+    );
+    if cache.key != Some(key) {
+        cache.text.clear();
+        let head = Head {
+            target,
+            message,
+            ..*head
+        };
+        json_constant(&mut cache.text, process, &head);
+        cache.key = Some(key);
+    }
+    out.push_str(&cache.text);
+    json_context(out, redactor, head.context);
+}
+
+/// The JSON from the level to the target: `","level":"info","msg":"…",…,"target":"…"`.
+fn json_constant(out: &mut String, process: &Process, head: &Head<'_>) {
+    out.push_str("\",\"level\":\"");
+    out.push_str(level_name(head.level));
+    out.push_str("\",\"msg\":");
+    json::string(out, head.message);
+    out.push_str(&process.json);
+    if let Some(index) = head.loop_index {
+        out.push_str(",\"loop\":");
+        json::unsigned(out, index as u64);
+    }
+    out.push_str(",\"target\":");
+    json::string(out, head.target);
+}
+
+/// The request context's JSON: its id, its span, its declared fields.
+fn json_context(out: &mut String, redactor: &Redactor, context: Option<&Context>) {
+    let Some(ctx) = context else {
+        return;
+    };
+    out.push_str(",\"request_id\":");
+    json::string(out, ctx.request_id());
+    // The request's span (OpenTelemetry's log correlation fields).
+    if let Some(span) = ctx.trace() {
+        let _ = write!(
+            out,
+            ",\"trace_id\":\"{}\",\"span_id\":\"{}\"",
+            span.trace_id(),
+            span.span_id()
+        );
+    }
+    for (name, value) in ctx.fields() {
+        json::key(out, name);
+        if redactor.is_secret(name) {
+            json::string(out, REDACTED);
+        } else {
+            json::string(out, value);
+        }
+    }
+}
+
+/// The constant middle of the last line written by [`cached_json_head`].
+#[derive(Debug, Default)]
+pub(crate) struct HeadCache {
+    /// Level, target and message (address, length) and loop.
+    key: Option<(Level, usize, usize, usize, usize, Option<usize>)>,
+    text: String,
+}
+
+/// Ends a line after its fields.
+pub(crate) fn tail(out: &mut String, format: Format) {
+    match format {
+        Format::Json => out.push_str("}\n"),
+        Format::Pretty => out.push('\n'),
+    }
 }
 
 /// The lowercase name of `level`.
@@ -143,195 +201,161 @@ fn level_name(level: Level) -> &'static str {
     }
 }
 
-/// Collects an event's fields: the message apart, the others already formatted.
-struct FieldWriter<'a> {
-    format: Format,
+/// Buffers a thread keeps for writing lines, so that a line allocates nothing.
+#[derive(Debug, Default)]
+pub(crate) struct Scratch {
+    /// The constant middle of a line written by [`write_line`](super::write_line).
+    pub(crate) head: HeadCache,
+    /// An event's fields, written before its head (whose message is one of them).
+    pub(crate) fields: String,
+    /// An event's message.
+    pub(crate) message: String,
+    /// A value being formatted with `Display` or `Debug`.
+    pub(crate) value: String,
+}
+
+impl Scratch {
+    /// Empties every buffer, giving back any that grew large.
+    pub(crate) fn clear(&mut self) {
+        for buffer in [&mut self.fields, &mut self.message, &mut self.value] {
+            buffer.clear();
+            if buffer.capacity() > 16 * 1024 {
+                buffer.shrink_to(1024);
+            }
+        }
+    }
+}
+
+/// Writes fields into `out`: each `,"name":value` (JSON) or ` name=value` (pretty), the
+/// value redacted when the name is secret or scrubbed of nested secrets. As a `tracing`
+/// visitor it keeps the event's message apart, in `message`.
+pub(crate) struct FieldWriter<'a> {
+    pub(crate) format: Format,
     /// Whether a request context is current (its id takes the `request_id` key).
-    in_context: bool,
+    pub(crate) in_context: bool,
     /// Whether that context is traced (it takes `trace_id` and `span_id`).
-    in_trace: bool,
-    redactor: &'a Redactor,
-    out: String,
-    message: String,
+    pub(crate) in_trace: bool,
+    pub(crate) redactor: &'a Redactor,
+    pub(crate) out: &'a mut String,
+    /// Where the `message` field goes (`None`: it is a field like the others).
+    pub(crate) message: Option<&'a mut String>,
+    /// Scratch space for values formatted with `Display` or `Debug`.
+    pub(crate) value: &'a mut String,
 }
 
 impl FieldWriter<'_> {
-    fn key(&mut self, field: &Field) {
-        let name = field.name();
+    fn key(&mut self, name: &str) {
         match self.format {
             Format::Json => {
-                if RESERVED.contains(&name)
+                if reserved(name)
                     || (self.in_context && name == "request_id")
                     || (self.in_trace && (name == "trace_id" || name == "span_id"))
                 {
-                    json_key(&mut self.out, &format!("field.{name}"));
+                    json::key(self.out, &format!("field.{name}"));
                 } else {
-                    json_key(&mut self.out, name);
+                    json::key(self.out, name);
                 }
             }
             Format::Pretty => {
-                let _ = write!(self.out, " {name}=");
+                self.out.push(' ');
+                self.out.push_str(name);
+                self.out.push('=');
             }
         }
     }
 
     /// A field whose value is text (formatted with `Display`/`Debug`, or a `str`).
-    fn text(&mut self, field: &Field, text: &str) {
-        if field.name() == "message" {
-            self.message = self.redactor.scrub(text).unwrap_or_else(|| text.to_owned());
+    pub(crate) fn text(&mut self, name: &str, text: &str) {
+        if name == "message"
+            && let Some(message) = self.message.as_deref_mut()
+        {
+            match self.redactor.scrub(text) {
+                Some(scrubbed) => message.push_str(&scrubbed),
+                None => message.push_str(text),
+            }
             return;
         }
-        self.key(field);
+        self.key(name);
         let scrubbed;
-        let text = if self.redactor.is_secret(field.name()) {
+        let text = if self.redactor.is_secret(name) {
             REDACTED
         } else {
             scrubbed = self.redactor.scrub(text);
             scrubbed.as_deref().unwrap_or(text)
         };
         match self.format {
-            Format::Json => json_string(&mut self.out, text),
+            Format::Json => json::string(self.out, text),
             Format::Pretty => self.out.push_str(text),
         }
     }
 
-    /// A field whose value is a number or a boolean, written bare.
-    fn bare(&mut self, field: &Field, value: &dyn fmt::Display) {
-        if self.redactor.is_secret(field.name()) {
-            return self.text(field, REDACTED);
+    /// A field whose value is formatted with `Display` (or `Debug` through
+    /// `format_args!`).
+    pub(crate) fn display(&mut self, name: &str, value: &dyn fmt::Display) {
+        let mut text = std::mem::take(self.value);
+        text.clear();
+        let _ = write!(text, "{value}");
+        self.text(name, &text);
+        *self.value = text;
+    }
+
+    /// A number, written bare.
+    pub(crate) fn unsigned(&mut self, name: &str, value: u64) {
+        if self.redactor.is_secret(name) {
+            return self.text(name, REDACTED);
         }
-        self.key(field);
+        self.key(name);
+        json::unsigned(self.out, value);
+    }
+
+    /// A number or a boolean, written bare.
+    fn bare(&mut self, name: &str, value: &dyn fmt::Display) {
+        if self.redactor.is_secret(name) {
+            return self.text(name, REDACTED);
+        }
+        self.key(name);
         let _ = write!(self.out, "{value}");
+    }
+
+    /// A number, written bare when finite (JSON has no NaN or infinity: those are text).
+    pub(crate) fn float(&mut self, name: &str, value: f64) {
+        if !value.is_finite() {
+            return self.text(name, &value.to_string());
+        }
+        if self.redactor.is_secret(name) {
+            return self.text(name, REDACTED);
+        }
+        self.key(name);
+        json::finite(self.out, value);
     }
 }
 
 impl Visit for FieldWriter<'_> {
     fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
-        let mut text = String::new();
-        let _ = write!(text, "{value:?}");
-        self.text(field, &text);
+        self.display(field.name(), &format_args!("{value:?}"));
     }
 
     fn record_str(&mut self, field: &Field, value: &str) {
-        self.text(field, value);
+        self.text(field.name(), value);
     }
 
     fn record_i64(&mut self, field: &Field, value: i64) {
-        self.bare(field, &value);
+        self.bare(field.name(), &value);
     }
 
     fn record_u64(&mut self, field: &Field, value: u64) {
-        self.bare(field, &value);
+        self.unsigned(field.name(), value);
     }
 
     fn record_bool(&mut self, field: &Field, value: bool) {
-        self.bare(field, &value);
+        self.bare(field.name(), &value);
     }
 
     fn record_f64(&mut self, field: &Field, value: f64) {
-        if value.is_finite() {
-            self.bare(field, &value);
-        } else {
-            // JSON has no NaN or infinity.
-            self.text(field, &value.to_string());
-        }
+        self.float(field.name(), value);
     }
 
     fn record_error(&mut self, field: &Field, value: &(dyn std::error::Error + 'static)) {
-        self.text(field, &value.to_string());
-    }
-}
-
-/// `,"key":`
-fn json_key(out: &mut String, key: &str) {
-    out.push(',');
-    json_string(out, key);
-    out.push(':');
-}
-
-/// `text` as a JSON string, quotes included.
-pub(crate) fn json_string(out: &mut String, text: &str) {
-    out.push('"');
-    let mut start = 0;
-    for (i, b) in text.bytes().enumerate() {
-        let escape = match b {
-            b'"' => "\\\"",
-            b'\\' => "\\\\",
-            b'\n' => "\\n",
-            b'\r' => "\\r",
-            b'\t' => "\\t",
-            0..=0x1f => "",
-            _ => continue,
-        };
-        out.push_str(&text[start..i]);
-        if escape.is_empty() {
-            let _ = write!(out, "\\u{b:04x}");
-        } else {
-            out.push_str(escape);
-        }
-        start = i + 1;
-    }
-    out.push_str(&text[start..]);
-    out.push('"');
-}
-
-/// A time written as ISO 8601 in UTC with milliseconds: `2026-01-31T12:00:00.123Z`.
-pub(crate) struct Timestamp(pub(crate) SystemTime);
-
-impl fmt::Display for Timestamp {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let since = self.0.duration_since(UNIX_EPOCH).unwrap_or_default();
-        let secs = since.as_secs();
-        let (days, rem) = (secs / 86_400, secs % 86_400);
-        let (year, month, day) = civil_from_days(days as i64);
-        write!(
-            f,
-            "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{:03}Z",
-            rem / 3600,
-            rem % 3600 / 60,
-            rem % 60,
-            since.subsec_millis()
-        )
-    }
-}
-
-/// The proleptic Gregorian date of `days` since 1970-01-01 (Howard Hinnant's
-/// `civil_from_days`).
-fn civil_from_days(days: i64) -> (i64, u32, u32) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    (year, month, day)
-}
-
-#[cfg(test)]
-mod tests {
-    use std::time::Duration;
-
-    use super::*;
-
-    #[test]
-    fn timestamps() {
-        let at = |secs, millis| {
-            Timestamp(UNIX_EPOCH + Duration::from_secs(secs) + Duration::from_millis(millis))
-                .to_string()
-        };
-        assert_eq!(at(0, 0), "1970-01-01T00:00:00.000Z");
-        assert_eq!(at(951_782_400, 5), "2000-02-29T00:00:00.005Z");
-        assert_eq!(at(1_790_000_000, 999), "2026-09-21T14:13:20.999Z");
-        assert_eq!(at(4_102_444_799, 0), "2099-12-31T23:59:59.000Z");
-    }
-
-    #[test]
-    fn json_escaping() {
-        let mut s = String::new();
-        json_string(&mut s, "a\"b\\c\nd\u{1}é");
-        assert_eq!(s, "\"a\\\"b\\\\c\\nd\\u0001é\"");
+        self.display(field.name(), &format_args!("{value}"));
     }
 }

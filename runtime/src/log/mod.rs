@@ -37,9 +37,14 @@
 //! # Never blocking
 //!
 //! The line is built on the logging thread and handed to the `keel-log` thread through
-//! a bounded buffer ([`Config::buffer`]). When the buffer is full the line is dropped
-//! and counted in [`dropped_lines`]. The [`LogGuard`] that [`init`] returns flushes
-//! everything queued when dropped: keep it for the life of `main`.
+//! a bounded buffer ([`Config::buffer`], in lines). On an event loop it goes into the
+//! loop's batch, which the loop hands over in one piece when it parks (always before
+//! it blocks; under load once per 16 KiB of lines or 10 ms): no allocation, system call
+//! or thread wake-up per line, and one write per batch or fewer. A warning or an error
+//! goes out at once with the lines before it. On any other thread a line is handed over
+//! alone. When the buffer is full the line is dropped and counted in [`dropped_lines`].
+//! The [`LogGuard`] that [`init`] returns flushes everything queued when dropped: keep it
+//! for the life of `main`.
 //!
 //! # Examples
 //!
@@ -51,7 +56,10 @@
 //! }
 //! ```
 
+pub(crate) mod batch;
 mod config;
+mod direct;
+mod json;
 mod layer;
 mod line;
 mod redact;
@@ -64,6 +72,7 @@ use tracing_subscriber::EnvFilter;
 use tracing_subscriber::layer::SubscriberExt;
 
 pub use config::{Config, DEFAULT_BUFFER, Format};
+pub use direct::{Fields, write_line};
 pub use layer::KeelLayer;
 pub use redact::{ALWAYS as ALWAYS_REDACTED, DEFAULT_EXTRA as DEFAULT_REDACTED, REDACTED};
 pub use sink::dropped_lines;

@@ -17,6 +17,38 @@ pub const DEFAULT_EXTRA: [&str; 3] = ["password", "token", "secret"];
 #[derive(Debug, Clone)]
 pub(crate) struct Redactor {
     names: Vec<String>,
+    /// Which bytes (either case) a secret name starts with: a text where no byte can
+    /// start one is passed over without comparing names.
+    first: ByteSet,
+    /// Which bytes (either case) a secret name ends with: most field names are told
+    /// apart by their last byte.
+    last: ByteSet,
+}
+
+/// A set of bytes.
+#[derive(Clone)]
+struct ByteSet([bool; 256]);
+
+impl ByteSet {
+    fn of(bytes: impl Iterator<Item = u8>) -> ByteSet {
+        let mut set = [false; 256];
+        for b in bytes {
+            set[usize::from(b.to_ascii_lowercase())] = true;
+            set[usize::from(b.to_ascii_uppercase())] = true;
+        }
+        ByteSet(set)
+    }
+
+    #[inline]
+    fn contains(&self, b: u8) -> bool {
+        self.0[usize::from(b)]
+    }
+}
+
+impl std::fmt::Debug for ByteSet {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ByteSet")
+    }
 }
 
 impl Redactor {
@@ -29,13 +61,23 @@ impl Redactor {
                 names.push(name);
             }
         }
-        Redactor { names }
+        let first = ByteSet::of(names.iter().filter_map(|n| n.bytes().next()));
+        let last = ByteSet::of(names.iter().filter_map(|n| n.bytes().last()));
+        Redactor { names, first, last }
     }
 
     /// Whether a field called `field` holds a secret: its name is a secret name (any
     /// case), or ends in one after a `.`, `_` or `-` (`headers.authorization`,
     /// `db_password`, `x-api-token`).
+    #[inline]
     pub(crate) fn is_secret(&self, field: &str) -> bool {
+        match field.as_bytes().last() {
+            Some(&b) if self.last.contains(b) => self.ends_in_secret(field),
+            _ => false,
+        }
+    }
+
+    fn ends_in_secret(&self, field: &str) -> bool {
         self.names.iter().any(|name| {
             let (f, n) = (field.as_bytes(), name.as_bytes());
             if f.len() < n.len() || !f[f.len() - n.len()..].eq_ignore_ascii_case(n) {
@@ -50,6 +92,10 @@ impl Redactor {
     /// Returns `None` when nothing was redacted, the common case, without allocating.
     pub(crate) fn scrub(&self, text: &str) -> Option<String> {
         let bytes = text.as_bytes();
+        // A nested secret needs its `:` or `=`.
+        if !bytes.iter().any(|&b| b == b':' || b == b'=') {
+            return None;
+        }
         let mut out: Option<String> = None;
         let mut copied = 0;
         let mut i = 0;
@@ -80,7 +126,7 @@ impl Redactor {
     /// If a secret name starts at `i` as a whole key followed by `:` or `=`, the end of
     /// the name and where its value starts.
     fn key_at(&self, bytes: &[u8], i: usize) -> Option<(usize, usize)> {
-        if i > 0 && is_ident(bytes[i - 1]) {
+        if !self.first.contains(bytes[i]) || (i > 0 && is_ident(bytes[i - 1])) {
             return None;
         }
         let name = self.names.iter().find(|n| {
