@@ -123,6 +123,7 @@ impl Config {
         "KEEL_TLS_CERT",
         "KEEL_TLS_KEY",
         "KEEL_TLS_HANDSHAKE_TIMEOUT",
+        "KEEL_TLS_RELOAD_INTERVAL",
         "KEEL_OPS_ADDR",
         "KEEL_METRICS_TOKEN",
         "LOG_FORMAT",

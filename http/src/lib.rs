@@ -89,11 +89,11 @@ pub use proto::method::Method;
 pub use request::Request;
 pub use response::{IntoResponse, Json, Response};
 pub use router::Router;
-pub use server::DEFAULT_HANDSHAKE_TIMEOUT;
 pub use server::config::{
     DEFAULT_HEADERS_TIMEOUT, DEFAULT_KEEPALIVE_TIMEOUT, DEFAULT_MAX_CONNECTIONS,
     DEFAULT_REQUEST_TIMEOUT, DEFAULT_SHUTDOWN_DELAY, DEFAULT_SHUTDOWN_TIMEOUT,
 };
+pub use server::{DEFAULT_HANDSHAKE_TIMEOUT, DEFAULT_RELOAD_INTERVAL};
 pub use server::{
     DEFAULT_HOOK_BUDGET, Environment, HookOutcome, HookReport, InFlightRequest, Outcome, Phase,
     ServeReport, Server, ServerConfig, ShutdownHandle, TlsConfig,

@@ -48,6 +48,7 @@ fn bad_values_fail_naming_the_variable_and_good_values_are_read() {
         ("KEEL_SECURITY_HEADERS", "sometimes"),
         ("KEEL_TLS_HANDSHAKE_TIMEOUT", "0"),
         ("KEEL_TLS_HANDSHAKE_TIMEOUT", "a while"),
+        ("KEEL_TLS_RELOAD_INTERVAL", "soon"),
         // One of the pair without the other.
         ("KEEL_TLS_CERT", "/etc/tls/tls.crt"),
         ("KEEL_TLS_KEY", "/etc/tls/tls.key"),
@@ -82,6 +83,7 @@ fn bad_values_fail_naming_the_variable_and_good_values_are_read() {
         ("KEEL_TRUSTED_PROXIES", "10.0.0.0/8, loopback"),
         ("KEEL_FORWARDED_HEADER", "Forwarded"),
         ("KEEL_TLS_HANDSHAKE_TIMEOUT", "3s"),
+        ("KEEL_TLS_RELOAD_INTERVAL", "0s"),
         ("APP_CACHE_TTL", "90s"),
     ];
     for (name, value) in good {

@@ -130,6 +130,67 @@ fn make_certs() -> Certs {
     Certs { dir }
 }
 
+/// Issues another certificate from the test CA into `<stem>.pem` and `<stem>.key` of the
+/// certificates' folder: subject `CN=<cn>`, valid for `days` days and the DNS names
+/// `names` (with `127.0.0.1`).
+fn issue(certs: &Certs, stem: &str, cn: &str, days: u32, names: &[&str]) {
+    let dir = &certs.dir;
+    let (key, csr, pem) = (
+        format!("{stem}.key"),
+        format!("{stem}.csr"),
+        format!("{stem}.pem"),
+    );
+    let subject = format!("/CN={cn}");
+    openssl(
+        dir,
+        &[
+            "req",
+            "-subj",
+            &subject,
+            "-keyout",
+            &key,
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+            "-nodes",
+            "-out",
+            &csr,
+        ],
+    );
+    let sans: Vec<String> = names.iter().map(|n| format!("DNS:{n}")).collect();
+    let ext = format!("{stem}.cnf");
+    std::fs::write(
+        dir.join(&ext),
+        format!(
+            "subjectAltName={},IP:127.0.0.1\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth,clientAuth\n",
+            sans.join(",")
+        ),
+    )
+    .unwrap();
+    let days = days.to_string();
+    openssl(
+        dir,
+        &[
+            "x509",
+            "-req",
+            "-in",
+            &csr,
+            "-CA",
+            "ca.pem",
+            "-CAkey",
+            "ca.key",
+            "-CAcreateserial",
+            "-days",
+            &days,
+            "-extfile",
+            &ext,
+            "-out",
+            &pem,
+        ],
+    );
+}
+
 // ===== the server =====
 
 fn app() -> Router {
@@ -213,9 +274,24 @@ fn curl_gets_posts_and_reuses_the_connection() {
 
 /// `openssl s_client` with `flags`, sending one request; its whole output.
 fn s_client(certs: &Certs, addr: SocketAddr, flags: &[&str]) -> String {
+    s_client_named(certs, addr, Some("localhost"), flags)
+}
+
+/// `openssl s_client` asking for `servername` by SNI (none: `-noservername`).
+fn s_client_named(
+    certs: &Certs,
+    addr: SocketAddr,
+    servername: Option<&str>,
+    flags: &[&str],
+) -> String {
     let connect = format!("127.0.0.1:{}", addr.port());
+    let sni = match servername {
+        Some(name) => vec!["-servername", name],
+        None => vec!["-noservername"],
+    };
     let mut child = Command::new("openssl")
-        .args(["s_client", "-connect", &connect, "-servername", "localhost"])
+        .args(["s_client", "-connect", &connect])
+        .args(sni)
         .arg("-CAfile")
         .arg(certs.ca())
         .args(["-verify_return_error", "-ign_eof"])
@@ -465,5 +541,174 @@ fn bad_files_are_refused_naming_the_setting() {
     assert!(
         err.to_string().contains("does not match") || err.to_string().contains("match"),
         "{err}"
+    );
+}
+
+// ===== rotation =====
+
+/// Points `live/..data` at `live/<generation>` holding copies of `cert` and `key`, by
+/// a rename over the old link (as the kubelet updates a mounted Secret); `live/tls.crt`
+/// and `live/tls.key` link through `..data`.
+fn publish(certs: &Certs, generation: &str, cert: &Path, key: &Path) -> (PathBuf, PathBuf) {
+    let live = certs.dir.join("live");
+    let target = live.join(generation);
+    std::fs::create_dir_all(&target).unwrap();
+    std::fs::copy(cert, target.join("tls.crt")).unwrap();
+    std::fs::copy(key, target.join("tls.key")).unwrap();
+    let tmp = live.join("..data_tmp");
+    let _ = std::fs::remove_file(&tmp);
+    std::os::unix::fs::symlink(generation, &tmp).unwrap();
+    std::fs::rename(&tmp, live.join("..data")).unwrap();
+    for name in ["tls.crt", "tls.key"] {
+        let link = live.join(name);
+        if link.symlink_metadata().is_err() {
+            std::os::unix::fs::symlink(format!("..data/{name}"), &link).unwrap();
+        }
+    }
+    (live.join("tls.crt"), live.join("tls.key"))
+}
+
+/// The subject line of the certificate the server presents to a new connection
+/// (`subject=CN=...`).
+fn served_subject(certs: &Certs, addr: SocketAddr, flags: &[&str]) -> String {
+    subject_for(certs, addr, Some("localhost"), flags)
+}
+
+/// The subject line of the certificate served for `servername`.
+fn subject_for(
+    certs: &Certs,
+    addr: SocketAddr,
+    servername: Option<&str>,
+    flags: &[&str],
+) -> String {
+    let text = s_client_named(certs, addr, servername, flags);
+    text.lines()
+        .find(|l| l.starts_with("subject="))
+        .unwrap_or_else(|| panic!("no subject in {text}"))
+        .replace(' ', "")
+}
+
+/// The value of the `/metrics` line that starts with `series` (0 when absent).
+fn metric(series: &str) -> f64 {
+    let text = keel_http::metrics::gather_local().render();
+    text.lines()
+        .find(|l| l.starts_with(series) && l[series.len()..].starts_with(' '))
+        .map_or(0.0, |l| l.rsplit(' ').next().unwrap().parse().unwrap())
+}
+
+/// A certificate's `notAfter` as Unix seconds, read by openssl and Python.
+fn not_after(cert: &Path) -> f64 {
+    let out = Command::new("openssl")
+        .args(["x509", "-noout", "-enddate", "-in"])
+        .arg(cert)
+        .output()
+        .unwrap();
+    let date = stdout(&out)
+        .trim()
+        .trim_start_matches("notAfter=")
+        .to_owned();
+    let out = Command::new("python3")
+        .args([
+            "-c",
+            "import ssl, sys; print(ssl.cert_time_to_seconds(sys.argv[1]))",
+        ])
+        .arg(&date)
+        .output()
+        .unwrap();
+    stdout(&out).trim().parse().unwrap()
+}
+
+#[test]
+fn swapped_files_are_served_to_new_connections_and_a_bad_pair_keeps_the_old() {
+    let certs = make_certs();
+    issue(&certs, "rotated", "keel rotated", 30, &["localhost"]);
+    let (cert, key) = publish(&certs, "..gen1", &certs.cert(), &certs.key());
+    let tls = TlsConfig::from_pem_files(&cert, &key)
+        .unwrap()
+        .reload_interval(Duration::from_millis(100));
+    let server = start(&certs, tls);
+    assert_eq!(
+        served_subject(&certs, server.addr, &[]),
+        "subject=CN=localhost"
+    );
+    let gauge = format!(
+        "keel_tls_certificate_expiry_timestamp_seconds{{certificate=\"{}\"}}",
+        cert.display()
+    );
+    assert_eq!(metric(&gauge), not_after(&certs.cert()));
+
+    // A connection opened before the swap keeps its session.
+    let before = curl(&certs, server.addr, &[&url(server.addr, "/")]);
+    assert_eq!(stdout(&before), "hello over tls");
+    let ok_before = metric("keel_tls_reloads_total{outcome=\"ok\"}");
+    let rotated = (certs.dir.join("rotated.pem"), certs.dir.join("rotated.key"));
+    publish(&certs, "..gen2", &rotated.0, &rotated.1);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let subject = served_subject(&certs, server.addr, &[]);
+        if subject == "subject=CN=keelrotated" {
+            break;
+        }
+        assert!(Instant::now() < deadline, "still serving {subject}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(metric("keel_tls_reloads_total{outcome=\"ok\"}") > ok_before);
+    assert_eq!(metric(&gauge), not_after(&rotated.0));
+
+    // A key that does not match: logged, counted, and the rotated certificate stays.
+    let error_before = metric("keel_tls_reloads_total{outcome=\"error\"}");
+    publish(&certs, "..gen3", &certs.cert(), &certs.other_key());
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while metric("keel_tls_reloads_total{outcome=\"error\"}") <= error_before {
+        assert!(Instant::now() < deadline, "the bad pair was not noticed");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(
+        served_subject(&certs, server.addr, &[]),
+        "subject=CN=keelrotated"
+    );
+    let ok = curl(&certs, server.addr, &[&url(server.addr, "/")]);
+    assert_eq!(stdout(&ok), "hello over tls");
+    assert_eq!(metric(&gauge), not_after(&rotated.0));
+
+    // A garbage certificate file: the same.
+    std::fs::write(certs.dir.join("garbage.pem"), "not a certificate").unwrap();
+    let error_before = metric("keel_tls_reloads_total{outcome=\"error\"}");
+    publish(&certs, "..gen4", &certs.dir.join("garbage.pem"), &rotated.1);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while metric("keel_tls_reloads_total{outcome=\"error\"}") <= error_before {
+        assert!(Instant::now() < deadline, "the garbage was not noticed");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(
+        served_subject(&certs, server.addr, &[]),
+        "subject=CN=keelrotated"
+    );
+
+    // Then a good pair again is picked up.
+    publish(&certs, "..gen5", &certs.cert(), &certs.key());
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while served_subject(&certs, server.addr, &[]) != "subject=CN=localhost" {
+        assert!(Instant::now() < deadline, "the good pair was not picked up");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn tls_metrics_have_a_handshake_histogram() {
+    let certs = make_certs();
+    let server = start(&certs, tls_config(&certs));
+    let before = metric("keel_tls_handshake_duration_seconds_count");
+    let ok = curl(&certs, server.addr, &[&url(server.addr, "/")]);
+    assert_eq!(stdout(&ok), "hello over tls");
+    assert!(metric("keel_tls_handshake_duration_seconds_count") > before);
+    let inf = metric("keel_tls_handshake_duration_seconds_bucket{le=\"+Inf\"}");
+    assert_eq!(inf, metric("keel_tls_handshake_duration_seconds_count"));
+    // Locally a handshake takes well under a second.
+    assert!(metric("keel_tls_handshake_duration_seconds_bucket{le=\"1\"}") >= 1.0);
+    let text = keel_http::metrics::gather_local().render();
+    assert!(
+        text.contains("# TYPE keel_tls_handshake_duration_seconds histogram"),
+        "{text}"
     );
 }

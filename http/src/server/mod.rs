@@ -78,7 +78,7 @@ pub use self::hooks::{DEFAULT_HOOK_BUDGET, HookOutcome, HookReport};
 use self::in_flight::InFlight;
 pub use self::in_flight::InFlightRequest;
 pub use self::report::{Outcome, ServeReport};
-pub use self::tls::{DEFAULT_HANDSHAKE_TIMEOUT, TlsConfig};
+pub use self::tls::{DEFAULT_HANDSHAKE_TIMEOUT, DEFAULT_RELOAD_INTERVAL, TlsConfig};
 use crate::lifecycle::LocalDrain;
 pub(crate) use crate::lifecycle::ShutdownSignal;
 pub use crate::lifecycle::{Phase, ShutdownHandle};
@@ -451,8 +451,8 @@ async fn serve_loop(
     config: ServerConfig,
     signal: Arc<ShutdownSignal>,
 ) -> Leftovers {
-    // Zeros on a plaintext server: the family is there whatever the listener speaks.
-    tls::register_metrics();
+    // Zeros on a plaintext server: the families are there whatever the listener speaks.
+    tls::start(config.tls.as_ref());
     let server = Rc::new(LoopServer::new(router, config, ops));
     let accepting = async {
         loop {

@@ -1,20 +1,25 @@
-//! [`TlsConfig`]: the server's certificate chain and key (PEM, loaded and checked once at
-//! startup), the protocol versions (TLS 1.2 and 1.3), ALPN (`http/1.1`) and the handshake
-//! timeout; [`TlsConfig::from_env`] reads `KEEL_TLS_CERT`, `KEEL_TLS_KEY` and
-//! `KEEL_TLS_HANDSHAKE_TIMEOUT`.
+//! [`TlsConfig`]: the server's certificates and keys (PEM, loaded and checked at startup,
+//! reloaded when their files change), the protocol versions (TLS 1.2 and 1.3), ALPN
+//! (`http/1.1`), the handshake timeout and the reload interval; [`TlsConfig::from_env`]
+//! reads `KEEL_TLS_CERT`, `KEEL_TLS_KEY`, `KEEL_TLS_HANDSHAKE_TIMEOUT` and
+//! `KEEL_TLS_RELOAD_INTERVAL`.
 
 use std::fmt;
 use std::path::Path;
-use std::sync::Arc;
+use std::sync::{Arc, Once};
 use std::time::Duration;
 
 use keel_runtime::env::{self, EnvError};
-use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+use rustls::crypto::CryptoProvider;
+
+use super::certs::{CertFiles, CertStore, Stamps};
 
 /// Default time a client has from its TCP connection to a finished TLS handshake
 /// (`KEEL_TLS_HANDSHAKE_TIMEOUT`).
 pub const DEFAULT_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Default time between two looks at the certificate files (`KEEL_TLS_RELOAD_INTERVAL`).
+pub const DEFAULT_RELOAD_INTERVAL: Duration = Duration::from_secs(5);
 
 /// The protocol ALPN offers: HTTP/1.1 (`h2` joins it once Keel speaks HTTP/2).
 const ALPN_HTTP11: &[u8] = b"http/1.1";
@@ -23,7 +28,10 @@ const ALPN_HTTP11: &[u8] = b"http/1.1";
 /// or from the environment by [`ServerConfig::from_env`](crate::ServerConfig::from_env).
 ///
 /// The certificate and key are read, parsed and checked against each other when the
-/// config is built, so a bad file stops startup rather than the first handshake. TLS 1.3
+/// config is built, so a bad file stops startup rather than the first handshake. While
+/// the server runs, the files are looked at every
+/// [`reload_interval`](TlsConfig::reload_interval) and a changed pair is loaded for new
+/// handshakes (a bad one is logged and the old one kept). TLS 1.3
 /// and 1.2 are offered (rustls' cipher suites, `ring` provider: see
 /// `docs/why-rustls.md`), ALPN offers `http/1.1`, and session resumption uses rustls'
 /// defaults (an in-memory session cache and TLS 1.3 tickets).
@@ -44,13 +52,19 @@ const ALPN_HTTP11: &[u8] = b"http/1.1";
 pub struct TlsConfig {
     pub(crate) rustls: Arc<rustls::ServerConfig>,
     pub(crate) handshake_timeout: Duration,
+    reload_interval: Duration,
+    store: Arc<CertStore>,
+    stamps: Arc<Stamps>,
+    started: Arc<Once>,
 }
 
 impl fmt::Debug for TlsConfig {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("TlsConfig")
+            .field("certificates", &self.store)
             .field("alpn", &"http/1.1")
             .field("handshake_timeout", &self.handshake_timeout)
+            .field("reload_interval", &self.reload_interval)
             .finish_non_exhaustive()
     }
 }
@@ -67,7 +81,32 @@ impl TlsConfig {
         cert: impl AsRef<Path>,
         key: impl AsRef<Path>,
     ) -> Result<TlsConfig, EnvError> {
-        load(("tls cert", cert.as_ref()), ("tls key", key.as_ref()))
+        build(vec![files(
+            ("tls cert", cert.as_ref()),
+            ("tls key", key.as_ref()),
+        )])
+    }
+
+    /// How often the certificate files are looked at for a change (their device, inode,
+    /// size and modification time, through symlinks); zero turns reloading off.
+    /// # Default: 5 s (env `KEEL_TLS_RELOAD_INTERVAL`).
+    pub fn reload_interval(mut self, interval: Duration) -> TlsConfig {
+        self.reload_interval = interval;
+        self
+    }
+
+    /// The reload interval ([`reload_interval`](TlsConfig::reload_interval)).
+    pub fn get_reload_interval(&self) -> Duration {
+        self.reload_interval
+    }
+
+    /// The served certificates, the stamps their files had when loaded, the reload
+    /// interval, and whether the config's companions still have to be started (true
+    /// once per config).
+    pub(super) fn companions(&self) -> Option<(&Arc<CertStore>, &Arc<Stamps>, Duration)> {
+        let mut first = false;
+        self.started.call_once(|| first = true);
+        first.then_some((&self.store, &self.stamps, self.reload_interval))
     }
 
     /// Time a client has from its TCP connection to a finished handshake; past it the
@@ -101,6 +140,7 @@ impl TlsConfig {
                 "a duration above zero",
             ));
         }
+        let reload_interval = env::var("KEEL_TLS_RELOAD_INTERVAL", env::parse_duration)?;
         let path = |_: &str, v: &str| Ok(v.to_owned());
         let cert = env::var("KEEL_TLS_CERT", path)?;
         let key = env::var("KEEL_TLS_KEY", path)?;
@@ -120,70 +160,73 @@ impl TlsConfig {
                     "to be set together with KEEL_TLS_CERT (the certificate's PEM path), or neither",
                 ));
             }
-            (Some(cert), Some(key)) => load(
+            (Some(cert), Some(key)) => build(vec![files(
                 ("KEEL_TLS_CERT", Path::new(&cert)),
                 ("KEEL_TLS_KEY", Path::new(&key)),
-            )?,
+            )])?,
         };
-        Ok(Some(match timeout {
+        let tls = match timeout {
             Some(t) => tls.handshake_timeout(t),
+            None => tls,
+        };
+        Ok(Some(match reload_interval {
+            Some(i) => tls.reload_interval(i),
             None => tls,
         }))
     }
 }
 
-/// Loads and checks a certificate chain and key; each error names its setting.
-fn load(
-    (cert_name, cert_path): (&str, &Path),
-    (key_name, key_path): (&str, &Path),
-) -> Result<TlsConfig, EnvError> {
-    let shown = |p: &Path| p.display().to_string();
-    let certs = CertificateDer::pem_file_iter(cert_path)
-        .and_then(|certs| certs.collect::<Result<Vec<_>, _>>())
-        .map_err(|e| {
-            EnvError::new(
-                cert_name,
-                &shown(cert_path),
-                format!("a readable PEM certificate file ({e})"),
-            )
-        })?;
-    if certs.is_empty() {
-        return Err(EnvError::new(
-            cert_name,
-            &shown(cert_path),
-            "a PEM file with at least one CERTIFICATE block",
-        ));
+/// The files of one certificate, named by their settings.
+fn files(
+    (cert_setting, cert): (&'static str, &Path),
+    (key_setting, key): (&'static str, &Path),
+) -> CertFiles {
+    CertFiles {
+        cert: cert.to_path_buf(),
+        key: key.to_path_buf(),
+        cert_setting,
+        key_setting,
     }
-    let key = PrivateKeyDer::from_pem_file(key_path).map_err(|e| {
-        EnvError::new(
-            key_name,
-            &shown(key_path),
-            format!("a readable PEM private key file ({e})"),
-        )
-    })?;
+}
+
+/// The crypto provider: ring.
+fn provider() -> Arc<CryptoProvider> {
     // rustls 0.23.48 deprecates the ring provider for lacking post-quantum key exchange
     // (X25519MLKEM768); aws-lc-rs has it but builds far heavier (docs/why-rustls.md).
     #[expect(
         deprecated,
         reason = "ring until aws-lc-rs is measured: docs/why-rustls.md"
     )]
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let provider = rustls::crypto::ring::default_provider();
+    Arc::new(provider)
+}
+
+/// Loads and checks every certificate (the first the default), and makes the rustls
+/// config that serves them; each error names its setting.
+fn build(files: Vec<CertFiles>) -> Result<TlsConfig, EnvError> {
+    let provider = provider();
+    let stamps = Stamps::of(&files);
+    let store = Arc::new(CertStore::load(files.clone(), provider.clone())?);
+    let first = &files[0];
     let builder = rustls::ServerConfig::builder_with_provider(provider)
         .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])
-        .map_err(|e| EnvError::new(cert_name, &shown(cert_path), format!("usable ({e})")))?;
-    let mut config = builder
-        .with_no_client_auth()
-        .with_single_cert(certs, key)
         .map_err(|e| {
             EnvError::new(
-                key_name,
-                &shown(key_path),
-                format!("a private key that matches the certificate in {cert_name} ({e})"),
+                first.cert_setting,
+                &first.cert.display().to_string(),
+                format!("usable ({e})"),
             )
         })?;
+    let mut config = builder
+        .with_no_client_auth()
+        .with_cert_resolver(store.clone());
     config.alpn_protocols = vec![ALPN_HTTP11.to_vec()];
     Ok(TlsConfig {
         rustls: Arc::new(config),
         handshake_timeout: DEFAULT_HANDSHAKE_TIMEOUT,
+        reload_interval: DEFAULT_RELOAD_INTERVAL,
+        store,
+        stamps: Arc::new(stamps),
+        started: Arc::new(Once::new()),
     })
 }

@@ -8,28 +8,44 @@
 //!   the TLS port;
 //! * [`stream`]: [`TlsStream`], the finished session as a
 //!   [`Transport`](super::transport::Transport);
-//! * `metrics`: `keel_tls_handshakes_total`.
+//! * `certs`: the served certificates (the default, and others chosen by SNI) as
+//!   rustls' certificate resolver;
+//! * `reload`: certificates reloaded when their files change;
+//! * `x509`: the fields Keel reads out of a certificate (expiry, names, subject);
+//! * `metrics`: handshakes, their duration, reloads, certificate expiry.
 //!
 //! A connection's way: accepted and counted against `KEEL_MAX_CONNECTIONS` (it holds its
 //! slot through the handshake) → [`serve`]: the handshake on the connection's task → the
 //! HTTP/1.1 connection over the TLS stream, unchanged.
 
 mod accept;
+mod certs;
 mod config;
 mod metrics;
+mod reload;
 mod stream;
+mod x509;
 
 use std::net::SocketAddr;
 use std::rc::Rc;
+use std::time::Instant;
 
 use keel_runtime::net::TcpStream;
 
-pub use self::config::{DEFAULT_HANDSHAKE_TIMEOUT, TlsConfig};
+pub use self::config::{DEFAULT_HANDSHAKE_TIMEOUT, DEFAULT_RELOAD_INTERVAL, TlsConfig};
 use super::{LoopServer, OpenGuard, h1};
 
-/// Exports the handshake counters on `/metrics` (once per process).
-pub(crate) fn register_metrics() {
+/// Exports the TLS families on `/metrics` (once per process), and starts what runs
+/// beside a TLS server (once per config): the certificate reload thread, the expiry
+/// gauge.
+pub(crate) fn start(tls: Option<&TlsConfig>) {
     metrics::register();
+    if let Some((store, stamps, interval)) = tls.and_then(TlsConfig::companions) {
+        metrics::watch_expiry(store);
+        if !interval.is_zero() {
+            reload::watch(store, stamps.clone(), interval);
+        }
+    }
 }
 
 /// Serves one accepted connection over TLS: the handshake within the handshake timeout,
@@ -41,9 +57,10 @@ pub(crate) async fn serve(
     open: OpenGuard,
     tls: TlsConfig,
 ) {
+    let accepted = Instant::now();
     match accept::handshake(tcp, &tls).await {
         Ok(stream) => {
-            metrics::finished(stream.protocol_version());
+            metrics::finished(stream.protocol_version(), accepted.elapsed());
             h1::serve(stream, peer, server, open).await;
         }
         Err(why) => {
