@@ -712,3 +712,50 @@ fn tls_metrics_have_a_handshake_histogram() {
         "{text}"
     );
 }
+
+// ===== SNI =====
+
+#[test]
+fn sni_chooses_the_certificate_and_the_first_is_the_default() {
+    let certs = make_certs();
+    issue(&certs, "api", "api", 30, &["api.test"]);
+    issue(
+        &certs,
+        "apps",
+        "apps wildcard",
+        30,
+        &["*.apps.test", "apps.test"],
+    );
+    let pem = |stem: &str| certs.dir.join(format!("{stem}.pem"));
+    let key = |stem: &str| certs.dir.join(format!("{stem}.key"));
+    let tls = tls_config(&certs)
+        .with_cert(pem("api"), key("api"))
+        .unwrap()
+        .with_cert(pem("apps"), key("apps"))
+        .unwrap();
+    let server = start(&certs, tls);
+    let subject = |name: Option<&str>| subject_for(&certs, server.addr, name, &[]);
+    assert_eq!(subject(Some("api.test")), "subject=CN=api");
+    assert_eq!(subject(Some("API.Test")), "subject=CN=api");
+    assert_eq!(subject(Some("x.apps.test")), "subject=CN=appswildcard");
+    assert_eq!(subject(Some("apps.test")), "subject=CN=appswildcard");
+    // One label only under a wildcard; unknown names and no SNI get the default.
+    assert_eq!(subject(Some("a.b.apps.test")), "subject=CN=localhost");
+    assert_eq!(subject(Some("other.test")), "subject=CN=localhost");
+    assert_eq!(subject(None), "subject=CN=localhost");
+    assert_eq!(subject(Some("localhost")), "subject=CN=localhost");
+    // curl checks the name against the certificate it gets.
+    let resolve = format!("api.test:{}:127.0.0.1", server.addr.port());
+    let out = Command::new("curl")
+        .args(["-sS", "--max-time", "20", "--resolve", &resolve, "--cacert"])
+        .arg(certs.ca())
+        .arg(format!("https://api.test:{}/", server.addr.port()))
+        .output()
+        .unwrap();
+    assert_eq!(
+        stdout(&out),
+        "hello over tls",
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

@@ -53,6 +53,7 @@ pub struct TlsConfig {
     pub(crate) rustls: Arc<rustls::ServerConfig>,
     pub(crate) handshake_timeout: Duration,
     reload_interval: Duration,
+    files: Vec<CertFiles>,
     store: Arc<CertStore>,
     stamps: Arc<Stamps>,
     started: Arc<Once>,
@@ -85,6 +86,32 @@ impl TlsConfig {
             ("tls cert", cert.as_ref()),
             ("tls key", key.as_ref()),
         )])
+    }
+
+    /// Adds a certificate served to clients that ask for one of its DNS names (its
+    /// subject alternative names, `*.` wildcards included) by SNI. The first
+    /// certificate ([`from_pem_files`](TlsConfig::from_pem_files)) stays the default,
+    /// served when the client sends no name or one no certificate covers; the others are
+    /// tried in the order they were added. Each is reloaded when its files change.
+    ///
+    /// # Errors
+    ///
+    /// As [`from_pem_files`](TlsConfig::from_pem_files), for the new pair.
+    pub fn with_cert(
+        self,
+        cert: impl AsRef<Path>,
+        key: impl AsRef<Path>,
+    ) -> Result<TlsConfig, EnvError> {
+        let mut all = self.files.clone();
+        all.push(files(
+            ("tls cert", cert.as_ref()),
+            ("tls key", key.as_ref()),
+        ));
+        Ok(TlsConfig {
+            handshake_timeout: self.handshake_timeout,
+            reload_interval: self.reload_interval,
+            ..build(all)?
+        })
     }
 
     /// How often the certificate files are looked at for a change (their device, inode,
@@ -122,7 +149,7 @@ impl TlsConfig {
         self.handshake_timeout
     }
 
-    /// `KEEL_TLS_CERT` and `KEEL_TLS_KEY` (PEM paths, both or neither) and
+    /// `KEEL_TLS_CERT` and `KEEL_TLS_KEY` (PEM paths, both or neither; comma-separated lists pair several certificates, chosen by SNI) and
     /// `KEEL_TLS_HANDSHAKE_TIMEOUT` (a duration above zero, read and checked even
     /// without a certificate); `Ok(None)` when neither path is set.
     ///
@@ -160,10 +187,17 @@ impl TlsConfig {
                     "to be set together with KEEL_TLS_CERT (the certificate's PEM path), or neither",
                 ));
             }
-            (Some(cert), Some(key)) => build(vec![files(
-                ("KEEL_TLS_CERT", Path::new(&cert)),
-                ("KEEL_TLS_KEY", Path::new(&key)),
-            )])?,
+            (Some(cert), Some(key)) => build(
+                pair_lists(&cert, &key)?
+                    .into_iter()
+                    .map(|(cert, key)| {
+                        files(
+                            ("KEEL_TLS_CERT", Path::new(cert)),
+                            ("KEEL_TLS_KEY", Path::new(key)),
+                        )
+                    })
+                    .collect(),
+            )?,
         };
         let tls = match timeout {
             Some(t) => tls.handshake_timeout(t),
@@ -174,6 +208,36 @@ impl TlsConfig {
             None => tls,
         }))
     }
+}
+
+/// `KEEL_TLS_CERT` and `KEEL_TLS_KEY` as comma-separated lists of paths, paired in
+/// order (the first pair the default certificate).
+fn pair_lists<'a>(cert: &'a str, key: &'a str) -> Result<Vec<(&'a str, &'a str)>, EnvError> {
+    let list = |v: &'a str| -> Vec<&'a str> {
+        v.split(',')
+            .map(str::trim)
+            .filter(|p| !p.is_empty())
+            .collect()
+    };
+    let (certs, keys) = (list(cert), list(key));
+    if certs.is_empty() {
+        return Err(EnvError::new(
+            "KEEL_TLS_CERT",
+            cert,
+            "one or more PEM paths, comma-separated",
+        ));
+    }
+    if certs.len() != keys.len() {
+        return Err(EnvError::new(
+            "KEEL_TLS_KEY",
+            key,
+            format!(
+                "as many key paths as KEEL_TLS_CERT has certificates ({}), in the same order",
+                certs.len()
+            ),
+        ));
+    }
+    Ok(certs.into_iter().zip(keys).collect())
 }
 
 /// The files of one certificate, named by their settings.
@@ -225,8 +289,29 @@ fn build(files: Vec<CertFiles>) -> Result<TlsConfig, EnvError> {
         rustls: Arc::new(config),
         handshake_timeout: DEFAULT_HANDSHAKE_TIMEOUT,
         reload_interval: DEFAULT_RELOAD_INTERVAL,
+        files,
         store,
         stamps: Arc::new(stamps),
         started: Arc::new(Once::new()),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::pair_lists;
+
+    #[test]
+    fn lists_pair_in_order() {
+        assert_eq!(
+            pair_lists("a.pem, b.pem", "a.key,b.key").unwrap(),
+            [("a.pem", "a.key"), ("b.pem", "b.key")]
+        );
+        assert_eq!(pair_lists("a.pem", "a.key").unwrap(), [("a.pem", "a.key")]);
+        let err = pair_lists("a.pem,b.pem", "a.key").unwrap_err();
+        assert_eq!(err.name(), "KEEL_TLS_KEY");
+        assert_eq!(
+            pair_lists(" , ", "a.key").unwrap_err().name(),
+            "KEEL_TLS_CERT"
+        );
+    }
 }
