@@ -759,3 +759,48 @@ fn sni_chooses_the_certificate_and_the_first_is_the_default() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+// ===== resumption =====
+
+#[test]
+fn sessions_resume_with_tls_1_3_and_1_2() {
+    let certs = make_certs();
+    let server = start(&certs, tls_config(&certs));
+    for (flag, version) in [("-tls1_3", "TLSv1.3"), ("-tls1_2", "TLSv1.2")] {
+        let session = certs.dir.join(format!("session{flag}.pem"));
+        let session = session.to_str().unwrap();
+        let first = s_client(&certs, server.addr, &[flag, "-sess_out", session]);
+        assert!(
+            first.contains(&format!("New, {version}")),
+            "{flag}: {first}"
+        );
+        let again = s_client(&certs, server.addr, &[flag, "-sess_in", session]);
+        assert!(
+            again.contains(&format!("Reused, {version}")),
+            "{flag}: {again}"
+        );
+        assert!(again.contains("hello over tls"), "{flag}: {again}");
+        // Without the saved session, a full handshake.
+        let fresh = s_client(&certs, server.addr, &[flag]);
+        assert!(
+            fresh.contains(&format!("New, {version}")),
+            "{flag}: {fresh}"
+        );
+    }
+    // TLS 1.2 without tickets: resumed from the session-ID cache.
+    let session = certs.dir.join("session-id.pem");
+    let session = session.to_str().unwrap();
+    let flags = ["-tls1_2", "-no_ticket"];
+    let first = s_client(
+        &certs,
+        server.addr,
+        &[&flags[..], &["-sess_out", session]].concat(),
+    );
+    assert!(first.contains("New, TLSv1.2"), "{first}");
+    let again = s_client(
+        &certs,
+        server.addr,
+        &[&flags[..], &["-sess_in", session]].concat(),
+    );
+    assert!(again.contains("Reused, TLSv1.2"), "{again}");
+}

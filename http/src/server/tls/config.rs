@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use keel_runtime::env::{self, EnvError};
 use rustls::crypto::CryptoProvider;
+use rustls::server::ServerSessionMemoryCache;
 
 use super::certs::{CertFiles, CertStore, Stamps};
 
@@ -20,6 +21,9 @@ pub const DEFAULT_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Default time between two looks at the certificate files (`KEEL_TLS_RELOAD_INTERVAL`).
 pub const DEFAULT_RELOAD_INTERVAL: Duration = Duration::from_secs(5);
+
+/// TLS 1.2 sessions remembered by ID for clients that take no ticket.
+const SESSION_CACHE_SIZE: usize = 4096;
 
 /// The protocol ALPN offers: HTTP/1.1 (`h2` joins it once Keel speaks HTTP/2).
 const ALPN_HTTP11: &[u8] = b"http/1.1";
@@ -33,8 +37,9 @@ const ALPN_HTTP11: &[u8] = b"http/1.1";
 /// [`reload_interval`](TlsConfig::reload_interval) and a changed pair is loaded for new
 /// handshakes (a bad one is logged and the old one kept). TLS 1.3
 /// and 1.2 are offered (rustls' cipher suites, `ring` provider: see
-/// `docs/why-rustls.md`), ALPN offers `http/1.1`, and session resumption uses rustls'
-/// defaults (an in-memory session cache and TLS 1.3 tickets).
+/// `docs/why-rustls.md`), ALPN offers `http/1.1`, and sessions resume by stateless
+/// tickets (TLS 1.3 and 1.2; keys rotated every 6 hours, per process) or, for TLS 1.2
+/// clients without tickets, a session-ID cache of 4,096 entries.
 ///
 /// # Examples
 ///
@@ -253,6 +258,11 @@ fn files(
     }
 }
 
+/// The ticket encrypter for resumption, on ring.
+fn ticketer() -> Result<Arc<dyn rustls::server::ProducesTickets>, rustls::Error> {
+    rustls::crypto::ring::Ticketer::new()
+}
+
 /// The crypto provider: ring.
 fn provider() -> Arc<CryptoProvider> {
     // rustls 0.23.48 deprecates the ring provider for lacking post-quantum key exchange
@@ -285,6 +295,18 @@ fn build(files: Vec<CertFiles>) -> Result<TlsConfig, EnvError> {
         .with_no_client_auth()
         .with_cert_resolver(store.clone());
     config.alpn_protocols = vec![ALPN_HTTP11.to_vec()];
+    // Resumption without a shared lock on the handshake path: stateless tickets (TLS 1.3,
+    // and TLS 1.2 clients that offer the extension), encrypted with keys that rotate
+    // every 6 hours; the session-ID cache (its own lock) only for TLS 1.2 clients that
+    // do not take tickets.
+    config.ticketer = ticketer().map_err(|e| {
+        EnvError::new(
+            first.cert_setting,
+            &first.cert.display().to_string(),
+            format!("usable (session tickets: {e})"),
+        )
+    })?;
+    config.session_storage = ServerSessionMemoryCache::new(SESSION_CACHE_SIZE);
     Ok(TlsConfig {
         rustls: Arc::new(config),
         handshake_timeout: DEFAULT_HANDSHAKE_TIMEOUT,
