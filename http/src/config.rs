@@ -124,6 +124,7 @@ impl Config {
         "KEEL_TLS_KEY",
         "KEEL_TLS_HANDSHAKE_TIMEOUT",
         "KEEL_TLS_RELOAD_INTERVAL",
+        "KEEL_TLS_CLIENT_CA",
         "KEEL_OPS_ADDR",
         "KEEL_METRICS_TOKEN",
         "LOG_FORMAT",

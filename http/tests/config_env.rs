@@ -49,6 +49,8 @@ fn bad_values_fail_naming_the_variable_and_good_values_are_read() {
         ("KEEL_TLS_HANDSHAKE_TIMEOUT", "0"),
         ("KEEL_TLS_HANDSHAKE_TIMEOUT", "a while"),
         ("KEEL_TLS_RELOAD_INTERVAL", "soon"),
+        // Client certificates without TLS.
+        ("KEEL_TLS_CLIENT_CA", "/etc/tls/ca.crt"),
         // One of the pair without the other.
         ("KEEL_TLS_CERT", "/etc/tls/tls.crt"),
         ("KEEL_TLS_KEY", "/etc/tls/tls.key"),

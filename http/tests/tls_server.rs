@@ -804,3 +804,177 @@ fn sessions_resume_with_tls_1_3_and_1_2() {
     );
     assert!(again.contains("Reused, TLSv1.2"), "{again}");
 }
+
+// ===== mTLS =====
+
+fn whoami_app() -> Router {
+    app().get("/whoami", |id: keel_http::ClientIdentity| async move {
+        format!(
+            "{}|{}|{}",
+            id.subject(),
+            id.common_name().unwrap_or("-"),
+            id.serial()
+        )
+    })
+}
+
+/// curl with `args`, its exit status, output and error text.
+fn curl_raw(certs: &Certs, addr: SocketAddr, args: &[&str]) -> (bool, String, String) {
+    let resolve = format!("localhost:{}:127.0.0.1", addr.port());
+    let out = Command::new("curl")
+        .args(["-sS", "--max-time", "20", "--resolve", &resolve, "--cacert"])
+        .arg(certs.ca())
+        .args(args)
+        .output()
+        .expect("curl");
+    (
+        out.status.success(),
+        stdout(&out),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn mtls_accepts_a_client_the_ca_vouches_for_and_refuses_others() {
+    let certs = make_certs();
+    issue(&certs, "alice", "alice/O=Keel Test", 30, &["alice.test"]);
+    // A client certificate no trusted CA signed.
+    openssl(
+        &certs.dir,
+        &[
+            "req",
+            "-x509",
+            "-days",
+            "2",
+            "-subj",
+            "/CN=mallory",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+            "-nodes",
+            "-keyout",
+            "mallory.key",
+            "-out",
+            "mallory.pem",
+            "-addext",
+            "extendedKeyUsage=clientAuth",
+        ],
+    );
+    let tls = tls_config(&certs).client_ca(certs.ca()).unwrap();
+    let server = TestServer::start(ServerConfig::default().tls(Some(tls)), whoami_app);
+    let whoami = url(server.addr, "/whoami");
+    let (alice_pem, alice_key) = (certs.dir.join("alice.pem"), certs.dir.join("alice.key"));
+    let (alice_pem, alice_key) = (alice_pem.to_str().unwrap(), alice_key.to_str().unwrap());
+    let serial = {
+        let out = Command::new("openssl")
+            .args(["x509", "-noout", "-serial", "-in", alice_pem])
+            .output()
+            .unwrap();
+        stdout(&out).trim().trim_start_matches("serial=").to_owned()
+    };
+
+    for version in ["--tlsv1.3", "--tlsv1.2"] {
+        let max = if version == "--tlsv1.2" { "1.2" } else { "1.3" };
+        let (ok, body, err) = curl_raw(
+            &certs,
+            server.addr,
+            &[
+                version,
+                "--tls-max",
+                max,
+                "--cert",
+                alice_pem,
+                "--key",
+                alice_key,
+                &whoami,
+            ],
+        );
+        assert!(ok, "{version}: {err}");
+        assert_eq!(
+            body,
+            format!("O=Keel Test,CN=alice|alice|{serial}"),
+            "{version}"
+        );
+
+        // No certificate, or one the CA did not sign: refused in the handshake.
+        let (ok, body, err) = curl_raw(&certs, server.addr, &[version, "--tls-max", max, &whoami]);
+        assert!(
+            !ok && body.is_empty(),
+            "{version}: served without a certificate: {body}"
+        );
+        assert!(!err.is_empty(), "{version}");
+        let mallory = certs.dir.join("mallory.pem");
+        let mallory_key = certs.dir.join("mallory.key");
+        let (ok, body, err) = curl_raw(
+            &certs,
+            server.addr,
+            &[
+                version,
+                "--tls-max",
+                max,
+                "--cert",
+                mallory.to_str().unwrap(),
+                "--key",
+                mallory_key.to_str().unwrap(),
+                &whoami,
+            ],
+        );
+        assert!(!ok && body.is_empty(), "{version}: served mallory: {body}");
+        assert!(!err.is_empty(), "{version}");
+    }
+
+    // openssl s_client: with the certificate, served; without, the alert says why.
+    let served = s_client(
+        &certs,
+        server.addr,
+        &["-cert", alice_pem, "-key", alice_key],
+    );
+    assert!(served.contains("HTTP/1.1 200 OK"), "{served}");
+    let connect = format!("127.0.0.1:{}", server.addr.port());
+    let mut child = Command::new("openssl")
+        .args([
+            "s_client",
+            "-connect",
+            &connect,
+            "-servername",
+            "localhost",
+            "-ign_eof",
+        ])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"GET / HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    let text =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    assert!(!text.contains("HTTP/1.1 200"), "{text}");
+    assert!(text.contains("certificate required"), "{text}");
+}
+
+#[test]
+fn without_mtls_the_identity_extractor_answers_401() {
+    let certs = make_certs();
+    let server = TestServer::start(
+        ServerConfig::default().tls(Some(tls_config(&certs))),
+        whoami_app,
+    );
+    let (ok, body, err) = curl_raw(
+        &certs,
+        server.addr,
+        &["-w", "|%{http_code}", &url(server.addr, "/whoami")],
+    );
+    assert!(ok, "{err}");
+    assert!(body.ends_with("|401"), "{body}");
+    assert!(body.contains("a client certificate is required"), "{body}");
+    // A bad CA bundle is refused naming the setting.
+    let err = tls_config(&certs).client_ca(certs.key()).unwrap_err();
+    assert_eq!(err.name(), "tls client ca", "{err}");
+}

@@ -38,6 +38,7 @@ use super::LoopServer;
 use super::access_log::{self, AccessLine};
 use super::render::{self, refusal};
 use super::request_id::new_request_id;
+use super::tls::ClientIdentity;
 use super::trace::{self, ServerSpan};
 use crate::body::Body;
 use crate::error::AppError;
@@ -84,6 +85,8 @@ pub(crate) struct Exchange {
     /// Counts the request in the in-flight gauge while it is answered.
     in_flight_count: Option<InFlightCount>,
     in_flight: Option<InFlightGuard>,
+    /// The connection's verified client certificate (mTLS), put on each request.
+    client_identity: Option<ClientIdentity>,
 }
 
 impl Exchange {
@@ -107,7 +110,13 @@ impl Exchange {
             timed_out: false,
             in_flight_count: None,
             in_flight: None,
+            client_identity: None,
         }
+    }
+
+    /// Puts `identity` (the connection's verified client certificate) on every request.
+    pub(crate) fn set_client_identity(&mut self, identity: Option<ClientIdentity>) {
+        self.client_identity = identity;
     }
 
     /// Starts answering the request `head` (whose bytes are `head_bytes`): renews the
@@ -247,6 +256,9 @@ impl Exchange {
         ));
         if let (Some(ip), Some(req)) = (self.forwarded_ip, req.as_mut()) {
             req.set_forwarded_ip(ip);
+        }
+        if let (Some(identity), Some(req)) = (&self.client_identity, req.as_mut()) {
+            req.insert_extension(identity.clone());
         }
         let ctx = &self.ctx;
         catch_panic_sync(|| {

@@ -78,7 +78,9 @@ pub use self::hooks::{DEFAULT_HOOK_BUDGET, HookOutcome, HookReport};
 use self::in_flight::InFlight;
 pub use self::in_flight::InFlightRequest;
 pub use self::report::{Outcome, ServeReport};
-pub use self::tls::{DEFAULT_HANDSHAKE_TIMEOUT, DEFAULT_RELOAD_INTERVAL, TlsConfig};
+pub use self::tls::{
+    ClientIdentity, DEFAULT_HANDSHAKE_TIMEOUT, DEFAULT_RELOAD_INTERVAL, TlsConfig,
+};
 use crate::lifecycle::LocalDrain;
 pub(crate) use crate::lifecycle::ShutdownSignal;
 pub use crate::lifecycle::{Phase, ShutdownHandle};

@@ -6,6 +6,8 @@ use std::io;
 
 use keel_runtime::net::TcpStream;
 
+use super::tls::ClientIdentity;
+
 /// The byte stream under a connection.
 pub(crate) trait Transport {
     /// Appends to `buf` what arrives, within its spare capacity; `Ok(0)` is the end of
@@ -18,6 +20,10 @@ pub(crate) trait Transport {
     /// Says goodbye before the stream drops, within a short bound of its own (a TLS
     /// session's `close_notify`); nothing for a bare stream, whose drop closes it.
     async fn close(&mut self) {}
+    /// The verified client certificate of the stream (an mTLS session), if any.
+    fn client_identity(&self) -> Option<ClientIdentity> {
+        None
+    }
 }
 
 impl Transport for TcpStream {

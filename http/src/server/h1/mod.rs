@@ -114,6 +114,8 @@ enum Read {
 
 impl<S: Transport> Conn<S> {
     pub(crate) fn new(stream: S, peer: SocketAddr, server: Rc<LoopServer>) -> Conn<S> {
+        let mut exchange = Exchange::new(server.clone(), peer);
+        exchange.set_client_identity(stream.client_identity());
         Conn {
             stream,
             peer,
@@ -122,7 +124,7 @@ impl<S: Transport> Conn<S> {
             wbuf: Vec::with_capacity(INITIAL_WRITE_BUFFER),
             head: RequestHead::default(),
             idle_timer: None,
-            exchange: Exchange::new(server.clone(), peer),
+            exchange,
             server,
         }
     }

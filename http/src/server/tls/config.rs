@@ -5,13 +5,15 @@
 //! `KEEL_TLS_RELOAD_INTERVAL`.
 
 use std::fmt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Once};
 use std::time::Duration;
 
 use keel_runtime::env::{self, EnvError};
 use rustls::crypto::CryptoProvider;
-use rustls::server::ServerSessionMemoryCache;
+use rustls::pki_types::CertificateDer;
+use rustls::pki_types::pem::PemObject;
+use rustls::server::{ServerSessionMemoryCache, WebPkiClientVerifier};
 
 use super::certs::{CertFiles, CertStore, Stamps};
 
@@ -59,6 +61,7 @@ pub struct TlsConfig {
     pub(crate) handshake_timeout: Duration,
     reload_interval: Duration,
     files: Vec<CertFiles>,
+    client_ca: Option<ClientCa>,
     store: Arc<CertStore>,
     stamps: Arc<Stamps>,
     started: Arc<Once>,
@@ -87,10 +90,13 @@ impl TlsConfig {
         cert: impl AsRef<Path>,
         key: impl AsRef<Path>,
     ) -> Result<TlsConfig, EnvError> {
-        build(vec![files(
-            ("tls cert", cert.as_ref()),
-            ("tls key", key.as_ref()),
-        )])
+        build(
+            vec![files(
+                ("tls cert", cert.as_ref()),
+                ("tls key", key.as_ref()),
+            )],
+            None,
+        )
     }
 
     /// Adds a certificate served to clients that ask for one of its DNS names (its
@@ -112,10 +118,37 @@ impl TlsConfig {
             ("tls cert", cert.as_ref()),
             ("tls key", key.as_ref()),
         ));
+        self.rebuild(all, self.client_ca.clone())
+    }
+
+    /// Requires every client to present a certificate that chains to one of the CAs in
+    /// the PEM bundle `ca` (mutual TLS): a client without one, or with one the bundle
+    /// does not vouch for, is refused during the handshake. The verified certificate is
+    /// on every request of the connection ([`ClientIdentity`](crate::ClientIdentity)).
+    /// The bundle is read once, at startup. # Default: none (env `KEEL_TLS_CLIENT_CA`).
+    ///
+    /// # Errors
+    ///
+    /// An [`EnvError`] named `tls client ca`: a file that cannot be read or holds no
+    /// usable CA certificate.
+    pub fn client_ca(self, ca: impl AsRef<Path>) -> Result<TlsConfig, EnvError> {
+        let ca = ClientCa {
+            path: ca.as_ref().to_path_buf(),
+            setting: "tls client ca",
+        };
+        self.rebuild(self.files.clone(), Some(ca))
+    }
+
+    /// This config with other certificates or client CA, its timings kept.
+    fn rebuild(
+        &self,
+        files: Vec<CertFiles>,
+        client_ca: Option<ClientCa>,
+    ) -> Result<TlsConfig, EnvError> {
         Ok(TlsConfig {
             handshake_timeout: self.handshake_timeout,
             reload_interval: self.reload_interval,
-            ..build(all)?
+            ..build(files, client_ca)?
         })
     }
 
@@ -176,8 +209,18 @@ impl TlsConfig {
         let path = |_: &str, v: &str| Ok(v.to_owned());
         let cert = env::var("KEEL_TLS_CERT", path)?;
         let key = env::var("KEEL_TLS_KEY", path)?;
+        let client_ca = env::var("KEEL_TLS_CLIENT_CA", path)?;
         let tls = match (cert, key) {
-            (None, None) => return Ok(None),
+            (None, None) => {
+                return match client_ca {
+                    Some(ca) => Err(EnvError::new(
+                        "KEEL_TLS_CLIENT_CA",
+                        &ca,
+                        "to be set with KEEL_TLS_CERT and KEEL_TLS_KEY (client certificates are asked for only over TLS)",
+                    )),
+                    None => Ok(None),
+                };
+            }
             (Some(cert), None) => {
                 return Err(EnvError::new(
                     "KEEL_TLS_CERT",
@@ -202,7 +245,19 @@ impl TlsConfig {
                         )
                     })
                     .collect(),
+                None,
             )?,
+        };
+        let tls = match client_ca {
+            Some(ca) => {
+                let files = tls.files.clone();
+                let ca = ClientCa {
+                    path: ca.into(),
+                    setting: "KEEL_TLS_CLIENT_CA",
+                };
+                tls.rebuild(files, Some(ca))?
+            }
+            None => tls,
         };
         let tls = match timeout {
             Some(t) => tls.handshake_timeout(t),
@@ -245,6 +300,37 @@ fn pair_lists<'a>(cert: &'a str, key: &'a str) -> Result<Vec<(&'a str, &'a str)>
     Ok(certs.into_iter().zip(keys).collect())
 }
 
+/// The CA bundle client certificates must chain to, and the setting that named it.
+#[derive(Debug, Clone)]
+struct ClientCa {
+    path: PathBuf,
+    setting: &'static str,
+}
+
+impl ClientCa {
+    /// Reads the bundle into a verifier that requires a client certificate.
+    fn verifier(
+        &self,
+        provider: Arc<CryptoProvider>,
+    ) -> Result<Arc<dyn rustls::server::danger::ClientCertVerifier>, EnvError> {
+        let shown = self.path.display().to_string();
+        let bad = |why: String| EnvError::new(self.setting, &shown, why);
+        let certs = CertificateDer::pem_file_iter(&self.path)
+            .and_then(|certs| certs.collect::<Result<Vec<_>, _>>())
+            .map_err(|e| bad(format!("a readable PEM file of CA certificates ({e})")))?;
+        let mut roots = rustls::RootCertStore::empty();
+        let (added, _ignored) = roots.add_parsable_certificates(certs);
+        if added == 0 {
+            return Err(bad(
+                "a PEM file with at least one usable CA CERTIFICATE block".into(),
+            ));
+        }
+        WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider)
+            .build()
+            .map_err(|e| bad(format!("a usable CA bundle ({e})")))
+    }
+}
+
 /// The files of one certificate, named by their settings.
 fn files(
     (cert_setting, cert): (&'static str, &Path),
@@ -277,12 +363,12 @@ fn provider() -> Arc<CryptoProvider> {
 
 /// Loads and checks every certificate (the first the default), and makes the rustls
 /// config that serves them; each error names its setting.
-fn build(files: Vec<CertFiles>) -> Result<TlsConfig, EnvError> {
+fn build(files: Vec<CertFiles>, client_ca: Option<ClientCa>) -> Result<TlsConfig, EnvError> {
     let provider = provider();
     let stamps = Stamps::of(&files);
     let store = Arc::new(CertStore::load(files.clone(), provider.clone())?);
     let first = &files[0];
-    let builder = rustls::ServerConfig::builder_with_provider(provider)
+    let builder = rustls::ServerConfig::builder_with_provider(provider.clone())
         .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])
         .map_err(|e| {
             EnvError::new(
@@ -291,9 +377,11 @@ fn build(files: Vec<CertFiles>) -> Result<TlsConfig, EnvError> {
                 format!("usable ({e})"),
             )
         })?;
-    let mut config = builder
-        .with_no_client_auth()
-        .with_cert_resolver(store.clone());
+    let builder = match &client_ca {
+        None => builder.with_no_client_auth(),
+        Some(ca) => builder.with_client_cert_verifier(ca.verifier(provider.clone())?),
+    };
+    let mut config = builder.with_cert_resolver(store.clone());
     config.alpn_protocols = vec![ALPN_HTTP11.to_vec()];
     // Resumption without a shared lock on the handshake path: stateless tickets (TLS 1.3,
     // and TLS 1.2 clients that offer the extension), encrypted with keys that rotate
@@ -312,6 +400,7 @@ fn build(files: Vec<CertFiles>) -> Result<TlsConfig, EnvError> {
         handshake_timeout: DEFAULT_HANDSHAKE_TIMEOUT,
         reload_interval: DEFAULT_RELOAD_INTERVAL,
         files,
+        client_ca,
         store,
         stamps: Arc::new(stamps),
         started: Arc::new(Once::new()),

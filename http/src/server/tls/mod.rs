@@ -10,6 +10,7 @@
 //!   [`Transport`](super::transport::Transport);
 //! * `certs`: the served certificates (the default, and others chosen by SNI) as
 //!   rustls' certificate resolver;
+//! * [`identity`]: [`ClientIdentity`], a verified client certificate (mTLS);
 //! * `reload`: certificates reloaded when their files change;
 //! * `x509`: the fields Keel reads out of a certificate (expiry, names, subject);
 //! * `metrics`: handshakes, their duration, reloads, certificate expiry.
@@ -21,6 +22,7 @@
 mod accept;
 mod certs;
 mod config;
+mod identity;
 mod metrics;
 mod reload;
 mod stream;
@@ -33,6 +35,7 @@ use std::time::Instant;
 use keel_runtime::net::TcpStream;
 
 pub use self::config::{DEFAULT_HANDSHAKE_TIMEOUT, DEFAULT_RELOAD_INTERVAL, TlsConfig};
+pub use self::identity::ClientIdentity;
 use super::{LoopServer, OpenGuard, h1};
 
 /// Exports the TLS families on `/metrics` (once per process), and starts what runs

@@ -23,6 +23,7 @@ use std::time::Duration;
 use keel_runtime::net::TcpStream;
 use keel_runtime::time::timeout;
 
+use super::identity::ClientIdentity;
 use crate::server::transport::Transport;
 
 /// Room for one full TLS record (16 KiB of payload plus its header and tag) per read.
@@ -41,6 +42,8 @@ pub(crate) struct TlsStream {
     consumed: usize,
     /// TLS records on their way to the socket.
     outgoing: Vec<u8>,
+    /// The client's verified certificate (mTLS), read once.
+    identity: Option<ClientIdentity>,
 }
 
 impl TlsStream {
@@ -53,7 +56,12 @@ impl TlsStream {
         incoming: Vec<u8>,
         consumed: usize,
     ) -> TlsStream {
+        let identity = tls
+            .peer_certificates()
+            .and_then(|certs| certs.first())
+            .map(|leaf| ClientIdentity::from_der(leaf));
         TlsStream {
+            identity,
             tcp,
             tls,
             incoming,
@@ -189,6 +197,10 @@ impl Transport for TlsStream {
                 return Ok(0);
             }
         }
+    }
+
+    fn client_identity(&self) -> Option<ClientIdentity> {
+        self.identity.clone()
     }
 
     async fn close(&mut self) {
