@@ -1,8 +1,9 @@
 //! [`TlsConfig`]: the server's certificates and keys (PEM, loaded and checked at startup,
-//! reloaded when their files change), the protocol versions (TLS 1.2 and 1.3), ALPN
-//! (`http/1.1`), the handshake timeout and the reload interval; [`TlsConfig::from_env`]
-//! reads `KEEL_TLS_CERT`, `KEEL_TLS_KEY`, `KEEL_TLS_HANDSHAKE_TIMEOUT` and
-//! `KEEL_TLS_RELOAD_INTERVAL`.
+//! reloaded when their files change; several chosen by SNI), the protocol versions (TLS
+//! 1.2 and 1.3), ALPN (`http/1.1`), session resumption, the optional client CA (mTLS),
+//! the handshake timeout and the reload interval; [`TlsConfig::from_env`] reads
+//! `KEEL_TLS_CERT`, `KEEL_TLS_KEY`, `KEEL_TLS_CLIENT_CA`, `KEEL_TLS_HANDSHAKE_TIMEOUT`
+//! and `KEEL_TLS_RELOAD_INTERVAL`.
 
 use std::fmt;
 use std::path::{Path, PathBuf};
