@@ -20,7 +20,7 @@ use std::time::Duration;
 use keel_runtime::env::EnvError;
 use keel_runtime::trace::{BatchConfig, Sampler};
 
-use crate::client::url::Url;
+use crate::client::url::{Scheme, Url};
 
 /// The default `OTEL_EXPORTER_OTLP_TIMEOUT`: 10 s.
 pub const DEFAULT_EXPORT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -92,7 +92,9 @@ impl OtlpConfig {
             },
         };
         let url = Url::parse(&url)
-            .map_err(|_| EnvError::new(name, &url, "an http:// URL (no TLS yet)"))?;
+            .ok()
+            .filter(|u| u.scheme == Scheme::Http)
+            .ok_or_else(|| EnvError::new(name, &url, "an http:// URL (no TLS yet)"))?;
         for name in [
             "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL",
             "OTEL_EXPORTER_OTLP_PROTOCOL",
