@@ -17,6 +17,7 @@
 //! | `KEEL_ENV` | `production` | [`Config::environment`] |
 //! | `KEEL_ACCESS_LOG`, `KEEL_SECURITY_HEADERS`, `KEEL_SERVER_HEADER` | on, on, none | [`Config::server`] |
 //! | `KEEL_TLS_CERT`, `KEEL_TLS_KEY` (PEM paths, both or neither), `KEEL_TLS_HANDSHAKE_TIMEOUT` | plain HTTP, 10s | [`Config::server`] ([`TlsConfig`](crate::TlsConfig)) |
+//! | `KEEL_CLIENT_CA` (PEM path) | the bundled Mozilla roots only | extra CAs every [`Client`](crate::client::Client) and the OTLP exporter trust for `https://` (checked here) |
 //! | `KEEL_OPS_ADDR` (`0.0.0.0:9090` or `9090`) | the main listener | [`Config::ops_addr`] |
 //! | `KEEL_METRICS_TOKEN` | none | [`Config::metrics_token`] |
 //! | `KEEL_TRUSTED_PROXIES`, `KEEL_FORWARDED_HEADER` | none, `x-forwarded-for` | [`Config::server`] ([`TrustedProxies`](crate::TrustedProxies)) |
@@ -125,6 +126,7 @@ impl Config {
         "KEEL_TLS_HANDSHAKE_TIMEOUT",
         "KEEL_TLS_RELOAD_INTERVAL",
         "KEEL_TLS_CLIENT_CA",
+        "KEEL_CLIENT_CA",
         "KEEL_OPS_ADDR",
         "KEEL_METRICS_TOKEN",
         "LOG_FORMAT",
@@ -152,6 +154,10 @@ impl Config {
         let server = ServerConfig::from_env()?;
         let ops_addr = Config::var("KEEL_OPS_ADDR", parse_addr)?;
         let metrics_token = Config::var("KEEL_METRICS_TOKEN", crate::ops::parse_token)?;
+        // Read here to stop startup on a bad file; clients read it themselves (once).
+        Config::var(crate::client::tls::CLIENT_CA_VAR, |name, path| {
+            crate::client::tls::read_ca_file(name, std::path::Path::new(path))
+        })?;
         Ok(Config {
             host,
             port,

@@ -67,6 +67,7 @@ mod router;
 mod server;
 mod state_map;
 mod status;
+mod tls_session;
 mod trusted_proxies;
 
 pub use body::{Body, BodyStream};

@@ -54,6 +54,9 @@ fn bad_values_fail_naming_the_variable_and_good_values_are_read() {
         // One of the pair without the other.
         ("KEEL_TLS_CERT", "/etc/tls/tls.crt"),
         ("KEEL_TLS_KEY", "/etc/tls/tls.key"),
+        ("KEEL_CLIENT_CA", "/nonexistent/keel-client-ca.pem"),
+        // A readable file without a certificate.
+        ("KEEL_CLIENT_CA", "Cargo.toml"),
     ];
     assert!(Config::from_env().is_ok(), "the defaults must be valid");
     for (name, value) in bad {

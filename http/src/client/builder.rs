@@ -1,9 +1,12 @@
 //! [`ClientBuilder`]: the client's timeouts, size limits and connection-reuse settings,
 //! gathered into the [`Config`] a [`Client`](super::Client) runs with.
 
+use std::path::Path;
 use std::time::Duration;
 
+use keel_runtime::env::EnvError;
 use keel_runtime::resilience::{Bulkhead, CircuitBreaker, Retry};
+use rustls::pki_types::CertificateDer;
 
 /// Default [`ClientBuilder::connect_timeout`]: 10 s.
 pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -35,6 +38,9 @@ pub(crate) struct Config {
     pub(crate) max_redirects: usize,
     /// The resilience tools every request goes through; `None` when none is set.
     pub(crate) resilience: Option<Resilience>,
+    /// CA certificates trusted for `https://` besides the bundled roots and
+    /// `KEEL_CLIENT_CA`.
+    pub(crate) extra_ca: Vec<CertificateDer<'static>>,
 }
 
 /// The resilience tools a client's requests go through (see [`super::resilient`]).
@@ -91,6 +97,7 @@ impl ClientBuilder {
                 user_agent: Some(concat!("keel/", env!("CARGO_PKG_VERSION")).to_owned()),
                 max_redirects: 0,
                 resilience: None,
+                extra_ca: Vec::new(),
             },
         }
     }
@@ -258,5 +265,29 @@ impl ClientBuilder {
     pub fn bulkhead(mut self, bulkhead: Bulkhead) -> Self {
         self.config.resilience.get_or_insert_default().bulkhead = Some(bulkhead);
         self
+    }
+
+    /// Trusts the CA certificates in the PEM file at `path` for `https://`, besides the
+    /// bundled Mozilla roots (`webpki-roots`) and the file `KEEL_CLIENT_CA` names — a
+    /// private CA, a service mesh's or a test's. The file is read now.
+    ///
+    /// # Errors
+    ///
+    /// An [`EnvError`] named `client ca` with the path: a file that cannot be read, holds
+    /// no certificate, or one that cannot be a trust anchor.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// use keel_http::client::Client;
+    ///
+    /// let client = Client::builder().add_ca_file("/etc/ssl/internal-ca.pem")?.build();
+    /// # drop(client);
+    /// # Ok::<(), keel_http::config::EnvError>(())
+    /// ```
+    pub fn add_ca_file(mut self, path: impl AsRef<Path>) -> Result<ClientBuilder, EnvError> {
+        let certs = super::tls::read_ca_file("client ca", path.as_ref())?;
+        self.config.extra_ca.extend(certs);
+        Ok(self)
     }
 }

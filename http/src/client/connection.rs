@@ -1,14 +1,12 @@
-//! [`Connection`]: one client-side TCP connection and its read buffer — writing a request,
-//! reading bytes, and reading a response head (skipping interim `1xx` responses).
-//!
-//! This is the transport seam: a TLS connection would wrap the stream here (see the
-//! module docs of [`client`](super)).
+//! [`Connection`]: one client-side connection (plain TCP or TLS: its [`Stream`]) and its
+//! read buffer — writing a request, reading bytes, and reading a response head (skipping
+//! interim `1xx` responses).
 
 use std::io;
-
-use keel_runtime::net::TcpStream;
+use std::sync::Arc;
 
 use super::error::ClientError;
+use super::stream::Stream;
 use crate::proto::parse::Status;
 use crate::proto::response::{ResponseError, ResponseHead, parse_response};
 
@@ -18,7 +16,7 @@ const READ_CHUNK: usize = 16 * 1024;
 /// A connection to one host, with the bytes read but not yet consumed.
 #[derive(Debug)]
 pub(crate) struct Connection {
-    stream: TcpStream,
+    stream: Stream,
     /// Read and not yet consumed.
     pub(crate) buf: Vec<u8>,
     /// Some response byte arrived during the current exchange.
@@ -26,11 +24,14 @@ pub(crate) struct Connection {
 }
 
 impl Connection {
-    /// Opens a connection to `host:port`, resolving the name on the blocking pool.
-    pub(crate) async fn connect(host: &str, port: u16) -> io::Result<Connection> {
-        let stream = TcpStream::connect((host, port)).await?;
-        // Requests are written in one go; do not let Nagle hold the next one back.
-        stream.set_nodelay(true)?;
+    /// Opens a connection to `host:port`, resolving the name on the blocking pool; with
+    /// `tls`, a TLS session verifying the server as `host`.
+    pub(crate) async fn connect(
+        host: &str,
+        port: u16,
+        tls: Option<&Arc<rustls::ClientConfig>>,
+    ) -> Result<Connection, ClientError> {
+        let stream = Stream::connect(host, port, tls).await?;
         Ok(Connection {
             stream,
             buf: Vec::new(),
@@ -40,12 +41,8 @@ impl Connection {
 
     /// Whether an idle connection still looks usable: the server has neither closed it nor
     /// sent anything unasked.
-    pub(crate) fn is_idle_usable(&self) -> bool {
-        if !self.buf.is_empty() {
-            return false;
-        }
-        let mut probe = [0u8; 1];
-        matches!(self.stream.try_read(&mut probe), Err(e) if e.kind() == io::ErrorKind::WouldBlock)
+    pub(crate) fn is_idle_usable(&mut self) -> bool {
+        self.buf.is_empty() && self.stream.is_idle_usable()
     }
 
     /// Writes all of `bytes`.
@@ -56,15 +53,12 @@ impl Connection {
 
     /// Reads more bytes onto the buffer; `Ok(0)` is the end of the stream.
     pub(crate) async fn read_more(&mut self) -> io::Result<usize> {
-        let len = self.buf.len();
-        self.buf.resize(len + READ_CHUNK, 0);
-        let result = self.stream.read(&mut self.buf[len..]).await;
-        let n = *result.as_ref().unwrap_or(&0);
-        self.buf.truncate(len + n);
+        self.buf.reserve(READ_CHUNK);
+        let n = self.stream.read_buf(&mut self.buf).await?;
         if n > 0 {
             self.received_any = true;
         }
-        result
+        Ok(n)
     }
 
     /// Reads the final response head (interim `1xx` heads are skipped) and consumes it

@@ -41,15 +41,25 @@ impl fmt::Display for TimeoutPhase {
 #[derive(Debug)]
 #[non_exhaustive]
 pub enum ClientError {
-    /// The URL cannot be used: malformed, or a scheme other than `http` (TLS is not
-    /// supported yet).
+    /// The URL cannot be used: malformed, or a scheme other than `http` and `https`.
     InvalidUrl(String),
     /// The request cannot be sent as built: a bad header name or value, a header the
     /// client owns (`Content-Length`, `Transfer-Encoding`), or a body that failed to
     /// serialize.
     InvalidRequest(String),
-    /// The connection could not be opened: DNS failure, refused, unreachable.
+    /// The connection could not be opened: DNS failure, refused, unreachable, or closed
+    /// during the TLS handshake.
     Connect(io::Error),
+    /// The TLS handshake with `host` was refused: its certificate did not verify
+    /// (unknown issuer, expired, issued for another name), the server refused the
+    /// handshake, or the client's trust settings are unusable (`KEEL_CLIENT_CA`). The
+    /// request was not sent; nothing falls back to plaintext.
+    Tls {
+        /// The host the URL named, verified against the certificate.
+        host: String,
+        /// Why, in rustls' words.
+        reason: String,
+    },
     /// A timeout expired; the phase says which.
     Timeout(TimeoutPhase),
     /// The server's response breaks HTTP/1.1 (malformed head, ambiguous framing, bad
@@ -88,6 +98,12 @@ impl ClientError {
         )
     }
 
+    /// Whether the TLS handshake was refused ([`ClientError::Tls`]): a certificate
+    /// problem, not a network one, so not retried.
+    pub fn is_tls(&self) -> bool {
+        matches!(self, ClientError::Tls { .. })
+    }
+
     /// Whether a resilience tool refused the call without sending it (an open circuit
     /// breaker or a full bulkhead): the moment for a fallback.
     pub fn is_rejected(&self) -> bool {
@@ -103,6 +119,7 @@ impl ClientError {
             ClientError::InvalidUrl(_) => "invalid_url",
             ClientError::InvalidRequest(_) => "invalid_request",
             ClientError::Connect(_) => "connect",
+            ClientError::Tls { .. } => "tls",
             ClientError::Timeout(_) => "timeout",
             ClientError::InvalidResponse(_) => "invalid_response",
             ClientError::HeadTooLarge => "head_too_large",
@@ -130,6 +147,7 @@ impl fmt::Display for ClientError {
             ClientError::InvalidUrl(reason) => write!(f, "invalid URL: {reason}"),
             ClientError::InvalidRequest(reason) => write!(f, "invalid request: {reason}"),
             ClientError::Connect(e) => write!(f, "connect failed: {e}"),
+            ClientError::Tls { host, reason } => write!(f, "TLS with {host} failed: {reason}"),
             ClientError::Timeout(phase) => write!(f, "{phase} timeout expired"),
             ClientError::InvalidResponse(reason) => write!(f, "invalid response: {reason}"),
             ClientError::HeadTooLarge => f.write_str("response head over the limit"),

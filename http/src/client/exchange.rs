@@ -13,7 +13,7 @@ use super::connection::Connection;
 use super::error::{ClientError, TimeoutPhase};
 use super::inner::Inner;
 use super::response::Response;
-use super::url::Url;
+use super::url::{Scheme, Url};
 use crate::proto::method::Method;
 
 /// One request as sent on the wire, changed by each redirect.
@@ -125,7 +125,14 @@ impl Exchange {
                 | Method::Options
                 | Method::Trace
         );
-        let key = (url.host.clone(), url.port);
+        let key = (url.scheme, url.host.clone(), url.port);
+        let tls = match url.scheme {
+            Scheme::Http => None,
+            Scheme::Https => Some(client.tls.as_ref().map_err(|reason| ClientError::Tls {
+                host: url.host.clone(),
+                reason: reason.clone(),
+            })?),
+        };
 
         let mut may_reuse = true;
         loop {
@@ -145,9 +152,10 @@ impl Exchange {
                         ),
                         total,
                     );
-                    match timeout_at(deadline.0, Connection::connect(&url.host, url.port)).await {
+                    let connect = Connection::connect(&url.host, url.port, tls);
+                    match timeout_at(deadline.0, connect).await {
                         Err(_) => return Err(ClientError::Timeout(deadline.1)),
-                        Ok(Err(e)) => return Err(ClientError::Connect(e)),
+                        Ok(Err(e)) => return Err(e),
                         Ok(Ok(conn)) => conn,
                     }
                 }
@@ -187,7 +195,8 @@ impl Exchange {
 
     /// Becomes the request a `status` redirect to `next` asks for (RFC 9110 §15.4): `303`
     /// (and `301`/`302` after a `POST`) turn into a bodiless `GET`; `307`/`308` keep the
-    /// method and body. Credentials are not carried to another host.
+    /// method and body. Credentials are not carried to another origin (scheme, host or
+    /// port).
     fn redirect(&mut self, status: u16, next: Url) {
         let to_get = (status == 303 && self.method != Method::Head)
             || (matches!(status, 301 | 302) && self.method == Method::Post);
@@ -197,7 +206,9 @@ impl Exchange {
             self.headers
                 .retain(|(n, _)| !n.eq_ignore_ascii_case("content-type"));
         }
-        if (next.host.as_str(), next.port) != (self.url.host.as_str(), self.url.port) {
+        if (next.scheme, next.host.as_str(), next.port)
+            != (self.url.scheme, self.url.host.as_str(), self.url.port)
+        {
             self.headers.retain(|(n, _)| {
                 !["authorization", "cookie", "proxy-authorization", "host"]
                     .iter()
@@ -223,9 +234,10 @@ fn resolve(base: &Url, location: &str) -> Result<Url, ClientError> {
     if location.contains("://") {
         return Url::parse(location);
     }
-    let origin = format!("http://{}", base.authority);
+    let scheme = base.scheme.as_str();
+    let origin = format!("{scheme}://{}", base.authority);
     if let Some(rest) = location.strip_prefix("//") {
-        return Url::parse(&format!("http://{rest}"));
+        return Url::parse(&format!("{scheme}://{rest}"));
     }
     if location.starts_with('/') {
         return Url::parse(&format!("{origin}{location}"));
@@ -375,9 +387,14 @@ mod tests {
         assert_eq!(target("/root?q"), "api:8080/root?q");
         assert_eq!(target("8"), "api:8080/v1/items/8");
         assert!(matches!(
-            resolve(&base, "https://secure/"),
+            resolve(&base, "ftp://files/"),
             Err(ClientError::InvalidUrl(_))
         ));
+        let secure = Url::parse("https://api/v1/x").unwrap();
+        let next = resolve(&secure, "//other/y").unwrap();
+        assert_eq!((next.scheme, next.port), (Scheme::Https, 443));
+        let next = resolve(&secure, "/z").unwrap();
+        assert_eq!((next.scheme, next.target.as_str()), (Scheme::Https, "/z"));
     }
 
     #[test]
@@ -397,6 +414,10 @@ mod tests {
             (&ex.method, ex.body.is_some(), ex.headers.len()),
             (&Method::Post, true, 3)
         );
+        // Same host, another scheme: another origin, so the credentials stay behind.
+        let mut to_plain = ex.clone();
+        to_plain.redirect(307, Url::parse("https://a/again").unwrap());
+        assert_eq!(to_plain.headers.len(), 2);
         ex.redirect(303, Url::parse("http://b/done").unwrap());
         assert_eq!(ex.method, Method::Get);
         assert!(ex.body.is_none());

@@ -51,7 +51,7 @@
 //!
 //! # Connection reuse
 //!
-//! Idle keep-alive connections are kept per host and port, at most
+//! Idle keep-alive connections are kept per scheme, host and port, at most
 //! [`ClientBuilder::max_idle_per_host`] each, for at most [`ClientBuilder::idle_timeout`].
 //! A connection goes back only when its response body was read to the end, nothing
 //! followed it, and neither the request nor the response asked to close (a body delimited
@@ -133,13 +133,32 @@
 //!
 //! # TLS
 //!
-//! Only `http://` URLs are accepted; others fail with [`ClientError::InvalidUrl`]. TLS
-//! plugs in at the transport: `connection.rs` owns the only `TcpStream`, opened in
-//! `Connection::connect` and used through `read`/`write_all`. A TLS connection would make
-//! that stream an enum (or a trait object) over plain TCP and a TLS session
-//! (e.g. rustls driven over the `TcpStream`), chosen in `connect` from the URL's scheme,
-//! with the scheme added to the pool key and `https` accepted in `url.rs`. The protocol
-//! layer (head parsing, body decoding, pooling) is unchanged.
+//! `https://` URLs are served over TLS: rustls driven on the caller's loop over the same
+//! [`TcpStream`](keel_runtime::net::TcpStream) (no tokio, no extra thread), TLS 1.3 and
+//! 1.2, SNI and certificate verification for the URL's host, ALPN `http/1.1`. Servers
+//! are verified against the Mozilla roots bundled by `webpki-roots` (the same in every
+//! container, `scratch` included), plus the CAs of `KEEL_CLIENT_CA` and
+//! [`ClientBuilder::add_ca_file`]. The handshake counts against the connect timeout. A
+//! refused certificate or handshake is [`ClientError::Tls`] naming the host and the
+//! reason ([`ClientError::is_tls`]); nothing falls back to plaintext. Idle connections
+//! are kept per scheme, host and port: `http` and `https` never share one. See
+//! `docs/tls.md`.
+//!
+//! ```no_run
+//! use keel_http::client::Client;
+//!
+//! # keel_runtime::block_on(async {
+//! let client = Client::builder()
+//!     .add_ca_file("/etc/ssl/internal-ca.pem")
+//!     .expect("a usable CA file")
+//!     .build();
+//! match client.get("https://inventory.internal/items/7").send().await {
+//!     Ok(res) => println!("{}", res.status()),
+//!     Err(e) if e.is_tls() => eprintln!("refused: {e}"), // "TLS with inventory.internal failed: …"
+//!     Err(e) => eprintln!("{e}"),
+//! }
+//! # });
+//! ```
 
 mod builder;
 mod connection;
@@ -151,6 +170,8 @@ mod request;
 mod resilient;
 mod response;
 mod span;
+mod stream;
+pub(crate) mod tls;
 pub(crate) mod url;
 
 use std::rc::Rc;
@@ -211,7 +232,7 @@ impl Client {
         ClientBuilder::new()
     }
 
-    /// A request with `method` to `url` (`http://host[:port]/path?query`).
+    /// A request with `method` to `url` (`http[s]://host[:port]/path?query`).
     pub fn request(&self, method: crate::Method, url: &str) -> RequestBuilder {
         RequestBuilder::new(Rc::clone(&self.inner), method, url)
     }

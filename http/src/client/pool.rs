@@ -1,5 +1,6 @@
-//! [`IdlePool`]: the client's idle keep-alive connections, a short list per host and port,
-//! on one loop.
+//! [`IdlePool`]: the client's idle keep-alive connections, a short list per scheme, host
+//! and port (so `http` and `https` to one host and port never share a connection), on
+//! one loop.
 //!
 //! Not a [`keel_pool::Pool`]: that pool caps the connections *open* to one backend, queues
 //! callers behind the cap, retries failed connects with backoff and runs a reaper task.
@@ -13,9 +14,11 @@ use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use super::connection::Connection;
+use super::url::Scheme;
 
-/// Where a connection goes: the host as resolved (lowercased name or IP literal) and port.
-pub(crate) type Key = (String, u16);
+/// Where a connection goes: the scheme (plain or TLS), the host as resolved (lowercased
+/// name or IP literal) and port.
+pub(crate) type Key = (Scheme, String, u16);
 
 struct Idle {
     conn: Connection,
@@ -54,7 +57,7 @@ impl IdlePool {
         let list = hosts.get_mut(key)?;
         let now = Instant::now();
         let mut found = None;
-        while let Some(idle) = list.pop() {
+        while let Some(mut idle) = list.pop() {
             if now.duration_since(idle.since) < self.idle_timeout && idle.conn.is_idle_usable() {
                 found = Some(idle.conn);
                 break;

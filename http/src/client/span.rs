@@ -39,7 +39,7 @@ fn start_traced(method: &Method, url: &Url, headers: &[(String, String)]) -> Opt
         span.set_attribute("server.port", i64::from(url.port));
         span.set_attribute(
             "url.full",
-            format!("http://{}{}", url.authority, url.target),
+            format!("{}://{}{}", url.scheme.as_str(), url.authority, url.target),
         );
     }
     Some(span)

@@ -1,11 +1,37 @@
-//! Splitting an `http://` URL into what a request needs: the host and port to connect to,
-//! the `Host` header, and the origin-form target. Only `http` is accepted.
+//! Splitting an `http://` or `https://` URL into what a request needs: the scheme, the
+//! host and port to connect to, the `Host` header, and the origin-form target.
 
 use super::error::ClientError;
 
-/// An `http://` URL, split.
+/// How a connection to the URL's host speaks: plain TCP or TLS.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) enum Scheme {
+    Http,
+    Https,
+}
+
+impl Scheme {
+    /// `http` or `https`.
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            Scheme::Http => "http",
+            Scheme::Https => "https",
+        }
+    }
+
+    /// The port a URL without one means: 80 or 443.
+    pub(crate) fn default_port(self) -> u16 {
+        match self {
+            Scheme::Http => 80,
+            Scheme::Https => 443,
+        }
+    }
+}
+
+/// An `http://` or `https://` URL, split.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Url {
+    pub(crate) scheme: Scheme,
     /// Host name or IP literal, lowercased, without IPv6 brackets.
     pub(crate) host: String,
     pub(crate) port: u16,
@@ -20,18 +46,23 @@ impl Url {
     ///
     /// # Errors
     ///
-    /// [`ClientError::InvalidUrl`] for a scheme other than `http`, user info, an empty or
+    /// [`ClientError::InvalidUrl`] for a scheme other than `http` or `https`, user info, an empty or
     /// malformed host or port, or bytes not allowed in a request-target.
     pub(crate) fn parse(url: &str) -> Result<Url, ClientError> {
         let bad = |reason: &str| ClientError::InvalidUrl(format!("{reason}: `{url}`"));
         let Some((scheme, rest)) = url.split_once("://") else {
-            return Err(bad("no scheme (expected http://)"));
+            return Err(bad("no scheme (expected http:// or https://)"));
         };
-        if !scheme.eq_ignore_ascii_case("http") {
+        let scheme = if scheme.eq_ignore_ascii_case("http") {
+            Scheme::Http
+        } else if scheme.eq_ignore_ascii_case("https") {
+            Scheme::Https
+        } else {
             return Err(ClientError::InvalidUrl(format!(
-                "unsupported scheme `{scheme}` in `{url}`: only http:// is supported (no TLS yet)"
+                "unsupported scheme `{scheme}` in `{url}`: only http:// and https:// are supported"
             )));
-        }
+        };
+        let default_port = scheme.default_port();
         let rest = rest.split_once('#').map_or(rest, |(before, _)| before);
         let split = rest.find(['/', '?']).unwrap_or(rest.len());
         let (authority, target) = rest.split_at(split);
@@ -68,7 +99,7 @@ impl Url {
             return Err(bad("invalid host"));
         }
         let port = match port {
-            None | Some("") => 80,
+            None | Some("") => default_port,
             Some(p) if p.bytes().all(|b| b.is_ascii_digit()) => {
                 p.parse().map_err(|_| bad("invalid port"))?
             }
@@ -85,7 +116,7 @@ impl Url {
         } else {
             format!("/{target}")
         };
-        let authority = if port == 80 {
+        let authority = if port == default_port {
             authority
                 .split(':')
                 .next()
@@ -95,7 +126,7 @@ impl Url {
         };
         // An IPv6 authority keeps its brackets and port as given.
         let authority = if host.contains(':') {
-            if port == 80 {
+            if port == default_port {
                 format!("[{host}]")
             } else {
                 format!("[{host}]:{port}")
@@ -104,6 +135,7 @@ impl Url {
             authority
         };
         Ok(Url {
+            scheme,
             host: host.to_ascii_lowercase(),
             port,
             authority,
@@ -125,6 +157,7 @@ mod tests {
         assert_eq!(u.target, "/a/b?x=1");
 
         let u = Url::parse("HTTP://localhost").unwrap();
+        assert_eq!(u.scheme, Scheme::Http);
         assert_eq!(
             (u.port, u.target.as_str(), u.authority.as_str()),
             (80, "/", "localhost")
@@ -132,6 +165,19 @@ mod tests {
 
         let u = Url::parse("http://h?q").unwrap();
         assert_eq!(u.target, "/?q");
+
+        let u = Url::parse("https://Secure.example/x").unwrap();
+        assert_eq!(
+            (u.scheme, u.port, u.authority.as_str()),
+            (Scheme::Https, 443, "Secure.example")
+        );
+        let u = Url::parse("HTTPS://h:80/").unwrap();
+        assert_eq!(
+            (u.scheme, u.port, u.authority.as_str()),
+            (Scheme::Https, 80, "h:80")
+        );
+        let u = Url::parse("https://h:443/").unwrap();
+        assert_eq!(u.authority, "h");
 
         let u = Url::parse("http://[::1]:9000/x").unwrap();
         assert_eq!(
@@ -143,7 +189,6 @@ mod tests {
     #[test]
     fn refuses_what_it_cannot_send() {
         for url in [
-            "https://example.com/",
             "ftp://x/",
             "example.com/",
             "http:///path",
@@ -157,7 +202,7 @@ mod tests {
             let err = Url::parse(url).unwrap_err();
             assert!(matches!(err, ClientError::InvalidUrl(_)), "{url}: {err}");
         }
-        let err = Url::parse("https://example.com/").unwrap_err().to_string();
-        assert!(err.contains("only http://"), "{err}");
+        let err = Url::parse("ftp://example.com/").unwrap_err().to_string();
+        assert!(err.contains("only http:// and https://"), "{err}");
     }
 }

@@ -5,6 +5,7 @@
 //! |---|---|---|
 //! | `OTEL_EXPORTER_OTLP_ENDPOINT` | unset: tracing off | collector base URL; traces go to `{endpoint}/v1/traces` |
 //! | `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT` | — | the full traces URL (wins over the above) |
+//! | `OTEL_EXPORTER_OTLP_CERTIFICATE` (`_TRACES_CERTIFICATE`) | none | PEM file of CAs trusted for an `https://` endpoint, besides the bundled roots and `KEEL_CLIENT_CA` |
 //! | `OTEL_EXPORTER_OTLP_PROTOCOL` (`_TRACES_PROTOCOL`) | `http/json` | only `http/json` is supported |
 //! | `OTEL_EXPORTER_OTLP_HEADERS` (`_TRACES_HEADERS`) | none | `key=value,…` sent with each export |
 //! | `OTEL_EXPORTER_OTLP_TIMEOUT` (`_TRACES_TIMEOUT`) | 10000 (ms) | one export's time limit |
@@ -15,12 +16,14 @@
 //! | `OTEL_BSP_MAX_QUEUE_SIZE`, `OTEL_BSP_MAX_EXPORT_BATCH_SIZE` | 2048, 512 | queue bound (more are dropped, counted) and batch size |
 //! | `OTEL_SDK_DISABLED`, `OTEL_TRACES_EXPORTER` | `false`, `otlp` | `true` / `none` turn tracing off |
 
+use std::path::Path;
+use std::sync::Arc;
 use std::time::Duration;
 
 use keel_runtime::env::EnvError;
 use keel_runtime::trace::{BatchConfig, Sampler};
 
-use crate::client::url::Url;
+use crate::client::url::{Scheme, Url};
 
 /// The default `OTEL_EXPORTER_OTLP_TIMEOUT`: 10 s.
 pub const DEFAULT_EXPORT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -34,6 +37,8 @@ pub struct OtlpConfig {
     pub(crate) timeout: Duration,
     pub(crate) sampler: Sampler,
     pub(crate) batch: BatchConfig,
+    /// For an `https://` endpoint: the roots the collector is verified against.
+    pub(crate) tls: Option<Arc<rustls::ClientConfig>>,
 }
 
 impl OtlpConfig {
@@ -92,7 +97,8 @@ impl OtlpConfig {
             },
         };
         let url = Url::parse(&url)
-            .map_err(|_| EnvError::new(name, &url, "an http:// URL (no TLS yet)"))?;
+            .ok()
+            .ok_or_else(|| EnvError::new(name, &url, "an http:// or https:// URL"))?;
         for name in [
             "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL",
             "OTEL_EXPORTER_OTLP_PROTOCOL",
@@ -120,6 +126,24 @@ impl OtlpConfig {
             Some((name, v)) => parse_pairs(&name, &v)?,
             None => Vec::new(),
         };
+        // The collector's CAs: read and checked whenever set, used for `https://`.
+        let mut cas = crate::client::tls::env_ca(&var)?;
+        if let Some((name, path)) = specific(
+            "OTEL_EXPORTER_OTLP_TRACES_CERTIFICATE",
+            "OTEL_EXPORTER_OTLP_CERTIFICATE",
+        ) {
+            cas.extend(crate::client::tls::read_ca_file(
+                &name,
+                Path::new(path.trim()),
+            )?);
+        }
+        let tls =
+            match url.scheme {
+                Scheme::Http => None,
+                Scheme::Https => Some(crate::client::tls::build(&cas, &[]).map_err(|e| {
+                    EnvError::new(name, &url_text(&url), format!("usable TLS ({e})"))
+                })?),
+            };
         let timeout = match specific(
             "OTEL_EXPORTER_OTLP_TRACES_TIMEOUT",
             "OTEL_EXPORTER_OTLP_TIMEOUT",
@@ -178,12 +202,13 @@ impl OtlpConfig {
             timeout,
             sampler,
             batch,
+            tls,
         }))
     }
 
     /// The URL spans are POSTed to.
     pub fn traces_url(&self) -> String {
-        format!("http://{}{}", self.url.authority, self.url.target)
+        url_text(&self.url)
     }
 
     /// The `service.name` reported.
@@ -200,6 +225,11 @@ impl OtlpConfig {
     pub fn batch(&self) -> BatchConfig {
         self.batch
     }
+}
+
+/// `url` as text.
+fn url_text(url: &Url) -> String {
+    format!("{}://{}{}", url.scheme.as_str(), url.authority, url.target)
 }
 
 /// `unknown_service:<executable name>`, as the specification asks.
@@ -338,6 +368,16 @@ mod tests {
         .unwrap()
         .unwrap();
         assert_eq!(full.traces_url(), "http://c:9/custom");
+        assert!(full.tls.is_none());
+        let secure = OtlpConfig::from_vars(vars(&[(
+            "OTEL_EXPORTER_OTLP_ENDPOINT",
+            "https://collector.example",
+        )]))
+        .unwrap()
+        .unwrap();
+        assert_eq!(secure.traces_url(), "https://collector.example/v1/traces");
+        assert_eq!(secure.url.port, 443);
+        assert!(secure.tls.is_some());
     }
 
     #[test]
@@ -355,8 +395,23 @@ mod tests {
         );
         for (bad, name) in [
             (
-                ("OTEL_EXPORTER_OTLP_ENDPOINT", "https://c:4318"),
+                ("OTEL_EXPORTER_OTLP_ENDPOINT", "ftp://c:4318"),
                 "OTEL_EXPORTER_OTLP_ENDPOINT",
+            ),
+            (
+                (
+                    "OTEL_EXPORTER_OTLP_CERTIFICATE",
+                    "/nonexistent/collector-ca.pem",
+                ),
+                "OTEL_EXPORTER_OTLP_CERTIFICATE",
+            ),
+            (
+                ("OTEL_EXPORTER_OTLP_TRACES_CERTIFICATE", "Cargo.toml"),
+                "OTEL_EXPORTER_OTLP_TRACES_CERTIFICATE",
+            ),
+            (
+                ("KEEL_CLIENT_CA", "/nonexistent/client-ca.pem"),
+                "KEEL_CLIENT_CA",
             ),
             (
                 ("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc"),

@@ -77,7 +77,13 @@ impl Drop for TracingGuard {
 /// Tracing was already turned on in this process, or its thread cannot start.
 pub fn init(config: OtlpConfig) -> Result<TracingGuard, trace::InstallError> {
     let url = config.traces_url();
-    let exporter = OtlpExporter::new(config.url, config.headers, config.resource, config.timeout);
+    let exporter = OtlpExporter::new(
+        config.url,
+        config.headers,
+        config.resource,
+        config.timeout,
+        config.tls,
+    );
     trace::install(config.sampler, config.batch, exporter)?;
     tracing::info!(endpoint = %url, "exporting traces over OTLP/HTTP JSON");
     Ok(TracingGuard { done: false })

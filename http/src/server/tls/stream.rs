@@ -25,6 +25,7 @@ use keel_runtime::time::timeout;
 
 use super::identity::ClientIdentity;
 use crate::server::transport::Transport;
+pub(super) use crate::tls_session::{feed, flush};
 
 /// Room for one full TLS record (16 KiB of payload plus its header and tag) per read.
 pub(super) const INCOMING_BUFFER: usize = 16 * 1024 + 512;
@@ -121,37 +122,6 @@ impl TlsStream {
     async fn flush(&mut self) -> io::Result<()> {
         flush(&mut self.tls, &self.tcp, &mut self.outgoing).await
     }
-}
-
-/// Hands rustls the next part of `incoming[*consumed..]` and processes it; a protocol
-/// error is `InvalidData` (rustls has queued its alert).
-pub(super) fn feed(
-    tls: &mut rustls::ServerConnection,
-    incoming: &[u8],
-    consumed: &mut usize,
-) -> io::Result<()> {
-    let mut rest = &incoming[*consumed..];
-    let n = tls.read_tls(&mut rest)?;
-    *consumed += n;
-    tls.process_new_packets()
-        .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
-    Ok(())
-}
-
-/// Writes every record `tls` has ready to `tcp`, through `outgoing`.
-pub(super) async fn flush(
-    tls: &mut rustls::ServerConnection,
-    tcp: &TcpStream,
-    outgoing: &mut Vec<u8>,
-) -> io::Result<()> {
-    while tls.wants_write() {
-        tls.write_tls(outgoing)?;
-    }
-    if !outgoing.is_empty() {
-        tcp.write_all(outgoing).await?;
-        outgoing.clear();
-    }
-    Ok(())
 }
 
 impl Transport for TlsStream {
