@@ -7,17 +7,24 @@ use std::time::Duration;
 
 use keel_http::middleware::{MemoryStore, RateLimit};
 use keel_http::{ClientIp, ForwardedHeader, Router, ServerConfig, TrustedProxies};
-use keel_testkit::TestServer;
 use keel_testkit::logs::keel_log;
+use keel_testkit::{TestServer, eventually};
 use serde_json::Value;
 
-/// The access log line of the request `request_id`.
+/// The access log line of the request `request_id` (a loop hands its lines to the log
+/// thread in batches when it parks, so the line may arrive just after the response).
 fn access_line(request_id: &str) -> Value {
-    let (lines, text) = keel_log().lines();
-    lines
-        .into_iter()
-        .find(|l| l["request_id"] == request_id && l["target"] == "keel_http::access")
-        .unwrap_or_else(|| panic!("no access line for {request_id} in {text}"))
+    let find = || {
+        keel_log()
+            .lines()
+            .0
+            .into_iter()
+            .find(|l| l["request_id"] == request_id && l["target"] == "keel_http::access")
+    };
+    eventually(Duration::from_secs(10), find).unwrap_or_else(|| {
+        let (_, text) = keel_log().lines();
+        panic!("no access line for {request_id} in {text}")
+    })
 }
 
 /// A server whose `/ip` answers the client address it sees, behind `proxies`.

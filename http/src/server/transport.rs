@@ -2,6 +2,7 @@
 //! a TLS session over one (`super::tls`), memory in the benches (`super::memory`), so
 //! all run the same protocol code.
 
+use std::future::Future;
 use std::io;
 
 use keel_runtime::net::TcpStream;
@@ -12,9 +13,9 @@ use super::tls::ClientIdentity;
 pub(crate) trait Transport {
     /// Appends to `buf` what arrives, within its spare capacity; `Ok(0)` is the end of
     /// the stream (the caller always leaves spare capacity).
-    async fn read_buf(&mut self, buf: &mut Vec<u8>) -> io::Result<usize>;
+    fn read_buf(&mut self, buf: &mut Vec<u8>) -> impl Future<Output = io::Result<usize>>;
     /// Writes all of `buf`.
-    async fn write_all(&mut self, buf: &[u8]) -> io::Result<()>;
+    fn write_all(&mut self, buf: &[u8]) -> impl Future<Output = io::Result<()>>;
     /// Appends what the OS already holds, without waiting (`WouldBlock` when nothing).
     fn try_read_buf(&mut self, buf: &mut Vec<u8>) -> io::Result<usize>;
     /// Says goodbye before the stream drops, within a short bound of its own (a TLS
@@ -26,13 +27,17 @@ pub(crate) trait Transport {
     }
 }
 
+/// The stream's own futures, not wrapped in another state machine (two or three reads
+/// and writes per request).
 impl Transport for TcpStream {
-    async fn read_buf(&mut self, buf: &mut Vec<u8>) -> io::Result<usize> {
-        TcpStream::read_buf(self, buf).await
+    #[inline]
+    fn read_buf(&mut self, buf: &mut Vec<u8>) -> impl Future<Output = io::Result<usize>> {
+        TcpStream::read_buf(self, buf)
     }
 
-    async fn write_all(&mut self, buf: &[u8]) -> io::Result<()> {
-        TcpStream::write_all(self, buf).await
+    #[inline]
+    fn write_all(&mut self, buf: &[u8]) -> impl Future<Output = io::Result<()>> {
+        TcpStream::write_all(self, buf)
     }
 
     fn try_read_buf(&mut self, buf: &mut Vec<u8>) -> io::Result<usize> {
