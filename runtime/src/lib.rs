@@ -8,7 +8,7 @@
 //! | `keel-loop-N` | [`Builder::loops`] (default: the container's CPU quota, else the cores) | one `epoll` instance, a run queue, a timer wheel, its own listeners; pinned to a CPU |
 //! | `keel-signal` | one, on first use of [`signal`] | turns Unix signals into wakes |
 //! | `keel-log` | one per [`log::init`] (or [`log::layer`]) | writes log lines from a bounded buffer, so no loop blocks on stdout |
-//! | `keel-tokio-N` | [`Builder::tokio_threads`] (default 1; `KEEL_TOKIO_THREADS=0`: none) | the tokio bridge: drives the reactor and timers of tokio-based crates awaited on the loops, and runs [`tokio::spawn`](crate::tokio::spawn)ed work |
+//! | `keel-tokio-N` | [`Builder::tokio_threads`] (default 1; `KEEL_TOKIO_THREADS=0`: none) | the tokio bridge: drives the reactor and timers of tokio-based crates awaited on the loops, and runs [`tokio::spawn`]ed work |
 //! | `keel-trace` | one, once [`trace::install`] ran (OTLP tracing on) | exports finished spans in batches from a bounded queue |
 //!
 //! # A loop's turn
