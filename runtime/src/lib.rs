@@ -110,7 +110,9 @@ pub mod panic {
 /// `Send` background work on it that carries the request context. See the
 /// `tokio_bridge` module's docs and `docs/tokio.md`.
 pub mod tokio {
-    pub use crate::tokio_bridge::{DEFAULT_TOKIO_THREADS, MAX_TOKIO_THREADS, handle, spawn};
+    pub use crate::tokio_bridge::{
+        BridgedTask, DEFAULT_TOKIO_THREADS, MAX_TOKIO_THREADS, drain, handle, in_flight, spawn,
+    };
 }
 
 /// Tasks: spawning with options, joining, yielding.

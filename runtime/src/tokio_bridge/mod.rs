@@ -1,7 +1,8 @@
 //! The tokio bridge: a multi-thread tokio runtime owned by a Keel [`Runtime`](crate::Runtime)
 //! (`KEEL_TOKIO_THREADS` threads named `keel-tokio-N`, default one), whose I/O driver and
 //! timers serve the tokio-based crates a handler awaits (reqwest, sqlx, redis-rs, the AWS
-//! SDK), and [`spawn`], which puts `Send` background work on it with the request context.
+//! SDK). [`spawn`] (`spawn.rs`) puts `Send` background work on it with the request
+//! context; `tracked.rs` keeps what such work is still running, for the shutdown drain.
 //!
 //! # How a bridged call runs
 //!
@@ -18,13 +19,17 @@
 //! `KEEL_TOKIO_THREADS=0` starts no bridge; a tokio-based crate then panics with tokio's
 //! "there is no reactor running" (a 500 in a handler).
 
-use std::future::Future;
+mod spawn;
+mod tracked;
+
+pub use self::spawn::spawn;
+pub use self::tracked::{BridgedTask, drain, in_flight};
+
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use crate::error::BuildError;
-use crate::task_context;
 
 /// The most bridge threads a runtime may run.
 pub const MAX_TOKIO_THREADS: usize = 1024;
@@ -105,80 +110,6 @@ pub fn handle() -> Option<tokio::runtime::Handle> {
             .as_ref()
             .map(|(_, handle)| handle.clone())
     })
-}
-
-/// Runs `future` on the tokio bridge's workers, with the caller's request context
-/// ([`task_context`]: request id, fields, trace span) current while it is polled — for
-/// `Send` background work that outlives the handler or should not hold its loop. (Awaiting
-/// a tokio-based call in a handler needs no spawn: it runs on the handler's loop, its I/O
-/// on the bridge.) Plain `tokio::spawn` from a loop also lands on the bridge, but without
-/// the request context.
-///
-/// # Panics
-///
-/// When no bridge runs (`KEEL_TOKIO_THREADS=0`, or no Keel runtime was started).
-///
-/// # Examples
-///
-/// ```
-/// use keel_runtime::{Runtime, task_context};
-///
-/// let rt = Runtime::builder().loops(1).build().unwrap();
-/// let id = rt.block_on(async {
-///     task_context::scope(task_context::Context::new("req-7"), async {
-///         keel_runtime::tokio::spawn(async {
-///             let thread = std::thread::current().name().unwrap_or("").to_owned();
-///             (task_context::request_id(), thread)
-///         })
-///         .await
-///         .unwrap()
-///     })
-///     .await
-/// });
-/// assert_eq!(id.0.as_deref(), Some("req-7"));
-/// assert!(id.1.starts_with("keel-tokio-"), "{}", id.1);
-/// ```
-#[track_caller]
-pub fn spawn<F>(future: F) -> tokio::task::JoinHandle<F::Output>
-where
-    F: Future + Send + 'static,
-    F::Output: Send + 'static,
-{
-    let Some(handle) = handle() else {
-        panic!(
-            "keel_runtime::tokio::spawn: no tokio bridge is running \
-             (KEEL_TOKIO_THREADS=0, or no Keel runtime was started)"
-        );
-    };
-    match task_context::current() {
-        Some(context) => handle.spawn(Carried::Scoped {
-            future: task_context::scope(context, future),
-        }),
-        None => handle.spawn(Carried::Bare { future }),
-    }
-}
-
-pin_project_lite::pin_project! {
-    /// A spawned future, under its submitter's context when it had one.
-    #[project = CarriedProj]
-    enum Carried<F> {
-        Scoped { #[pin] future: task_context::Scoped<F> },
-        Bare { #[pin] future: F },
-    }
-}
-
-impl<F: Future> Future for Carried<F> {
-    type Output = F::Output;
-
-    fn poll(
-        self: std::pin::Pin<&mut Self>,
-        cx: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<F::Output> {
-        match self.project() {
-            CarriedProj::Scoped { future } => future.poll(cx),
-            CarriedProj::Bare { future } => future.poll(cx),
-        }
-    }
 }
 
 /// `KEEL_TOKIO_THREADS`: a whole number from 0 (no bridge) to [`MAX_TOKIO_THREADS`].
