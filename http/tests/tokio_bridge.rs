@@ -37,23 +37,23 @@ async fn via_reqwest(upstream: SocketAddr) -> String {
     }
 }
 
-/// One pool for every loop: its connections' I/O runs on the bridge's reactor, so any
-/// loop may await it.
-fn pg_pool() -> &'static sqlx::PgPool {
-    static POOL: OnceLock<sqlx::PgPool> = OnceLock::new();
-    POOL.get_or_init(|| {
+/// One pool per server, for all its loops: its connections' I/O runs on the bridge's
+/// reactor, so any loop may await it. Made on first use, on a loop of the server whose
+/// bridge it then belongs to (a pool made under another runtime's bridge would die
+/// with that runtime).
+type SharedPool = Arc<OnceLock<sqlx::PgPool>>;
+
+async fn via_sqlx(pool: SharedPool) -> String {
+    let pool = pool.get_or_init(|| {
         sqlx::postgres::PgPoolOptions::new()
             .max_connections(4)
             .connect_lazy(DATABASE_URL)
             .expect("a valid database URL")
-    })
-}
-
-async fn via_sqlx() -> String {
-    let one: Result<i32, _> = sqlx::query_scalar("SELECT 1").fetch_one(pg_pool()).await;
+    });
+    let one: Result<i32, _> = sqlx::query_scalar("SELECT 1").fetch_one(pool).await;
     let sum: Result<i64, _> = sqlx::query_scalar("SELECT $1::int8 + 1")
         .bind(41_i64)
-        .fetch_one(pg_pool())
+        .fetch_one(pool)
         .await;
     match (one, sum) {
         (Ok(one), Ok(sum)) => format!("sql {one} {sum}"),
@@ -103,10 +103,15 @@ async fn spawned_ids() -> String {
     format!("{mine} {theirs} {thread}")
 }
 
-fn app(upstream: SocketAddr, started: Arc<AtomicUsize>, slow: Duration) -> Router {
+fn app(
+    upstream: SocketAddr,
+    pool: SharedPool,
+    started: Arc<AtomicUsize>,
+    slow: Duration,
+) -> Router {
     Router::new()
         .get("/reqwest", move || via_reqwest(upstream))
-        .get("/sqlx", via_sqlx)
+        .get("/sqlx", move || via_sqlx(pool.clone()))
         .get("/redis", via_redis)
         .get("/spawn", spawned_ids)
         .get("/slow", move || {
@@ -124,7 +129,10 @@ fn start(config: ServerConfig, slow: Duration) -> (TestServer, TestServer, Arc<A
     let addr = upstream.addr;
     let started = Arc::new(AtomicUsize::new(0));
     let counter = started.clone();
-    let server = TestServer::start(config, move || app(addr, counter.clone(), slow));
+    let pool = SharedPool::default();
+    let server = TestServer::start(config, move || {
+        app(addr, pool.clone(), counter.clone(), slow)
+    });
     (server, upstream, started)
 }
 

@@ -85,21 +85,6 @@ fn bridge_spawn_carries_the_request_context() {
     }));
     assert_eq!(id.as_deref(), Some("req-42"));
     assert!(thread.starts_with("keel-tokio-"), "{thread}");
-
-    // Off a loop (here a blocking-pool job), it reaches the same bridge.
-    let id = rt.block_on(task_context::scope(Context::new("req-43"), async {
-        keel_runtime::blocking::spawn(|| {
-            let join = keel_runtime::tokio::spawn(async { task_context::request_id() });
-            keel_runtime::tokio::handle()
-                .unwrap()
-                .block_on(join)
-                .unwrap()
-        })
-        .unwrap()
-        .await
-        .unwrap()
-    }));
-    assert_eq!(id.as_deref(), Some("req-43"));
 }
 
 #[test]

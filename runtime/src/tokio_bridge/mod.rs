@@ -42,10 +42,10 @@ pub const DEFAULT_TOKIO_THREADS: usize = 1;
 /// `spawn_blocking` job still running) once the loops are gone.
 const SHUTDOWN_WAIT: Duration = Duration::from_secs(5);
 
-/// The bridge of the most recently started runtime still running, for [`spawn`] off a
-/// loop (a blocking-pool job, a plain thread). Tagged with the runtime's number so a
-/// dropped runtime clears only its own.
-static LATEST: Mutex<Option<(usize, tokio::runtime::Handle)>> = Mutex::new(None);
+/// The bridges of the runtimes still running, in start order, for [`spawn`] off a loop
+/// (a blocking-pool job, a plain thread), which takes the last. Tagged with the
+/// bridge's number so a dropped runtime removes only its own.
+static RUNNING: Mutex<Vec<(usize, tokio::runtime::Handle)>> = Mutex::new(Vec::new());
 static NEXT_ID: AtomicUsize = AtomicUsize::new(0);
 
 /// A running bridge; dropping it shuts the tokio runtime down.
@@ -67,7 +67,7 @@ impl Bridge {
             .build()
             .map_err(|e| BuildError::io("start the tokio bridge", e))?;
         let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
-        *LATEST.lock().unwrap_or_else(|e| e.into_inner()) = Some((id, runtime.handle().clone()));
+        running().push((id, runtime.handle().clone()));
         Ok(Bridge {
             id,
             runtime: Some(runtime),
@@ -86,12 +86,7 @@ impl Bridge {
 
 impl Drop for Bridge {
     fn drop(&mut self) {
-        {
-            let mut latest = LATEST.lock().unwrap_or_else(|e| e.into_inner());
-            if latest.as_ref().is_some_and(|(id, _)| *id == self.id) {
-                *latest = None;
-            }
-        }
+        running().retain(|(id, _)| *id != self.id);
         if let Some(runtime) = self.runtime.take() {
             // Tasks still on the bridge are dropped at their next poll; the wait bounds
             // a `spawn_blocking` job that would otherwise hold the drop forever.
@@ -101,15 +96,15 @@ impl Drop for Bridge {
 }
 
 /// The bridge's handle as seen from this thread: the entered one on a loop (and on the
-/// bridge's own threads), else the most recently started runtime's.
+/// bridge's own threads), else that of the most recently started runtime still running.
 pub fn handle() -> Option<tokio::runtime::Handle> {
-    tokio::runtime::Handle::try_current().ok().or_else(|| {
-        LATEST
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .as_ref()
-            .map(|(_, handle)| handle.clone())
-    })
+    tokio::runtime::Handle::try_current()
+        .ok()
+        .or_else(|| running().last().map(|(_, handle)| handle.clone()))
+}
+
+fn running() -> std::sync::MutexGuard<'static, Vec<(usize, tokio::runtime::Handle)>> {
+    RUNNING.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 /// `KEEL_TOKIO_THREADS`: a whole number from 0 (no bridge) to [`MAX_TOKIO_THREADS`].
