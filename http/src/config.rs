@@ -94,6 +94,7 @@ impl Config {
         "KEEL_LOOP_FAILURE",
         "KEEL_POLL_TIMING",
         "KEEL_PIN",
+        "KEEL_TOKIO_THREADS",
         "KEEL_HEAP_LIMIT",
         "KEEL_BLOCKING_THREADS",
         "KEEL_BLOCKING_MIN_THREADS",

@@ -43,6 +43,7 @@ pub struct Builder {
     loop_failure: LoopFailure,
     panic_hook: bool,
     instrument_polls: bool,
+    tokio_threads: usize,
 }
 
 impl Default for Builder {
@@ -65,6 +66,7 @@ impl Builder {
             panic_hook: true,
             watchdog_threshold: Some(DEFAULT_WATCHDOG_THRESHOLD),
             instrument_polls: true,
+            tokio_threads: crate::tokio_bridge::DEFAULT_TOKIO_THREADS,
         }
     }
 
@@ -72,7 +74,8 @@ impl Builder {
     /// sets the number of loops; `KEEL_LOOP_FAILURE` (`restart` or `exit`) the
     /// [`loop_failure`](Builder::loop_failure) policy; `KEEL_POLL_TIMING` (`on` or `off`)
     /// sets [`instrument_polls`](Builder::instrument_polls); `KEEL_PIN` (`on` or `off`)
-    /// sets [`pin`](Builder::pin); `KEEL_HEAP_LIMIT` (a size such
+    /// sets [`pin`](Builder::pin); `KEEL_TOKIO_THREADS` (a whole number, `0` for none)
+    /// the [`tokio_threads`](Builder::tokio_threads); `KEEL_HEAP_LIMIT` (a size such
     /// as `1536MiB`) the heap limit, which otherwise is 75% of the container's memory limit.
     ///
     /// # Errors
@@ -96,6 +99,10 @@ impl Builder {
         }
         if let Some(on) = crate::env::var("KEEL_PIN", crate::env::parse_switch)? {
             builder.pin = on;
+        }
+        if let Some(n) = crate::env::var("KEEL_TOKIO_THREADS", crate::tokio_bridge::parse_threads)?
+        {
+            builder.tokio_threads = n;
         }
         Ok(builder)
     }
@@ -196,6 +203,21 @@ impl Builder {
         self
     }
 
+    /// How many threads the tokio bridge runs (named `keel-tokio-N`); `0` starts no
+    /// bridge. The bridge is a tokio runtime owned by this runtime, started and shut down
+    /// with it, whose reactor and timers serve tokio-based crates (reqwest, sqlx,
+    /// redis-rs) awaited on the loops: every loop thread holds its context, so such a
+    /// crate works inside a Keel task unchanged. See [`tokio`](mod@crate::tokio).
+    ///
+    /// # Default
+    ///
+    /// [`DEFAULT_TOKIO_THREADS`](crate::tokio::DEFAULT_TOKIO_THREADS) (1);
+    /// `KEEL_TOKIO_THREADS` through [`Builder::from_env`].
+    pub fn tokio_threads(mut self, threads: usize) -> Builder {
+        self.tokio_threads = threads;
+        self
+    }
+
     /// The prefix of loop thread names; loop `i` is named `{prefix}-{i}`.
     ///
     /// # Default
@@ -232,6 +254,16 @@ impl Builder {
                 "at least 1 task poll between I/O polls",
             ));
         }
+        if self.tokio_threads > crate::tokio_bridge::MAX_TOKIO_THREADS {
+            return Err(BuildError::invalid_value(
+                "tokio_threads",
+                self.tokio_threads.to_string(),
+                format!(
+                    "a whole number of tokio bridge threads from 0 (off) to {}",
+                    crate::tokio_bridge::MAX_TOKIO_THREADS
+                ),
+            ));
+        }
         let heap_limit = crate::heap::limit::resolve(&cgroup)?;
         Ok(Config {
             loops,
@@ -246,6 +278,7 @@ impl Builder {
             loop_failure: self.loop_failure,
             panic_hook: self.panic_hook,
             instrument_polls: self.instrument_polls,
+            tokio_threads: self.tokio_threads,
         })
     }
 }
@@ -268,6 +301,8 @@ pub(crate) struct Config {
     pub(crate) loop_failure: LoopFailure,
     pub(crate) panic_hook: bool,
     pub(crate) instrument_polls: bool,
+    /// Threads of the tokio bridge; 0: none.
+    pub(crate) tokio_threads: usize,
 }
 
 fn parse_loops(name: &str, value: &str) -> Result<usize, BuildError> {
@@ -337,6 +372,20 @@ mod tests {
         let err = LoopFailure::parse("KEEL_LOOP_FAILURE", "reboot").unwrap_err();
         assert_eq!(err.setting(), Some("KEEL_LOOP_FAILURE"));
         assert!(err.to_string().contains("reboot"), "{err}");
+    }
+
+    #[test]
+    fn tokio_threads_values() {
+        use crate::tokio_bridge::parse_threads;
+        assert_eq!(parse_threads("KEEL_TOKIO_THREADS", "0").unwrap(), 0);
+        assert_eq!(parse_threads("KEEL_TOKIO_THREADS", " 3 ").unwrap(), 3);
+        for bad in ["-1", "one", "1.5", "1025"] {
+            let err = parse_threads("KEEL_TOKIO_THREADS", bad).unwrap_err();
+            assert_eq!(err.name(), "KEEL_TOKIO_THREADS", "{bad}");
+            assert!(err.to_string().contains("KEEL_TOKIO_THREADS"), "{err}");
+        }
+        let err = Builder::new().tokio_threads(5000).resolve().unwrap_err();
+        assert_eq!(err.setting(), Some("tokio_threads"));
     }
 
     #[test]

@@ -8,6 +8,7 @@
 //! | `keel-loop-N` | [`Builder::loops`] (default: the container's CPU quota, else the cores) | one `epoll` instance, a run queue, a timer wheel, its own listeners; pinned to a CPU |
 //! | `keel-signal` | one, on first use of [`signal`] | turns Unix signals into wakes |
 //! | `keel-log` | one per [`log::init`] (or [`log::layer`]) | writes log lines from a bounded buffer, so no loop blocks on stdout |
+//! | `keel-tokio-N` | [`Builder::tokio_threads`] (default 1; `KEEL_TOKIO_THREADS=0`: none) | the tokio bridge: drives the reactor and timers of tokio-based crates awaited on the loops, and runs [`tokio::spawn`]ed work |
 //! | `keel-trace` | one, once [`trace::install`] ran (OTLP tracing on) | exports finished spans in batches from a bounded queue |
 //!
 //! # A loop's turn
@@ -78,6 +79,7 @@ pub mod task_context;
 #[cfg(all(test, loom))]
 mod tests;
 pub mod time;
+mod tokio_bridge;
 pub mod trace;
 mod watchdog;
 pub mod workers;
@@ -100,6 +102,17 @@ pub use supervisor::{LoopFailure, RESTART_BUDGET, RESTART_WINDOW};
 /// supervisor restarts or turns into `exit(1)` (see [`LoopFailure`]).
 pub mod panic {
     pub use crate::panic_hook::{hook_installed, set_request_id_fn};
+}
+
+/// The tokio bridge: a tokio runtime on `keel-tokio-N` threads (`KEEL_TOKIO_THREADS`,
+/// [`Builder::tokio_threads`]) whose reactor and timers serve tokio-based crates
+/// (reqwest, sqlx, redis-rs) awaited in Keel tasks, and [`spawn`](tokio::spawn) for
+/// `Send` background work on it that carries the request context. See the
+/// `tokio_bridge` module's docs and `docs/tokio.md`.
+pub mod tokio {
+    pub use crate::tokio_bridge::{
+        BridgedTask, DEFAULT_TOKIO_THREADS, MAX_TOKIO_THREADS, drain, handle, in_flight, spawn,
+    };
 }
 
 /// Tasks: spawning with options, joining, yielding.

@@ -32,6 +32,7 @@ pub(crate) fn startup(config: &Config, pinned: bool) {
         blocking_from = %blocking.from,
         worker_threads = ?workers.threads,
         workers_from = %workers.from,
+        tokio_threads = config.tokio_threads,
         heap_limit = ?heap.bytes,
         heap_limit_from = heap.source,
         "keel runtime started"

@@ -15,6 +15,7 @@ use crate::event_loop::{Shared, placement};
 use crate::executor::{JoinError, JoinHandle};
 use crate::handle::Handle;
 use crate::supervisor::{InstanceGuard, LoopSpec, RunEntry, Supervisor};
+use crate::tokio_bridge::Bridge;
 use crate::{current_loop, park_thread};
 
 /// A set of event loops, one thread each.
@@ -50,6 +51,8 @@ pub struct Runtime {
     supervisor: Arc<Supervisor>,
     /// Helper threads (the watchdog).
     threads: Vec<thread::JoinHandle<()>>,
+    /// The tokio bridge (`KEEL_TOKIO_THREADS`); shut down after the loops are joined.
+    tokio: Option<Bridge>,
 }
 
 /// What [`Runtime::run`]'s closure learns about the loop it runs on.
@@ -107,6 +110,10 @@ impl Runtime {
             shareds.push(Arc::new(Shared::new(index, waker)));
             polls.push(poll);
         }
+        let tokio = match config.tokio_threads {
+            0 => None,
+            threads => Some(Bridge::start(threads, "keel-tokio")?),
+        };
         let handle = Handle::new(shareds);
         handle.register();
         let placement = placement::plan(config.loops, config.pin);
@@ -116,11 +123,13 @@ impl Runtime {
             stall_threshold: config.stall_threshold,
             instrument: config.instrument_polls,
             cpus: placement.clone(),
+            tokio: tokio.as_ref().map(Bridge::handle),
         };
         let mut runtime = Runtime {
             handle: handle.clone(),
             supervisor: Supervisor::new(config.loop_failure, spec, handle.clone()),
             threads: Vec::new(),
+            tokio,
         };
         for (index, poll) in polls.into_iter().enumerate() {
             runtime
@@ -236,6 +245,8 @@ impl Drop for Runtime {
         for thread in self.threads.drain(..) {
             let _ = thread.join();
         }
+        // No loop awaits a bridged call any more: stop the bridge's workers.
+        drop(self.tokio.take());
     }
 }
 

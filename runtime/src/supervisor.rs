@@ -117,6 +117,8 @@ pub(crate) struct LoopSpec {
     pub(crate) instrument: bool,
     /// The CPU of each loop, when pinned.
     pub(crate) cpus: Option<Vec<core_affinity::CoreId>>,
+    /// The tokio bridge's handle, entered by every loop thread for its whole life.
+    pub(crate) tokio: Option<tokio::runtime::Handle>,
 }
 
 /// Owns the loop threads of one runtime and decides what happens when one dies.
@@ -187,6 +189,9 @@ impl Supervisor {
 
     /// The body of a loop thread.
     fn loop_thread(self: Arc<Self>, index: usize, poll: mio::Poll) {
+        // The bridge's context (its reactor, timers and `tokio::spawn` target), current
+        // on this thread until it exits; tokio's scheduler never runs here.
+        let _tokio = self.spec.tokio.as_ref().map(tokio::runtime::Handle::enter);
         let shared = self.handle.loop_shared(index).clone();
         if let Some(cpus) = &self.spec.cpus {
             placement::pin_current(cpus[index], index);

@@ -165,3 +165,21 @@ fn keel_pin_switches_pinning_and_is_named_in_errors() {
     }
     write_var("KEEL_PIN", None);
 }
+
+#[test]
+fn keel_tokio_threads_sizes_the_bridge_and_is_named_in_errors() {
+    let _env = Env::set(Some("1"), None);
+    write_var("KEEL_TOKIO_THREADS", Some("many"));
+    let err = Builder::from_env().unwrap_err();
+    assert_eq!(err.setting(), Some("KEEL_TOKIO_THREADS"));
+    assert!(err.to_string().contains("many"), "{err}");
+
+    let bridged = |threads: &str| {
+        write_var("KEEL_TOKIO_THREADS", Some(threads));
+        let rt = Builder::from_env().unwrap().build().unwrap();
+        rt.block_on(async { tokio::runtime::Handle::try_current().is_ok() })
+    };
+    assert!(!bridged("0"), "KEEL_TOKIO_THREADS=0 starts no bridge");
+    assert!(bridged("2"));
+    write_var("KEEL_TOKIO_THREADS", None);
+}

@@ -35,7 +35,9 @@
 //!    Each loop waits for its connections up to the drain deadline
 //!    ([`ServerConfig::shutdown_timeout`], `KEEL_SHUTDOWN_TIMEOUT`, default 30 s, counted
 //!    from the end of the delay); past it, it logs every request still in flight and
-//!    closes them.
+//!    closes them. Work spawned on the tokio bridge (`keel_runtime::tokio::spawn`) then
+//!    gets what is left of the delay plus the timeout; what still runs is logged, named
+//!    in the report ([`ServeReport::bridged_stragglers`]) and cancelled with the runtime.
 //! 4. *Hooks*: the [`on_shutdown`](Server::on_shutdown) hooks run on loop 0 in reverse
 //!    registration order, each within its budget.
 //! 5. *Stopped*: [`serve`](Server::serve) returns a [`ServeReport`]: clean, or the
@@ -295,6 +297,9 @@ impl Server {
             ops,
             hooks,
         } = self;
+        // The whole drain's budget, from the shutdown signal: what the HTTP drain leaves
+        // of it goes to work spawned on the tokio bridge.
+        let drain_budget = config.shutdown_delay + config.shutdown_timeout;
         let ops_enabled = ops.is_enabled();
         let (surface, ops_listener) = ops.into_parts(signal.clone());
         let separate_ops = ops_enabled && ops_listener.is_some();
@@ -398,6 +403,7 @@ impl Server {
         if let Some(e) = bind_error.lock().take() {
             return Err(e);
         }
+        let bridged = drain_bridged(signal.fired_at(), drain_budget);
         signal.advance(Phase::Hooks);
         let hooks = run_hooks(runtime, hooks);
         signal.advance(Phase::Stopped);
@@ -405,6 +411,7 @@ impl Server {
         let report = ServeReport {
             open_at_deadline: open,
             abandoned: requests,
+            bridged,
             hooks,
             took: signal.fired_at().map(|at| at.elapsed()),
         };
@@ -417,6 +424,27 @@ impl Server {
         }
         Ok(report)
     }
+}
+
+/// Waits for the work spawned on the tokio bridge (`keel_runtime::tokio::spawn`) for
+/// what is left of the drain's budget since the shutdown `fired_at` (nothing when the
+/// runtime stopped without one), and names what still runs then; the runtime's drop
+/// cancels it.
+fn drain_bridged(
+    fired_at: Option<Instant>,
+    budget: Duration,
+) -> Vec<keel_runtime::tokio::BridgedTask> {
+    let left = fired_at.map_or(Duration::ZERO, |at| budget.saturating_sub(at.elapsed()));
+    let stragglers = keel_runtime::tokio::drain(left);
+    for task in &stragglers {
+        tracing::error!(
+            request_id = task.request_id.as_deref().unwrap_or(""),
+            spawned_at = %task.spawned_at,
+            running_for = ?task.running_for,
+            "bridged task still running at the shutdown deadline; cancelling it"
+        );
+    }
+    stragglers
 }
 
 /// Runs the hooks on loop 0 (so they may use Keel I/O and `!Send` state).

@@ -1,8 +1,10 @@
 //! [`ServeReport`]: how a server's shutdown went — clean, or past its drain deadline
-//! (with the requests it abandoned) or with a failed hook — so the process can exit 0 or 1.
+//! (with the requests it abandoned and the bridged tasks it cancelled) or with a failed hook — so the process can exit 0 or 1.
 
 use std::process::ExitCode;
 use std::time::Duration;
+
+use keel_runtime::tokio::BridgedTask;
 
 use super::hooks::{HookOutcome, HookReport};
 use super::in_flight::InFlightRequest;
@@ -12,7 +14,8 @@ use super::in_flight::InFlightRequest;
 pub enum Outcome {
     /// Every request finished within the drain deadline and every hook within its budget.
     Clean,
-    /// Connections were still open at the drain deadline and were closed.
+    /// Connections were still open at the drain deadline and were closed, or work
+    /// spawned on the tokio bridge was still running then and was cancelled.
     DeadlineExceeded,
     /// The drain was clean but a shutdown hook panicked or ran past its budget.
     HookFailed,
@@ -36,6 +39,7 @@ pub enum Outcome {
 pub struct ServeReport {
     pub(crate) open_at_deadline: usize,
     pub(crate) abandoned: Vec<InFlightRequest>,
+    pub(crate) bridged: Vec<BridgedTask>,
     pub(crate) hooks: Vec<HookReport>,
     pub(crate) took: Option<Duration>,
 }
@@ -43,7 +47,7 @@ pub struct ServeReport {
 impl ServeReport {
     /// How the shutdown ended.
     pub fn outcome(&self) -> Outcome {
-        if self.open_at_deadline > 0 {
+        if self.open_at_deadline > 0 || !self.bridged.is_empty() {
             Outcome::DeadlineExceeded
         } else if self.hooks.iter().any(|h| h.outcome != HookOutcome::Done) {
             Outcome::HookFailed
@@ -75,6 +79,12 @@ impl ServeReport {
     /// The requests still running at the drain deadline, oldest first per loop.
     pub fn abandoned(&self) -> &[InFlightRequest] {
         &self.abandoned
+    }
+
+    /// The tasks spawned on the tokio bridge (`keel_runtime::tokio::spawn`) still running
+    /// at the drain deadline, oldest first; they are cancelled with the runtime.
+    pub fn bridged_stragglers(&self) -> &[BridgedTask] {
+        &self.bridged
     }
 
     /// The shutdown hooks in the order they ran (reverse registration order).
