@@ -7,17 +7,14 @@
 //! or handshake refusal is [`ClientError::Tls`] naming the host; there is no fallback
 //! to plaintext.
 
-use std::io::{self, BufRead, Write};
+use std::io::{self, BufRead};
 use std::sync::Arc;
 
 use keel_runtime::net::TcpStream;
 use rustls::pki_types::ServerName;
 
 use super::error::ClientError;
-use crate::tls_session::{feed, flush, rustls_error};
-
-/// Room for one full TLS record (16 KiB of payload plus its header and tag) per read.
-const INCOMING_BUFFER: usize = 16 * 1024 + 512;
+use crate::tls_session::{INCOMING_BUFFER, Session, rustls_error};
 
 /// A connection's byte stream.
 #[derive(Debug)]
@@ -28,21 +25,14 @@ pub(crate) enum Stream {
 
 /// A TLS session over its TCP stream.
 pub(crate) struct TlsStream {
-    tcp: TcpStream,
-    tls: rustls::ClientConnection,
-    /// Ciphertext read from the socket: `incoming[consumed..]` is not yet handed to
-    /// rustls.
-    incoming: Vec<u8>,
-    consumed: usize,
-    /// TLS records on their way to the socket.
-    outgoing: Vec<u8>,
+    session: Session<rustls::ClientConnection>,
 }
 
 impl std::fmt::Debug for TlsStream {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("TlsStream")
-            .field("tcp", &self.tcp)
-            .field("version", &self.tls.protocol_version())
+            .field("tcp", &self.session.tcp)
+            .field("version", &self.session.tls.protocol_version())
             .finish_non_exhaustive()
     }
 }
@@ -115,21 +105,15 @@ impl TlsStream {
             .map_err(|e| refused(format!("not a TLS server name ({e})")))?;
         let tls = rustls::ClientConnection::new(Arc::clone(config), name)
             .map_err(|e| refused(e.to_string()))?;
-        let mut stream = TlsStream {
-            tcp,
-            tls,
-            incoming: Vec::with_capacity(INCOMING_BUFFER),
-            consumed: 0,
-            outgoing: Vec::new(),
-        };
-        while stream.tls.is_handshaking() {
-            if stream.tls.wants_write() {
-                stream.flush().await.map_err(ClientError::Connect)?;
+        let mut session = Session::new(tcp, tls, Vec::with_capacity(INCOMING_BUFFER), 0);
+        while session.tls.is_handshaking() {
+            if session.tls.wants_write() {
+                session.flush().await.map_err(ClientError::Connect)?;
             }
-            if stream.has_incoming() {
-                if let Err(e) = stream.feed() {
+            if session.has_incoming() {
+                if let Err(e) = session.feed() {
                     // The alert rustls queued tells the server why.
-                    let _ = stream.flush().await;
+                    let _ = session.flush().await;
                     return Err(match rustls_error(&e) {
                         Some(why) => refused(describe(why)),
                         None => ClientError::Connect(e),
@@ -137,14 +121,7 @@ impl TlsStream {
                 }
                 continue;
             }
-            stream.reserve_incoming();
-            if stream
-                .tcp
-                .read_buf(&mut stream.incoming)
-                .await
-                .map_err(ClientError::Connect)?
-                == 0
-            {
+            if session.read_socket().await.map_err(ClientError::Connect)? == 0 {
                 return Err(ClientError::Connect(io::Error::new(
                     io::ErrorKind::UnexpectedEof,
                     format!("{host} closed the connection during the TLS handshake"),
@@ -152,103 +129,38 @@ impl TlsStream {
             }
         }
         // The client's last flight (its Finished).
-        stream.flush().await.map_err(ClientError::Connect)?;
-        Ok(stream)
-    }
-
-    /// Moves decrypted bytes into `buf`'s spare capacity: `Some(0)` once the server closed
-    /// the session (`close_notify`), `None` when none are waiting.
-    fn take_plaintext(&mut self, buf: &mut Vec<u8>) -> io::Result<Option<usize>> {
-        let mut reader = self.tls.reader();
-        match reader.fill_buf() {
-            Ok(chunk) => {
-                let n = chunk.len().min(buf.capacity() - buf.len());
-                buf.extend_from_slice(&chunk[..n]);
-                reader.consume(n);
-                Ok(Some(n))
-            }
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(None),
-            Err(e) => Err(e),
-        }
-    }
-
-    fn has_incoming(&self) -> bool {
-        self.consumed < self.incoming.len()
-    }
-
-    fn feed(&mut self) -> io::Result<()> {
-        feed(&mut self.tls, &self.incoming, &mut self.consumed)?;
-        if !self.has_incoming() {
-            self.incoming.clear();
-            self.consumed = 0;
-        }
-        Ok(())
-    }
-
-    fn reserve_incoming(&mut self) {
-        if !self.has_incoming() {
-            self.incoming.clear();
-            self.consumed = 0;
-        }
-        if self.incoming.capacity() == self.incoming.len() {
-            self.incoming.reserve(INCOMING_BUFFER);
-        }
-    }
-
-    async fn flush(&mut self) -> io::Result<()> {
-        flush(&mut self.tls, &self.tcp, &mut self.outgoing).await
+        session.flush().await.map_err(ClientError::Connect)?;
+        Ok(TlsStream { session })
     }
 
     async fn read_buf(&mut self, buf: &mut Vec<u8>) -> io::Result<usize> {
-        loop {
-            if let Some(n) = self.take_plaintext(buf)? {
-                return Ok(n);
-            }
-            if self.has_incoming() {
-                self.feed()?;
-                // A TLS 1.3 key update's answer, if any.
-                self.flush().await?;
-                continue;
-            }
-            self.reserve_incoming();
-            if self.tcp.read_buf(&mut self.incoming).await? == 0 {
-                // A TCP close without `close_notify`: the end of the stream (HTTP/1.1
-                // frames its own messages; a body cut short is caught by its framing).
-                return Ok(0);
-            }
-        }
+        self.session.read_buf(buf).await
     }
 
-    async fn write_all(&mut self, mut bytes: &[u8]) -> io::Result<()> {
-        while !bytes.is_empty() {
-            let n = self.tls.writer().write(bytes)?;
-            bytes = &bytes[n..];
-            self.flush().await?;
-        }
-        self.flush().await
+    async fn write_all(&mut self, bytes: &[u8]) -> io::Result<()> {
+        self.session.write_all(bytes).await
     }
 
     fn is_idle_usable(&mut self) -> bool {
+        let session = &mut self.session;
         loop {
-            self.reserve_incoming();
-            match self.tcp.try_read_buf(&mut self.incoming) {
+            match session.try_read_socket() {
                 Ok(0) => return false,
                 Ok(_) => {}
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
                 Err(_) => return false,
             }
         }
-        while self.has_incoming() {
-            if self.feed().is_err() {
+        while session.has_incoming() {
+            if session.feed().is_err() {
                 return false;
             }
         }
         // Data (or a close_notify, an empty read) the server sent unasked.
-        matches!(self.tls.reader().fill_buf(), Err(e) if e.kind() == io::ErrorKind::WouldBlock)
+        matches!(session.tls.reader().fill_buf(), Err(e) if e.kind() == io::ErrorKind::WouldBlock)
     }
 }
 
-/// A certificate or handshake refusal in words: rustls' reason.
 fn describe(error: &rustls::Error) -> String {
     match error {
         rustls::Error::InvalidCertificate(_) => {
