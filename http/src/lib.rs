@@ -69,6 +69,8 @@ mod state_map;
 mod status;
 mod tls_session;
 mod trusted_proxies;
+mod upgrade;
+pub mod ws;
 
 pub use body::{Body, BodyStream};
 pub use config::Config;
