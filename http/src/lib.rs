@@ -65,6 +65,7 @@ mod request;
 mod response;
 mod router;
 mod server;
+pub mod sse;
 mod state_map;
 mod status;
 mod tls_session;
