@@ -28,7 +28,7 @@ use crate::status::StatusCode;
 use crate::upgrade::{OnUpgrade, Upgraded};
 
 /// The GUID RFC 6455 appends to the client's key.
-const ACCEPT_GUID: &[u8] = b"258EAFA5-E914-47DA-95CA-C5AB0DC11B27";
+const ACCEPT_GUID: &[u8] = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
 
 /// A WebSocket handshake request, checked; [`on_upgrade`](Self::on_upgrade) accepts it.
 ///
@@ -312,7 +312,7 @@ mod tests {
         // RFC 6455 §1.3.
         assert_eq!(
             accept_key("dGhlIHNhbXBsZSBub25jZQ=="),
-            "s3pPLMBiTxaQ9kHqw7x4mBJLx3E="
+            "s3pPLMBiTxaQ9kYGzzhZRbK+xOo="
         );
     }
 }
