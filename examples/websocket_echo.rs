@@ -72,7 +72,9 @@ async fn ws(upgrade: WebSocketUpgrade) -> Response {
 /// A tick every half second, numbered; a reconnecting browser resumes after the last
 /// one it saw.
 async fn events(LastEventId(last): LastEventId) -> Sse {
-    let next = last.and_then(|id| id.parse::<u64>().ok()).map_or(0, |id| id + 1);
+    let next = last
+        .and_then(|id| id.parse::<u64>().ok())
+        .map_or(0, |id| id + 1);
     Sse::new(sse::unfold(next, |n| async move {
         keel::runtime::time::sleep(Duration::from_millis(500)).await;
         let event = Event::new()
@@ -107,12 +109,8 @@ fn page(content_type: &'static str, body: &'static str) -> Response {
 
 fn app(reports: Reports) -> Router {
     Router::new()
-        .get("/", || async {
-            page("text/html; charset=utf-8", PAGE)
-        })
-        .get("/app.js", || async {
-            page("text/javascript", SCRIPT)
-        })
+        .get("/", || async { page("text/html; charset=utf-8", PAGE) })
+        .get("/app.js", || async { page("text/javascript", SCRIPT) })
         .get("/ws", ws)
         .get("/events", events)
         .post("/report", post_report)
@@ -146,7 +144,10 @@ fn run() -> Result<ExitCode, Box<dyn std::error::Error>> {
     if report.is_clean() {
         println!("websocket_echo: drained, bye");
     } else {
-        eprintln!("websocket_echo: shutdown was not clean: {:?}", report.outcome());
+        eprintln!(
+            "websocket_echo: shutdown was not clean: {:?}",
+            report.outcome()
+        );
     }
     Ok(report.exit_code())
 }

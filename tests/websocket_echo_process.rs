@@ -46,7 +46,11 @@ fn python_echo_and_sigterm_closes_sockets_with_1001() {
         .output()
         .expect("python3 with websockets (scripts/test.sh provisions it)");
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let out: serde_json::Value = serde_json::from_str(stdout.trim()).unwrap();
     assert_eq!(out["echo"], "one line");
     assert_eq!(out["drain_code"], 1001);

@@ -22,7 +22,9 @@ type Seen = Arc<Mutex<Vec<Option<String>>>>;
 /// Three events after the one the client last saw, then the end of the stream.
 async fn ticks(State(seen): State<Seen>, LastEventId(last): LastEventId) -> Sse {
     seen.lock().unwrap().push(last.clone());
-    let start = last.and_then(|id| id.parse::<u32>().ok()).map_or(0, |id| id + 1);
+    let start = last
+        .and_then(|id| id.parse::<u32>().ok())
+        .map_or(0, |id| id + 1);
     let events = (start..start + 3).map(move |i| {
         let event = Event::new()
             .event("tick")
@@ -40,8 +42,10 @@ async fn ticks(State(seen): State<Seen>, LastEventId(last): LastEventId) -> Sse 
 
 /// Nothing ever, kept alive by comments.
 async fn quiet() -> Sse {
-    Sse::new(sse::unfold((), |()| std::future::pending::<Option<(Event, ())>>()))
-        .keep_alive(Duration::from_millis(100))
+    Sse::new(sse::unfold((), |()| {
+        std::future::pending::<Option<(Event, ())>>()
+    }))
+    .keep_alive(Duration::from_millis(100))
 }
 
 fn app(seen: Seen) -> Router {
@@ -78,7 +82,11 @@ fn eventsource_receives_named_events_and_resumes_with_last_event_id() {
         .output()
         .expect("node");
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let out: Value = serde_json::from_str(stdout.trim()).unwrap();
     let events = out["events"].as_array().unwrap();
     for (i, event) in events.iter().enumerate() {
@@ -100,7 +108,11 @@ fn read_until(s: &mut TcpStream, needle: &[u8], limit: Duration) -> Vec<u8> {
     let mut got = Vec::new();
     let mut buf = [0; 4096];
     while !got.windows(needle.len()).any(|w| w == needle) {
-        assert!(Instant::now() < until, "no {needle:?} in {:?}", String::from_utf8_lossy(&got));
+        assert!(
+            Instant::now() < until,
+            "no {needle:?} in {:?}",
+            String::from_utf8_lossy(&got)
+        );
         match s.read(&mut buf) {
             Ok(0) => break,
             Ok(n) => got.extend_from_slice(&buf[..n]),
@@ -118,16 +130,25 @@ fn a_quiet_stream_gets_keep_alive_comments_and_ends_on_drain() {
         || app(Seen::default()),
     );
     let mut s = TcpStream::connect(server.addr).unwrap();
-    s.set_read_timeout(Some(Duration::from_millis(200))).unwrap();
-    s.write_all(b"GET /quiet HTTP/1.1\r\nHost: t\r\n\r\n").unwrap();
+    s.set_read_timeout(Some(Duration::from_millis(200)))
+        .unwrap();
+    s.write_all(b"GET /quiet HTTP/1.1\r\nHost: t\r\n\r\n")
+        .unwrap();
     let head = read_until(&mut s, b"\r\n\r\n", Duration::from_secs(5));
     let head = String::from_utf8_lossy(&head).to_ascii_lowercase();
     assert!(head.starts_with("http/1.1 200"), "{head}");
-    assert!(head.contains("content-type: text/event-stream\r\n"), "{head}");
+    assert!(
+        head.contains("content-type: text/event-stream\r\n"),
+        "{head}"
+    );
     assert!(head.contains("cache-control: no-cache\r\n"), "{head}");
     assert!(head.contains("transfer-encoding: chunked\r\n"), "{head}");
     // Two keep-alive comments (each a chunk of ":\n\n").
-    let got = read_until(&mut s, b"3\r\n:\n\n\r\n3\r\n:\n\n\r\n", Duration::from_secs(5));
+    let got = read_until(
+        &mut s,
+        b"3\r\n:\n\n\r\n3\r\n:\n\n\r\n",
+        Duration::from_secs(5),
+    );
     assert!(!got.is_empty());
     // The drain ends the endless stream with the last chunk, at once, not at the
     // deadline (20 s).
@@ -136,5 +157,9 @@ fn a_quiet_stream_gets_keep_alive_comments_and_ends_on_drain() {
     read_until(&mut s, b"0\r\n\r\n", Duration::from_secs(5));
     let report = server.stop().unwrap();
     assert!(report.is_clean(), "{report:?}");
-    assert!(started.elapsed() < Duration::from_secs(5), "{:?}", started.elapsed());
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
 }

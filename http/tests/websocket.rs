@@ -34,7 +34,9 @@ fn app() -> Router {
             ws.on_upgrade(echo)
         })
         .get("/small", |ws: WebSocketUpgrade| async move {
-            ws.max_message_size(1024).max_frame_size(1024).on_upgrade(echo)
+            ws.max_message_size(1024)
+                .max_frame_size(1024)
+                .on_upgrade(echo)
         })
         .get("/proto", |ws: WebSocketUpgrade| async move {
             ws.protocols(["chat.v1", "chat.v3"])
@@ -104,15 +106,32 @@ fn self_signed() -> (PathBuf, PathBuf) {
     std::fs::create_dir_all(&dir).unwrap();
     let out = Command::new("openssl")
         .args([
-            "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
-            "-nodes", "-days", "2", "-subj", "/CN=localhost", "-addext",
-            "subjectAltName=DNS:localhost,IP:127.0.0.1", "-keyout", "key.pem", "-out",
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+            "-nodes",
+            "-days",
+            "2",
+            "-subj",
+            "/CN=localhost",
+            "-addext",
+            "subjectAltName=DNS:localhost,IP:127.0.0.1",
+            "-keyout",
+            "key.pem",
+            "-out",
             "cert.pem",
         ])
         .current_dir(&dir)
         .output()
         .expect("openssl");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     (dir.join("cert.pem"), dir.join("key.pem"))
 }
 
@@ -153,7 +172,10 @@ fn node_ws_echo_and_close() {
         .arg(format!("ws://{}", server.addr))
         .env("KEEL_NODE_MODULES", node_modules());
     let out = json_of(cmd);
-    assert_eq!(out["received"], serde_json::json!(["hi from node", [1, 2, 3]]));
+    assert_eq!(
+        out["received"],
+        serde_json::json!(["hi from node", [1, 2, 3]])
+    );
     // permessage-deflate was offered and declined: plain frames.
     assert_eq!(out["extensions"], "");
     assert_eq!(out["close_code"], 1000);
@@ -265,15 +287,27 @@ fn handshake_answer_and_a_frame_sent_with_it() {
     // past the request and hands it over.
     let (mut s, head) = open(server.addr, "/echo", &frame(0x81, b"early", true));
     let lower = head.to_ascii_lowercase();
-    assert!(head.starts_with("HTTP/1.1 101 Switching Protocols\r\n"), "{head}");
+    assert!(
+        head.starts_with("HTTP/1.1 101 Switching Protocols\r\n"),
+        "{head}"
+    );
     // RFC 6455 §1.3's example key and answer.
-    assert!(lower.contains("sec-websocket-accept: s3pplmbitxaq9kygzzhzrbk+xoo=\r\n"), "{head}");
+    assert!(
+        lower.contains("sec-websocket-accept: s3pplmbitxaq9kygzzhzrbk+xoo=\r\n"),
+        "{head}"
+    );
     assert!(lower.contains("upgrade: websocket\r\n"), "{head}");
     assert!(lower.contains("connection: upgrade\r\n"), "{head}");
-    assert!(!lower.contains("content-length"), "a 101 has no body: {head}");
+    assert!(
+        !lower.contains("content-length"),
+        "a 101 has no body: {head}"
+    );
     assert!(!lower.contains("connection: close"), "{head}");
     assert!(!lower.contains("sec-websocket-extensions"), "{head}");
-    assert!(lower.contains("x-request-id: "), "the dispatch answered it: {head}");
+    assert!(
+        lower.contains("x-request-id: "),
+        "the dispatch answered it: {head}"
+    );
     assert_eq!(read_frame(&mut s), (0x81, b"early".to_vec()));
     // A ping is answered with a pong carrying its payload.
     s.write_all(&frame(0x89, b"p1", true)).unwrap();
@@ -323,21 +357,45 @@ fn protocol_violations_close_with_their_codes() {
     let server = server();
     let addr = server.addr;
     // §5.1: a client frame must be masked.
-    assert_eq!(close_code_for(addr, "/echo", &frame(0x81, b"hi", false)), 1002);
+    assert_eq!(
+        close_code_for(addr, "/echo", &frame(0x81, b"hi", false)),
+        1002
+    );
     // §5.2: reserved bits without an extension.
-    assert_eq!(close_code_for(addr, "/echo", &frame(0xC1, b"hi", true)), 1002);
+    assert_eq!(
+        close_code_for(addr, "/echo", &frame(0xC1, b"hi", true)),
+        1002
+    );
     // §5.2: a reserved opcode.
-    assert_eq!(close_code_for(addr, "/echo", &frame(0x83, b"hi", true)), 1002);
+    assert_eq!(
+        close_code_for(addr, "/echo", &frame(0x83, b"hi", true)),
+        1002
+    );
     // §5.4: a continuation frame without a message to continue.
-    assert_eq!(close_code_for(addr, "/echo", &frame(0x80, b"hi", true)), 1002);
+    assert_eq!(
+        close_code_for(addr, "/echo", &frame(0x80, b"hi", true)),
+        1002
+    );
     // §5.5: a fragmented control frame.
-    assert_eq!(close_code_for(addr, "/echo", &frame(0x09, b"hi", true)), 1002);
+    assert_eq!(
+        close_code_for(addr, "/echo", &frame(0x09, b"hi", true)),
+        1002
+    );
     // §5.5: a control frame over 125 bytes.
-    assert_eq!(close_code_for(addr, "/echo", &frame(0x89, &[0; 126], true)), 1002);
+    assert_eq!(
+        close_code_for(addr, "/echo", &frame(0x89, &[0; 126], true)),
+        1002
+    );
     // §5.6/§8.1: a text message that is not UTF-8.
-    assert_eq!(close_code_for(addr, "/echo", &frame(0x81, &[0xff, 0xfe], true)), 1007);
+    assert_eq!(
+        close_code_for(addr, "/echo", &frame(0x81, &[0xff, 0xfe], true)),
+        1007
+    );
     // §10.4: a frame over the limit (1 KiB on /small), refused from its header.
-    assert_eq!(close_code_for(addr, "/small", &frame(0x82, &[0; 2000], true)), 1009);
+    assert_eq!(
+        close_code_for(addr, "/small", &frame(0x82, &[0; 2000], true)),
+        1009
+    );
     // A message over the limit in small frames.
     let mut parts = frame(0x02, &[0; 700], true);
     parts.extend(frame(0x80, &[0; 700], true));
@@ -369,7 +427,8 @@ fn a_quiet_peer_is_pinged_then_closed_with_1001() {
     assert_eq!((code, reason.as_str()), (1001, "idle timeout"));
     assert!(started.elapsed() < Duration::from_secs(3));
     // Our answer to the close ends it.
-    s.write_all(&frame(0x88, &1001u16.to_be_bytes(), true)).unwrap();
+    s.write_all(&frame(0x88, &1001u16.to_be_bytes(), true))
+        .unwrap();
     assert_eof(&mut s);
 }
 
@@ -408,14 +467,19 @@ fn the_drain_closes_sockets_with_1001_and_waits_for_them() {
     let started = Instant::now();
     server.handle.shutdown();
     let (code, reason) = read_close(&mut a);
-    assert_eq!((code, reason.as_str()), (close_code::GOING_AWAY, "server shutting down"));
+    assert_eq!(
+        (code, reason.as_str()),
+        (close_code::GOING_AWAY, "server shutting down")
+    );
     // The drain waits for the handshake to finish: `a` answers at once.
-    a.write_all(&frame(0x88, &1001u16.to_be_bytes(), true)).unwrap();
+    a.write_all(&frame(0x88, &1001u16.to_be_bytes(), true))
+        .unwrap();
     assert_eof(&mut a);
     // `b` answers late, still within the close timeout.
     assert_eq!(read_close(&mut b).0, 1001);
     std::thread::sleep(Duration::from_millis(300));
-    b.write_all(&frame(0x88, &1001u16.to_be_bytes(), true)).unwrap();
+    b.write_all(&frame(0x88, &1001u16.to_be_bytes(), true))
+        .unwrap();
     assert_eof(&mut b);
     let report = server.stop().unwrap();
     assert!(report.is_clean(), "{report:?}");
@@ -438,7 +502,10 @@ fn metrics_count_sockets_and_messages() {
             .unwrap_or_else(|| panic!("no {name} in\n{metrics}"))
             .to_owned()
     };
-    assert_eq!(line("keel_websockets_open{loop=\"0\"}"), "keel_websockets_open{loop=\"0\"} 1");
+    assert_eq!(
+        line("keel_websockets_open{loop=\"0\"}"),
+        "keel_websockets_open{loop=\"0\"} 1"
+    );
     assert_eq!(
         line("keel_websocket_messages_total{loop=\"0\",direction=\"in\"}"),
         "keel_websocket_messages_total{loop=\"0\",direction=\"in\"} 3"
@@ -451,7 +518,11 @@ fn metrics_count_sockets_and_messages() {
     assert!(
         metrics.contains("route=\"/echo\",status=\"101\""),
         "{}",
-        metrics.lines().filter(|l| l.contains("/echo")).collect::<Vec<_>>().join("\n")
+        metrics
+            .lines()
+            .filter(|l| l.contains("/echo"))
+            .collect::<Vec<_>>()
+            .join("\n")
     );
     drop(s);
 }

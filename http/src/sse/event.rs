@@ -132,7 +132,9 @@ mod tests {
         assert_eq!(Event::new().id("a\0b").as_str(), "\n");
         assert_eq!(Event::new().comment("").as_str(), ":\n\n");
         assert_eq!(Event::new().data("").as_str(), "data: \n\n");
-        let json = Event::new().json_data(&serde_json::json!({"a": "x\ny"})).unwrap();
+        let json = Event::new()
+            .json_data(&serde_json::json!({"a": "x\ny"}))
+            .unwrap();
         assert_eq!(json.as_str(), "data: {\"a\":\"x\\ny\"}\n\n");
     }
 }

@@ -188,7 +188,10 @@ impl fmt::Display for WsError {
         match self {
             WsError::Closed => f.write_str("the WebSocket is closed"),
             WsError::Protocol { code, message } => {
-                write!(f, "WebSocket protocol error (closed with {code}): {message}")
+                write!(
+                    f,
+                    "WebSocket protocol error (closed with {code}): {message}"
+                )
             }
             WsError::Io(e) => write!(f, "WebSocket I/O error: {e}"),
         }

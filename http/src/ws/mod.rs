@@ -5,7 +5,7 @@
 //!
 //! The handshake request goes through the server's one dispatch like any request
 //! (middleware, metrics, access log: a `101`); the response carries the continuation
-//! ([`crate::upgrade`]) the HTTP/1.1 connection runs once the `101` is written.
+//! (`upgrade.rs`) the HTTP/1.1 connection runs once the `101` is written.
 //!
 //! * [`upgrade`]: the extractor, the handshake, and the socket's task (the handler's
 //!   callback beside the driver);

@@ -4,7 +4,7 @@
 //! [`WsSender`] and a [`WsReceiver`] for tasks that read and write apart.
 //!
 //! The handles only touch queues shared with the connection's driver
-//! ([`super::driver`]), on the same loop: every operation is cancel-safe (a `recv` in a
+//! (the `driver` module), on the same loop: every operation is cancel-safe (a `recv` in a
 //! `select` loses nothing), and keep-alive, the close handshake and the drain go on
 //! whatever the handler is awaiting.
 
