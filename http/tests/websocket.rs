@@ -119,6 +119,8 @@ fn self_signed() -> (PathBuf, PathBuf) {
             "/CN=localhost",
             "-addext",
             "subjectAltName=DNS:localhost,IP:127.0.0.1",
+            "-addext",
+            "basicConstraints=critical,CA:FALSE",
             "-keyout",
             "key.pem",
             "-out",
@@ -545,4 +547,84 @@ fn extractor_refuses_outside_a_handshake_and_sends_from_split_halves() {
     let (mut s, _) = open(server.addr, "/split", &[]);
     s.write_all(&frame(0x81, b"x", true)).unwrap();
     assert_eq!(read_frame(&mut s), (0x81, b"got x".to_vec()));
+}
+
+// ===== Keel's client =====
+
+#[test]
+fn keel_client_against_python_websockets_server() {
+    use std::io::BufRead;
+    use std::process::Stdio;
+
+    use keel_http::client::Client;
+
+    let mut server = Command::new("python3")
+        .arg(script("echo_server.py"))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("python3 with websockets");
+    let mut line = String::new();
+    std::io::BufReader::new(server.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let port: u16 = line.trim().parse().expect("the server's port");
+    keel_runtime::block_on(async move {
+        let client = Client::new();
+        let url = format!("ws://127.0.0.1:{port}/anything");
+        let mut socket = client.websocket(&url, &["echo.v1"]).await.unwrap();
+        assert_eq!(socket.protocol(), Some("echo.v1"));
+        socket.send(Message::text("from keel")).await.unwrap();
+        assert_eq!(
+            socket.recv().await.unwrap().unwrap(),
+            Message::text("from keel")
+        );
+        let big = vec![7u8; 100_000];
+        socket.send(Message::Binary(big.clone())).await.unwrap();
+        assert_eq!(socket.recv().await.unwrap().unwrap(), Message::Binary(big));
+        socket.close(close_code::NORMAL, "bye").await;
+        // A server that answers with something other than a 101 (here: no subprotocol
+        // in common) is an error naming the status.
+        let err = client
+            .websocket(&format!("http://127.0.0.1:{port}/"), &["other"])
+            .await
+            .unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("answered 400 to a WebSocket handshake"),
+            "{err}"
+        );
+    });
+    drop(server.stdin.take());
+    let _ = server.wait();
+}
+
+#[test]
+fn keel_client_against_keel_server_over_tls() {
+    use keel_http::client::Client;
+
+    let (cert, key) = self_signed();
+    let tls = TlsConfig::from_pem_files(&cert, &key).expect("the certificate loads");
+    let server = TestServer::start(ServerConfig::default().tls(Some(tls)), app);
+    let port = server.addr.port();
+    let ca = cert.clone();
+    keel_runtime::block_on(async move {
+        let client = Client::builder().add_ca_file(&ca).unwrap().build();
+        let mut socket = client
+            .websocket(&format!("wss://localhost:{port}/proto"), &["chat.v1"])
+            .await
+            .unwrap();
+        assert_eq!(socket.protocol(), Some("chat.v1"));
+        assert_eq!(
+            socket.recv().await.unwrap().unwrap(),
+            Message::text("chat.v1")
+        );
+        socket.send(Message::text("secure")).await.unwrap();
+        assert_eq!(
+            socket.recv().await.unwrap().unwrap(),
+            Message::text("secure")
+        );
+        socket.close(close_code::NORMAL, "").await;
+    });
+    let _ = std::fs::remove_dir_all(cert.parent().unwrap());
 }

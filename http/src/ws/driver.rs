@@ -24,7 +24,8 @@ use std::time::Instant;
 use keel_runtime::future::{Either, select, within};
 use keel_runtime::time::{Sleep, sleep_until};
 use tungstenite::error::{CapacityError, Error as RawError, ProtocolError};
-use tungstenite::protocol::{Role, WebSocketContext};
+pub(crate) use tungstenite::protocol::Role;
+use tungstenite::protocol::WebSocketContext;
 
 use super::buffers::Buffers;
 use super::message::{CloseFrame, Message, WsError, close_code};
@@ -60,9 +61,15 @@ struct Driver {
     timer: Sleep,
 }
 
-/// Drives the socket until its close handshake is over (or the peer went away), then
-/// closes the stream.
-pub(crate) async fn run(upgraded: Upgraded, settings: Settings, shared: Rc<RefCell<Shared>>) {
+/// Drives the socket (`role`: the server's side, or the client's, which masks its
+/// frames) until its close handshake is over (or the peer went away), then closes the
+/// stream.
+pub(crate) async fn run(
+    upgraded: Upgraded,
+    role: Role,
+    settings: Settings,
+    shared: Rc<RefCell<Shared>>,
+) {
     let Upgraded {
         mut stream,
         leftover,
@@ -70,7 +77,7 @@ pub(crate) async fn run(upgraded: Upgraded, settings: Settings, shared: Rc<RefCe
     } = upgraded;
     let now = Instant::now();
     let mut driver = Driver {
-        ctx: WebSocketContext::new(Role::Server, Some(settings.tungstenite())),
+        ctx: WebSocketContext::new(role, Some(settings.tungstenite())),
         io: Buffers::new(leftover),
         shared,
         settings,

@@ -39,10 +39,10 @@
 //! See `docs/websocket.md` for a guide, and `examples/websocket_echo.rs`.
 
 mod buffers;
-mod driver;
+pub(crate) mod driver;
 pub mod message;
 mod metrics;
-mod settings;
+pub(crate) mod settings;
 pub mod socket;
 pub mod upgrade;
 

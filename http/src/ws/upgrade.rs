@@ -258,7 +258,7 @@ async fn run<F, Fut>(
             shared.wake_driver();
         }
     };
-    let driver = driver::run(upgraded, settings, shared.clone());
+    let driver = driver::run(upgraded, driver::Role::Server, settings, shared.clone());
     both(handler, driver).await;
 }
 
@@ -296,7 +296,7 @@ fn has_token(req: &Request, name: &str, token: &str) -> bool {
 }
 
 /// `Sec-WebSocket-Accept` for the client's `key`: base64(SHA-1(key + GUID)).
-fn accept_key(key: &str) -> String {
+pub(crate) fn accept_key(key: &str) -> String {
     let mut sha = Sha1::new();
     sha.update(key.as_bytes());
     sha.update(ACCEPT_GUID);
