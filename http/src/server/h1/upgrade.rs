@@ -52,15 +52,24 @@ impl<S: Transport + 'static> Conn<S> {
     pub(super) async fn hand_over(self, on_upgrade: OnUpgrade) {
         let Conn {
             stream,
+            peer: _,
             rbuf,
             start,
+            wbuf,
+            head,
+            idle_timer,
+            exchange,
             server,
-            ..
+            upgrade: _,
         } = self;
+        let leftover = rbuf[start..].to_vec();
+        // The HTTP/1.1 state goes now, not when the socket closes: its buffers, its
+        // keep-alive timer, the exchange.
+        drop((rbuf, wbuf, head, idle_timer, exchange));
         let host: Rc<dyn UpgradeHost> = server;
         let upgraded = Upgraded {
             stream: Box::new(stream),
-            leftover: rbuf[start..].to_vec(),
+            leftover,
             host,
         };
         on_upgrade.run(upgraded).await;
