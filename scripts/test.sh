@@ -14,7 +14,14 @@
 #   - curl (tests/getting_started_doc.rs runs the guide's curl lines);
 #   - openssl (http/tests/tls_server.rs makes its certificates and runs s_client);
 #   - Python 3 with `prometheus_client` (http/tests/ops_metrics.rs checks /metrics with
-#     that parser, one Keel did not write).
+#     that parser, one Keel did not write) and `websockets` (http/tests/websocket.rs,
+#     tests/websocket_echo_process.rs: a WebSocket client Keel did not write);
+#   - Node.js with npm, and the packages of http/tests/node (`ws`, `eventsource`:
+#     http/tests/websocket.rs, http/tests/sse.rs), installed there by npm (offline from
+#     npm's cache when it has them);
+#   - with KEEL_TEST_CHROMIUM=1 only, Debian's `chromium` (~300 MB):
+#     tests/websocket_echo_process.rs loads the example's page headless; without the
+#     variable that test says it was skipped.
 # Missing packages come from Debian's apt (as root, or through sudo); prometheus_client
 # from pip (into the system Python where pip allows it, else with
 # --break-system-packages, else into the user's site-packages).
@@ -52,7 +59,12 @@ command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
 command -v curl >/dev/null 2>&1 || missing+=(curl)
 command -v openssl >/dev/null 2>&1 || missing+=(openssl)
 command -v python3 >/dev/null 2>&1 || missing+=(python3)
-if ! python3 -c 'import prometheus_client' >/dev/null 2>&1 \
+command -v node >/dev/null 2>&1 || missing+=(nodejs)
+command -v npm >/dev/null 2>&1 || missing+=(npm)
+if [ -n "${KEEL_TEST_CHROMIUM:-}" ] && ! command -v chromium >/dev/null 2>&1; then
+  missing+=(chromium)
+fi
+if ! python3 -c 'import prometheus_client, websockets' >/dev/null 2>&1 \
     && ! python3 -m pip --version >/dev/null 2>&1; then
   missing+=(python3-pip)
 fi
@@ -101,10 +113,26 @@ fi
 python3 -c 'import prometheus_client' \
   || { say "python3 cannot import prometheus_client"; exit 1; }
 
+# ===== Python's websockets, Node's ws and eventsource =====
+
+if ! python3 -c 'import websockets' >/dev/null 2>&1; then
+  say "installing websockets (pip)"
+  python3 -m pip install -q websockets 2>/dev/null \
+    || python3 -m pip install -q --break-system-packages websockets 2>/dev/null \
+    || python3 -m pip install -q --user --break-system-packages websockets
+fi
+python3 -c 'import websockets' \
+  || { say "python3 cannot import websockets"; exit 1; }
+if [ ! -d http/tests/node/node_modules/ws ] || [ ! -d http/tests/node/node_modules/eventsource ]; then
+  say "installing ws and eventsource (npm, into http/tests/node)"
+  (cd http/tests/node && npm install --no-audit --no-fund --prefer-offline >/dev/null) \
+    || { say "npm could not install http/tests/node's packages"; exit 1; }
+fi
+
 # ===== the suite =====
 
 if "$provision_only"; then
-  say "PostgreSQL, Redis, curl and prometheus_client are ready"
+  say "PostgreSQL, Redis, curl, prometheus_client, websockets and the Node packages are ready"
   exit 0
 fi
 exec cargo test --workspace "$@"

@@ -14,6 +14,14 @@ pub trait BodyStream {
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Vec<u8>, std::io::Error>>>;
+
+    /// Whether the server ends this body (cleanly, as if the stream had ended) when it
+    /// drains: for streams that never end on their own, such as server-sent events,
+    /// which would otherwise hold the drain to its deadline. # Default: `false` (the
+    /// drain waits for the body).
+    fn ends_on_drain(&self) -> bool {
+        false
+    }
 }
 
 /// A response body.

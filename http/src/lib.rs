@@ -65,10 +65,13 @@ mod request;
 mod response;
 mod router;
 mod server;
+pub mod sse;
 mod state_map;
 mod status;
 mod tls_session;
 mod trusted_proxies;
+mod upgrade;
+pub mod ws;
 
 pub use body::{Body, BodyStream};
 pub use config::Config;

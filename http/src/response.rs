@@ -7,6 +7,7 @@ use crate::body::Body;
 use crate::error::AppError;
 use crate::header::{HeaderName, HeaderValue};
 use crate::status::StatusCode;
+use crate::upgrade::OnUpgrade;
 
 /// An HTTP response: status, headers and body. `Content-Length` (or chunked framing),
 /// `Date` and `Connection` are added by the server; do not set them.
@@ -32,6 +33,9 @@ pub struct Response {
     /// A [`SecurityHeaders`](crate::middleware::SecurityHeaders) middleware chose this
     /// response's security headers: the server adds none of its own.
     own_security_headers: bool,
+    /// A `101 Switching Protocols`' continuation (a WebSocket's), run by the connection
+    /// after the `101` is written. Boxed twice: one pointer in every response.
+    upgrade: Option<Box<OnUpgrade>>,
 }
 
 impl Default for Response {
@@ -50,6 +54,7 @@ impl Response {
             body: Body::Empty,
             error: None,
             own_security_headers: false,
+            upgrade: None,
         }
     }
 
@@ -175,6 +180,23 @@ impl Response {
     /// Whether a middleware chose the response's security headers.
     pub(crate) fn has_own_security_headers(&self) -> bool {
         self.own_security_headers
+    }
+
+    /// Makes this response the switch to another protocol: `on_upgrade` runs on the
+    /// connection once the response (a `101`) is written.
+    pub(crate) fn set_upgrade(&mut self, on_upgrade: OnUpgrade) {
+        self.upgrade = Some(Box::new(on_upgrade));
+    }
+
+    /// Whether the response switches protocols (carries a continuation).
+    #[inline]
+    pub(crate) fn is_upgrade(&self) -> bool {
+        self.upgrade.is_some()
+    }
+
+    /// Takes the continuation out.
+    pub(crate) fn take_upgrade(&mut self) -> Option<OnUpgrade> {
+        self.upgrade.take().map(|b| *b)
     }
 
     pub(crate) fn into_parts(self) -> (StatusCode, Vec<(HeaderName, HeaderValue)>, Body) {

@@ -39,6 +39,11 @@ impl Connection {
         })
     }
 
+    /// The byte stream and the bytes read past the last response head.
+    pub(crate) fn into_parts(self) -> (Stream, Vec<u8>) {
+        (self.stream, self.buf)
+    }
+
     /// Whether an idle connection still looks usable: the server has neither closed it nor
     /// sent anything unasked.
     pub(crate) fn is_idle_usable(&mut self) -> bool {
@@ -62,18 +67,21 @@ impl Connection {
     }
 
     /// Reads the final response head (interim `1xx` heads are skipped) and consumes it
-    /// from the buffer; the body, if any, starts at the front of [`Connection::buf`].
+    /// from the buffer; the body, if any, starts at the front of [`Connection::buf`]. A
+    /// `101` is final when the request asked to `upgrade`, an error otherwise.
     pub(crate) async fn read_head(
         &mut self,
         max_head_size: usize,
         max_headers: usize,
         head_request: bool,
+        upgrade: bool,
     ) -> Result<ResponseHead, ClientError> {
         loop {
             match parse_response(&self.buf, max_head_size, max_headers, head_request) {
                 Ok(Status::Complete(head)) => {
                     self.buf.drain(..head.head_len);
                     match head.status {
+                        101 if upgrade => return Ok(head),
                         101 => {
                             return Err(ClientError::InvalidResponse(
                                 "101 Switching Protocols without an upgrade request".into(),

@@ -169,8 +169,13 @@ impl Exchange {
             );
             let exchange = async {
                 conn.write_all(&bytes).await?;
-                conn.read_head(config.max_head_size, config.max_headers, head_request)
-                    .await
+                conn.read_head(
+                    config.max_head_size,
+                    config.max_headers,
+                    head_request,
+                    false,
+                )
+                .await
             };
             match timeout_at(deadline.0, exchange).await {
                 Err(_) => return Err(ClientError::Timeout(deadline.1)),

@@ -77,6 +77,12 @@
 //! Redirects are not followed unless [`ClientBuilder::follow_redirects`] allows: by
 //! default a `3xx` is returned as it is.
 //!
+//! # WebSocket
+//!
+//! [`Client::websocket`] opens a `ws://` or `wss://` socket ([`crate::ws::WebSocket`]) on
+//! a new connection; a `101` answers only that (anywhere else it is an
+//! [`ClientError::InvalidResponse`]).
+//!
 //! # Resilience
 //!
 //! A client can send every request through a [`Retry`](keel_runtime::resilience::Retry)
@@ -173,6 +179,7 @@ mod span;
 mod stream;
 pub(crate) mod tls;
 pub(crate) mod url;
+mod websocket;
 
 use std::rc::Rc;
 

@@ -483,6 +483,7 @@ async fn serve_loop(
 ) -> Leftovers {
     // Zeros on a plaintext server: the families are there whatever the listener speaks.
     tls::start(config.tls.as_ref());
+    crate::ws::register_metrics();
     let server = Rc::new(LoopServer::new(router, config, ops));
     let accepting = async {
         loop {

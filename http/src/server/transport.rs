@@ -1,6 +1,7 @@
 //! [`Transport`]: the byte stream under a connection — a [`TcpStream`] when serving,
 //! a TLS session over one (`super::tls`), memory in the benches (`super::memory`), so
-//! all run the same protocol code.
+//! all run the same protocol code; each is also an
+//! [`UpgradedStream`] for a connection that switches protocols.
 
 use std::future::Future;
 use std::io;
@@ -8,6 +9,7 @@ use std::io;
 use keel_runtime::net::TcpStream;
 
 use super::tls::ClientIdentity;
+use crate::upgrade::{LocalFuture, UpgradedStream};
 
 /// The byte stream under a connection.
 pub(crate) trait Transport {
@@ -42,5 +44,21 @@ impl Transport for TcpStream {
 
     fn try_read_buf(&mut self, buf: &mut Vec<u8>) -> io::Result<usize> {
         TcpStream::try_read_buf(self, buf)
+    }
+}
+
+/// Every transport can be handed to an upgraded protocol (a WebSocket), which boxes its
+/// futures: it does not know the stream's type.
+impl<T: Transport> UpgradedStream for T {
+    fn read_buf<'a>(&'a mut self, buf: &'a mut Vec<u8>) -> LocalFuture<'a, io::Result<usize>> {
+        Box::pin(Transport::read_buf(self, buf))
+    }
+
+    fn write_all<'a>(&'a mut self, buf: &'a [u8]) -> LocalFuture<'a, io::Result<()>> {
+        Box::pin(Transport::write_all(self, buf))
+    }
+
+    fn close(&mut self) -> LocalFuture<'_, ()> {
+        Box::pin(Transport::close(self))
     }
 }

@@ -33,6 +33,10 @@ impl KeepAlive {
     /// The connection closes after this exchange.
     pub(crate) const CLOSE: KeepAlive = KeepAlive(false);
 
+    /// A `101 Switching Protocols`: no `Connection: close` beside the response's own
+    /// `Connection: upgrade` (the HTTP/1.1 exchange loop ends all the same).
+    pub(crate) const SWITCHING: KeepAlive = KeepAlive(true);
+
     /// What `head` asks for.
     pub(crate) fn for_request(head: &RequestHead) -> KeepAlive {
         KeepAlive(head.keep_alive())

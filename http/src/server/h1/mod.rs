@@ -6,7 +6,8 @@
 //!
 //! * this file: the connection's buffers, the read loop and its timeouts;
 //! * [`body`]: reading a request body from the buffer, with `100 Continue`;
-//! * [`write`]: encoding responses into the write buffer, streaming bodies, flushing.
+//! * [`write`]: encoding responses into the write buffer, streaming bodies, flushing;
+//! * [`upgrade`]: a `101 Switching Protocols` ends the loop and hands the stream over.
 //!
 //! # Buffers
 //!
@@ -25,6 +26,7 @@
 
 mod body;
 mod keep_alive;
+mod upgrade;
 mod write;
 
 use std::future::Future;
@@ -46,6 +48,7 @@ use crate::limits::Limits;
 use crate::proto::parse::{Status, parse_request_into};
 use crate::proto::{BodyLength, Method, RequestHead, Version};
 use crate::status::StatusCode;
+use crate::upgrade::OnUpgrade;
 
 const INITIAL_READ_BUFFER: usize = 8 * 1024;
 /// A few responses' worth: the buffer grows (and stays grown) for larger or pipelined
@@ -69,11 +72,18 @@ pub(crate) fn serve<S: Transport + 'static>(
 ) -> impl Future<Output = ()> + 'static {
     let mut conn = Conn::new(stream, peer, server);
     async move {
-        if let Err(e) = conn.run().await {
+        let ended = conn.run().await;
+        if let Err(e) = &ended {
             tracing::debug!(peer = %conn.peer, error = %e, "connection ended with an I/O error");
         }
-        conn.stream.close().await;
-        drop(conn);
+        // A written `101`: the connection is the continuation's until it ends.
+        match conn.upgrade.take().filter(|_| ended.is_ok()) {
+            Some(on_upgrade) => conn.hand_over(*on_upgrade).await,
+            None => {
+                conn.stream.close().await;
+                drop(conn);
+            }
+        }
         drop(open);
     }
 }
@@ -94,6 +104,8 @@ pub(crate) struct Conn<S> {
     /// The request being answered: reused request after request, filled in place.
     exchange: Exchange,
     server: Rc<LoopServer>,
+    /// Set by a written `101 Switching Protocols`: what runs on the stream next.
+    upgrade: Option<Box<OnUpgrade>>,
 }
 
 /// How long an idle keep-alive connection of a draining server waits for a next request
@@ -126,6 +138,7 @@ impl<S: Transport> Conn<S> {
             idle_timer: None,
             exchange,
             server,
+            upgrade: None,
         }
     }
 
@@ -257,6 +270,9 @@ impl<S: Transport> Conn<S> {
 
         let call = self.exchange.call(head_bytes, head, body);
         let response = self.exchange.respond(call).await;
+        if response.is_upgrade() {
+            return Ok(self.switch_protocols(response, version));
+        }
         if self.exchange.timed_out() {
             keep_alive.close();
         }

@@ -8,7 +8,7 @@ use std::io;
 use std::pin::Pin;
 use std::time::Instant;
 
-use keel_runtime::future::within;
+use keel_runtime::future::{Either, select, within};
 
 use super::Conn;
 use super::keep_alive::{After, KeepAlive};
@@ -163,8 +163,20 @@ impl<S: Transport> Conn<S> {
         mut encoder: BodyEncoder,
     ) -> io::Result<u64> {
         let mut written = 0;
+        // A stream that never ends on its own (server-sent events) ends when the drain
+        // starts; any other is waited for.
+        let ends_on_drain = stream.ends_on_drain();
+        let server = self.server.clone();
         loop {
-            let chunk = std::future::poll_fn(|cx| stream.as_mut().poll_next(cx)).await;
+            let next = std::future::poll_fn(|cx| stream.as_mut().poll_next(cx));
+            let chunk = if ends_on_drain {
+                match select(next, server.drain.wait()).await {
+                    Either::Left(chunk) => chunk,
+                    Either::Right(()) => None,
+                }
+            } else {
+                next.await
+            };
             match chunk {
                 Some(Ok(chunk)) => {
                     if chunk.is_empty() {
