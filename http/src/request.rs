@@ -7,6 +7,8 @@ use std::fmt;
 use std::net::{IpAddr, SocketAddr};
 use std::rc::Rc;
 
+use keel_runtime::ascii::to_str;
+
 use crate::params::Params;
 use crate::proto::{Method, RequestHead, Version};
 use crate::state_map::StateMap;
@@ -89,20 +91,17 @@ impl Request {
 
     /// The path of the target, as sent (percent-encoded), without the query.
     pub fn path(&self) -> &str {
-        std::str::from_utf8(self.head.path(&self.buf)).unwrap_or("/")
+        to_str(self.head.path(&self.buf)).unwrap_or("/")
     }
 
     /// The query string after `?`, if any, as sent.
     pub fn query(&self) -> Option<&str> {
-        self.head
-            .query(&self.buf)
-            .and_then(|q| std::str::from_utf8(q).ok())
+        self.head.query(&self.buf).and_then(|q| to_str(q).ok())
     }
 
     /// The first value of header `name` (case-insensitive), when it is valid UTF-8.
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.header_bytes(name)
-            .and_then(|v| std::str::from_utf8(v).ok())
+        self.header_bytes(name).and_then(|v| to_str(v).ok())
     }
 
     /// The first value of header `name` (case-insensitive), as bytes.
@@ -114,7 +113,7 @@ impl Request {
     pub fn headers(&self) -> impl Iterator<Item = (&str, &[u8])> {
         self.head.headers().iter().map(|h| {
             (
-                std::str::from_utf8(h.name.of(&self.buf)).unwrap_or(""),
+                to_str(h.name.of(&self.buf)).unwrap_or(""),
                 h.value.of(&self.buf),
             )
         })

@@ -45,6 +45,7 @@
 
 #![doc(test(attr(deny(warnings))))]
 
+pub mod ascii;
 mod block_on;
 pub mod blocking;
 mod builder;

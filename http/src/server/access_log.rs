@@ -147,7 +147,7 @@ impl AddrText {
 
     fn as_str(&self) -> &str {
         // Only ASCII was written.
-        std::str::from_utf8(&self.buf[..self.len]).unwrap_or("")
+        keel_runtime::ascii::as_str(&self.buf[..self.len]).unwrap_or("")
     }
 }
 

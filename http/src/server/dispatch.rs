@@ -152,7 +152,7 @@ impl Exchange {
             proxies.resolve(self.peer.ip(), head, head_bytes)
         };
         self.in_flight_count = Some(server.stats.start());
-        let path = std::str::from_utf8(head.path(head_bytes)).unwrap_or("/");
+        let path = keel_runtime::ascii::to_str(head.path(head_bytes)).unwrap_or("/");
         // The ops endpoints come before the application, without its middleware: one
         // comparison per ops path.
         let ops = server.ops.as_ref().filter(|ops| ops.matches(path));

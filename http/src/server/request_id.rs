@@ -30,7 +30,7 @@ impl RequestId {
     pub(crate) fn as_str(&self) -> &str {
         // Only `new_request_id` builds ids, from the ASCII table `HEX_PAIRS`; the
         // fallback is never taken.
-        std::str::from_utf8(&self.0).unwrap_or("0")
+        keel_runtime::ascii::as_str(&self.0).unwrap_or("0")
     }
 }
 

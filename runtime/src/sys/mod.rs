@@ -36,6 +36,8 @@
 //! - `task_context.rs`: the current request context as a raw thread-local pointer,
 //!   borrowed without touching its reference count, so making it current around each
 //!   poll costs no atomic.
+//! - `ascii.rs`: ASCII bytes as `&str` without `from_utf8`'s second pass over them
+//!   (the request path and id, on every request).
 //! - `jobs/cell.rs`: a job's body and output in `UnsafeCell`s, handed between the
 //!   submitting thread and the pool thread by the jobs protocol.
 

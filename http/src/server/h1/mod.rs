@@ -171,10 +171,7 @@ impl<S: Transport> Conn<S> {
             match parse_request_into(pending, &limits, &mut self.head) {
                 Ok(Status::Complete(_)) => {
                     head_deadline = None;
-                    let head = std::mem::take(&mut self.head);
-                    let (head_bytes, index) = crate::recycle::request();
-                    self.head.set_index(index);
-                    let next = self.handle(head, head_bytes).await?;
+                    let next = self.handle().await?;
                     if next == After::Close {
                         return self.flush().await;
                     }
@@ -233,23 +230,28 @@ impl<S: Transport> Conn<S> {
         }
     }
 
-    /// Answers one parsed request through the dispatch; its head is at `rbuf[start..]`
-    /// and is copied into `head_bytes` (empty) for the request to own.
-    async fn handle(&mut self, head: RequestHead, mut head_bytes: Vec<u8>) -> io::Result<After> {
-        let head_len = head.head_len();
+    /// Answers the request parsed into `self.head`, whose bytes are at `rbuf[start..]`:
+    /// they are copied into a buffer from the thread's shelf for the request to own.
+    ///
+    /// The head stays in the connection until the call takes it (not an argument: the
+    /// future would hold a copy of its hundred-odd bytes across the body's reads).
+    async fn handle(&mut self) -> io::Result<After> {
+        let (mut head_bytes, index) = crate::recycle::request();
+        let head_len = self.head.head_len();
         head_bytes.extend_from_slice(&self.rbuf[self.start..self.start + head_len]);
         self.start += head_len;
-        let is_head = *head.method() == Method::Head;
-        let version = head.version();
-        let mut keep_alive = KeepAlive::for_request(&head);
-        self.exchange.begin(&head, &head_bytes);
+        let is_head = *self.head.method() == Method::Head;
+        let version = self.head.version();
+        let mut keep_alive = KeepAlive::for_request(&self.head);
+        self.exchange.begin(&self.head, &head_bytes);
 
         // The body, read in full before the handler runs.
-        let body = match head.body() {
+        let body = match self.head.body() {
             BodyLength::Empty => Vec::new(),
             framing => {
+                let expect_continue = self.head.expect_continue();
                 let read = match self.exchange.check_declared_length(framing) {
-                    Ok(()) => self.read_body(framing, head.expect_continue()).await?,
+                    Ok(()) => self.read_body(framing, expect_continue).await?,
                     Err(err) => Err(Some(err)),
                 };
                 match read {
@@ -268,6 +270,9 @@ impl<S: Transport> Conn<S> {
             }
         };
 
+        // The head goes to the request; the next one is parsed into the shelf's index.
+        let head = std::mem::take(&mut self.head);
+        self.head.set_index(index);
         let call = self.exchange.call(head_bytes, head, body);
         let response = self.exchange.respond(call).await;
         if response.is_upgrade() {
