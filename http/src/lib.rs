@@ -40,6 +40,8 @@
 //! * [`client`] — an HTTP/1.1 client for outbound calls, with per-loop connection reuse,
 //!   and optionally a retry policy, circuit breaker and bulkhead.
 //! * [`otlp`] — OpenTelemetry trace export (OTLP/HTTP JSON), from the `OTEL_*` variables.
+//! * [`testing`] — [`TestClient`]: requests through the server's own code in memory,
+//!   for tests without sockets.
 //! * `recycle` — per-thread shelves of request buffers, so steady serving allocates less.
 
 #![forbid(unsafe_code)]
@@ -67,6 +69,7 @@ mod router;
 mod server;
 mod state_map;
 mod status;
+pub mod testing;
 mod tls_session;
 mod trusted_proxies;
 
@@ -100,6 +103,7 @@ pub use server::{
     ServeReport, Server, ServerConfig, ShutdownHandle, TlsConfig,
 };
 pub use status::StatusCode;
+pub use testing::TestClient;
 pub use trusted_proxies::{ForwardedHeader, TrustedProxies};
 
 /// Entry points for the fuzz targets in `fuzz/`; not a stable API.
@@ -147,6 +151,8 @@ pub mod _benchable {
                 pattern, params, ..
             } => Ok((pattern, params)),
             Resolved::Error(err, ..) => Err(err.status().as_u16()),
+            // The fallback's status is its handler's; unmatched, like a 404.
+            Resolved::Fallback(_) => Err(404),
         }
     }
 }
