@@ -35,7 +35,8 @@
 //! * [`server`](Server) — sockets, connections, timeouts, TLS ([`TlsConfig`]), the
 //!   shutdown state machine.
 //! * [`ops`] — the health probes (and the place for `/metrics`), before the app.
-//! * [`Router`], [`Handler`], [`FromRequest`] extractors, [`Middleware`] — the app.
+//! * [`Router`], [`Handler`], [`FromRequestParts`] and [`FromRequest`] extractors,
+//!   [`Middleware`] — the app.
 //! * [`AppError`] — every error, rendered centrally as JSON.
 //! * [`client`] — an HTTP/1.1 client for outbound calls, with per-loop connection reuse,
 //!   and optionally a retry policy, circuit breaker and bulkhead.
@@ -76,8 +77,11 @@ mod trusted_proxies;
 pub use body::{Body, BodyStream};
 pub use config::Config;
 pub use error::{AppError, UNAVAILABLE_RETRY_AFTER};
+pub use cookie;
 pub use extract::{
-    ClientIp, FromHeader, FromRequest, Header, Headers, Path, Query, RemoteAddr, State, Valid,
+    ClientIp, CookieJar, CookieKey, Form, FromHeader, FromRequest, FromRequestParts, Header,
+    Headers, Path, PrivateCookieJar, Query, RemoteAddr, SignedCookieJar, State, Valid,
+    secure_cookie,
 };
 pub use garde;
 pub use handler::{BoxFuture, Handler};
