@@ -225,7 +225,7 @@ mod tests {
 
     #[test]
     fn headers_lookup_ignores_case_and_keeps_every_line() {
-        let mut req =
+        let req =
             request("GET / HTTP/1.1\r\nHost: h\r\nX-Tag: a\r\nx-tag: b\r\nAccept: */*\r\n\r\n");
         let headers = Headers::from_request_parts(&req).unwrap();
         assert_eq!(headers.len(), 4);
@@ -242,7 +242,7 @@ mod tests {
 
     #[test]
     fn typed_header_parses_trimmed_value() {
-        let mut req = request("GET / HTTP/1.1\r\nHost: h\r\nx-port:  8080 \r\n\r\n");
+        let req = request("GET / HTTP/1.1\r\nHost: h\r\nx-port:  8080 \r\n\r\n");
         let Header(Port(port)) = Header::<Port>::from_request_parts(&req).unwrap();
         assert_eq!(port, 8080);
         let opt = Option::<Header<Port>>::from_request_parts(&req).unwrap();
@@ -251,7 +251,7 @@ mod tests {
 
     #[test]
     fn missing_typed_header_is_a_400_naming_it() {
-        let mut req = request("GET / HTTP/1.1\r\nHost: h\r\n\r\n");
+        let req = request("GET / HTTP/1.1\r\nHost: h\r\n\r\n");
         let err = Header::<Port>::from_request_parts(&req).unwrap_err();
         assert_eq!(err.status(), StatusCode::BAD_REQUEST);
         assert_eq!(err.code(), "missing_header");
@@ -270,7 +270,7 @@ mod tests {
             "GET / HTTP/1.1\r\nHost: h\r\nX-Port: 1\r\nX-Port: 2\r\n\r\n",
             "GET / HTTP/1.1\r\nHost: h\r\nX-Port: 99999\r\n\r\n",
         ] {
-            let mut req = request(head);
+            let req = request(head);
             let err = Header::<Port>::from_request_parts(&req).unwrap_err();
             assert_eq!(err.status(), StatusCode::BAD_REQUEST, "{head:?}");
             assert_eq!(err.code(), "invalid_header");
@@ -284,7 +284,7 @@ mod tests {
         let Ok(Status::Complete(parsed)) = parse_request(&buf, &Limits::DEFAULT) else {
             panic!("obs-text is a valid header value byte");
         };
-        let mut req = Request::new(std::mem::take(&mut buf), parsed, None);
+        let req = Request::new(std::mem::take(&mut buf), parsed, None);
         let err = Header::<Port>::from_request_parts(&req).unwrap_err();
         assert!(err.message().contains("UTF-8"), "{}", err.message());
     }

@@ -6,18 +6,22 @@
 //! whole request) implement [`FromRequest`] and only the **last** argument may be one.
 //! A body extractor anywhere else is a compile error, not a silently empty body:
 //!
-//! ```compile_fail
+//! ```compile_fail,E0277
 //! use keel_http::{Headers, Router};
 //!
 //! // `String` takes the body: it must come last.
-//! async fn handler(body: String, headers: Headers) -> String { body }
+//! async fn handler(body: String, headers: Headers) -> String {
+//!     format!("{body} from {}", headers.get("user-agent").unwrap_or("?"))
+//! }
 //! let _ = Router::new().post("/", handler);
 //! ```
 //!
 //! ```
 //! use keel_http::{Headers, Router};
 //!
-//! async fn handler(headers: Headers, body: String) -> String { body }
+//! async fn handler(headers: Headers, body: String) -> String {
+//!     format!("{body} from {}", headers.get("user-agent").unwrap_or("?"))
+//! }
 //! let _ = Router::new().post("/", handler);
 //! ```
 //!

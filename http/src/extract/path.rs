@@ -43,16 +43,16 @@ use crate::status::StatusCode;
 /// }
 ///
 /// #[derive(Deserialize)]
-/// struct PostIds { user: u64, post: u32 }
+/// struct PostIds { id: u64, post: u32 }
 ///
 /// async fn post(Path(ids): Path<PostIds>) -> String {
-///     format!("post {} of user {}", ids.post, ids.user)
+///     format!("post {} of user {}", ids.post, ids.id)
 /// }
 ///
 /// let router = Router::new()
 ///     .get("/users/:id", user)
 ///     .get("/orgs/:org/members/:id", member)
-///     .get("/users/:user/posts/:post", post);
+///     .get("/users/:id/posts/:post", post);
 /// # let _ = router;
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
