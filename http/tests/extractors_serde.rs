@@ -4,7 +4,7 @@
 //! body that does not fit), `Valid<Query<T>>` and `Valid<Form<T>>` (422 naming every
 //! failing field), and a head extractor before a body extractor.
 
-use keel_http::garde::{self, Validate};
+use keel_http::garde::Validate;
 use keel_http::{Form, Headers, Path, Query, Router, StatusCode, TestClient, Valid};
 use serde::Deserialize;
 use serde_json::{Value, json};

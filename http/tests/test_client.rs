@@ -133,7 +133,9 @@ fn ops_endpoints_come_before_the_application() {
     let metrics = client.get("/metrics").send_blocking();
     assert_eq!(metrics.status(), StatusCode::OK);
     assert!(
-        metrics.text().contains("keel_http_requests_total"),
+        metrics
+            .text()
+            .contains(r#"http_request_duration_seconds_count{method="GET",route="/"} 1"#),
         "{}",
         metrics.text()
     );
