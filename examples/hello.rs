@@ -123,12 +123,21 @@ mod tests {
         let client = TestClient::builder(app(false)).ops(Ops::new()).build();
         let res = client.get("/plaintext").send_blocking();
         assert_eq!(res.text(), "Hello, World!");
-        assert_eq!(res.header("content-type"), Some("text/plain; charset=utf-8"));
+        assert_eq!(
+            res.header("content-type"),
+            Some("text/plain; charset=utf-8")
+        );
         let res = client.get("/json").send_blocking();
         assert_eq!(res.header("content-type"), Some("application/json"));
         assert_eq!(res.text(), r#"{"message":"Hello, World!"}"#);
-        assert_eq!(client.get("/health/ready").send_blocking().status(), StatusCode::OK);
+        assert_eq!(
+            client.get("/health/ready").send_blocking().status(),
+            StatusCode::OK
+        );
         // The slow route exists only when asked for.
-        assert_eq!(client.get("/slow").send_blocking().status(), StatusCode::NOT_FOUND);
+        assert_eq!(
+            client.get("/slow").send_blocking().status(),
+            StatusCode::NOT_FOUND
+        );
     }
 }

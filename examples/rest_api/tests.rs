@@ -25,7 +25,7 @@ fn client() -> TestClient {
         .port(1)
         .connect_timeout(Duration::from_millis(200));
     let pool = Pool::builder(PgManager::new(config)).max(1).build();
-    let cors = Cors::builder().allow_origins(&[ORIGIN]).build().unwrap();
+    let cors = Cors::builder().allow_origins([ORIGIN]).build().unwrap();
     TestClient::new(routes::router(
         UserService::new(UserRepository::new(pool)),
         MemoryStore::new(),
@@ -42,7 +42,10 @@ fn invalid_input_is_refused_before_the_database() {
         .send_blocking();
     assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
     let details = &res.json::<Value>()["details"];
-    assert!(details["name"].is_array() && details["email"].is_array(), "{details}");
+    assert!(
+        details["name"].is_array() && details["email"].is_array(),
+        "{details}"
+    );
 
     let res = client.get("/users/seven").send_blocking();
     assert_eq!(res.status(), StatusCode::BAD_REQUEST);

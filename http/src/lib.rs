@@ -76,8 +76,8 @@ mod trusted_proxies;
 
 pub use body::{Body, BodyStream};
 pub use config::Config;
-pub use error::{AppError, UNAVAILABLE_RETRY_AFTER};
 pub use cookie;
+pub use error::{AppError, UNAVAILABLE_RETRY_AFTER};
 pub use extract::{
     ClientIp, CookieJar, CookieKey, Form, FromHeader, FromRequest, FromRequestParts, Header,
     Headers, Path, PrivateCookieJar, Query, RemoteAddr, SignedCookieJar, State, Valid,

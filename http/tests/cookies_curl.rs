@@ -28,25 +28,34 @@ struct Login {
 fn app() -> Router {
     let key = parse_cookie_key("KEEL_COOKIE_KEY", KEY).expect("a valid key");
     Router::new()
-        .post("/login", |jar: SignedCookieJar, Form(login): Form<Login>| async move {
-            (jar.add(secure_cookie("user", login.user)), "welcome")
-        })
+        .post(
+            "/login",
+            |jar: SignedCookieJar, Form(login): Form<Login>| async move {
+                (jar.add(secure_cookie("user", login.user)), "welcome")
+            },
+        )
         .get("/me", |jar: SignedCookieJar| async move {
             match jar.get("user") {
                 Some(user) => (StatusCode::OK, user.value().to_owned()),
                 None => (StatusCode::UNAUTHORIZED, "nobody".to_owned()),
             }
         })
-        .post("/logout", |jar: SignedCookieJar| async move { (jar.remove("user"), "bye") })
+        .post("/logout", |jar: SignedCookieJar| async move {
+            (jar.remove("user"), "bye")
+        })
         .post("/prefs", |jar: PrivateCookieJar| async move {
             (jar.add(secure_cookie("theme", "midnight-blue")), "saved")
         })
         .get("/prefs", |jar: PrivateCookieJar| async move {
-            jar.get("theme").map_or("none".to_owned(), |c| c.value().to_owned())
+            jar.get("theme")
+                .map_or("none".to_owned(), |c| c.value().to_owned())
         })
         .get("/note", |jar: CookieJar| async move {
             let seen = jar.get("note").map(|c| c.value().to_owned());
-            (jar.add(secure_cookie("note", "a b;c,d")), seen.unwrap_or_default())
+            (
+                jar.add(secure_cookie("note", "a b;c,d")),
+                seen.unwrap_or_default(),
+            )
         })
         .with_state(key)
 }
@@ -67,7 +76,11 @@ fn curl(addr: SocketAddr, jar: &Path, args: &[&str], path: &str) -> (u16, String
         .arg(&url)
         .output()
         .expect("curl runs (scripts/test.sh installs it)");
-    assert!(out.status.success(), "curl {args:?} {path}: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "curl {args:?} {path}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let text = String::from_utf8(out.stdout).expect("UTF-8");
     let (head, body) = text.split_once("\r\n\r\n").expect("a head");
     let status = head[9..12].parse().expect("a status");
@@ -118,10 +131,16 @@ fn a_private_cookie_is_unreadable_in_the_jar_and_plain_values_are_encoded() {
     let server = TestServer::start(ServerConfig::default(), app);
     let jar = jar_file("private");
     assert_eq!(curl(server.addr, &jar, &[], "/prefs").2, "none");
-    assert_eq!(curl(server.addr, &jar, &["-X", "POST"], "/prefs").2, "saved");
+    assert_eq!(
+        curl(server.addr, &jar, &["-X", "POST"], "/prefs").2,
+        "saved"
+    );
     let stored = std::fs::read_to_string(&jar).unwrap();
     assert!(stored.contains("\ttheme\t"), "{stored}");
-    assert!(!stored.contains("midnight"), "the value is encrypted: {stored}");
+    assert!(
+        !stored.contains("midnight"),
+        "the value is encrypted: {stored}"
+    );
     assert_eq!(curl(server.addr, &jar, &[], "/prefs").2, "midnight-blue");
 
     // A value with a space, a semicolon and a comma goes out percent-encoded and comes

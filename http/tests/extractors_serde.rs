@@ -36,13 +36,17 @@ struct SignUp {
 fn app() -> Router {
     Router::new()
         .get("/n/:n", |Path(n): Path<i32>| async move { n.to_string() })
-        .get("/u/:user/p/:post", |Path((u, p)): Path<(u64, String)>| async move {
-            format!("tuple {u} {p}")
-        })
+        .get(
+            "/u/:user/p/:post",
+            |Path((u, p)): Path<(u64, String)>| async move { format!("tuple {u} {p}") },
+        )
         .get("/s/:user/p/:post", |Path(ids): Path<PostIds>| async move {
             format!("struct {} {}", ids.user, ids.post)
         })
-        .get("/wrong/:a/:b", |Path(n): Path<u64>| async move { n.to_string() })
+        .get(
+            "/wrong/:a/:b",
+            |Path(n): Path<u64>| async move { n.to_string() },
+        )
         .get("/page", |Valid(Query(p)): Valid<Query<Page>>| async move {
             format!("{} by {}", p.limit, p.sort)
         })
@@ -64,7 +68,10 @@ fn app() -> Router {
 fn path_of_one_value_a_tuple_or_a_struct() {
     let client = TestClient::new(app());
     assert_eq!(client.get("/n/-7").send_blocking().text(), "-7");
-    assert_eq!(client.get("/u/3/p/hello%20world").send_blocking().text(), "tuple 3 hello world");
+    assert_eq!(
+        client.get("/u/3/p/hello%20world").send_blocking().text(),
+        "tuple 3 hello world"
+    );
     assert_eq!(client.get("/s/3/p/x").send_blocking().text(), "struct 3 x");
 
     let bad = client.get("/u/three/p/x").send_blocking();
@@ -127,11 +134,18 @@ fn form_bodies_and_their_rules() {
         .send_blocking();
     assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
     let details = &res.json::<Value>()["details"];
-    assert!(details["email"].is_array() && details["password"].is_array(), "{details}");
+    assert!(
+        details["email"].is_array() && details["password"].is_array(),
+        "{details}"
+    );
     // A field that does not fit its type: the form's 400.
     let res = client
         .post("/sign-up")
-        .form(&[("email", "a@b.c"), ("password", "long enough pass"), ("newsletter", "maybe")])
+        .form(&[
+            ("email", "a@b.c"),
+            ("password", "long enough pass"),
+            ("newsletter", "maybe"),
+        ])
         .send_blocking();
     assert_eq!(res.status(), StatusCode::BAD_REQUEST);
     assert_eq!(res.json::<Value>()["code"], "invalid_form");

@@ -47,10 +47,19 @@ fn nested_routes_answer_under_their_prefix_with_all_parameters() {
         .nest("/orgs/:org/members", members);
     let client = TestClient::new(app);
     assert_eq!(client.get("/").send_blocking().text(), "root");
-    assert_eq!(client.get("/orgs/acme/members").send_blocking().text(), "all");
-    assert_eq!(client.get("/orgs/acme/members/7").send_blocking().text(), "acme/7");
     assert_eq!(
-        client.get("/orgs/a%20b/members/7/params").send_blocking().text(),
+        client.get("/orgs/acme/members").send_blocking().text(),
+        "all"
+    );
+    assert_eq!(
+        client.get("/orgs/acme/members/7").send_blocking().text(),
+        "acme/7"
+    );
+    assert_eq!(
+        client
+            .get("/orgs/a%20b/members/7/params")
+            .send_blocking()
+            .text(),
         r#"{"org": "a b", "id": "7"}"#
     );
     // HEAD is served by the nested GET route, without a body.
@@ -65,7 +74,14 @@ fn nested_routes_answer_under_their_prefix_with_all_parameters() {
     // A bad parameter is a 400 naming it.
     let bad = client.get("/orgs/acme/members/x").send_blocking();
     assert_eq!(bad.status(), StatusCode::BAD_REQUEST);
-    assert!(bad.json::<Value>()["error"].as_str().unwrap().contains("id"), "{}", bad.text());
+    assert!(
+        bad.json::<Value>()["error"]
+            .as_str()
+            .unwrap()
+            .contains("id"),
+        "{}",
+        bad.text()
+    );
 }
 
 #[test]
@@ -105,7 +121,10 @@ fn the_fallback_answers_unmatched_paths_but_not_wrong_methods() {
     let app = Router::new()
         .get("/known", || async { "known" })
         .fallback(|req: Request| async move {
-            (StatusCode::NOT_FOUND, format!("fallback for {}", req.path()))
+            (
+                StatusCode::NOT_FOUND,
+                format!("fallback for {}", req.path()),
+            )
         })
         .layer(tag("outer"));
     let client = TestClient::new(app);
@@ -134,7 +153,10 @@ fn a_nested_fallback_answers_under_its_prefix_only() {
     let res = client.post("/api/no/such/thing").send_blocking();
     assert_eq!(res.text(), "api fallback");
     assert_eq!(res.header("x-trace"), Some("api"));
-    assert_eq!(client.get("/elsewhere").send_blocking().text(), "site fallback");
+    assert_eq!(
+        client.get("/elsewhere").send_blocking().text(),
+        "site fallback"
+    );
     // A nested route with another method is a 405, not the fallback.
     assert_eq!(
         client.post("/api/users").send_blocking().status(),
@@ -165,7 +187,10 @@ fn route_layers_wrap_only_the_routes_added_before_them() {
     assert_eq!(ok.text(), "stats");
     assert_eq!(client.get("/public").send_blocking().text(), "public");
     // The 404 and the 405 are not the route layer's: no token asked.
-    assert_eq!(client.get("/admin/nope").send_blocking().status(), StatusCode::NOT_FOUND);
+    assert_eq!(
+        client.get("/admin/nope").send_blocking().status(),
+        StatusCode::NOT_FOUND
+    );
     assert_eq!(
         client.post("/admin/stats").send_blocking().status(),
         StatusCode::METHOD_NOT_ALLOWED
@@ -199,7 +224,10 @@ fn layer_at_wraps_one_route_and_layers_run_outermost_first() {
         ["app-layer", "group-layer", "at-a", "group-route-layer"]
     );
     assert_eq!(client.get("/g/b").send_blocking().text(), "b");
-    assert_eq!(order.take(), ["app-layer", "group-layer", "group-route-layer"]);
+    assert_eq!(
+        order.take(),
+        ["app-layer", "group-layer", "group-route-layer"]
+    );
     // The group's layers stay with the group's routes.
     assert_eq!(client.get("/top").send_blocking().text(), "top");
     assert_eq!(order.take(), ["app-layer"]);
@@ -211,10 +239,20 @@ fn layer_at_wraps_one_route_and_layers_run_outermost_first() {
 #[test]
 fn nested_body_limits_and_missing_states_carry_over() {
     let uploads = Router::new()
-        .post("/big", |body: Vec<u8>| async move { body.len().to_string() })
+        .post(
+            "/big",
+            |body: Vec<u8>| async move { body.len().to_string() },
+        )
         .body_limit("/big", 8);
     let client = TestClient::new(Router::new().nest("/up", uploads));
-    assert_eq!(client.post("/up/big").body("12345678").send_blocking().text(), "8");
+    assert_eq!(
+        client
+            .post("/up/big")
+            .body("12345678")
+            .send_blocking()
+            .text(),
+        "8"
+    );
     let too_big = client.post("/up/big").body("123456789").send_blocking();
     assert_eq!(too_big.status(), StatusCode::PAYLOAD_TOO_LARGE);
 
@@ -225,7 +263,10 @@ fn nested_body_limits_and_missing_states_carry_over() {
         .err()
         .and_then(|e| e.downcast::<String>().ok())
         .expect("a missing state stops the client");
-    assert!(message.contains("GET /n/x") && message.contains("State<u32>"), "{message}");
+    assert!(
+        message.contains("GET /n/x") && message.contains("State<u32>"),
+        "{message}"
+    );
     // Given to the outer router, it reaches the nested handler.
     let needs = Router::new().get("/x", |State(n): State<u32>| async move { n.to_string() });
     let client = TestClient::new(Router::new().nest("/n", needs).with_state(7u32));

@@ -26,14 +26,20 @@ fn app() -> Router {
             keel_runtime::time::sleep(Duration::from_secs(5)).await;
             "late"
         })
-        .get("/ip", |ClientIp(ip): ClientIp| async move { ip.to_string() })
+        .get(
+            "/ip",
+            |ClientIp(ip): ClientIp| async move { ip.to_string() },
+        )
         .post("/login", |jar: CookieJar| async move {
             (jar.add(secure_cookie("session", "s1")), "in")
         })
         .get("/whoami", |jar: CookieJar| async move {
-            jar.get("session").map_or("nobody".to_owned(), |c| c.value().to_owned())
+            jar.get("session")
+                .map_or("nobody".to_owned(), |c| c.value().to_owned())
         })
-        .post("/logout", |jar: CookieJar| async move { (jar.remove("session"), "out") })
+        .post("/logout", |jar: CookieJar| async move {
+            (jar.remove("session"), "out")
+        })
         .get("/headers", |req: Request| async move {
             req.header("x-custom").unwrap_or("-").to_owned()
         })
@@ -45,23 +51,47 @@ fn answers_as_a_socket_would() {
     let res = client.get("/").send_blocking();
     assert_eq!(res.status(), StatusCode::OK);
     assert_eq!(res.text(), "home");
-    assert_eq!(res.header("content-type"), Some("text/plain; charset=utf-8"));
+    assert_eq!(
+        res.header("content-type"),
+        Some("text/plain; charset=utf-8")
+    );
     assert_eq!(res.header("x-content-type-options"), Some("nosniff"));
     assert!(res.request_id().is_some_and(|id| !id.is_empty()));
     // A client request id is echoed.
-    let res = client.get("/").header("x-request-id", "test-123").send_blocking();
+    let res = client
+        .get("/")
+        .header("x-request-id", "test-123")
+        .send_blocking();
     assert_eq!(res.request_id(), Some("test-123"));
-    assert_eq!(client.get("/headers").header("X-Custom", "v").send_blocking().text(), "v");
+    assert_eq!(
+        client
+            .get("/headers")
+            .header("X-Custom", "v")
+            .send_blocking()
+            .text(),
+        "v"
+    );
 
-    let res = client.post("/echo").json(&json!({"a": [1, 2]})).send_blocking();
+    let res = client
+        .post("/echo")
+        .json(&json!({"a": [1, 2]}))
+        .send_blocking();
     assert_eq!(res.json::<Value>(), json!({"a": [1, 2]}));
-    let res = client.post("/echo").body("{").header("content-type", "application/json").send_blocking();
+    let res = client
+        .post("/echo")
+        .body("{")
+        .header("content-type", "application/json")
+        .send_blocking();
     assert_eq!(res.status(), StatusCode::BAD_REQUEST);
     assert_eq!(res.json::<Value>()["code"], "invalid_json");
 
     let res = client.get("/panic").send_blocking();
     assert_eq!(res.status(), StatusCode::INTERNAL_SERVER_ERROR);
-    assert!(!res.text().contains("exploded"), "production hides it: {}", res.text());
+    assert!(
+        !res.text().contains("exploded"),
+        "production hides it: {}",
+        res.text()
+    );
 
     let head = client.head("/").send_blocking();
     assert_eq!(head.status(), StatusCode::OK);
@@ -78,7 +108,11 @@ fn limits_and_timeouts_come_from_the_config() {
     let started = std::time::Instant::now();
     let res = client.get("/slow").send_blocking();
     assert_eq!(res.status(), StatusCode::REQUEST_TIMEOUT);
-    assert!(started.elapsed() < Duration::from_secs(3), "{:?}", started.elapsed());
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "{:?}",
+        started.elapsed()
+    );
     let res = client
         .post("/echo")
         .json(&json!({"far": "more than sixteen bytes"}))
@@ -89,12 +123,21 @@ fn limits_and_timeouts_come_from_the_config() {
 #[test]
 fn the_peer_and_trusted_proxies() {
     let proxy: SocketAddr = "10.0.0.5:4000".parse().unwrap();
-    let config = ServerConfig::default()
-        .trusted_proxies(TrustedProxies::parse("10.0.0.0/8").unwrap());
-    let client = TestClient::builder(app()).config(config).peer(proxy).build();
-    let res = client.get("/ip").header("x-forwarded-for", "203.0.113.9").send_blocking();
+    let config =
+        ServerConfig::default().trusted_proxies(TrustedProxies::parse("10.0.0.0/8").unwrap());
+    let client = TestClient::builder(app())
+        .config(config)
+        .peer(proxy)
+        .build();
+    let res = client
+        .get("/ip")
+        .header("x-forwarded-for", "203.0.113.9")
+        .send_blocking();
     assert_eq!(res.text(), "203.0.113.9");
-    assert_eq!(TestClient::new(app()).get("/ip").send_blocking().text(), "127.0.0.1");
+    assert_eq!(
+        TestClient::new(app()).get("/ip").send_blocking().text(),
+        "127.0.0.1"
+    );
 }
 
 #[test]
@@ -111,11 +154,18 @@ fn the_jar_keeps_set_cookies_and_drops_removed_ones() {
     assert_eq!(client.get("/whoami").send_blocking().text(), "s1");
     // A request's own cookie wins over the jar's.
     assert_eq!(
-        client.get("/whoami").cookie("session", "other").send_blocking().text(),
+        client
+            .get("/whoami")
+            .cookie("session", "other")
+            .send_blocking()
+            .text(),
         "other"
     );
     let res = client.post("/logout").send_blocking();
-    assert_eq!(res.cookie("session").and_then(|c| c.max_age()), Some(keel_http::cookie::time::Duration::ZERO));
+    assert_eq!(
+        res.cookie("session").and_then(|c| c.max_age()),
+        Some(keel_http::cookie::time::Duration::ZERO)
+    );
     assert_eq!(client.cookie("session"), None);
     assert_eq!(client.get("/whoami").send_blocking().text(), "nobody");
 }
@@ -149,7 +199,10 @@ fn ops_endpoints_come_before_the_application() {
     );
     // Without ops, the paths are the application's (a 404 here).
     let client = TestClient::new(Router::new());
-    assert_eq!(client.get("/health/ready").send_blocking().status(), StatusCode::NOT_FOUND);
+    assert_eq!(
+        client.get("/health/ready").send_blocking().status(),
+        StatusCode::NOT_FOUND
+    );
 }
 
 #[test]

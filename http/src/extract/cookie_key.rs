@@ -7,8 +7,8 @@
 use std::fmt;
 
 use base64::Engine;
-use base64::engine::general_purpose::{GeneralPurpose, STANDARD, STANDARD_NO_PAD, URL_SAFE};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::engine::general_purpose::{GeneralPurpose, STANDARD, STANDARD_NO_PAD, URL_SAFE};
 use keel_runtime::env::{self, EnvError};
 
 /// The variable the key is read from.
@@ -102,7 +102,10 @@ mod tests {
         let b64 = |n: usize, engine: &GeneralPurpose| engine.encode(vec![7u8; n]);
         for engine in [STANDARD, STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD] {
             for n in [32, 48, 64, 96] {
-                assert!(parse_cookie_key(COOKIE_KEY_VAR, &b64(n, &engine)).is_ok(), "{n}");
+                assert!(
+                    parse_cookie_key(COOKIE_KEY_VAR, &b64(n, &engine)).is_ok(),
+                    "{n}"
+                );
             }
         }
         // The same text, the same key: a cookie signed by one instance verifies on another.
@@ -116,12 +119,20 @@ mod tests {
 
     #[test]
     fn short_or_malformed_keys_are_refused_without_echoing_them() {
-        for bad in ["secret", "c2hvcnQ=", &STANDARD.encode([1u8; 31]), "not base64 at all!"] {
+        for bad in [
+            "secret",
+            "c2hvcnQ=",
+            &STANDARD.encode([1u8; 31]),
+            "not base64 at all!",
+        ] {
             let err = parse_cookie_key(COOKIE_KEY_VAR, bad).unwrap_err();
             assert_eq!(err.name(), COOKIE_KEY_VAR);
             assert!(!err.to_string().contains(bad), "{err}");
             assert!(err.to_string().contains("32 random bytes"), "{err}");
         }
-        assert_eq!(format!("{:?}", CookieKey::generate()), "CookieKey([REDACTED])");
+        assert_eq!(
+            format!("{:?}", CookieKey::generate()),
+            "CookieKey([REDACTED])"
+        );
     }
 }

@@ -8,8 +8,8 @@ use std::any::{TypeId, type_name};
 
 use cookie::{Cookie, CookieBuilder, SameSite};
 
-use super::cookie_key::{COOKIE_KEY_VAR, CookieKey};
 use super::FromRequestParts;
+use super::cookie_key::{COOKIE_KEY_VAR, CookieKey};
 use crate::error::AppError;
 use crate::request::Request;
 use crate::response::{IntoResponse, Response};

@@ -84,7 +84,9 @@ mod tests {
     #[test]
     fn form_content_types() {
         assert!(is_form(Some("application/x-www-form-urlencoded")));
-        assert!(is_form(Some("Application/X-WWW-Form-Urlencoded; charset=utf-8")));
+        assert!(is_form(Some(
+            "Application/X-WWW-Form-Urlencoded; charset=utf-8"
+        )));
         assert!(!is_form(Some("multipart/form-data; boundary=x")));
         assert!(!is_form(Some("application/json")));
         assert!(!is_form(None));

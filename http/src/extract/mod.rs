@@ -54,11 +54,11 @@ mod validate;
 
 use std::any::TypeId;
 
-pub use self::headers::{FromHeader, Header, Headers};
 pub(crate) use self::cookie_key::COOKIE_KEY_VAR;
 pub use self::cookie_key::{CookieKey, parse_cookie_key};
 pub use self::cookies::{CookieJar, PrivateCookieJar, SignedCookieJar, secure_cookie};
 pub use self::form::Form;
+pub use self::headers::{FromHeader, Header, Headers};
 pub use self::path::Path;
 pub use self::simple::{ClientIp, Query, RemoteAddr};
 pub use self::state::State;

@@ -321,7 +321,8 @@ impl<'de> de::MapAccess<'de> for ParamsAccess<'de> {
         match self.params.next() {
             Some((name, value)) => {
                 self.pending = Some((name, value));
-                seed.deserialize(BorrowedStrDeserializer::new(name)).map(Some)
+                seed.deserialize(BorrowedStrDeserializer::new(name))
+                    .map(Some)
             }
             None => Ok(None),
         }
@@ -561,11 +562,19 @@ mod tests {
         ] {
             assert_eq!(err.status(), StatusCode::BAD_REQUEST);
             assert_eq!(err.code(), "invalid_path_parameter");
-            assert!(err.message().contains("path parameter id"), "{}", err.message());
+            assert!(
+                err.message().contains("path parameter id"),
+                "{}",
+                err.message()
+            );
         }
         let err = get::<Kind>("/k/:kind", "/k/owner").unwrap_err();
         assert_eq!(err.status(), StatusCode::BAD_REQUEST);
-        assert!(err.message().contains("kind") && err.message().contains("owner"), "{}", err.message());
+        assert!(
+            err.message().contains("kind") && err.message().contains("owner"),
+            "{}",
+            err.message()
+        );
     }
 
     #[test]
@@ -576,7 +585,12 @@ mod tests {
             get::<(u64, u64, u64)>("/o/:org/u/:id", "/o/a/u/1").unwrap_err(),
             get::<Ids>("/o/:org", "/o/a").unwrap_err(),
         ] {
-            assert_eq!(err.status(), StatusCode::INTERNAL_SERVER_ERROR, "{}", err.message());
+            assert_eq!(
+                err.status(),
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "{}",
+                err.message()
+            );
             assert!(err.message().contains("does not fit"), "{}", err.message());
         }
     }

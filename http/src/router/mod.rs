@@ -13,8 +13,8 @@ mod tree;
 use std::collections::HashMap;
 use std::rc::Rc;
 
-pub use self::tree::{PathTree, RouteError};
 use self::endpoint::Endpoint;
+pub use self::tree::{PathTree, RouteError};
 use crate::error::AppError;
 use crate::handler::{BoxedHandler, Handler, boxed};
 use crate::middleware::Middleware;

@@ -14,7 +14,8 @@ use super::transport::Transport;
 use crate::router::Router;
 
 /// The peer address requests served in memory report.
-pub(crate) const PEER: SocketAddr = SocketAddr::new(std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST), 1);
+pub(crate) const PEER: SocketAddr =
+    SocketAddr::new(std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST), 1);
 
 /// A byte stream that reads what a test put in, then its end, and keeps what is written.
 #[derive(Debug, Default)]

@@ -155,7 +155,9 @@ impl TestClient {
         let mut jar = self.cookies.borrow_mut();
         for cookie in response.cookies() {
             jar.retain(|(n, _)| n != cookie.name());
-            let expired = cookie.max_age().is_some_and(|age| age.is_zero() || age.is_negative())
+            let expired = cookie
+                .max_age()
+                .is_some_and(|age| age.is_zero() || age.is_negative())
                 || cookie
                     .expires_datetime()
                     .is_some_and(|at| at <= cookie::time::OffsetDateTime::now_utc());

@@ -57,7 +57,8 @@ impl<'a> TestRequest<'a> {
         let query = serde_urlencoded::to_string(value)
             .unwrap_or_else(|e| panic!("the query does not serialize: {e}"));
         if !query.is_empty() {
-            self.target.push(if self.target.contains('?') { '&' } else { '?' });
+            self.target
+                .push(if self.target.contains('?') { '&' } else { '?' });
             self.target.push_str(&query);
         }
         self
@@ -76,8 +77,8 @@ impl<'a> TestRequest<'a> {
     /// When `value` does not serialize.
     #[track_caller]
     pub fn json<T: Serialize + ?Sized>(self, value: &T) -> TestRequest<'a> {
-        let bytes =
-            serde_json::to_vec(value).unwrap_or_else(|e| panic!("the body does not serialize: {e}"));
+        let bytes = serde_json::to_vec(value)
+            .unwrap_or_else(|e| panic!("the body does not serialize: {e}"));
         self.header("content-type", "application/json").body(bytes)
     }
 
@@ -104,7 +105,11 @@ impl<'a> TestRequest<'a> {
     /// The request's bytes, as a client writes them.
     fn encode(&self) -> Vec<u8> {
         let mut head = format!("{} {} HTTP/1.1\r\n", self.method, self.target);
-        if !self.headers.iter().any(|(n, _)| n.eq_ignore_ascii_case("host")) {
+        if !self
+            .headers
+            .iter()
+            .any(|(n, _)| n.eq_ignore_ascii_case("host"))
+        {
             head.push_str("host: localhost\r\n");
         }
         for (name, value) in &self.headers {

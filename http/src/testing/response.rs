@@ -49,7 +49,10 @@ impl TestResponse {
             .collect();
         TestResponse {
             status: StatusCode::from_u16(head.status).unwrap_or_else(|| {
-                panic!("the server answered a status Keel does not know: {}", head.status)
+                panic!(
+                    "the server answered a status Keel does not know: {}",
+                    head.status
+                )
             }),
             headers,
             body,
