@@ -86,6 +86,7 @@ impl CookieJar {
 
     /// Adds (or replaces) a cookie, to be set by the response.
     #[must_use = "the jar must be returned for its cookies to be set"]
+    #[allow(clippy::should_implement_trait)] // axum-extra's name, which users know
     pub fn add(mut self, cookie: impl Into<Cookie<'static>>) -> CookieJar {
         self.jar.add(cookie);
         self
@@ -154,6 +155,7 @@ impl SignedCookieJar {
 
     /// Adds (or replaces) a cookie, signed, to be set by the response.
     #[must_use = "the jar must be returned for its cookies to be set"]
+    #[allow(clippy::should_implement_trait)] // axum-extra's name, which users know
     pub fn add(mut self, cookie: impl Into<Cookie<'static>>) -> SignedCookieJar {
         self.jar.signed_mut(&self.key.0).add(cookie);
         self
@@ -203,6 +205,7 @@ impl PrivateCookieJar {
 
     /// Adds (or replaces) a cookie, encrypted, to be set by the response.
     #[must_use = "the jar must be returned for its cookies to be set"]
+    #[allow(clippy::should_implement_trait)] // axum-extra's name, which users know
     pub fn add(mut self, cookie: impl Into<Cookie<'static>>) -> PrivateCookieJar {
         self.jar.private_mut(&self.key.0).add(cookie);
         self
