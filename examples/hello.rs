@@ -109,3 +109,35 @@ fn run() -> Result<ExitCode, Box<dyn std::error::Error>> {
     }
     Ok(report.exit_code())
 }
+
+/// The routes in memory (`TestClient`: the server's own HTTP/1.1 code, no socket); the
+/// process, its signals and its exit codes are `tests/hello_process.rs`'s.
+#[cfg(test)]
+mod tests {
+    use keel::http::{Ops, StatusCode, TestClient};
+
+    use super::app;
+
+    #[test]
+    fn plaintext_json_and_the_probes() {
+        let client = TestClient::builder(app(false)).ops(Ops::new()).build();
+        let res = client.get("/plaintext").send_blocking();
+        assert_eq!(res.text(), "Hello, World!");
+        assert_eq!(
+            res.header("content-type"),
+            Some("text/plain; charset=utf-8")
+        );
+        let res = client.get("/json").send_blocking();
+        assert_eq!(res.header("content-type"), Some("application/json"));
+        assert_eq!(res.text(), r#"{"message":"Hello, World!"}"#);
+        assert_eq!(
+            client.get("/health/ready").send_blocking().status(),
+            StatusCode::OK
+        );
+        // The slow route exists only when asked for.
+        assert_eq!(
+            client.get("/slow").send_blocking().status(),
+            StatusCode::NOT_FOUND
+        );
+    }
+}

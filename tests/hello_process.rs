@@ -112,6 +112,12 @@ fn a_bad_variable_stops_startup_naming_it() {
     assert!(stderr.contains("KEEL_MAX_BODY"), "{stderr}");
     assert!(stderr.contains("\"big\""), "{stderr}");
 
+    // A secret is named, never shown.
+    let (code, stderr) = run_to_exit("hello", &[("KEEL_COOKIE_KEY", "too-short-a-secret")]);
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(stderr.contains("KEEL_COOKIE_KEY"), "{stderr}");
+    assert!(!stderr.contains("too-short-a-secret"), "{stderr}");
+
     let (code, stderr) = run_to_exit("hello", &[("LOG_LEVEL", "verbose")]);
     assert_eq!(code, Some(1), "{stderr}");
     assert!(stderr.contains("LOG_LEVEL"), "{stderr}");

@@ -8,7 +8,8 @@
 //!   fields) and the response shapes;
 //! * `services.rs` — the rules: 404 for a missing user, 409 for a taken email;
 //! * `repositories.rs` — the SQL, parameterized, through the loop's connection pool;
-//! * `errors.rs` — database errors and how they become `AppError`s.
+//! * `errors.rs` — database errors and how they become `AppError`s;
+//! * `tests.rs` — the route table tested in memory (`TestClient`), without a database.
 //!
 //! The seed's whole security set: the security headers (Helmet's defaults, on every
 //! response without code; `KEEL_SECURITY_HEADERS`), CORS with an explicit origin list,
@@ -48,6 +49,8 @@ mod errors;
 mod repositories;
 mod routes;
 mod services;
+#[cfg(test)]
+mod tests;
 
 use std::cell::RefCell;
 use std::process::ExitCode;

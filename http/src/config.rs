@@ -21,6 +21,7 @@
 //! | `KEEL_OPS_ADDR` (`0.0.0.0:9090` or `9090`) | the main listener | [`Config::ops_addr`] |
 //! | `KEEL_METRICS_TOKEN` | none | [`Config::metrics_token`] |
 //! | `KEEL_TRUSTED_PROXIES`, `KEEL_FORWARDED_HEADER` | none, `x-forwarded-for` | [`Config::server`] ([`TrustedProxies`](crate::TrustedProxies)) |
+//! | `KEEL_COOKIE_KEY` (base64 of at least 32 random bytes) | none | [`Config::cookie_key`] (signed and private cookie jars) |
 //!
 //! `LOG_LEVEL`, `LOG_FORMAT` and `LOG_REDACT` belong to the logging layer (`keel::log`), which
 //! reads them itself; [`Config::VARIABLES`] lists them with the rest.
@@ -33,6 +34,8 @@ use keel_runtime::env;
 pub use keel_runtime::env::{
     EnvError, parse_addr, parse_duration, parse_number, parse_port, parse_size, parse_switch,
 };
+
+pub use crate::extract::parse_cookie_key;
 use keel_runtime::{BuildError, blocking, workers};
 
 use crate::ops::Ops;
@@ -72,6 +75,7 @@ pub struct Config {
     environment: Environment,
     ops_addr: Option<SocketAddr>,
     metrics_token: Option<std::sync::Arc<str>>,
+    cookie_key: Option<crate::CookieKey>,
 }
 
 impl Config {
@@ -130,6 +134,7 @@ impl Config {
         "KEEL_CLIENT_CA",
         "KEEL_OPS_ADDR",
         "KEEL_METRICS_TOKEN",
+        "KEEL_COOKIE_KEY",
         "LOG_FORMAT",
         "LOG_LEVEL",
         "LOG_REDACT",
@@ -155,6 +160,7 @@ impl Config {
         let server = ServerConfig::from_env()?;
         let ops_addr = Config::var("KEEL_OPS_ADDR", parse_addr)?;
         let metrics_token = Config::var("KEEL_METRICS_TOKEN", crate::ops::parse_token)?;
+        let cookie_key = Config::var(crate::extract::COOKIE_KEY_VAR, parse_cookie_key)?;
         // Read here to stop startup on a bad file; clients read it themselves (once).
         Config::var(crate::client::tls::CLIENT_CA_VAR, |name, path| {
             crate::client::tls::read_ca_file(name, std::path::Path::new(path))
@@ -170,6 +176,7 @@ impl Config {
             server,
             ops_addr,
             metrics_token,
+            cookie_key,
         })
     }
 
@@ -259,6 +266,12 @@ impl Config {
         self.metrics_token.as_deref()
     }
 
+    /// The key of the signed and private cookie jars (`KEEL_COOKIE_KEY`), if set: give it
+    /// to the router with [`Router::with_state`](crate::Router::with_state).
+    pub fn cookie_key(&self) -> Option<&crate::CookieKey> {
+        self.cookie_key.as_ref()
+    }
+
     /// The ops endpoints (probes and `/metrics`, guarded by `KEEL_METRICS_TOKEN` when
     /// set): on `KEEL_OPS_ADDR` (bound now) when set, else on the main listener. Add
     /// readiness checks to it before handing it to the server.
@@ -315,6 +328,7 @@ impl fmt::Debug for Config {
                 "metrics_token",
                 &self.metrics_token.as_ref().map(|_| "[REDACTED]"),
             )
+            .field("cookie_key", &self.cookie_key)
             .finish()
     }
 }

@@ -6,7 +6,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::rc::Rc;
 
-use crate::extract::FromRequest;
+use crate::extract::{FromRequest, FromRequestParts};
 use crate::request::Request;
 use crate::response::{IntoResponse, Response};
 
@@ -14,7 +14,9 @@ use crate::response::{IntoResponse, Response};
 pub type BoxFuture<T> = Pin<Box<dyn Future<Output = T>>>;
 
 /// A request handler. Implemented for `async fn`s (and closures returning futures) of up
-/// to eight [`FromRequest`] arguments returning something [`IntoResponse`].
+/// to eight extractor arguments returning something [`IntoResponse`]: every argument but
+/// the last reads only the head ([`FromRequestParts`]); the last may consume the body
+/// ([`FromRequest`]). Arguments are extracted in order, and the first that fails answers.
 ///
 /// # Examples
 ///
@@ -65,40 +67,46 @@ where
 }
 
 macro_rules! impl_handler {
-    ($($arg:ident),+) => {
-        impl<F, Fut, R, $($arg),+> Handler<($($arg,)+)> for F
+    ([$($part:ident),*], $last:ident) => {
+        impl<F, Fut, R, M, $($part,)* $last> Handler<(M, $($part,)* $last,)> for F
         where
-            F: Fn($($arg),+) -> Fut + Clone + 'static,
+            F: Fn($($part,)* $last) -> Fut + Clone + 'static,
             Fut: Future<Output = R> + 'static,
             R: IntoResponse,
-            $($arg: FromRequest + 'static),+
+            $($part: FromRequestParts + 'static,)*
+            $last: FromRequest<M> + 'static,
         {
             #[allow(non_snake_case)]
             fn call(&self, mut req: Request) -> BoxFuture<Response> {
                 $(
-                    let $arg = match $arg::from_request(&mut req) {
+                    let $part = match $part::from_request_parts(&req) {
                         Ok(value) => value,
                         Err(err) => return Box::pin(std::future::ready(err.into_response())),
                     };
-                )+
-                let fut = (self)($($arg),+);
+                )*
+                let $last = match $last::from_request(&mut req) {
+                    Ok(value) => value,
+                    Err(err) => return Box::pin(std::future::ready(err.into_response())),
+                };
+                let fut = (self)($($part,)* $last);
                 Box::pin(async move { fut.await.into_response() })
             }
 
             fn required_states(&self) -> Vec<(TypeId, &'static str)> {
                 let mut states = Vec::new();
-                $( states.extend($arg::required_state()); )+
+                $( states.extend(<$part as FromRequestParts>::required_state()); )*
+                states.extend(<$last as FromRequest<M>>::required_state());
                 states
             }
         }
     };
 }
 
-impl_handler!(A1);
-impl_handler!(A1, A2);
-impl_handler!(A1, A2, A3);
-impl_handler!(A1, A2, A3, A4);
-impl_handler!(A1, A2, A3, A4, A5);
-impl_handler!(A1, A2, A3, A4, A5, A6);
-impl_handler!(A1, A2, A3, A4, A5, A6, A7);
-impl_handler!(A1, A2, A3, A4, A5, A6, A7, A8);
+impl_handler!([], A1);
+impl_handler!([A1], A2);
+impl_handler!([A1, A2], A3);
+impl_handler!([A1, A2, A3], A4);
+impl_handler!([A1, A2, A3, A4], A5);
+impl_handler!([A1, A2, A3, A4, A5], A6);
+impl_handler!([A1, A2, A3, A4, A5, A6], A7);
+impl_handler!([A1, A2, A3, A4, A5, A6, A7], A8);

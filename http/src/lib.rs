@@ -35,11 +35,14 @@
 //! * [`server`](Server) — sockets, connections, timeouts, TLS ([`TlsConfig`]), the
 //!   shutdown state machine.
 //! * [`ops`] — the health probes (and the place for `/metrics`), before the app.
-//! * [`Router`], [`Handler`], [`FromRequest`] extractors, [`Middleware`] — the app.
+//! * [`Router`], [`Handler`], [`FromRequestParts`] and [`FromRequest`] extractors,
+//!   [`Middleware`] — the app.
 //! * [`AppError`] — every error, rendered centrally as JSON.
 //! * [`client`] — an HTTP/1.1 client for outbound calls, with per-loop connection reuse,
 //!   and optionally a retry policy, circuit breaker and bulkhead.
 //! * [`otlp`] — OpenTelemetry trace export (OTLP/HTTP JSON), from the `OTEL_*` variables.
+//! * [`testing`] — [`TestClient`]: requests through the server's own code in memory,
+//!   for tests without sockets.
 //! * `recycle` — per-thread shelves of request buffers, so steady serving allocates less.
 
 #![forbid(unsafe_code)]
@@ -68,6 +71,7 @@ mod server;
 pub mod sse;
 mod state_map;
 mod status;
+pub mod testing;
 mod tls_session;
 mod trusted_proxies;
 mod upgrade;
@@ -75,9 +79,12 @@ pub mod ws;
 
 pub use body::{Body, BodyStream};
 pub use config::Config;
+pub use cookie;
 pub use error::{AppError, UNAVAILABLE_RETRY_AFTER};
 pub use extract::{
-    ClientIp, FromHeader, FromRequest, Header, Headers, Path, Query, RemoteAddr, State, Valid,
+    ClientIp, CookieJar, CookieKey, Form, FromHeader, FromRequest, FromRequestParts, Header,
+    Headers, Path, PrivateCookieJar, Query, RemoteAddr, SignedCookieJar, State, Valid,
+    secure_cookie,
 };
 pub use garde;
 pub use handler::{BoxFuture, Handler};
@@ -103,6 +110,7 @@ pub use server::{
     ServeReport, Server, ServerConfig, ShutdownHandle, TlsConfig,
 };
 pub use status::StatusCode;
+pub use testing::TestClient;
 pub use trusted_proxies::{ForwardedHeader, TrustedProxies};
 
 /// Entry points for the fuzz targets in `fuzz/`; not a stable API.
@@ -150,6 +158,8 @@ pub mod _benchable {
                 pattern, params, ..
             } => Ok((pattern, params)),
             Resolved::Error(err, ..) => Err(err.status().as_u16()),
+            // The fallback's status is its handler's; unmatched, like a 404.
+            Resolved::Fallback(_) => Err(404),
         }
     }
 }

@@ -24,6 +24,13 @@ impl StateMap {
         self.values.get(&TypeId::of::<S>())?.downcast_ref()
     }
 
+    /// Adds `other`'s values of the types this map does not hold.
+    pub(crate) fn fill_from(&mut self, other: &StateMap) {
+        for (id, value) in &other.values {
+            self.values.entry(*id).or_insert_with(|| value.clone());
+        }
+    }
+
     /// Whether a value with this type id is stored.
     pub(crate) fn contains(&self, id: TypeId) -> bool {
         self.values.contains_key(&id)

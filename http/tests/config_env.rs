@@ -40,6 +40,9 @@ fn bad_values_fail_naming_the_variable_and_good_values_are_read() {
         ("KEEL_OPS_ADDR", "nowhere"),
         ("KEEL_ENV", "staging"),
         ("KEEL_METRICS_TOKEN", "has space"),
+        // Not base64, and base64 of too few bytes (16).
+        ("KEEL_COOKIE_KEY", "hunter2-is-my-password"),
+        ("KEEL_COOKIE_KEY", "MDEyMzQ1Njc4OWFiY2RlZg=="),
         ("KEEL_ACCESS_LOG", "sometimes"),
         ("KEEL_TRUSTED_PROXIES", "10.0.0.0/33"),
         ("KEEL_TRUSTED_PROXIES", "10.0.0.1, proxy.internal"),
@@ -66,10 +69,10 @@ fn bad_values_fail_naming_the_variable_and_good_values_are_read() {
         assert_eq!(err.name(), name, "{err}");
         let message = err.to_string();
         assert!(message.contains(name), "{message}");
-        if name != "KEEL_METRICS_TOKEN" {
+        if name != "KEEL_METRICS_TOKEN" && name != "KEEL_COOKIE_KEY" {
             assert!(message.contains(value), "{message}");
         } else {
-            assert!(!message.contains(value), "the token leaked: {message}");
+            assert!(!message.contains(value), "the secret leaked: {message}");
         }
         assert!(message.contains("expected"), "{message}");
     }
@@ -83,6 +86,11 @@ fn bad_values_fail_naming_the_variable_and_good_values_are_read() {
         ("KEEL_MAX_BODY", "2MiB"),
         ("KEEL_OPS_ADDR", "127.0.0.1:9091"),
         ("KEEL_METRICS_TOKEN", "s3cret-token"),
+        // 51 bytes, base64.
+        (
+            "KEEL_COOKIE_KEY",
+            "c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0LXNl",
+        ),
         ("KEEL_ENV", "development"),
         ("KEEL_ACCESS_LOG", "off"),
         ("KEEL_TRUSTED_PROXIES", "10.0.0.0/8, loopback"),
@@ -111,6 +119,7 @@ fn bad_values_fail_naming_the_variable_and_good_values_are_read() {
     assert_eq!(config.server().limits().max_body_size, 2 << 20);
     assert_eq!(config.ops_addr(), Some("127.0.0.1:9091".parse().unwrap()));
     assert_eq!(config.metrics_token(), Some("s3cret-token"));
+    assert!(config.cookie_key().is_some());
     assert_eq!(config.environment(), Environment::Development);
     assert_eq!(ttl, Some(Duration::from_secs(90)));
     let proxies = config.server().get_trusted_proxies();
@@ -122,6 +131,7 @@ fn bad_values_fail_naming_the_variable_and_good_values_are_read() {
     assert_eq!(rt.handle().loops(), 3);
     let debug = format!("{config:?}");
     assert!(!debug.contains("s3cret"), "{debug}");
+    assert!(!debug.contains("c2VjcmV0"), "{debug}");
     assert!(debug.contains("REDACTED"), "{debug}");
     assert!(debug.contains("access_log: false"), "{debug}");
     // The timeout alone is checked but turns nothing on: no paths, plain HTTP.

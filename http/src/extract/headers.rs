@@ -4,7 +4,7 @@
 
 use std::fmt;
 
-use super::FromRequest;
+use super::FromRequestParts;
 use crate::error::AppError;
 use crate::request::Request;
 use crate::status::StatusCode;
@@ -96,8 +96,8 @@ impl fmt::Debug for Headers {
     }
 }
 
-impl FromRequest for Headers {
-    fn from_request(req: &mut Request) -> Result<Self, AppError> {
+impl FromRequestParts for Headers {
+    fn from_request_parts(req: &Request) -> Result<Self, AppError> {
         Ok(Headers::from_request_ref(req))
     }
 }
@@ -149,8 +149,8 @@ pub trait FromHeader: Sized {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Header<T>(pub T);
 
-impl<T: FromHeader> FromRequest for Header<T> {
-    fn from_request(req: &mut Request) -> Result<Self, AppError> {
+impl<T: FromHeader> FromRequestParts for Header<T> {
+    fn from_request_parts(req: &Request) -> Result<Self, AppError> {
         match header_value::<T>(req)? {
             Some(value) => Ok(Header(value)),
             None => Err(AppError::new(
@@ -162,8 +162,8 @@ impl<T: FromHeader> FromRequest for Header<T> {
     }
 }
 
-impl<T: FromHeader> FromRequest for Option<Header<T>> {
-    fn from_request(req: &mut Request) -> Result<Self, AppError> {
+impl<T: FromHeader> FromRequestParts for Option<Header<T>> {
+    fn from_request_parts(req: &Request) -> Result<Self, AppError> {
         Ok(header_value::<T>(req)?.map(Header))
     }
 }
@@ -225,9 +225,9 @@ mod tests {
 
     #[test]
     fn headers_lookup_ignores_case_and_keeps_every_line() {
-        let mut req =
+        let req =
             request("GET / HTTP/1.1\r\nHost: h\r\nX-Tag: a\r\nx-tag: b\r\nAccept: */*\r\n\r\n");
-        let headers = Headers::from_request(&mut req).unwrap();
+        let headers = Headers::from_request_parts(&req).unwrap();
         assert_eq!(headers.len(), 4);
         assert!(!headers.is_empty());
         assert_eq!(headers.get("X-TAG"), Some("a"));
@@ -242,22 +242,22 @@ mod tests {
 
     #[test]
     fn typed_header_parses_trimmed_value() {
-        let mut req = request("GET / HTTP/1.1\r\nHost: h\r\nx-port:  8080 \r\n\r\n");
-        let Header(Port(port)) = Header::<Port>::from_request(&mut req).unwrap();
+        let req = request("GET / HTTP/1.1\r\nHost: h\r\nx-port:  8080 \r\n\r\n");
+        let Header(Port(port)) = Header::<Port>::from_request_parts(&req).unwrap();
         assert_eq!(port, 8080);
-        let opt = Option::<Header<Port>>::from_request(&mut req).unwrap();
+        let opt = Option::<Header<Port>>::from_request_parts(&req).unwrap();
         assert_eq!(opt.map(|Header(Port(p))| p), Some(8080));
     }
 
     #[test]
     fn missing_typed_header_is_a_400_naming_it() {
-        let mut req = request("GET / HTTP/1.1\r\nHost: h\r\n\r\n");
-        let err = Header::<Port>::from_request(&mut req).unwrap_err();
+        let req = request("GET / HTTP/1.1\r\nHost: h\r\n\r\n");
+        let err = Header::<Port>::from_request_parts(&req).unwrap_err();
         assert_eq!(err.status(), StatusCode::BAD_REQUEST);
         assert_eq!(err.code(), "missing_header");
         assert!(err.message().contains("X-Port"), "{}", err.message());
         assert!(
-            Option::<Header<Port>>::from_request(&mut req)
+            Option::<Header<Port>>::from_request_parts(&req)
                 .unwrap()
                 .is_none()
         );
@@ -270,13 +270,13 @@ mod tests {
             "GET / HTTP/1.1\r\nHost: h\r\nX-Port: 1\r\nX-Port: 2\r\n\r\n",
             "GET / HTTP/1.1\r\nHost: h\r\nX-Port: 99999\r\n\r\n",
         ] {
-            let mut req = request(head);
-            let err = Header::<Port>::from_request(&mut req).unwrap_err();
+            let req = request(head);
+            let err = Header::<Port>::from_request_parts(&req).unwrap_err();
             assert_eq!(err.status(), StatusCode::BAD_REQUEST, "{head:?}");
             assert_eq!(err.code(), "invalid_header");
             assert!(err.message().contains("X-Port"), "{}", err.message());
             // Optional does not hide a malformed value.
-            let err = Option::<Header<Port>>::from_request(&mut req).unwrap_err();
+            let err = Option::<Header<Port>>::from_request_parts(&req).unwrap_err();
             assert_eq!(err.code(), "invalid_header");
         }
         // Non-UTF-8 bytes (obs-text) are refused too.
@@ -284,8 +284,8 @@ mod tests {
         let Ok(Status::Complete(parsed)) = parse_request(&buf, &Limits::DEFAULT) else {
             panic!("obs-text is a valid header value byte");
         };
-        let mut req = Request::new(std::mem::take(&mut buf), parsed, None);
-        let err = Header::<Port>::from_request(&mut req).unwrap_err();
+        let req = Request::new(std::mem::take(&mut buf), parsed, None);
+        let err = Header::<Port>::from_request_parts(&req).unwrap_err();
         assert!(err.message().contains("UTF-8"), "{}", err.message());
     }
 }

@@ -5,7 +5,7 @@
 use std::any::{TypeId, type_name};
 use std::ops::{Deref, DerefMut};
 
-use super::FromRequest;
+use super::FromRequestParts;
 use crate::error::AppError;
 use crate::request::Request;
 
@@ -67,10 +67,10 @@ impl<S> DerefMut for State<S> {
     }
 }
 
-impl<S: Clone + 'static> FromRequest for State<S> {
-    fn from_request(req: &mut Request) -> Result<Self, AppError> {
+impl<S: Clone + 'static> FromRequestParts for State<S> {
+    fn from_request_parts(req: &Request) -> Result<Self, AppError> {
         // The server checks at startup that every route's state is there, so this is
-        // only reached through a hand-written `FromRequest` that wraps `State`.
+        // only reached through a hand-written extractor that wraps `State`.
         req.state::<S>().cloned().map(State).ok_or_else(|| {
             AppError::internal(format!(
                 "no state of type {} (add it with Router::with_state)",

@@ -4,12 +4,16 @@
 
 use serde_json::{Map, Value};
 
-use super::FromRequest;
+use super::form::Form;
+use super::simple::Query;
+use super::{FromRequest, FromRequestParts};
 use crate::error::AppError;
 use crate::request::Request;
 use crate::response::Json;
 
-/// A value extracted by `E` and validated.
+/// A value extracted by `E` and validated: `Valid<Json<T>>` and `Valid<Form<T>>` (body
+/// extractors: the last argument) and `Valid<Query<T>>` (anywhere). A failed rule is a
+/// 422 whose `details` name every failing field.
 ///
 /// # Examples
 ///
@@ -28,7 +32,17 @@ use crate::response::Json;
 /// async fn create(Valid(Json(user)): Valid<Json<NewUser>>) -> String {
 ///     format!("welcome {}", user.name)
 /// }
-/// # let _ = keel_http::Router::new().post("/users", create);
+///
+/// #[derive(serde::Deserialize, garde::Validate)]
+/// struct Page {
+///     #[garde(range(min = 1, max = 100))]
+///     limit: u32,
+/// }
+///
+/// async fn list(Valid(keel_http::Query(page)): Valid<keel_http::Query<Page>>) -> String {
+///     format!("{} per page", page.limit)
+/// }
+/// # let _ = keel_http::Router::new().post("/users", create).get("/users", list);
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Valid<E>(pub E);
@@ -41,10 +55,42 @@ where
 {
     fn from_request(req: &mut Request) -> Result<Self, AppError> {
         let Json(value) = Json::<T>::from_request(req)?;
-        match value.validate() {
-            Ok(()) => Ok(Valid(Json(value))),
-            Err(report) => Err(validation_error(&report)),
-        }
+        validate(value).map(|value| Valid(Json(value)))
+    }
+}
+
+impl<T> FromRequest for Valid<Form<T>>
+where
+    Form<T>: FromRequest,
+    T: garde::Validate,
+    T::Context: Default,
+{
+    fn from_request(req: &mut Request) -> Result<Self, AppError> {
+        let Form(value) = Form::<T>::from_request(req)?;
+        validate(value).map(|value| Valid(Form(value)))
+    }
+}
+
+impl<T> FromRequestParts for Valid<Query<T>>
+where
+    Query<T>: FromRequestParts,
+    T: garde::Validate,
+    T::Context: Default,
+{
+    fn from_request_parts(req: &Request) -> Result<Self, AppError> {
+        let Query(value) = Query::<T>::from_request_parts(req)?;
+        validate(value).map(|value| Valid(Query(value)))
+    }
+}
+
+/// `value` when its rules pass, else the 422.
+fn validate<T: garde::Validate>(value: T) -> Result<T, AppError>
+where
+    T::Context: Default,
+{
+    match value.validate() {
+        Ok(()) => Ok(value),
+        Err(report) => Err(validation_error(&report)),
     }
 }
 

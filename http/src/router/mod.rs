@@ -2,13 +2,18 @@
 //!
 //! Matching is done by the path tree in `tree.rs` (static segments before `:params`
 //! before a `*tail`); this file adds methods on top: `HEAD` is served by `GET` routes, an
-//! unknown path is a JSON 404, a known path with another method a JSON 405 with `Allow`.
+//! unknown path is the fallback or a JSON 404, a known path with another method a JSON
+//! 405 with `Allow`. Middleware scoped to routes is folded into their handlers
+//! (`endpoint.rs`); nesting and merging routers is `compose.rs`.
 
+mod compose;
+mod endpoint;
 mod tree;
 
 use std::collections::HashMap;
 use std::rc::Rc;
 
+use self::endpoint::Endpoint;
 pub use self::tree::{PathTree, RouteError};
 use crate::error::AppError;
 use crate::handler::{BoxedHandler, Handler, boxed};
@@ -21,6 +26,12 @@ use crate::status::StatusCode;
 
 /// Routes and middleware of an application. Built once per loop (see
 /// [`Server::serve`](crate::Server::serve)), so handlers may own `!Send` state.
+///
+/// Routers compose: [`nest`](Router::nest) mounts one under a path prefix,
+/// [`merge`](Router::merge) joins two, [`fallback`](Router::fallback) answers the paths
+/// no route matches. Middleware wraps the whole application ([`layer`](Router::layer)),
+/// a group of routes ([`route_layer`](Router::route_layer), or `layer` on a router that
+/// is then nested or merged), or one route ([`layer_at`](Router::layer_at)).
 ///
 /// # Panics
 ///
@@ -46,14 +57,29 @@ pub struct Router {
     layers: Vec<Rc<dyn Middleware>>,
     /// Empty until [`with_state`](Router::with_state) is called.
     state: Option<Rc<StateMap>>,
-    /// The states the handlers read: `(type id, type name, "METHOD /pattern")`.
-    needs: Vec<(std::any::TypeId, &'static str, String)>,
+    /// What answers a path no route matches, instead of the 404.
+    fallback: Option<Endpoint>,
 }
 
 struct Route {
     pattern: Rc<str>,
+    /// The handler each method runs (its layers folded in): the hot path reads only this.
     methods: Vec<(Method, BoxedHandler)>,
+    /// Parallel to `methods`: each handler's parts, to fold in more layers.
+    endpoints: Vec<Endpoint>,
+    /// What answers every method not in `methods` (a nested router's fallback).
+    any: Option<Endpoint>,
     body_limit: Option<u64>,
+}
+
+impl Route {
+    /// Folds `f`'s change to each endpoint into the handler the hot path reads.
+    fn each_endpoint(&mut self, mut f: impl FnMut(&mut Endpoint)) {
+        for (endpoint, (_, built)) in self.endpoints.iter_mut().zip(&mut self.methods) {
+            f(endpoint);
+            *built = endpoint.built().clone();
+        }
+    }
 }
 
 /// What a request's method and path resolve to.
@@ -67,6 +93,8 @@ pub(crate) enum Resolved {
     },
     /// An error response to give (404, 405), with the pattern when the path matched.
     Error(AppError, Option<Rc<str>>, Option<String>),
+    /// No route matched the path: the router's [fallback](Router::fallback) answers.
+    Fallback(BoxedHandler),
 }
 
 impl Router {
@@ -83,7 +111,14 @@ impl Router {
     ///
     /// When the pattern is invalid or `method` is already routed on it.
     #[track_caller]
-    pub fn route<H: Handler<A>, A>(mut self, method: Method, pattern: &str, handler: H) -> Router {
+    pub fn route<H: Handler<A>, A>(self, method: Method, pattern: &str, handler: H) -> Router {
+        let endpoint = Endpoint::new(boxed(handler.clone()), handler.required_states());
+        self.add(method, pattern, endpoint)
+    }
+
+    /// The route with `pattern`, added if missing.
+    #[track_caller]
+    fn route_mut(&mut self, pattern: &str) -> &mut Route {
         let index = match self.by_pattern.get(pattern) {
             Some(&index) => index,
             None => {
@@ -94,20 +129,26 @@ impl Router {
                 self.routes.push(Route {
                     pattern: pattern.into(),
                     methods: Vec::new(),
+                    endpoints: Vec::new(),
+                    any: None,
                     body_limit: None,
                 });
                 self.by_pattern.insert(pattern.to_owned(), index);
                 index
             }
         };
-        let route = &mut self.routes[index];
+        &mut self.routes[index]
+    }
+
+    /// Routes `method` on `pattern` to `endpoint`.
+    #[track_caller]
+    fn add(mut self, method: Method, pattern: &str, endpoint: Endpoint) -> Router {
+        let route = self.route_mut(pattern);
         if route.methods.iter().any(|(m, _)| *m == method) {
             panic!("duplicate route: {method} {pattern} is already routed");
         }
-        for (id, name) in handler.required_states() {
-            self.needs.push((id, name, format!("{method} {pattern}")));
-        }
-        route.methods.push((method, boxed(handler)));
+        route.methods.push((method, endpoint.built().clone()));
+        route.endpoints.push(endpoint);
         self
     }
 
@@ -162,12 +203,24 @@ impl Router {
     ///
     /// A message naming the first missing state type and a route that needs it.
     pub(crate) fn check_states(&self) -> Result<(), String> {
-        for (id, name, route) in &self.needs {
-            if !self.state.as_ref().is_some_and(|s| s.contains(*id)) {
-                return Err(format!(
-                    "route {route} takes State<{name}> but the router has no state of that \
-                     type (add it with Router::with_state)"
-                ));
+        let routes = self.routes.iter().flat_map(|route| {
+            let methods = route.methods.iter().map(|(m, _)| m.as_str());
+            let any = route.any.iter().map(|_| "any method");
+            let endpoints = route.endpoints.iter().chain(&route.any);
+            methods
+                .chain(any)
+                .zip(endpoints)
+                .map(|(method, endpoint)| (format!("{method} {}", route.pattern), endpoint))
+        });
+        let fallback = self.fallback.iter().map(|e| ("the fallback".to_owned(), e));
+        for (route, endpoint) in routes.chain(fallback) {
+            for (id, name) in &endpoint.states {
+                if !self.state.as_ref().is_some_and(|s| s.contains(*id)) {
+                    return Err(format!(
+                        "route {route} takes State<{name}> but the router has no state of \
+                         that type (add it with Router::with_state)"
+                    ));
+                }
             }
         }
         Ok(())
@@ -225,10 +278,98 @@ impl Router {
         self
     }
 
-    /// Wraps every route (and the 404/405 answers) in `middleware`. The first layer added
-    /// runs first.
+    /// Wraps every route (and the fallback, the 404 and 405 answers) in `middleware`.
+    /// The first layer added runs first. Once this router is [nested](Router::nest) or
+    /// [merged](Router::merge) into another, its layers wrap only its own routes and
+    /// fallback.
     pub fn layer(mut self, middleware: impl Middleware) -> Router {
         self.layers.push(Rc::new(middleware));
+        self
+    }
+
+    /// Wraps the routes added so far, and only them, in `middleware`: not the routes
+    /// added after, not the fallback, and not the 404 or 405 answers (axum's
+    /// `route_layer`). Runs after the router's [`layer`](Router::layer)s; among route
+    /// layers, the first added runs first.
+    ///
+    /// The layer is folded into each route's handler when it is added: routes without
+    /// route layers pay nothing for it.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use keel_http::{AppError, Next, Request, Response, Router};
+    ///
+    /// async fn require_token(req: Request, next: Next) -> Response {
+    ///     match req.header("authorization") {
+    ///         Some("Bearer let-me-in") => next.run(req).await,
+    ///         _ => Response::from_error(AppError::unauthorized("a bearer token is required")),
+    ///     }
+    /// }
+    ///
+    /// let admin = Router::new()
+    ///     .get("/stats", || async { "stats" })
+    ///     .delete("/cache", || async { "flushed" })
+    ///     .route_layer(require_token); // both routes above; an unknown path stays a 404
+    /// let app = Router::new().get("/", || async { "public" }).nest("/admin", admin);
+    /// # let _ = app;
+    /// ```
+    pub fn route_layer(mut self, middleware: impl Middleware) -> Router {
+        let layer: Rc<dyn Middleware> = Rc::new(middleware);
+        for route in &mut self.routes {
+            route.each_endpoint(|e| e.push_inner(layer.clone()));
+        }
+        self
+    }
+
+    /// Wraps the route with `pattern` (every method routed on it so far) in
+    /// `middleware`, like [`route_layer`](Router::route_layer) for one route.
+    ///
+    /// # Panics
+    ///
+    /// When no route has `pattern` yet.
+    #[track_caller]
+    pub fn layer_at(mut self, pattern: &str, middleware: impl Middleware) -> Router {
+        let Some(&index) = self.by_pattern.get(pattern) else {
+            panic!("layer_at: no route {pattern:?} (add the route first)");
+        };
+        let layer: Rc<dyn Middleware> = Rc::new(middleware);
+        self.routes[index].each_endpoint(|e| e.push_inner(layer.clone()));
+        self
+    }
+
+    /// Answers every request whose path no route matches with `handler`, instead of the
+    /// JSON 404 (a path that matches a route but not its method is still a 405). The
+    /// router's layers wrap it; its metrics and logs carry no route label, like the 404.
+    ///
+    /// A nested router's fallback answers the paths under its prefix that none of its
+    /// routes match.
+    ///
+    /// # Panics
+    ///
+    /// When the router already has a fallback.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use keel_http::{Request, Router, StatusCode};
+    ///
+    /// let app = Router::new()
+    ///     .get("/", || async { "home" })
+    ///     .fallback(|req: Request| async move {
+    ///         (StatusCode::NOT_FOUND, format!("nothing at {}", req.path()))
+    ///     });
+    /// # let _ = app;
+    /// ```
+    #[track_caller]
+    pub fn fallback<H: Handler<A>, A>(mut self, handler: H) -> Router {
+        if self.fallback.is_some() {
+            panic!("fallback: the router already has a fallback");
+        }
+        self.fallback = Some(Endpoint::new(
+            boxed(handler.clone()),
+            handler.required_states(),
+        ));
         self
     }
 
@@ -244,6 +385,9 @@ impl Router {
     /// Finds the handler for `method` on `path`.
     pub(crate) fn resolve(&self, method: &Method, path: &str) -> Resolved {
         let Some((&index, params)) = self.tree.at(path) else {
+            if let Some(fallback) = &self.fallback {
+                return Resolved::Fallback(fallback.built().clone());
+            }
             return Resolved::Error(
                 AppError::not_found(format!("no route for {method} {path}")),
                 None,
@@ -256,8 +400,11 @@ impl Router {
                 .then(|| route.methods.iter().find(|(m, _)| *m == Method::Get))
                 .flatten()
         });
-        match found {
-            Some((_, handler)) => Resolved::Found {
+        let handler = found
+            .map(|(_, handler)| handler)
+            .or_else(|| route.any.as_ref().map(Endpoint::built));
+        match handler {
+            Some(handler) => Resolved::Found {
                 handler: handler.clone(),
                 pattern: route.pattern.clone(),
                 params,
@@ -291,6 +438,7 @@ impl std::fmt::Debug for Router {
         f.debug_struct("Router")
             .field("routes", &self.route_patterns().collect::<Vec<_>>())
             .field("layers", &self.layers.len())
+            .field("fallback", &self.fallback.is_some())
             .finish()
     }
 }

@@ -170,6 +170,12 @@ impl Exchange {
                 self.params = Some(params);
                 body_limit
             }
+            Resolved::Fallback(handler) => {
+                self.endpoint = Some(handler);
+                self.params = None;
+                self.route_label = None;
+                None
+            }
             Resolved::Error(err, pattern, allow) => {
                 self.endpoint = Some(error_endpoint(err, allow));
                 self.params = pattern.is_some().then(Params::default);

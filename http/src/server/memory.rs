@@ -1,6 +1,7 @@
-//! [`MemoryConnection`]: the server's real connection code ([`Conn`]) over an in-memory
-//! byte stream, so a bench can time bytes in → parse → route → middleware + handler →
-//! encoded response out without sockets.
+//! The server's real connection code ([`Conn`]) over an in-memory byte stream, so bytes
+//! go in → parse → route → middleware + handler → encoded response out without sockets:
+//! [`MemoryConnection`] for the benches, [`serve_bytes`] for the public test client
+//! ([`TestClient`](crate::TestClient)).
 
 use std::io;
 use std::net::SocketAddr;
@@ -13,7 +14,8 @@ use super::transport::Transport;
 use crate::router::Router;
 
 /// The peer address requests served in memory report.
-const PEER: SocketAddr = SocketAddr::new(std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST), 1);
+pub(crate) const PEER: SocketAddr =
+    SocketAddr::new(std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST), 1);
 
 /// A byte stream that reads what a test put in, then its end, and keeps what is written.
 #[derive(Debug, Default)]
@@ -47,6 +49,27 @@ impl Transport for MemoryStream {
     fn try_read_buf(&mut self, buf: &mut Vec<u8>) -> io::Result<usize> {
         Ok(self.take_into(buf))
     }
+}
+
+/// Serves `input` on a fresh connection of `server` from `peer`, whose client sends all
+/// of it at once and then half-closes; returns every byte the server wrote back.
+///
+/// # Errors
+///
+/// What the connection's task would log as an I/O error (none arise in memory today).
+pub(crate) async fn serve_bytes(
+    server: Rc<LoopServer>,
+    peer: SocketAddr,
+    input: Vec<u8>,
+) -> io::Result<Vec<u8>> {
+    let stream = MemoryStream {
+        input,
+        read: 0,
+        output: Vec::new(),
+    };
+    let mut conn = Conn::new(stream, peer, server);
+    conn.run().await?;
+    Ok(std::mem::take(&mut conn.stream_mut().output))
 }
 
 /// One server connection whose peer is memory: [`serve`](MemoryConnection::serve) hands

@@ -2,7 +2,7 @@
 //! `id` of the last event it received), as an extractor.
 
 use crate::error::AppError;
-use crate::extract::FromRequest;
+use crate::extract::FromRequestParts;
 use crate::request::Request;
 
 /// The id of the last event the client received before it reconnected (its
@@ -22,8 +22,8 @@ use crate::request::Request;
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct LastEventId(pub Option<String>);
 
-impl FromRequest for LastEventId {
-    fn from_request(req: &mut Request) -> Result<Self, AppError> {
+impl FromRequestParts for LastEventId {
+    fn from_request_parts(req: &Request) -> Result<Self, AppError> {
         Ok(LastEventId(req.header("last-event-id").map(str::to_owned)))
     }
 }

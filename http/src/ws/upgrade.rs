@@ -20,7 +20,7 @@ use super::message::{CloseFrame, close_code};
 use super::settings::Settings;
 use super::socket::{Shared, WebSocket};
 use crate::error::AppError;
-use crate::extract::FromRequest;
+use crate::extract::FromRequestParts;
 use crate::proto::{Method, Version};
 use crate::request::Request;
 use crate::response::Response;
@@ -67,8 +67,8 @@ pub struct WebSocketUpgrade {
     settings: Settings,
 }
 
-impl FromRequest for WebSocketUpgrade {
-    fn from_request(req: &mut Request) -> Result<Self, AppError> {
+impl FromRequestParts for WebSocketUpgrade {
+    fn from_request_parts(req: &Request) -> Result<Self, AppError> {
         if *req.method() != Method::Get {
             return Err(refusal(
                 StatusCode::METHOD_NOT_ALLOWED,

@@ -59,35 +59,35 @@ pub enum RateLimitHeaders {
 /// share their counts) or one that shares through a server (`RedisStore`).
 ///
 /// Stricter limits for a route group are a second limiter with its own
-/// [`name`](RateLimitBuilder::name) whose [`key`](RateLimitBuilder::key) returns `None`
-/// outside the group (layers run after routing, so [`Request::route`] is known).
+/// [`name`](RateLimitBuilder::name), put on the group's routes only: as a
+/// [`route_layer`](crate::Router::route_layer) of the group's router, nested under its
+/// prefix. (A [`key`](RateLimitBuilder::key) returning `None` leaves a request unlimited,
+/// for finer choices; layers run after routing, so [`Request::route`] is known.)
 ///
 /// # Examples
 ///
 /// ```
 /// use std::time::Duration;
 /// use keel_http::Router;
-/// use keel_http::middleware::{MemoryStore, RateLimit, client_ip};
+/// use keel_http::middleware::{MemoryStore, RateLimit};
 ///
 /// let store = MemoryStore::new(); // once, shared by every loop
 /// let make_app = move || {
 ///     let general = RateLimit::builder(store.clone(), 300, Duration::from_secs(60))
 ///         .build()
 ///         .unwrap();
-///     // The seed's auth limit: 10 per 15 minutes, on /auth routes only.
+///     // The seed's auth limit: 10 per 15 minutes per client IP, on /auth routes only.
 ///     let auth = RateLimit::builder(store.clone(), 10, Duration::from_secs(15 * 60))
 ///         .name("auth")
-///         .key(|req| {
-///             let on_auth = req.route().is_some_and(|r| r.starts_with("/auth/"));
-///             on_auth.then(|| client_ip(req))
-///         })
 ///         .build()
 ///         .unwrap();
+///     let auth_routes = Router::new()
+///         .post("/login", || async { "token" })
+///         .route_layer(auth);
 ///     Router::new()
 ///         .get("/", || async { "hi" })
-///         .post("/auth/login", || async { "token" })
+///         .nest("/auth", auth_routes)
 ///         .layer(general)
-///         .layer(auth)
 /// };
 /// # let _ = make_app();
 /// ```

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use super::x509;
 use crate::error::AppError;
-use crate::extract::FromRequest;
+use crate::extract::FromRequestParts;
 use crate::request::Request;
 
 /// The client certificate a connection presented and the server verified against
@@ -74,8 +74,8 @@ impl ClientIdentity {
     }
 }
 
-impl FromRequest for ClientIdentity {
-    fn from_request(req: &mut Request) -> Result<Self, AppError> {
+impl FromRequestParts for ClientIdentity {
+    fn from_request_parts(req: &Request) -> Result<Self, AppError> {
         req.extension::<ClientIdentity>()
             .cloned()
             .ok_or_else(|| AppError::unauthorized("a client certificate is required"))
