@@ -22,6 +22,10 @@
 #   - with KEEL_TEST_CHROMIUM=1 only, Debian's `chromium` (~300 MB):
 #     tests/websocket_echo_process.rs loads the example's page headless; without the
 #     variable that test says it was skipped.
+#   - Python's `h2` (http/tests/h2_floods.rs sends hand-made HTTP/2 frames),
+#     `httpx[http2]` and `grpcio` (http/tests/h2_server.rs: real HTTP/2 and gRPC
+#     clients), and h2load (Debian's nghttp2-client) for http/tests/h2_server.rs, which
+#     also uses Node's `http2` module.
 # Missing packages come from Debian's apt (as root, or through sudo); prometheus_client
 # from pip (into the system Python where pip allows it, else with
 # --break-system-packages, else into the user's site-packages).
@@ -58,13 +62,14 @@ command -v pg_ctlcluster >/dev/null 2>&1 || missing+=(postgresql)
 command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
 command -v curl >/dev/null 2>&1 || missing+=(curl)
 command -v openssl >/dev/null 2>&1 || missing+=(openssl)
+command -v h2load >/dev/null 2>&1 || missing+=(nghttp2-client)
 command -v python3 >/dev/null 2>&1 || missing+=(python3)
 command -v node >/dev/null 2>&1 || missing+=(nodejs)
 command -v npm >/dev/null 2>&1 || missing+=(npm)
 if [ -n "${KEEL_TEST_CHROMIUM:-}" ] && ! command -v chromium >/dev/null 2>&1; then
   missing+=(chromium)
 fi
-if ! python3 -c 'import prometheus_client, websockets' >/dev/null 2>&1 \
+if ! python3 -c 'import prometheus_client, websockets, h2, grpc, httpx' >/dev/null 2>&1 \
     && ! python3 -m pip --version >/dev/null 2>&1; then
   missing+=(python3-pip)
 fi
@@ -102,16 +107,23 @@ psql -h 127.0.0.1 -U postgres -d test -tAc 'select 1' >/dev/null \
 redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null \
   || { say "Redis on 127.0.0.1:6379 is not reachable"; exit 1; }
 
-# ===== Python's prometheus_client =====
+# ===== Python packages: prometheus_client, h2, httpx with HTTP/2 =====
 
+pip_install() {
+  python3 -m pip install -q "$@" 2>/dev/null \
+    || python3 -m pip install -q --break-system-packages "$@" 2>/dev/null \
+    || python3 -m pip install -q --user --break-system-packages "$@"
+}
 if ! python3 -c 'import prometheus_client' >/dev/null 2>&1; then
   say "installing prometheus_client (pip)"
-  python3 -m pip install -q prometheus_client 2>/dev/null \
-    || python3 -m pip install -q --break-system-packages prometheus_client 2>/dev/null \
-    || python3 -m pip install -q --user --break-system-packages prometheus_client
+  pip_install prometheus_client
 fi
-python3 -c 'import prometheus_client' \
-  || { say "python3 cannot import prometheus_client"; exit 1; }
+if ! python3 -c 'import h2, grpc, httpx; httpx.Client(http2=True)' >/dev/null 2>&1; then
+  say "installing h2, grpcio and httpx[http2] (pip)"
+  pip_install h2 grpcio 'httpx[http2]'
+fi
+python3 -c 'import prometheus_client, h2, grpc, httpx; httpx.Client(http2=True)' \
+  || { say "python3 cannot import prometheus_client, h2, grpcio and httpx (with HTTP/2)"; exit 1; }
 
 # ===== Python's websockets, Node's ws and eventsource =====
 
@@ -132,7 +144,7 @@ fi
 # ===== the suite =====
 
 if "$provision_only"; then
-  say "PostgreSQL, Redis, curl, prometheus_client, websockets and the Node packages are ready"
+  say "PostgreSQL, Redis, curl, h2load, prometheus_client, websockets, h2, grpcio, httpx and the Node packages are ready"
   exit 0
 fi
 exec cargo test --workspace "$@"

@@ -1,13 +1,17 @@
 //! [`Body`]: what a response carries — nothing, bytes (static or owned), or a stream of
-//! chunks sent with chunked framing.
+//! chunks sent with chunked framing (HTTP/1.1) or as DATA frames (HTTP/2), optionally
+//! ending in trailer fields ([`BodyStream::trailers`], [`Body::with_trailers`]).
 
 use std::fmt;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
+use crate::header::{HeaderName, HeaderValue};
+
 /// A source of body chunks for a streamed response. Each `Some(Ok(chunk))` is written as
-/// one HTTP chunk; `None` ends the body; an error aborts the connection (the client sees
-/// a truncated chunked body, never a silently short one).
+/// one HTTP chunk (HTTP/2: DATA frames, as the client's flow-control window allows);
+/// `None` ends the body; an error aborts the connection (HTTP/2: resets the stream), so
+/// the client sees a truncated body, never a silently short one.
 pub trait BodyStream {
     /// Polls for the next chunk.
     fn poll_next(
@@ -21,6 +25,13 @@ pub trait BodyStream {
     /// drain waits for the body).
     fn ends_on_drain(&self) -> bool {
         false
+    }
+
+    /// Trailer fields sent after the last chunk (asked once, after `poll_next` gave
+    /// `None`), e.g. gRPC's `grpc-status`. Sent over HTTP/2 as a final HEADERS frame;
+    /// HTTP/1.1 responses leave them out. # Default: none.
+    fn trailers(self: Pin<&mut Self>) -> Option<Vec<(HeaderName, HeaderValue)>> {
+        None
     }
 }
 
@@ -58,6 +69,26 @@ impl Body {
         Body::Stream(Box::pin(stream))
     }
 
+    /// `body` followed by the trailer fields `trailers` (gRPC's `grpc-status` and
+    /// `grpc-message`, say): a stream of one chunk (see [`BodyStream::trailers`]).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use keel_http::Body;
+    /// let body = Body::with_trailers(vec![0, 0, 0, 0, 0], vec![("grpc-status".into(), "0".into())]);
+    /// assert_eq!(body.len(), None);
+    /// ```
+    pub fn with_trailers(
+        body: impl Into<Vec<u8>>,
+        trailers: Vec<(HeaderName, HeaderValue)>,
+    ) -> Body {
+        Body::stream(WithTrailers {
+            body: Some(body.into()),
+            trailers: Some(trailers),
+        })
+    }
+
     /// The size when known up front; `None` for streams.
     pub fn len(&self) -> Option<u64> {
         match self {
@@ -81,6 +112,25 @@ impl Body {
             Body::Bytes(b) => Some(b),
             Body::Stream(_) => None,
         }
+    }
+}
+
+/// A body of one chunk, then trailers ([`Body::with_trailers`]).
+struct WithTrailers {
+    body: Option<Vec<u8>>,
+    trailers: Option<Vec<(HeaderName, HeaderValue)>>,
+}
+
+impl BodyStream for WithTrailers {
+    fn poll_next(
+        mut self: Pin<&mut Self>,
+        _cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Vec<u8>, std::io::Error>>> {
+        Poll::Ready(self.body.take().map(Ok))
+    }
+
+    fn trailers(mut self: Pin<&mut Self>) -> Option<Vec<(HeaderName, HeaderValue)>> {
+        self.trailers.take()
     }
 }
 

@@ -17,6 +17,7 @@
 //! | `KEEL_ENV` | `production` | [`Config::environment`] |
 //! | `KEEL_ACCESS_LOG`, `KEEL_SECURITY_HEADERS`, `KEEL_SERVER_HEADER` | on, on, none | [`Config::server`] |
 //! | `KEEL_TLS_CERT`, `KEEL_TLS_KEY` (PEM paths, both or neither), `KEEL_TLS_HANDSHAKE_TIMEOUT` | plain HTTP, 10s | [`Config::server`] ([`TlsConfig`](crate::TlsConfig)) |
+//! | `KEEL_H2`, `KEEL_H2_MAX_CONCURRENT_STREAMS`, `KEEL_H2_MAX_HEADER_LIST_SIZE`, `KEEL_H2_INITIAL_STREAM_WINDOW`, `KEEL_H2_INITIAL_CONNECTION_WINDOW`, `KEEL_H2_MAX_FRAME_SIZE`, `KEEL_H2_IDLE_TIMEOUT` | on, 100, 16KiB, 256KiB, 1MiB, 16KiB, 60s | [`Config::server`] ([`H2Config`](crate::H2Config)) |
 //! | `KEEL_CLIENT_CA` (PEM path) | the bundled Mozilla roots only | extra CAs every [`Client`](crate::client::Client) and the OTLP exporter trust for `https://` (checked here) |
 //! | `KEEL_OPS_ADDR` (`0.0.0.0:9090` or `9090`) | the main listener | [`Config::ops_addr`] |
 //! | `KEEL_METRICS_TOKEN` | none | [`Config::metrics_token`] |
@@ -131,6 +132,13 @@ impl Config {
         "KEEL_TLS_HANDSHAKE_TIMEOUT",
         "KEEL_TLS_RELOAD_INTERVAL",
         "KEEL_TLS_CLIENT_CA",
+        "KEEL_H2",
+        "KEEL_H2_MAX_CONCURRENT_STREAMS",
+        "KEEL_H2_MAX_HEADER_LIST_SIZE",
+        "KEEL_H2_INITIAL_STREAM_WINDOW",
+        "KEEL_H2_INITIAL_CONNECTION_WINDOW",
+        "KEEL_H2_MAX_FRAME_SIZE",
+        "KEEL_H2_IDLE_TIMEOUT",
         "KEEL_CLIENT_CA",
         "KEEL_OPS_ADDR",
         "KEEL_METRICS_TOKEN",

@@ -32,8 +32,8 @@
 //! # Layers
 //!
 //! * `proto` — the protocol core, no I/O: parsing, body decoding, response encoding.
-//! * [`server`](Server) — sockets, connections, timeouts, TLS ([`TlsConfig`]), the
-//!   shutdown state machine.
+//! * [`server`](Server) — sockets, connections, timeouts, TLS ([`TlsConfig`]), HTTP/2
+//!   ([`H2Config`]), the shutdown state machine.
 //! * [`ops`] — the health probes (and the place for `/metrics`), before the app.
 //! * [`Router`], [`Handler`], [`FromRequestParts`] and [`FromRequest`] extractors,
 //!   [`Middleware`] — the app.
@@ -105,6 +105,10 @@ pub use server::config::{
     DEFAULT_REQUEST_TIMEOUT, DEFAULT_SHUTDOWN_DELAY, DEFAULT_SHUTDOWN_TIMEOUT,
 };
 pub use server::{ClientIdentity, DEFAULT_HANDSHAKE_TIMEOUT, DEFAULT_RELOAD_INTERVAL};
+pub use server::{
+    DEFAULT_H2_IDLE_TIMEOUT, DEFAULT_INITIAL_CONNECTION_WINDOW, DEFAULT_INITIAL_STREAM_WINDOW,
+    DEFAULT_MAX_CONCURRENT_STREAMS, DEFAULT_MAX_FRAME_SIZE, DEFAULT_MAX_HEADER_LIST_SIZE, H2Config,
+};
 pub use server::{
     DEFAULT_HOOK_BUDGET, Environment, HookOutcome, HookReport, InFlightRequest, Outcome, Phase,
     ServeReport, Server, ServerConfig, ShutdownHandle, TlsConfig,

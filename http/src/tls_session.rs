@@ -15,9 +15,11 @@
 
 use std::io::{self, BufRead, Write};
 use std::ops::DerefMut;
+use std::task::{Context, Poll, ready};
 
 use keel_runtime::net::TcpStream;
 use rustls::ConnectionCommon;
+use tokio::io::ReadBuf;
 
 /// Room for one full TLS record (16 KiB of payload plus its header and tag) per read.
 pub(crate) const INCOMING_BUFFER: usize = 16 * 1024 + 512;
@@ -156,6 +158,80 @@ where
             self.flush().await?;
         }
         self.flush().await
+    }
+}
+
+// ===== the same, polled (tokio's AsyncRead/AsyncWrite on a server's TLS stream) =====
+
+impl<C, Side> Session<C>
+where
+    C: DerefMut<Target = ConnectionCommon<Side>>,
+{
+    /// Polls for plaintext into `buf`'s unfilled part, reading the socket as needed;
+    /// nothing filled is the end of the stream.
+    pub(crate) fn poll_read_plain(
+        &mut self,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        loop {
+            let mut reader = self.tls.reader();
+            match reader.fill_buf() {
+                Ok(chunk) => {
+                    let n = chunk.len().min(buf.remaining());
+                    buf.put_slice(&chunk[..n]);
+                    reader.consume(n);
+                    return Poll::Ready(Ok(()));
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                Err(e) => return Poll::Ready(Err(e)),
+            }
+            if self.has_incoming() {
+                self.feed()?;
+                // Records rustls answers with (a key update's) go out when the socket
+                // takes them; a full socket leaves them for the next write.
+                if let Poll::Ready(Err(e)) = self.poll_send_records(cx) {
+                    return Poll::Ready(Err(e));
+                }
+                continue;
+            }
+            self.reserve_incoming();
+            if ready!(self.tcp.poll_read_buf(cx, &mut self.incoming))? == 0 {
+                return Poll::Ready(Ok(()));
+            }
+        }
+    }
+
+    /// Encrypts what of `buf` rustls takes, once the records made before went out.
+    pub(crate) fn poll_write_plain(
+        &mut self,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        ready!(self.poll_send_records(cx))?;
+        let n = self.tls.writer().write(buf)?;
+        // Sent now if the socket takes them; otherwise by the next write or flush.
+        if let Poll::Ready(Err(e)) = self.poll_send_records(cx) {
+            return Poll::Ready(Err(e));
+        }
+        Poll::Ready(Ok(n))
+    }
+
+    /// Sends every record rustls has ready.
+    pub(crate) fn poll_send_records(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        loop {
+            while self.tls.wants_write() {
+                self.tls.write_tls(&mut self.outgoing)?;
+            }
+            if self.outgoing.is_empty() {
+                return Poll::Ready(Ok(()));
+            }
+            let n = ready!(self.tcp.poll_write(cx, &self.outgoing))?;
+            if n == 0 {
+                return Poll::Ready(Err(io::ErrorKind::WriteZero.into()));
+            }
+            self.outgoing.drain(..n);
+        }
     }
 }
 

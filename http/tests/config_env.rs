@@ -52,6 +52,15 @@ fn bad_values_fail_naming_the_variable_and_good_values_are_read() {
         ("KEEL_TLS_HANDSHAKE_TIMEOUT", "0"),
         ("KEEL_TLS_HANDSHAKE_TIMEOUT", "a while"),
         ("KEEL_TLS_RELOAD_INTERVAL", "soon"),
+        ("KEEL_H2", "maybe"),
+        ("KEEL_H2_MAX_CONCURRENT_STREAMS", "0"),
+        ("KEEL_H2_MAX_CONCURRENT_STREAMS", "many"),
+        ("KEEL_H2_MAX_HEADER_LIST_SIZE", "100"),
+        ("KEEL_H2_INITIAL_STREAM_WINDOW", "1000"),
+        ("KEEL_H2_INITIAL_CONNECTION_WINDOW", "4294967296"),
+        ("KEEL_H2_MAX_FRAME_SIZE", "1024"),
+        ("KEEL_H2_IDLE_TIMEOUT", "0"),
+        ("KEEL_H2_IDLE_TIMEOUT", "forever"),
         // Client certificates without TLS.
         ("KEEL_TLS_CLIENT_CA", "/etc/tls/ca.crt"),
         // One of the pair without the other.
@@ -97,6 +106,10 @@ fn bad_values_fail_naming_the_variable_and_good_values_are_read() {
         ("KEEL_FORWARDED_HEADER", "Forwarded"),
         ("KEEL_TLS_HANDSHAKE_TIMEOUT", "3s"),
         ("KEEL_TLS_RELOAD_INTERVAL", "0s"),
+        ("KEEL_H2_MAX_CONCURRENT_STREAMS", "250"),
+        ("KEEL_H2_INITIAL_STREAM_WINDOW", "1MiB"),
+        ("KEEL_H2_MAX_FRAME_SIZE", "64KiB"),
+        ("KEEL_H2_IDLE_TIMEOUT", "2m"),
         ("APP_CACHE_TTL", "90s"),
     ];
     for (name, value) in good {
@@ -134,6 +147,12 @@ fn bad_values_fail_naming_the_variable_and_good_values_are_read() {
     assert!(!debug.contains("c2VjcmV0"), "{debug}");
     assert!(debug.contains("REDACTED"), "{debug}");
     assert!(debug.contains("access_log: false"), "{debug}");
+    let h2 = config.server().get_h2();
+    assert!(h2.is_enabled());
+    assert_eq!(h2.get_max_concurrent_streams(), 250);
+    assert_eq!(h2.get_initial_stream_window(), 1 << 20);
+    assert_eq!(h2.get_max_frame_size(), 64 << 10);
+    assert_eq!(h2.get_idle_timeout(), Duration::from_secs(120));
     // The timeout alone is checked but turns nothing on: no paths, plain HTTP.
     assert!(config.server().get_tls().is_none());
 }

@@ -242,7 +242,11 @@ fn stdout(out: &Output) -> String {
 fn curl_gets_posts_and_reuses_the_connection() {
     let certs = make_certs();
     let server = start(&certs, tls_config(&certs));
-    let get = curl(&certs, server.addr, &["-i", &url(server.addr, "/")]);
+    let get = curl(
+        &certs,
+        server.addr,
+        &["--http1.1", "-i", &url(server.addr, "/")],
+    );
     let text = stdout(&get);
     assert!(text.starts_with("HTTP/1.1 200"), "{text}");
     assert!(text.ends_with("hello over tls"), "{text}");
@@ -251,7 +255,12 @@ fn curl_gets_posts_and_reuses_the_connection() {
     let post = curl(
         &certs,
         server.addr,
-        &["--data-binary", &body, &url(server.addr, "/len")],
+        &[
+            "--http1.1",
+            "--data-binary",
+            &body,
+            &url(server.addr, "/len"),
+        ],
     );
     assert_eq!(stdout(&post), "100000 bytes");
 
@@ -260,6 +269,7 @@ fn curl_gets_posts_and_reuses_the_connection() {
         &certs,
         server.addr,
         &[
+            "--http1.1",
             "-w",
             "|connects=%{num_connects}|version=%{http_version}\n",
             &url(server.addr, "/"),
@@ -270,6 +280,101 @@ fn curl_gets_posts_and_reuses_the_connection() {
         stdout(&both),
         "hello over tls|connects=1|version=1.1\nhello over tls|connects=0|version=1.1\n"
     );
+}
+
+#[test]
+fn curl_and_httpx_speak_h2_by_alpn() {
+    let certs = make_certs();
+    let server = start(&certs, tls_config(&certs));
+    // curl offers h2 and http/1.1; the server picks h2.
+    let get = curl(
+        &certs,
+        server.addr,
+        &["--http2", "-i", &url(server.addr, "/")],
+    );
+    let text = stdout(&get);
+    assert!(text.starts_with("HTTP/2 200"), "{text}");
+    assert!(text.contains("strict-transport-security: "), "{text}");
+    assert!(text.ends_with("hello over tls"), "{text}");
+    let body = "x".repeat(100_000);
+    let both = curl(
+        &certs,
+        server.addr,
+        &[
+            "--http2",
+            "-w",
+            "|connects=%{num_connects}|version=%{http_version}\n",
+            &url(server.addr, "/"),
+            &url(server.addr, "/"),
+        ],
+    );
+    assert_eq!(
+        stdout(&both),
+        "hello over tls|connects=1|version=2\nhello over tls|connects=0|version=2\n"
+    );
+    let post = curl(
+        &certs,
+        server.addr,
+        &["--http2", "--data-binary", &body, &url(server.addr, "/len")],
+    );
+    assert_eq!(stdout(&post), "100000 bytes");
+    // httpx with HTTP/2 over TLS, several streams on one connection.
+    let script = r#"
+import httpx, sys
+with httpx.Client(http2=True, verify=sys.argv[1], timeout=20) as c:
+    for _ in range(3):
+        r = c.get(sys.argv[2])
+        print(r.http_version, r.status_code, r.text)
+    r = c.post(sys.argv[3], content=b"y" * 300000)
+    print(r.http_version, r.status_code, r.text)
+"#;
+    let out = Command::new("python3")
+        .arg("-c")
+        .arg(script)
+        .arg(certs.ca())
+        .arg(url(server.addr, "/"))
+        .arg(url(server.addr, "/len"))
+        .env("no_proxy", "*")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // (httpx resolves localhost itself: the server listens on 127.0.0.1 only.)
+    assert_eq!(
+        stdout(&out),
+        "HTTP/2 200 hello over tls\n".repeat(3) + "HTTP/2 200 300000 bytes\n"
+    );
+    // openssl names the protocol ALPN chose.
+    let connect = format!("127.0.0.1:{}", server.addr.port());
+    let out = Command::new("openssl")
+        .args(["s_client", "-connect", &connect, "-alpn", "h2,http/1.1"])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let text =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    assert!(text.contains("ALPN protocol: h2"), "{text}");
+}
+
+#[test]
+fn with_h2_off_alpn_offers_http11_alone() {
+    let certs = make_certs();
+    let tls = tls_config(&certs);
+    let server = TestServer::start(
+        ServerConfig::default()
+            .tls(Some(tls))
+            .h2(keel_http::H2Config::default().enabled(false)),
+        app,
+    );
+    let both = curl(
+        &certs,
+        server.addr,
+        &["--http2", "-w", "|%{http_version}", &url(server.addr, "/")],
+    );
+    assert_eq!(stdout(&both), "hello over tls|1.1");
 }
 
 /// `openssl s_client` with `flags`, sending one request; its whole output.

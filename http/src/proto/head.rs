@@ -262,6 +262,12 @@ impl RequestHead {
         self.host.is_some()
     }
 
+    /// Marks the head as another version's (an HTTP/2 request parsed from its
+    /// HTTP/1.1 rendering).
+    pub(crate) fn set_version(&mut self, version: Version) {
+        self.version = version;
+    }
+
     /// Takes the header index out (for [`recycle`](crate::recycle)), leaving none.
     pub(crate) fn take_index(&mut self) -> Vec<HeaderSpan> {
         std::mem::take(&mut self.headers)

@@ -57,14 +57,17 @@ pub(crate) mod response;
 pub(crate) use self::head::{HeaderSpan, RequestHead, Span, Target, TargetForm};
 pub(crate) use self::method::Method;
 
-/// The HTTP version of a request. Only HTTP/1.0 and HTTP/1.1 are parsed; any other version
-/// is answered with `505`.
+/// The HTTP version of a request. Only HTTP/1.0 and HTTP/1.1 are parsed from text; an
+/// HTTP/2 request (its head decoded by the `h2` crate) is [`Version::Http2`]; any other
+/// version is answered with `505`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Version {
     /// `HTTP/1.0`: connections close after each exchange unless `Connection: keep-alive`.
     Http10,
     /// `HTTP/1.1`: connections persist unless `Connection: close`.
     Http11,
+    /// `HTTP/2`: a stream of a multiplexed connection (h2c or ALPN `h2`).
+    Http2,
 }
 
 impl Version {
@@ -73,6 +76,7 @@ impl Version {
         match self {
             Version::Http10 => "HTTP/1.0",
             Version::Http11 => "HTTP/1.1",
+            Version::Http2 => "HTTP/2",
         }
     }
 }

@@ -150,7 +150,7 @@ pub(crate) fn parse_request_into(
         return Err(ParseError::new(ParseErrorKind::BodyTooLarge));
     }
     head.keep_alive = match head.version {
-        Version::Http11 => !fields.close,
+        Version::Http11 | Version::Http2 => !fields.close,
         Version::Http10 => fields.keep_alive && !fields.close,
     };
     // RFC 9110 §10.1.1: a 100-continue expectation in an HTTP/1.0 request is ignored.

@@ -133,7 +133,7 @@ pub(crate) fn parse_response(
     };
     let keep_alive = body != ResponseBody::UntilClose
         && match version {
-            Version::Http11 => !fields.close,
+            Version::Http11 | Version::Http2 => !fields.close,
             Version::Http10 => fields.keep_alive && !fields.close,
         };
     Ok(Status::Complete(ResponseHead {

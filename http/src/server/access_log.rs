@@ -1,4 +1,5 @@
-//! The access log: one line (`keel_http::access`, info) per answered request, under the
+//! The access log: one line (`keel_http::access`, info) per answered request (method,
+//! protocol, route or path, status, duration, bytes, remote address), under the
 //! request's context so it carries the request id. Off with `KEEL_ACCESS_LOG=off`, or
 //! filtered out like any other `tracing` target (`LOG_LEVEL=info,keel_http::access=off`).
 //!
@@ -16,13 +17,15 @@ use keel_runtime::log;
 use keel_runtime::task_context::{self, Context};
 use tracing::Level;
 
-use crate::proto::Method;
+use crate::proto::{Method, Version};
 
 /// What one access log line says about a request.
 pub(crate) struct AccessLine<'a> {
     /// The precise start, kept only when the access log is on.
     pub(crate) started: Option<Instant>,
     pub(crate) method: &'a Method,
+    /// `HTTP/1.0`, `HTTP/1.1` or `HTTP/2`.
+    pub(crate) protocol: Version,
     /// The route pattern it matched.
     pub(crate) route: Option<&'a str>,
     /// The path, for a request no route matched.
@@ -63,6 +66,7 @@ pub(crate) fn write(line: &AccessLine<'_>) {
         Some(line.ctx),
         |fields| {
             fields.str("method", line.method.as_str());
+            fields.str("protocol", line.protocol.as_str());
             fields.opt_str("route", line.route);
             fields.opt_str("path", line.path);
             fields.unsigned("status", line.status.into());
@@ -79,6 +83,7 @@ pub(crate) fn write(line: &AccessLine<'_>) {
         tracing::info!(
             target: "keel_http::access",
             method = line.method.as_str(),
+            protocol = line.protocol.as_str(),
             route = line.route,
             path = line.path,
             status = line.status,

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use keel_runtime::env::{self, EnvError};
 
+use super::h2::config::H2Config;
 use super::tls::TlsConfig;
 use crate::limits::Limits;
 use crate::middleware::SecurityHeaders;
@@ -64,6 +65,7 @@ pub struct ServerConfig {
     pub(crate) security_headers: Option<SecurityHeaders>,
     pub(crate) trusted_proxies: TrustedProxies,
     pub(crate) tls: Option<TlsConfig>,
+    pub(crate) h2: H2Config,
 }
 
 impl std::fmt::Debug for ServerConfig {
@@ -82,6 +84,7 @@ impl std::fmt::Debug for ServerConfig {
             .field("security_headers", &self.security_headers.is_some())
             .field("trusted_proxies", &self.trusted_proxies)
             .field("tls", &self.tls)
+            .field("h2", &self.h2)
             .finish()
     }
 }
@@ -102,6 +105,7 @@ impl Default for ServerConfig {
             security_headers: Some(SecurityHeaders::default()),
             trusted_proxies: TrustedProxies::none(),
             tls: None,
+            h2: H2Config::default(),
         }
     }
 }
@@ -116,7 +120,8 @@ impl ServerConfig {
     /// (`on` or `off`), `KEEL_TRUSTED_PROXIES` (see
     /// [`TrustedProxies::parse`]) and `KEEL_FORWARDED_HEADER` (`x-forwarded-for` or
     /// `forwarded`), and `KEEL_TLS_CERT`, `KEEL_TLS_KEY` (PEM paths, both or neither) and
-    /// `KEEL_TLS_HANDSHAKE_TIMEOUT` (see [`TlsConfig`]).
+    /// `KEEL_TLS_HANDSHAKE_TIMEOUT` (see [`TlsConfig`]), and `KEEL_H2` and `KEEL_H2_*`
+    /// (see [`H2Config::from_env`]).
     ///
     /// # Errors
     ///
@@ -176,6 +181,7 @@ impl ServerConfig {
             c.trusted_proxies = c.trusted_proxies.header(header);
         }
         c.tls = TlsConfig::from_env()?;
+        c.h2 = H2Config::from_env()?;
         Ok(c)
     }
 
@@ -320,13 +326,27 @@ impl ServerConfig {
     }
 
     /// Serves HTTPS instead of plain HTTP on the main listener: TLS 1.2 and 1.3, ALPN
-    /// `http/1.1`, each handshake within [`TlsConfig::handshake_timeout`]; a plaintext
+    /// `h2` (unless [`H2Config::enabled`] is off) and `http/1.1`, each handshake within [`TlsConfig::handshake_timeout`]; a plaintext
     /// HTTP request to it is answered 400 and closed. The separate ops listener
     /// ([`Ops::listen`](crate::Ops::listen), `KEEL_OPS_ADDR`) stays plaintext.
     /// # Default: none, plain HTTP (env `KEEL_TLS_CERT` and `KEEL_TLS_KEY`).
     pub fn tls(mut self, tls: Option<TlsConfig>) -> ServerConfig {
         self.tls = tls;
         self
+    }
+
+    /// The HTTP/2 settings: h2c with prior knowledge on a plaintext listener, ALPN `h2`
+    /// on a TLS one, its limits and its idle timeout (see [`H2Config`] and
+    /// `docs/http2.md`). # Default: [`H2Config::default`], on (env `KEEL_H2`,
+    /// `KEEL_H2_*`).
+    pub fn h2(mut self, h2: H2Config) -> ServerConfig {
+        self.h2 = h2;
+        self
+    }
+
+    /// The HTTP/2 settings.
+    pub fn get_h2(&self) -> &H2Config {
+        &self.h2
     }
 
     /// The TLS settings, when the server speaks HTTPS.

@@ -1,9 +1,9 @@
-//! The one door into the application, whatever the protocol. A protocol (today the
-//! HTTP/1.1 connection in [`h1`](super::h1); HTTP/2 streams and an in-memory test client
-//! later) reads and parses a request, then hands it here and writes what comes back:
+//! The one door into the application, whatever the protocol. A protocol (the HTTP/1.1
+//! connection in [`h1`](super::h1), an HTTP/2 stream in [`h2`](super::h2); an in-memory
+//! test client later) reads and parses a request, then hands it here and writes what comes back:
 //!
 //! A protocol keeps one [`Exchange`] per request stream (an HTTP/1.1 connection: one for
-//! its life) and reuses it request after request: it is filled in place, never moved,
+//! its life; an HTTP/2 stream: one of its own) and reuses it request after request: it is filled in place, never moved,
 //! so a request costs no copy of its few hundred bytes.
 //!
 //! 1. [`Exchange::begin`]: the request's context (a well-formed client `X-Request-ID`
@@ -46,7 +46,7 @@ use crate::handler::{BoxFuture, BoxedHandler};
 use crate::metrics::InFlightCount;
 use crate::middleware::Next;
 use crate::params::Params;
-use crate::proto::{BodyLength, Method, RequestHead};
+use crate::proto::{BodyLength, Method, RequestHead, Version};
 use crate::request::Request;
 use crate::response::{IntoResponse, Response};
 use crate::router::{Resolved, error_endpoint};
@@ -65,6 +65,8 @@ pub(crate) struct Exchange {
     started: CoarseInstant,
     started_precise: Option<Instant>,
     method: Method,
+    /// The request's protocol, for the access log.
+    version: Version,
     /// The matched route: its pattern (the metrics' and the log's label) and parameters
     /// (taken by the request in [`call`](Exchange::call)).
     route_label: Option<Rc<str>>,
@@ -98,6 +100,7 @@ impl Exchange {
             started: CoarseInstant::now(),
             started_precise: None,
             method: Method::Get,
+            version: Version::Http11,
             route_label: None,
             params: None,
             endpoint: None,
@@ -188,6 +191,7 @@ impl Exchange {
         self.access_path =
             (self.route_label.is_none() && config.access_log).then(|| path.to_owned());
         self.method = head.method().clone();
+        self.version = head.version();
     }
 
     /// The most body bytes this request's route accepts.
@@ -366,6 +370,7 @@ impl Exchange {
         access_log::write(&AccessLine {
             started: self.started_precise,
             method: &self.method,
+            protocol: self.version,
             route: self.route_label.as_deref(),
             path: self.access_path.as_deref(),
             ctx: &self.ctx,

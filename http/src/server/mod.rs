@@ -5,10 +5,13 @@
 //!
 //! # The parts
 //!
-//! * [`h1`]: an HTTP/1.1 connection — reads, parses, frames, writes, keep-alive.
+//! * [`h1`]: an HTTP/1.1 connection — reads, parses, frames, writes, keep-alive. A
+//!   plaintext connection that opens with the HTTP/2 preface is handed to [`h2`] (h2c).
+//! * [`h2`]: an HTTP/2 connection (the `h2` crate on Keel's loop), each stream a task
+//!   through the same dispatch ([`H2Config`]).
 //! * [`tls`]: with [`ServerConfig::tls`], each connection's TLS handshake (within its
-//!   timeout, on the connection's task), then [`h1`] over the TLS session; the separate
-//!   ops listener stays plaintext.
+//!   timeout, on the connection's task), then [`h1`] — or [`h2`] when ALPN chose `h2` —
+//!   over the TLS session; the separate ops listener stays plaintext.
 //! * [`dispatch`]: the one door into the application for every protocol — the ops
 //!   endpoints ([`Ops`](crate::Ops): probes and `/metrics`), the router, middleware,
 //!   panic catching, request context, span, RED metrics and the access log
@@ -49,6 +52,7 @@ mod access_log;
 pub(crate) mod config;
 mod dispatch;
 mod h1;
+mod h2;
 mod hooks;
 mod in_flight;
 pub(crate) mod memory;
@@ -75,6 +79,10 @@ use keel_runtime::{LoopContext, Runtime};
 use parking_lot::Mutex;
 
 pub use self::config::{Environment, ServerConfig};
+pub use self::h2::config::{
+    DEFAULT_H2_IDLE_TIMEOUT, DEFAULT_INITIAL_CONNECTION_WINDOW, DEFAULT_INITIAL_STREAM_WINDOW,
+    DEFAULT_MAX_CONCURRENT_STREAMS, DEFAULT_MAX_FRAME_SIZE, DEFAULT_MAX_HEADER_LIST_SIZE, H2Config,
+};
 use self::hooks::Hook;
 pub use self::hooks::{DEFAULT_HOOK_BUDGET, HookOutcome, HookReport};
 use self::in_flight::InFlight;
@@ -484,6 +492,13 @@ async fn serve_loop(
     // Zeros on a plaintext server: the families are there whatever the listener speaks.
     tls::start(config.tls.as_ref());
     crate::ws::register_metrics();
+    // HTTP/2 off: ALPN offers HTTP/1.1 alone.
+    let config = if config.h2.enabled {
+        config
+    } else {
+        let tls = config.tls.as_ref().map(TlsConfig::http11_only);
+        config.tls(tls)
+    };
     let server = Rc::new(LoopServer::new(router, config, ops));
     let accepting = async {
         loop {

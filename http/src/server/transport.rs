@@ -1,7 +1,9 @@
 //! [`Transport`]: the byte stream under a connection — a [`TcpStream`] when serving,
 //! a TLS session over one (`super::tls`), memory in the benches (`super::memory`), so
 //! all run the same protocol code; each is also an
-//! [`UpgradedStream`] for a connection that switches protocols.
+//! [`UpgradedStream`] for a connection that switches protocols. A plaintext TCP stream
+//! may also turn into an HTTP/2 connection (h2c) when its first bytes are the HTTP/2
+//! preface.
 
 use std::future::Future;
 use std::io;
@@ -27,6 +29,16 @@ pub(crate) trait Transport {
     fn client_identity(&self) -> Option<ClientIdentity> {
         None
     }
+    /// Whether an HTTP/2 preface on this stream starts h2c (a plaintext TCP stream: HTTP/2
+    /// with prior knowledge); a TLS session negotiates HTTP/2 by ALPN instead.
+    const SPEAKS_H2C: bool = false;
+    /// The TCP stream under an h2c connection (`Some` exactly when `SPEAKS_H2C`).
+    fn into_h2c(self) -> Option<TcpStream>
+    where
+        Self: Sized,
+    {
+        None
+    }
 }
 
 /// The stream's own futures, not wrapped in another state machine (two or three reads
@@ -44,6 +56,12 @@ impl Transport for TcpStream {
 
     fn try_read_buf(&mut self, buf: &mut Vec<u8>) -> io::Result<usize> {
         TcpStream::try_read_buf(self, buf)
+    }
+
+    const SPEAKS_H2C: bool = true;
+
+    fn into_h2c(self) -> Option<TcpStream> {
+        Some(self)
     }
 }
 

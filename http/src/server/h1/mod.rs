@@ -76,6 +76,19 @@ pub(crate) fn serve<S: Transport + 'static>(
         if let Err(e) = &ended {
             tracing::debug!(peer = %conn.peer, error = %e, "connection ended with an I/O error");
         }
+        if ended.is_ok() && conn.at_h2c_preface() {
+            // HTTP/2 with prior knowledge: the connection goes on as h2c, from the preface.
+            let Conn {
+                stream,
+                rbuf,
+                server,
+                ..
+            } = conn;
+            if let Some(tcp) = stream.into_h2c() {
+                Box::pin(super::h2::serve(tcp, rbuf, peer, server, open, None)).await;
+            }
+            return;
+        }
         // A written `101`: the connection is the continuation's until it ends.
         match conn.upgrade.take().filter(|_| ended.is_ok()) {
             Some(on_upgrade) => conn.hand_over(*on_upgrade).await,
@@ -155,6 +168,15 @@ impl<S: Transport> Conn<S> {
         self.wbuf.clear();
     }
 
+    /// Whether the connection starts with the HTTP/2 preface and is to go on as h2c
+    /// (`run` stops there and `serve` hands the connection over).
+    fn at_h2c_preface(&self) -> bool {
+        S::SPEAKS_H2C
+            && self.start == 0
+            && self.server.config.h2.enabled
+            && super::h2::starts_with_preface(&self.rbuf)
+    }
+
     /// Serves requests until the peer closes, the connection must close, or it idles out.
     pub(crate) async fn run(&mut self) -> io::Result<()> {
         let mut head_deadline: Option<Instant> = None;
@@ -210,6 +232,7 @@ impl<S: Transport> Conn<S> {
                         }
                     }
                 }
+                Err(_) if self.at_h2c_preface() => return Ok(()),
                 Err(e) => {
                     // The refused head is over: its headers deadline must not carry over
                     // to the next request on this connection.

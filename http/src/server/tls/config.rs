@@ -1,6 +1,6 @@
 //! [`TlsConfig`]: the server's certificates and keys (PEM, loaded and checked at startup,
 //! reloaded when their files change; several chosen by SNI), the protocol versions (TLS
-//! 1.2 and 1.3), ALPN (`http/1.1`), session resumption, the optional client CA (mTLS),
+//! 1.2 and 1.3), ALPN (`h2`, `http/1.1`), session resumption, the optional client CA (mTLS),
 //! the handshake timeout and the reload interval; [`TlsConfig::from_env`] reads
 //! `KEEL_TLS_CERT`, `KEEL_TLS_KEY`, `KEEL_TLS_CLIENT_CA`, `KEEL_TLS_HANDSHAKE_TIMEOUT`
 //! and `KEEL_TLS_RELOAD_INTERVAL`.
@@ -28,7 +28,8 @@ pub const DEFAULT_RELOAD_INTERVAL: Duration = Duration::from_secs(5);
 /// TLS 1.2 sessions remembered by ID for clients that take no ticket.
 const SESSION_CACHE_SIZE: usize = 4096;
 
-/// The protocol ALPN offers: HTTP/1.1 (`h2` joins it once Keel speaks HTTP/2).
+/// The protocols ALPN offers, preferred first: HTTP/2, then HTTP/1.1.
+const ALPN_H2: &[u8] = b"h2";
 const ALPN_HTTP11: &[u8] = b"http/1.1";
 
 /// TLS settings for the server: set with [`ServerConfig::tls`](crate::ServerConfig::tls),
@@ -40,7 +41,8 @@ const ALPN_HTTP11: &[u8] = b"http/1.1";
 /// [`reload_interval`](TlsConfig::reload_interval) and a changed pair is loaded for new
 /// handshakes (a bad one is logged and the old one kept). TLS 1.3
 /// and 1.2 are offered (rustls' cipher suites, `ring` provider: see
-/// `docs/why-rustls.md`), ALPN offers `http/1.1`, and sessions resume by stateless
+/// `docs/why-rustls.md`), ALPN offers `h2` and `http/1.1` (`http/1.1` only when the
+/// server's [`H2Config`](crate::H2Config) is off), and sessions resume by stateless
 /// tickets (TLS 1.3 and 1.2; keys rotated every 6 hours, per process) or, for TLS 1.2
 /// clients without tickets, a session-ID cache of 4,096 entries.
 ///
@@ -72,7 +74,15 @@ impl fmt::Debug for TlsConfig {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("TlsConfig")
             .field("certificates", &self.store)
-            .field("alpn", &"http/1.1")
+            .field(
+                "alpn",
+                &self
+                    .rustls
+                    .alpn_protocols
+                    .iter()
+                    .map(|p| String::from_utf8_lossy(p))
+                    .collect::<Vec<_>>(),
+            )
             .field("handshake_timeout", &self.handshake_timeout)
             .field("reload_interval", &self.reload_interval)
             .finish_non_exhaustive()
@@ -80,6 +90,17 @@ impl fmt::Debug for TlsConfig {
 }
 
 impl TlsConfig {
+    /// The same settings with ALPN offering `http/1.1` alone (a server whose HTTP/2 is
+    /// off).
+    pub(crate) fn http11_only(&self) -> TlsConfig {
+        let mut rustls = (*self.rustls).clone();
+        rustls.alpn_protocols = vec![ALPN_HTTP11.to_vec()];
+        TlsConfig {
+            rustls: Arc::new(rustls),
+            ..self.clone()
+        }
+    }
+
     /// Reads the certificate chain (`cert`: the server's certificate first, then its
     /// intermediates) and its private key (`key`: PKCS#8, PKCS#1 or SEC1) from PEM files.
     ///
@@ -383,7 +404,7 @@ fn build(files: Vec<CertFiles>, client_ca: Option<ClientCa>) -> Result<TlsConfig
         Some(ca) => builder.with_client_cert_verifier(ca.verifier(provider.clone())?),
     };
     let mut config = builder.with_cert_resolver(store.clone());
-    config.alpn_protocols = vec![ALPN_HTTP11.to_vec()];
+    config.alpn_protocols = vec![ALPN_H2.to_vec(), ALPN_HTTP11.to_vec()];
     // Resumption without a shared lock on the handshake path: stateless tickets (TLS 1.3,
     // and TLS 1.2 clients that offer the extension), encrypted with keys that rotate
     // every 6 hours; the session-ID cache (its own lock) only for TLS 1.2 clients that

@@ -17,7 +17,8 @@
 //!
 //! A connection's way: accepted and counted against `KEEL_MAX_CONNECTIONS` (it holds its
 //! slot through the handshake) → [`serve`]: the handshake on the connection's task → the
-//! HTTP/1.1 connection over the TLS stream, unchanged.
+//! HTTP/1.1 connection over the TLS stream, unchanged, or the HTTP/2 one when ALPN chose
+//! `h2`.
 
 mod accept;
 mod certs;
@@ -36,7 +37,8 @@ use keel_runtime::net::TcpStream;
 
 pub use self::config::{DEFAULT_HANDSHAKE_TIMEOUT, DEFAULT_RELOAD_INTERVAL, TlsConfig};
 pub use self::identity::ClientIdentity;
-use super::{LoopServer, OpenGuard, h1};
+use super::transport::Transport;
+use super::{LoopServer, OpenGuard, h1, h2};
 
 /// Exports the TLS families on `/metrics` (once per process), and starts what runs
 /// beside a TLS server (once per config): the certificate reload thread, the expiry
@@ -52,7 +54,8 @@ pub(crate) fn start(tls: Option<&TlsConfig>) {
 }
 
 /// Serves one accepted connection over TLS: the handshake within the handshake timeout,
-/// then HTTP/1.1 over the session; `open` is let go when the connection ends.
+/// then HTTP/2 over the session when ALPN chose `h2`, else HTTP/1.1; `open` is let go
+/// when the connection ends.
 pub(crate) async fn serve(
     tcp: TcpStream,
     peer: SocketAddr,
@@ -64,7 +67,12 @@ pub(crate) async fn serve(
     match accept::handshake(tcp, &tls).await {
         Ok(stream) => {
             metrics::finished(stream.protocol_version(), accepted.elapsed());
-            h1::serve(stream, peer, server, open).await;
+            if stream.is_h2() {
+                let identity = stream.client_identity();
+                Box::pin(h2::serve(stream, Vec::new(), peer, server, open, identity)).await;
+            } else {
+                h1::serve(stream, peer, server, open).await;
+            }
         }
         Err(why) => {
             metrics::refused(why);

@@ -2,15 +2,20 @@
 //! connection's own loop ([`Session`], shared with the client), as a [`Transport`] — so
 //! the HTTP/1.1 connection runs over it unchanged.
 //!
+//! It is also tokio's `AsyncRead`/`AsyncWrite` (only the traits, polled on Keel's loop),
+//! for the `h2` crate when ALPN chose HTTP/2.
+//!
 //! When the connection ends, the session says so (`close_notify`) before the socket
 //! closes, so a strict client (OpenSSL 3) does not see a truncation.
 
 use std::io;
-
+use std::pin::Pin;
+use std::task::{Context, Poll, ready};
 use std::time::Duration;
 
 use keel_runtime::net::TcpStream;
 use keel_runtime::time::timeout;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
 use super::identity::ClientIdentity;
 use crate::server::transport::Transport;
@@ -25,6 +30,8 @@ pub(crate) struct TlsStream {
     session: Session<rustls::ServerConnection>,
     /// The client's verified certificate (mTLS), read once.
     identity: Option<ClientIdentity>,
+    /// `close_notify` was queued (an `AsyncWrite` shutdown).
+    closing: bool,
 }
 
 impl TlsStream {
@@ -43,8 +50,14 @@ impl TlsStream {
             .map(|leaf| ClientIdentity::from_der(leaf));
         TlsStream {
             identity,
+            closing: false,
             session: Session::new(tcp, tls, incoming, consumed),
         }
+    }
+
+    /// Whether ALPN chose HTTP/2.
+    pub(super) fn is_h2(&self) -> bool {
+        self.session.tls.alpn_protocol() == Some(b"h2")
     }
 
     /// The negotiated protocol version.
@@ -73,5 +86,40 @@ impl Transport for TlsStream {
     async fn close(&mut self) {
         self.session.tls.send_close_notify();
         let _ = timeout(CLOSE_NOTIFY_WAIT, self.session.flush()).await;
+    }
+}
+
+impl AsyncRead for TlsStream {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        self.session.poll_read_plain(cx, buf)
+    }
+}
+
+impl AsyncWrite for TlsStream {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        self.session.poll_write_plain(cx, buf)
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        self.session.poll_send_records(cx)
+    }
+
+    /// `close_notify`, then the TCP write side closes.
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        if !self.closing {
+            self.closing = true;
+            self.session.tls.send_close_notify();
+        }
+        ready!(self.session.poll_send_records(cx))?;
+        let _ = self.session.tcp.shutdown(std::net::Shutdown::Write);
+        Poll::Ready(Ok(()))
     }
 }
