@@ -199,6 +199,7 @@ impl Response {
         self.upgrade.take().map(|b| *b)
     }
 
+    #[inline]
     pub(crate) fn into_parts(self) -> (StatusCode, Vec<(HeaderName, HeaderValue)>, Body) {
         (self.status, self.headers, self.body)
     }

@@ -224,6 +224,7 @@ impl TcpStream {
     /// # Errors
     ///
     /// Socket errors.
+    #[inline]
     pub fn poll_write(&self, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
         self.inner
             .poll_transfer(cx, Direction::Write, buf.len(), |mut s| s.write(buf))
