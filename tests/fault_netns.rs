@@ -60,8 +60,7 @@ const QUERY_TIMEOUT: Duration = Duration::from_secs(1);
 /// Redis: one command.
 const COMMAND_TIMEOUT: Duration = Duration::from_secs(1);
 /// PostgreSQL's TCP keepalive: idle time, probe interval, probes.
-const KEEPALIVE: (Duration, Duration, u32) =
-    (Duration::from_secs(1), Duration::from_secs(1), 2);
+const KEEPALIVE: (Duration, Duration, u32) = (Duration::from_secs(1), Duration::from_secs(1), 2);
 /// The client: one attempt (connect, request, breaker call) and the attempts.
 const CALL_TIMEOUT: Duration = Duration::from_secs(1);
 const ATTEMPTS: u32 = 2;
@@ -77,8 +76,7 @@ const DB_BUDGET: Duration = ACQUIRE_TIMEOUT
     .saturating_add(CREATE_TIMEOUT);
 const CACHE_BUDGET: Duration = ACQUIRE_TIMEOUT.saturating_add(COMMAND_TIMEOUT);
 const UPSTREAM_BUDGET: Duration = Duration::from_millis(
-    (CALL_TIMEOUT.as_millis() as u64 + 2 * CALL_TIMEOUT.as_millis() as u64) * ATTEMPTS as u64
-        + 500,
+    (CALL_TIMEOUT.as_millis() as u64 + 2 * CALL_TIMEOUT.as_millis() as u64) * ATTEMPTS as u64 + 500,
 );
 /// Slack over a budget on this shared 2-core machine (timers, scheduling, the proxies).
 const SLACK: Duration = Duration::from_millis(1500);
@@ -129,7 +127,12 @@ async fn upstream(State(app): State<App>) -> Response {
         res = res.with_header("x-upstream", how);
         res
     };
-    match app.client.get(&format!("{}/items/7", app.upstream)).send().await {
+    match app
+        .client
+        .get(&format!("{}/items/7", app.upstream))
+        .send()
+        .await
+    {
         Ok(res) if res.status().is_success() => match res.text().await {
             Ok(text) => Response::new(StatusCode::OK)
                 .with_header("x-upstream", "ok")
@@ -274,7 +277,9 @@ impl Process {
         thread::spawn(move || {
             let mut buf = [0; 4096];
             while let Ok(n @ 1..) = err.read(&mut buf) {
-                sink.lock().unwrap().push_str(&String::from_utf8_lossy(&buf[..n]));
+                sink.lock()
+                    .unwrap()
+                    .push_str(&String::from_utf8_lossy(&buf[..n]));
             }
         });
         let process = Process {
@@ -392,17 +397,15 @@ impl Rig {
             ])
             .env(
                 CHILD_ENV,
-                format!(
-                    "{} {} http://{}",
-                    pg.addr(),
-                    redis.addr(),
-                    upstream.addr()
-                ),
+                format!("{} {} http://{}", pg.addr(), redis.addr(), upstream.addr()),
             )
             .env("KEEL_ENV", "development")
             .env("LOG_LEVEL", "warn");
         let (keel, port) = Process::spawn("keel", command, LISTENING);
-        let keel_addr = SocketAddr::V4(SocketAddrV4::new(ns.ns_addr(), port.trim().parse().unwrap()));
+        let keel_addr = SocketAddr::V4(SocketAddrV4::new(
+            ns.ns_addr(),
+            port.trim().parse().unwrap(),
+        ));
         let rig = Rig {
             keel,
             keel_addr,
@@ -417,7 +420,11 @@ impl Rig {
     }
 
     fn ports(&self) -> [u16; 3] {
-        [self.pg.addr().port(), self.redis.addr().port(), self.upstream.addr().port()]
+        [
+            self.pg.addr().port(),
+            self.redis.addr().port(),
+            self.upstream.addr().port(),
+        ]
     }
 
     /// Sets `fault` on the links to all three dependencies.
@@ -461,8 +468,15 @@ impl Rig {
     /// After recovery: the same process, and no more connections or descriptors than
     /// the pools and the client keep.
     fn assert_no_leak(&mut self, fds_before: usize, when: &str) {
-        assert!(self.keel.running(), "Keel exited {when}: {}", self.keel.stderr());
-        for (name, port) in ["postgres", "redis", "upstream"].into_iter().zip(self.ports()) {
+        assert!(
+            self.keel.running(),
+            "Keel exited {when}: {}",
+            self.keel.stderr()
+        );
+        for (name, port) in ["postgres", "redis", "upstream"]
+            .into_iter()
+            .zip(self.ports())
+        {
             let open = self.ns.established_to(port);
             assert!(open <= POOL_MAX, "{open} connections open to {name} {when}");
         }
@@ -515,7 +529,11 @@ fn hit(addr: SocketAddr, path: &str) -> Hit {
     let sent = Instant::now();
     let mut s = TcpStream::connect_timeout(&addr, HANG).expect("connect to Keel");
     s.set_read_timeout(Some(HANG)).unwrap();
-    write!(s, "GET {path} HTTP/1.1\r\nHost: keel\r\nConnection: close\r\n\r\n").unwrap();
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: keel\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
     let mut text = String::new();
     if let Err(e) = s.read_to_string(&mut text) {
         panic!("GET {path}: no answer after {:?}: {e}", sent.elapsed());
@@ -555,7 +573,10 @@ fn load(addr: SocketAddr, paths: &[&str], per_route: usize) -> Vec<Hit> {
             thread::spawn(move || (0..per_route).map(|_| hit(addr, &path)).collect::<Vec<_>>())
         })
         .collect();
-    let hits: Vec<Hit> = threads.into_iter().flat_map(|t| t.join().unwrap()).collect();
+    let hits: Vec<Hit> = threads
+        .into_iter()
+        .flat_map(|t| t.join().unwrap())
+        .collect();
     for h in &hits {
         assert!(
             h.took <= budget(&h.path) + SLACK,
@@ -577,6 +598,23 @@ fn load(addr: SocketAddr, paths: &[&str], per_route: usize) -> Vec<Hit> {
     hits
 }
 
+/// Prints, per path, the answers and the slowest one (the figures in
+/// docs/reliability.md).
+fn report(what: &str, hits: &[Hit]) {
+    for path in ["/db", "/cache", "/upstream", "/fast"] {
+        let n = of(hits, path).count();
+        if n == 0 {
+            continue;
+        }
+        let ok = of(hits, path).filter(|h| h.status == 200).count();
+        let slowest = of(hits, path).map(|h| h.took).max().unwrap_or_default();
+        eprintln!(
+            "{what}: {path}: {n} requests, {ok} × 200, {} × 503, slowest {slowest:?}",
+            n - ok
+        );
+    }
+}
+
 fn of<'a>(hits: &'a [Hit], path: &'a str) -> impl Iterator<Item = &'a Hit> + 'a {
     hits.iter().filter(move |h| h.path == path)
 }
@@ -596,6 +634,7 @@ fn added_latency_slows_answers_and_past_the_timeouts_fails_them_at_the_timeouts(
     // 100 ms each way: every round trip to a dependency takes 200 ms more.
     rig.latency_all(Duration::from_millis(100));
     let hits = load(rig.keel_addr, &["/db", "/cache", "/upstream", "/fast"], 6);
+    report("latency 200 ms", &hits);
     for path in ROUTES {
         assert!(of(&hits, path).all(|h| h.status == 200), "{path}: {hits:?}");
         assert!(
@@ -614,13 +653,16 @@ fn added_latency_slows_answers_and_past_the_timeouts_fails_them_at_the_timeouts(
     // 1.5 s each way: past every timeout. Each route fails at its own.
     rig.latency_all(Duration::from_millis(1500));
     let hits = load(rig.keel_addr, &["/db", "/cache", "/upstream", "/fast"], 3);
+    report("latency 3 s (1.5 s each way)", &hits);
     for path in ROUTES {
         assert!(of(&hits, path).all(|h| h.status == 503), "{path}: {hits:?}");
     }
     assert!(of(&hits, "/fast").all(|h| h.status == 200));
 
     rig.latency_all(Duration::ZERO);
+    let back = Instant::now();
     rig.all_ok("after the latency went away");
+    eprintln!("latency gone: all routes 200 after {:?}", back.elapsed());
     rig.assert_no_leak(fds_before, "after the latency went away");
 }
 
@@ -631,14 +673,20 @@ fn ten_percent_packet_loss_answers_every_request_within_its_deadline() {
 
     rig.fault_all(Some(Fault::Loss(10)));
     let hits = load(rig.keel_addr, &["/db", "/cache", "/upstream", "/fast"], 25);
+    report("loss 10 %", &hits);
     for path in ROUTES {
         let share = share_ok(&hits, path);
-        assert!(share >= 0.7, "{path}: only {share:.2} answered 200 at 10 % loss");
+        assert!(
+            share >= 0.7,
+            "{path}: only {share:.2} answered 200 at 10 % loss"
+        );
     }
     assert!(of(&hits, "/fast").all(|h| h.status == 200));
 
     rig.fault_all(None);
+    let healed = Instant::now();
     rig.all_ok("after the loss stopped");
+    eprintln!("loss stopped: all routes 200 after {:?}", healed.elapsed());
     rig.assert_no_leak(fds_before, "after the loss stopped");
 }
 
@@ -651,10 +699,14 @@ fn a_partition_fails_fast_opens_the_breaker_and_heals_without_a_restart() {
     rig.fault_all(Some(Fault::Drop));
     let cut = Instant::now();
     let hits = load(rig.keel_addr, &["/db", "/cache", "/upstream", "/fast"], 8);
+    report("partition", &hits);
     for path in ROUTES {
         let failed = of(&hits, path).filter(|h| h.status == 503).count();
         // A request in flight at the cut may still have made it; the rest fail.
-        assert!(failed >= 7, "{path}: {failed} of 8 failed in a partition: {hits:?}");
+        assert!(
+            failed >= 7,
+            "{path}: {failed} of 8 failed in a partition: {hits:?}"
+        );
     }
     assert!(of(&hits, "/fast").all(|h| h.status == 200));
     // The breaker opened after its volume of failed calls; from then on calls fail at
@@ -666,21 +718,32 @@ fn a_partition_fails_fast_opens_the_breaker_and_heals_without_a_restart() {
     // breaker; the ones after it were refused at once.
     assert!(rejected.len() >= 2, "the breaker never opened: {hits:?}");
     assert!(
-        rejected[1..].iter().all(|h| h.took < Duration::from_millis(500)),
+        rejected[1..]
+            .iter()
+            .all(|h| h.took < Duration::from_millis(500)),
         "an open breaker did not fail fast: {rejected:?}"
     );
     // Open, or half-open once its reset time passed (the load runs longer than that).
     assert_ne!(rig.state()["breaker"], "closed");
     // Readiness follows the pools' failed connects; liveness does not.
-    let ready = eventually(Duration::from_secs(10), || rig.get("/health/ready").status == 503);
+    let ready = eventually(Duration::from_secs(10), || {
+        rig.get("/health/ready").status == 503
+    });
     assert!(ready.is_some(), "readiness stayed 200 in a partition");
     assert_eq!(rig.get("/health/live").status, 200);
-    eprintln!("partition: {} requests failed in {:?}", hits.len(), cut.elapsed());
+    eprintln!(
+        "partition: {} requests failed in {:?}",
+        hits.len(),
+        cut.elapsed()
+    );
 
     rig.fault_all(None);
     let healed = Instant::now();
     rig.all_ok("after the partition healed");
-    eprintln!("partition healed: all routes 200 after {:?}", healed.elapsed());
+    eprintln!(
+        "partition healed: all routes 200 after {:?}",
+        healed.elapsed()
+    );
     assert_eq!(rig.keel.pid(), pid);
     assert_eq!(rig.state()["breaker"], "closed");
     rig.assert_no_leak(fds_before, "after the partition healed");
@@ -691,7 +754,10 @@ fn a_black_hole_is_noticed_by_keepalive_and_timeouts_and_a_returning_peer_is_use
     let Some(mut rig) = Rig::start() else { return };
     let fds_before = rig.keel.fds();
     let pg_port = rig.pg.addr().port();
-    assert!(rig.ns.established_to(pg_port) >= 1, "no pooled PostgreSQL connection");
+    assert!(
+        rig.ns.established_to(pg_port) >= 1,
+        "no pooled PostgreSQL connection"
+    );
 
     // The peers vanish: their ends are closed, and neither FIN nor RST arrives.
     rig.fault_all(Some(Fault::Drop));
@@ -701,16 +767,22 @@ fn a_black_hole_is_noticed_by_keepalive_and_timeouts_and_a_returning_peer_is_use
     let vanished = Instant::now();
     // With no request at all, TCP keepalive finds the pooled PostgreSQL connections dead
     // (idle 1 s, then 2 probes 1 s apart) and the kernel closes them.
-    let closed = eventually(Duration::from_secs(15), || rig.ns.established_to(pg_port) == 0);
+    let closed = eventually(Duration::from_secs(15), || {
+        rig.ns.established_to(pg_port) == 0
+    });
     assert!(
         closed.is_some(),
         "keepalive did not close the dead PostgreSQL connections"
     );
     let noticed = vanished.elapsed();
-    assert!(noticed >= KEEPALIVE.0, "closed before keepalive could: {noticed:?}");
+    assert!(
+        noticed >= KEEPALIVE.0,
+        "closed before keepalive could: {noticed:?}"
+    );
     eprintln!("black hole: keepalive closed the PostgreSQL connections after {noticed:?}");
 
     let hits = load(rig.keel_addr, &["/db", "/cache", "/upstream", "/fast"], 5);
+    report("black hole", &hits);
     for path in ROUTES {
         assert!(of(&hits, path).all(|h| h.status == 503), "{path}: {hits:?}");
     }
@@ -721,6 +793,8 @@ fn a_black_hole_is_noticed_by_keepalive_and_timeouts_and_a_returning_peer_is_use
         proxy.restart();
     }
     rig.fault_all(None);
+    let back = Instant::now();
     rig.all_ok("after the peers came back");
+    eprintln!("black hole over: all routes 200 after {:?}", back.elapsed());
     rig.assert_no_leak(fds_before, "after the peers came back");
 }

@@ -102,10 +102,35 @@ impl NetNs {
             faults: Mutex::new(BTreeMap::new()),
         };
         let ns_if = format!("kn{pid}-{n}");
-        ip(&["link", "add", &ns.host_if, "type", "veth", "peer", "name", &ns_if, "netns", &ns.name]);
-        ip(&["addr", "add", &format!("{host_addr}/30"), "dev", &ns.host_if]);
+        ip(&[
+            "link",
+            "add",
+            &ns.host_if,
+            "type",
+            "veth",
+            "peer",
+            "name",
+            &ns_if,
+            "netns",
+            &ns.name,
+        ]);
+        ip(&[
+            "addr",
+            "add",
+            &format!("{host_addr}/30"),
+            "dev",
+            &ns.host_if,
+        ]);
         ip(&["link", "set", &ns.host_if, "up"]);
-        ip(&["-n", &ns.name, "addr", "add", &format!("{ns_addr}/30"), "dev", &ns_if]);
+        ip(&[
+            "-n",
+            &ns.name,
+            "addr",
+            "add",
+            &format!("{ns_addr}/30"),
+            "dev",
+            &ns_if,
+        ]);
         ip(&["-n", &ns.name, "link", "set", &ns_if, "up"]);
         ip(&["-n", &ns.name, "link", "set", "lo", "up"]);
         Ok(ns)
@@ -194,7 +219,10 @@ impl NetNs {
     /// When `ss` fails.
     pub fn established_to(&self, host_port: u16) -> usize {
         let filter = format!("dst {}:{host_port}", self.host_addr);
-        let out = run_output(self.command("ss").args(["-Htn", "state", "established", &filter]));
+        let out = run_output(
+            self.command("ss")
+                .args(["-Htn", "state", "established", &filter]),
+        );
         assert!(out.status.success(), "ss failed: {out:?}");
         String::from_utf8_lossy(&out.stdout)
             .lines()
