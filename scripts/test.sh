@@ -19,6 +19,9 @@
 #   - Node.js with npm, and the packages of http/tests/node (`ws`, `eventsource`:
 #     http/tests/websocket.rs, http/tests/sse.rs), installed there by npm (offline from
 #     npm's cache when it has them);
+#   - iproute2 (`ip`, `ss`) and nftables (`nft`): tests/fault_netns.rs makes network
+#     namespaces linked to the host and breaks the link (it says SKIPPED, and passes,
+#     only where the kernel or sandbox refuses namespaces);
 #   - with KEEL_TEST_CHROMIUM=1 only, Debian's `chromium` (~300 MB):
 #     tests/websocket_echo_process.rs loads the example's page headless; without the
 #     variable that test says it was skipped.
@@ -66,6 +69,8 @@ command -v h2load >/dev/null 2>&1 || missing+=(nghttp2-client)
 command -v python3 >/dev/null 2>&1 || missing+=(python3)
 command -v node >/dev/null 2>&1 || missing+=(nodejs)
 command -v npm >/dev/null 2>&1 || missing+=(npm)
+{ command -v ip && command -v ss; } >/dev/null 2>&1 || missing+=(iproute2)
+command -v nft >/dev/null 2>&1 || missing+=(nftables)
 if [ -n "${KEEL_TEST_CHROMIUM:-}" ] && ! command -v chromium >/dev/null 2>&1; then
   missing+=(chromium)
 fi
@@ -144,7 +149,7 @@ fi
 # ===== the suite =====
 
 if "$provision_only"; then
-  say "PostgreSQL, Redis, curl, h2load, prometheus_client, websockets, h2, grpcio, httpx and the Node packages are ready"
+  say "PostgreSQL, Redis, curl, h2load, ip/ss/nft, prometheus_client, websockets, h2, grpcio, httpx and the Node packages are ready"
   exit 0
 fi
 exec cargo test --workspace "$@"

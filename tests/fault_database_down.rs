@@ -5,11 +5,8 @@
 //! probes, and answers 200 again once the database is back, with no restart.
 //!
 //! The real PostgreSQL on 127.0.0.1:5432 is shared with other tests, so it is never
-//! stopped: the pool connects through a TCP forwarder (`support/proxy.rs`) that the test
+//! stopped: the pool connects through a TCP forwarder (`keel_testkit::proxy`) that the test
 //! stops (cutting every connection, refusing new ones) and restarts.
-
-#[path = "support/proxy.rs"]
-mod proxy;
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
@@ -22,7 +19,7 @@ use keel::http::{AppError, Router, Server, State};
 use keel::pool::Pool;
 use keel::pool::postgres::{PgManager, tokio_postgres};
 use keel::runtime::Runtime;
-use proxy::Proxy;
+use keel_testkit::proxy::Proxy;
 
 /// The pool's acquire timeout: a 503 must come much sooner than this.
 const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(20);

@@ -127,3 +127,54 @@ fn a_cancelled_command_breaks_the_connection_and_the_pool_replaces_it() {
         assert_eq!((m.creates, m.closed.broken), (2, 1));
     });
 }
+
+#[test]
+fn a_command_past_the_command_timeout_fails_and_the_pool_replaces_the_connection() {
+    keel_runtime::block_on(async {
+        let manager = manager().command_timeout(Some(Duration::from_millis(200)));
+        let pool = Pool::builder(manager).max(1).build();
+        let k = key("command-timeout");
+        let mut conn = pool.get().await.unwrap();
+        // The server holds BLPOP's reply for 2 s: past the command timeout.
+        let started = std::time::Instant::now();
+        let err = conn.cmd(&["BLPOP", &k, "2"]).await.unwrap_err();
+        let took = started.elapsed();
+        assert!(
+            matches!(err, Error::Timeout(t) if t == Duration::from_millis(200)),
+            "{err:?}"
+        );
+        assert!(
+            took >= Duration::from_millis(200) && took < Duration::from_millis(1500),
+            "{took:?}"
+        );
+        assert!(conn.is_broken(), "the reply is still owed: out of step");
+        drop(conn);
+        // The pool closed it and lends a new one that answers.
+        let mut conn = pool.get().await.unwrap();
+        assert_eq!(
+            conn.cmd(&["PING"]).await.unwrap(),
+            Value::Simple("PONG".into())
+        );
+        assert_eq!(pool.metrics().closed.broken, 1);
+    });
+}
+
+#[test]
+fn commands_are_bounded_by_default_and_none_lets_them_wait() {
+    keel_runtime::block_on(async {
+        let k = key("no-command-timeout");
+        let mut conn = keel_pool::redis::Connection::connect("127.0.0.1:6379".parse().unwrap())
+            .await
+            .unwrap();
+        // The default (3 s) leaves a 1 s BLPOP alone...
+        assert_eq!(conn.cmd(&["BLPOP", &k, "1"]).await.unwrap(), Value::Nil);
+        // ...and `None` waits for any reply.
+        conn.set_command_timeout(None);
+        assert_eq!(conn.cmd(&["BLPOP", &k, "1"]).await.unwrap(), Value::Nil);
+        conn.set_command_timeout(Some(Duration::from_millis(100)));
+        assert!(matches!(
+            conn.cmd(&["BLPOP", &k, "1"]).await.unwrap_err(),
+            Error::Timeout(_)
+        ));
+    });
+}

@@ -9,6 +9,9 @@
 //! - [`server`] (feature `http`): [`TestServer`], a keel-http server on a background
 //!   thread, shut down (bounded) when dropped.
 //! - [`body`] (feature `http`): [`SlowChunks`], a response body streamed with pauses.
+//! - [`proxy`]: [`Proxy`], a TCP forwarder a fault test can stop, restart and slow down.
+//! - [`netns`]: [`NetNs`], a network namespace linked to the host, whose link a test can
+//!   break ([`Fault`]: packet loss, every packet dropped).
 //!
 //! Use it from integration tests (`tests/*.rs`) only: from keel-runtime's or keel-http's
 //! own unit tests it would be a second copy of that crate, whose types do not match.
@@ -20,6 +23,9 @@
 //! [`Response`]: client::Response
 //! [`TestServer`]: server::TestServer
 //! [`SlowChunks`]: body::SlowChunks
+//! [`Proxy`]: proxy::Proxy
+//! [`NetNs`]: netns::NetNs
+//! [`Fault`]: netns::Fault
 
 // The links above to `server` and `body` resolve only with feature `http`.
 #![cfg_attr(not(feature = "http"), allow(rustdoc::broken_intra_doc_links))]
@@ -31,6 +37,8 @@ pub mod body;
 pub mod client;
 pub mod eventually;
 pub mod logs;
+pub mod netns;
+pub mod proxy;
 #[cfg(feature = "http")]
 pub mod server;
 

@@ -3,6 +3,7 @@
 
 use std::io;
 use std::net::SocketAddr;
+use std::time::Duration;
 
 use keel_runtime::net::TcpStream;
 
@@ -12,11 +13,18 @@ use super::resp::{self, Value};
 /// Read buffer growth step.
 const READ_CHUNK: usize = 16 * 1024;
 
+/// The default bound of one command or pipeline ([`Connection::set_command_timeout`],
+/// [`RedisManager::command_timeout`](super::RedisManager::command_timeout)): 3 s, like
+/// go-redis's read timeout.
+pub const DEFAULT_COMMAND_TIMEOUT: Duration = Duration::from_secs(3);
+
 /// A connection to a Redis server (RESP2).
 ///
-/// A command cancelled half-way (its future dropped) leaves replies in flight; the
-/// connection then reports itself broken ([`is_broken`](Connection::is_broken)) and
-/// the pool closes it instead of lending it again.
+/// A command cancelled half-way (its future dropped) or timed out leaves replies in
+/// flight; the connection then reports itself broken
+/// ([`is_broken`](Connection::is_broken)) and the pool closes it instead of lending it
+/// again. Each command is bounded by the command timeout
+/// ([`DEFAULT_COMMAND_TIMEOUT`] unless [set](Connection::set_command_timeout)).
 ///
 /// # Examples
 ///
@@ -37,6 +45,8 @@ pub struct Connection {
     write: Vec<u8>,
     /// Set while a command is in flight, and left set when it fails or is cancelled.
     broken: bool,
+    /// The bound of one command or pipeline; `None`: none.
+    command_timeout: Option<Duration>,
 }
 
 impl Connection {
@@ -53,7 +63,15 @@ impl Connection {
             read: Vec::with_capacity(READ_CHUNK),
             write: Vec::new(),
             broken: false,
+            command_timeout: Some(DEFAULT_COMMAND_TIMEOUT),
         })
+    }
+
+    /// Bounds each later command or pipeline, from writing it to its last reply;
+    /// `None` waits as long as the socket lives. A command past it fails with
+    /// [`Error::Timeout`] and leaves the connection broken.
+    pub fn set_command_timeout(&mut self, timeout: Option<Duration>) {
+        self.command_timeout = timeout;
     }
 
     /// Sends one command and reads its reply.
@@ -96,6 +114,19 @@ impl Connection {
         if self.broken {
             return Err(Error::Broken);
         }
+        match self.command_timeout {
+            Some(limit) => keel_runtime::time::timeout(limit, self.exchange(cmds))
+                .await
+                .map_err(|_| Error::Timeout(limit))?,
+            None => self.exchange(cmds).await,
+        }
+    }
+
+    /// Writes `cmds` and reads their replies; `broken` stays set unless it completes.
+    async fn exchange<A: AsRef<[u8]>, C: AsRef<[A]>>(
+        &mut self,
+        cmds: &[C],
+    ) -> Result<Vec<Value>, Error> {
         self.broken = true;
         self.write.clear();
         for cmd in cmds {

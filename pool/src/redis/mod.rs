@@ -4,6 +4,11 @@
 //! The parts: `resp` frames replies without I/O; `client` owns the socket and the
 //! buffers; this file holds the manager and the error.
 //!
+//! Every command is bounded by a command timeout ([`RedisManager::command_timeout`],
+//! [`DEFAULT_COMMAND_TIMEOUT`]): a server or a network that stops answering fails the
+//! command with [`Error::Timeout`] instead of leaving it waiting for the kernel to give
+//! up on the socket (minutes, or never for a command whose bytes were acknowledged).
+//!
 //! ```no_run
 //! use keel_pool::Pool;
 //! use keel_pool::redis::{RedisManager, Value};
@@ -25,8 +30,9 @@ mod resp;
 use std::fmt;
 use std::io;
 use std::net::SocketAddr;
+use std::time::Duration;
 
-pub use self::client::Connection;
+pub use self::client::{Connection, DEFAULT_COMMAND_TIMEOUT};
 pub use self::resp::{MAX_DEPTH, MAX_LEN, ProtocolError, Value};
 use crate::manager::{CheckOutcome, Manager};
 
@@ -44,6 +50,8 @@ pub enum Error {
     Broken,
     /// A check reply was not what it should be (for example PING without PONG).
     Unexpected(Value),
+    /// No complete reply within the command timeout; the connection is broken.
+    Timeout(Duration),
 }
 
 impl fmt::Display for Error {
@@ -54,6 +62,7 @@ impl fmt::Display for Error {
             Error::Server(message) => write!(f, "redis error reply: {message}"),
             Error::Broken => f.write_str("redis connection broken by an earlier failure"),
             Error::Unexpected(v) => write!(f, "unexpected redis reply: {v:?}"),
+            Error::Timeout(after) => write!(f, "redis command timed out after {after:?}"),
         }
     }
 }
@@ -97,6 +106,7 @@ pub struct RedisManager {
     username: Option<String>,
     password: Option<String>,
     db: Option<u32>,
+    command_timeout: Option<Duration>,
 }
 
 impl RedisManager {
@@ -107,6 +117,7 @@ impl RedisManager {
             username: None,
             password: None,
             db: None,
+            command_timeout: Some(DEFAULT_COMMAND_TIMEOUT),
         }
     }
 
@@ -139,6 +150,20 @@ impl RedisManager {
         self.db = Some(db);
         self
     }
+
+    /// How long one command (or pipeline) on each connection may take, from writing it
+    /// to its last reply, AUTH and SELECT included; past it, the command fails with
+    /// [`Error::Timeout`] and the pool closes the connection. `None` waits as long as
+    /// the socket lives — give blocking commands (`BLPOP` with a timeout) a longer
+    /// bound than theirs instead.
+    ///
+    /// # Default
+    ///
+    /// `Some(`[`DEFAULT_COMMAND_TIMEOUT`]`)` (3 s).
+    pub fn command_timeout(mut self, timeout: Option<Duration>) -> Self {
+        self.command_timeout = timeout;
+        self
+    }
 }
 
 impl Manager for RedisManager {
@@ -147,6 +172,7 @@ impl Manager for RedisManager {
 
     async fn create(&self) -> Result<Connection, Error> {
         let mut conn = Connection::connect(self.addr).await?;
+        conn.set_command_timeout(self.command_timeout);
         match (&self.username, &self.password) {
             (Some(user), Some(pass)) => {
                 conn.cmd(&["AUTH", user, pass]).await?;
