@@ -30,6 +30,17 @@ pub(crate) const WAIT: Duration = Duration::from_secs(20);
 /// How long a whole test may run before the watchdog aborts the process.
 pub(crate) const WATCHDOG: Duration = Duration::from_secs(120);
 
+/// `bound` times `KEEL_TEST_WAIT_SCALE` (a whole number, default 1): CI's valgrind step
+/// sets it, since a test there runs tens of times slower than natively.
+pub(crate) fn scaled(bound: Duration) -> Duration {
+    let scale = std::env::var("KEEL_TEST_WAIT_SCALE")
+        .ok()
+        .and_then(|v| v.parse::<u32>().ok())
+        .unwrap_or(1)
+        .max(1);
+    bound * scale
+}
+
 // ===== TestRuntime =====
 
 /// A runtime that is leaked instead of dropped when the test is failing, so a loop stuck in
@@ -112,9 +123,10 @@ pub(crate) fn wait_for<F: Future>(limit: Duration, future: F) -> Option<F::Outpu
 /// Like [`wait_for`] with [`WAIT`], panicking with `what` on timeout.
 #[track_caller]
 pub(crate) fn wait<F: Future>(what: &str, future: F) -> F::Output {
-    match wait_for(WAIT, future) {
+    let limit = scaled(WAIT);
+    match wait_for(limit, future) {
         Some(out) => out,
-        None => panic!("timed out after {WAIT:?} waiting for {what}"),
+        None => panic!("timed out after {limit:?} waiting for {what}"),
     }
 }
 
@@ -123,9 +135,10 @@ pub(crate) fn wait<F: Future>(what: &str, future: F) -> F::Output {
 pub(crate) fn within<F: Future>(what: &'static str, future: F) -> impl Future<Output = F::Output> {
     let location = std::panic::Location::caller();
     async move {
-        match keel_runtime::time::timeout(WAIT, future).await {
+        let limit = scaled(WAIT);
+        match keel_runtime::time::timeout(limit, future).await {
             Ok(out) => out,
-            Err(_) => panic!("timed out after {WAIT:?} waiting for {what} ({location})"),
+            Err(_) => panic!("timed out after {limit:?} waiting for {what} ({location})"),
         }
     }
 }
@@ -169,6 +182,7 @@ pub(crate) struct Watchdog {
 
 /// Starts a [`Watchdog`] for the test `name`.
 pub(crate) fn watchdog(name: &'static str, limit: Duration) -> Watchdog {
+    let limit = scaled(limit);
     let (tx, rx) = mpsc::channel::<()>();
     thread::spawn(move || {
         if let Err(mpsc::RecvTimeoutError::Timeout) = rx.recv_timeout(limit) {
