@@ -6,8 +6,8 @@ use keel::http::garde::Validate;
 use keel::http::{AppError, Json, Path, Query, State, StatusCode, Valid};
 use serde::Deserialize;
 
-use crate::repositories::User;
-use crate::services::UserService;
+use super::repositories::User;
+use super::services::UserService;
 
 /// The body of `POST /users`.
 #[derive(Debug, Deserialize, Validate)]

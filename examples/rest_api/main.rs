@@ -62,8 +62,8 @@ use keel::http::middleware::{Cors, MemoryStore};
 use keel::pool::Pool;
 use keel::pool::postgres::{PgManager, tokio_postgres};
 
-use crate::repositories::UserRepository;
-use crate::services::UserService;
+use self::repositories::UserRepository;
+use self::services::UserService;
 
 thread_local! {
     /// This loop's pool, for the readiness check (which runs on the loop answering the

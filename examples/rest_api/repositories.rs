@@ -7,7 +7,7 @@ use keel::pool::postgres::PgManager;
 use keel::pool::postgres::tokio_postgres::Row;
 use serde::Serialize;
 
-use crate::errors::DbError;
+use super::errors::DbError;
 
 /// The table the example owns; its name keeps it apart from other users of the database.
 pub(crate) const TABLE: &str = "keel_example_users";

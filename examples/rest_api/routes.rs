@@ -9,8 +9,8 @@ use std::time::Duration;
 use keel::http::Router;
 use keel::http::middleware::{Cors, MemoryStore, RateLimit};
 
-use crate::controllers;
-use crate::services::UserService;
+use super::controllers;
+use super::services::UserService;
 
 /// The seed's limit on auth routes: this many requests per client IP …
 pub(crate) const AUTH_LIMIT: u32 = 10;

@@ -5,8 +5,8 @@
 use keel::http::AppError;
 use serde_json::json;
 
-use crate::errors::DbError;
-use crate::repositories::{User, UserRepository};
+use super::errors::DbError;
+use super::repositories::{User, UserRepository};
 
 /// The most users one list call returns.
 pub(crate) const MAX_PAGE: i64 = 100;

@@ -12,9 +12,9 @@ use keel::pool::Pool;
 use keel::pool::postgres::{PgManager, tokio_postgres};
 use serde_json::{Value, json};
 
-use crate::repositories::UserRepository;
-use crate::routes::{self, AUTH_LIMIT};
-use crate::services::UserService;
+use super::repositories::UserRepository;
+use super::routes::{self, AUTH_LIMIT};
+use super::services::UserService;
 
 const ORIGIN: &str = "http://localhost:5173";
 
