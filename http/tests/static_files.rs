@@ -83,7 +83,10 @@ fn server() -> TestServer {
         Router::new()
             .get("/api", || async { "api" })
             .get("/static/*path", assets)
-            .get("/one", ServeFile::new(root.join("app.js")).precompressed_gzip())
+            .get(
+                "/one",
+                ServeFile::new(root.join("app.js")).precompressed_gzip(),
+            )
             .nest("/spa", spa)
     })
 }
@@ -112,7 +115,14 @@ fn curl(addr: SocketAddr, args: &[&str], path: &str) -> (u16, Vec<(String, Strin
     // With -L, the head file holds every response's head: read the last.
     let last = head.rfind("HTTP/").unwrap();
     let mut lines = head[last..].lines();
-    let status = lines.next().unwrap().split(' ').nth(1).unwrap().parse().unwrap();
+    let status = lines
+        .next()
+        .unwrap()
+        .split(' ')
+        .nth(1)
+        .unwrap()
+        .parse()
+        .unwrap();
     let headers = lines
         .filter_map(|l| l.split_once(':'))
         .map(|(n, v)| (n.trim().to_ascii_lowercase(), v.trim().to_owned()))
@@ -127,7 +137,10 @@ fn rand_suffix() -> u64 {
 }
 
 fn header<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
-    headers.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str())
+    headers
+        .iter()
+        .find(|(n, _)| n == name)
+        .map(|(_, v)| v.as_str())
 }
 
 #[test]
@@ -136,7 +149,10 @@ fn types_validators_and_headers_with_curl() {
     let (status, head, body) = curl(server.addr, &[], "/static/index.html");
     assert_eq!(status, 200);
     assert_eq!(body, INDEX.as_bytes());
-    assert_eq!(header(&head, "content-type"), Some("text/html; charset=utf-8"));
+    assert_eq!(
+        header(&head, "content-type"),
+        Some("text/html; charset=utf-8")
+    );
     assert_eq!(header(&head, "accept-ranges"), Some("bytes"));
     assert_eq!(header(&head, "cache-control"), Some("public, max-age=60"));
     assert_eq!(header(&head, "vary"), Some("accept-encoding"));
@@ -144,9 +160,15 @@ fn types_validators_and_headers_with_curl() {
     assert!(etag.starts_with('"') && etag.ends_with('"'), "{etag}");
     assert!(header(&head, "last-modified").unwrap().ends_with(" GMT"));
     let (_, head, _) = curl(server.addr, &[], "/static/style.CSS");
-    assert_eq!(header(&head, "content-type"), Some("text/css; charset=utf-8"));
+    assert_eq!(
+        header(&head, "content-type"),
+        Some("text/css; charset=utf-8")
+    );
     let (_, head, _) = curl(server.addr, &[], "/static/big.bin");
-    assert_eq!(header(&head, "content-type"), Some("application/octet-stream"));
+    assert_eq!(
+        header(&head, "content-type"),
+        Some("application/octet-stream")
+    );
     // A symlink inside the root to a file inside it is served.
     let (status, _, body) = curl(server.addr, &[], "/static/alias.js");
     assert_eq!((status, body), (200, APP_JS.as_bytes().to_vec()));
@@ -174,7 +196,10 @@ fn conditional_requests_answer_304_and_412_with_curl() {
     assert_eq!(curl(server.addr, &["-H", other], "/static/app.js").0, 200);
 
     // curl -z sends If-Modified-Since.
-    assert_eq!(curl(server.addr, &["-z", &modified], "/static/app.js").0, 304);
+    assert_eq!(
+        curl(server.addr, &["-z", &modified], "/static/app.js").0,
+        304
+    );
     let old = "Sun, 06 Nov 1994 08:49:37 GMT";
     assert_eq!(curl(server.addr, &["-z", old], "/static/app.js").0, 200);
     // If-None-Match wins over If-Modified-Since.
@@ -183,9 +208,15 @@ fn conditional_requests_answer_304_and_412_with_curl() {
     assert_eq!(curl(server.addr, &args, "/static/app.js").0, 200);
 
     let if_match = "If-Match: \"something-else\"";
-    assert_eq!(curl(server.addr, &["-H", if_match], "/static/app.js").0, 412);
+    assert_eq!(
+        curl(server.addr, &["-H", if_match], "/static/app.js").0,
+        412
+    );
     let if_match = format!("If-Match: {etag}");
-    assert_eq!(curl(server.addr, &["-H", &if_match], "/static/app.js").0, 200);
+    assert_eq!(
+        curl(server.addr, &["-H", &if_match], "/static/app.js").0,
+        200
+    );
 }
 
 #[test]
@@ -255,7 +286,10 @@ fn precompressed_siblings_follow_accept_encoding_with_curl() {
     let (status, head, body) = curl(server.addr, &["-H", "Accept-Encoding: br"], js);
     assert_eq!(status, 200);
     assert_eq!(header(&head, "content-encoding"), Some("br"));
-    assert_eq!(header(&head, "content-type"), Some("text/javascript; charset=utf-8"));
+    assert_eq!(
+        header(&head, "content-type"),
+        Some("text/javascript; charset=utf-8")
+    );
     assert_eq!(header(&head, "vary"), Some("accept-encoding"));
     assert_eq!(body, brotli(APP_JS.as_bytes()));
     let br_etag = header(&head, "etag").unwrap().to_owned();
@@ -308,12 +342,18 @@ fn the_spa_fallback_answers_unknown_paths_with_the_index() {
     let server = server();
     let (status, head, body) = curl(server.addr, &[], "/spa/users/42/settings");
     assert_eq!((status, body), (200, INDEX.as_bytes().to_vec()));
-    assert_eq!(header(&head, "content-type"), Some("text/html; charset=utf-8"));
+    assert_eq!(
+        header(&head, "content-type"),
+        Some("text/html; charset=utf-8")
+    );
     let (status, _, body) = curl(server.addr, &[], "/spa/app.js");
     assert_eq!((status, body), (200, APP_JS.as_bytes().to_vec()));
     // Routes beside it still win; a refused path is still refused.
     assert_eq!(curl(server.addr, &[], "/api").2, b"api");
-    assert_eq!(curl(server.addr, &["--path-as-is"], "/spa/../secret.txt").0, 400);
+    assert_eq!(
+        curl(server.addr, &["--path-as-is"], "/spa/../secret.txt").0,
+        400
+    );
     // Mounted as a fallback it sees every method: only GET and HEAD are served.
     let (status, head, _) = curl(server.addr, &["-X", "POST"], "/spa/x");
     assert_eq!(status, 405);

@@ -23,7 +23,10 @@ impl Validators {
     /// The validators of a file with `meta`; `coding` (`br`, `gzip`) tells a sibling's
     /// tag apart even if it had the same length and time.
     pub(crate) fn of(meta: &Metadata, coding: Option<&str>) -> Validators {
-        let since = meta.modified().ok().and_then(|t| t.duration_since(UNIX_EPOCH).ok());
+        let since = meta
+            .modified()
+            .ok()
+            .and_then(|t| t.duration_since(UNIX_EPOCH).ok());
         let (secs, nanos) = since.map_or((0, 0), |d| (d.as_secs(), d.subsec_nanos()));
         let etag = match coding {
             Some(coding) => format!("\"{:x}-{secs:x}.{nanos:x}-{coding}\"", meta.len()),

@@ -122,7 +122,10 @@ mod tests {
     fn tails_come_from_the_raw_path() {
         assert_eq!(tail(Some("/static/*path"), "/static/a%2Fb/c"), "a%2Fb/c");
         assert_eq!(tail(Some("/static/*path"), "/static/"), "");
-        assert_eq!(tail(Some("/o/:org/files/*rest"), "/o/x%2Fy/files/a/b"), "a/b");
+        assert_eq!(
+            tail(Some("/o/:org/files/*rest"), "/o/x%2Fy/files/a/b"),
+            "a/b"
+        );
         assert_eq!(tail(Some("/*rest"), "/a/b/"), "a/b/");
         assert_eq!(tail(None, "/a/b"), "a/b");
         assert_eq!(tail(Some("/favicon.ico"), "/favicon.ico"), "");

@@ -113,7 +113,11 @@ fn lookup_for(settings: &Settings, req: &Request) -> Result<Lookup, Box<Response
         Source::Dir(root) => {
             let tail = path::tail(req.route(), req.path());
             let relative = path::relative(tail).map_err(|why| {
-                tracing::debug!(path = req.path(), reason = why.message(), "static path refused");
+                tracing::debug!(
+                    path = req.path(),
+                    reason = why.message(),
+                    "static path refused"
+                );
                 Box::new(
                     AppError::new(StatusCode::BAD_REQUEST, "bad_path", why.message())
                         .into_response(),
