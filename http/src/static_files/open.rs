@@ -60,11 +60,11 @@ pub(crate) struct Lookup {
 #[derive(Debug)]
 pub(crate) enum Found {
     /// A file to answer with.
-    File(Opened),
+    File(Box<Opened>),
     /// A directory asked for without its trailing slash: redirect.
     Directory,
     /// Nothing to serve (missing, outside the root, a directory without index, …).
-    NotFound,
+    Nothing,
 }
 
 /// An open file and what the response needs of it.
@@ -88,7 +88,7 @@ pub(crate) struct Opened {
 /// denied, not a directory, a name too long, a symlink loop).
 pub(crate) fn find(lookup: &Lookup) -> io::Result<Found> {
     match find_inner(lookup) {
-        Err(e) if means_not_found(&e) => Ok(Found::NotFound),
+        Err(e) if means_not_found(&e) => Ok(Found::Nothing),
         other => other,
     }
 }
@@ -106,17 +106,17 @@ fn find_inner(lookup: &Lookup) -> io::Result<Found> {
             if let Some(root) = &root
                 && !target.canonicalize()?.starts_with(root)
             {
-                return Ok(Found::NotFound);
+                return Ok(Found::Nothing);
             }
             return Ok(Found::Directory);
         }
         match &lookup.index {
             Some(index) => target.push(index),
-            None => return Ok(Found::NotFound),
+            None => return Ok(Found::Nothing),
         }
     } else if lookup.trailing_slash && lookup.root.is_some() {
         // `file.txt/` names no directory.
-        return Ok(Found::NotFound);
+        return Ok(Found::Nothing);
     }
     let content_type = mime::content_type(&target);
     for &sibling in &lookup.siblings {
@@ -131,7 +131,7 @@ fn find_inner(lookup: &Lookup) -> io::Result<Found> {
     }
     match open_inside(&target, root.as_deref())? {
         Some((file, meta)) => opened(file, meta, content_type, None),
-        None => Ok(Found::NotFound),
+        None => Ok(Found::Nothing),
     }
 }
 
@@ -146,13 +146,13 @@ fn opened(
     } else {
         None
     };
-    Ok(Found::File(Opened {
+    Ok(Found::File(Box::new(Opened {
         file,
         meta,
         content_type,
         sibling,
         bytes,
-    }))
+    })))
 }
 
 /// Opens `path` and checks, on the open descriptor, that it is a regular file inside

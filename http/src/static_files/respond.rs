@@ -69,7 +69,7 @@ pub(crate) async fn respond(settings: Arc<Settings>, req: Request) -> Response {
         Err(res) => return *res,
     };
     let found = match (found, &settings.source, &settings.index) {
-        (Found::NotFound, Source::Dir(root), Some(index)) if settings.spa => {
+        (Found::Nothing, Source::Dir(root), Some(index)) if settings.spa => {
             let lookup = Lookup {
                 root: Some(root.clone()),
                 target: root.join(index),
@@ -85,7 +85,7 @@ pub(crate) async fn respond(settings: Arc<Settings>, req: Request) -> Response {
         (found, _, _) => found,
     };
     match found {
-        Found::File(opened) => answer(&settings, &req, opened),
+        Found::File(opened) => answer(&settings, &req, *opened),
         Found::Directory => {
             let location = match req.query() {
                 Some(query) => format!("{}/?{query}", req.path()),
@@ -93,7 +93,7 @@ pub(crate) async fn respond(settings: Arc<Settings>, req: Request) -> Response {
             };
             Response::new(StatusCode::PERMANENT_REDIRECT).with_header("location", location)
         }
-        Found::NotFound => {
+        Found::Nothing => {
             AppError::not_found(format!("no file for {}", req.path())).into_response()
         }
     }
