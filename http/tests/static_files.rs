@@ -4,7 +4,8 @@
 //! gzip, directories, the SPA fallback, a large file streamed), Python's `requests`
 //! (conditional and range requests), and raw sockets for path traversal (curl would
 //! normalize `..`): `..`, `%2e%2e`, `%2f`, backslashes, NUL and symlinks out of the root,
-//! each a test that also checks the secret's bytes never come back.
+//! each a test that also checks the secret's bytes never come back; and the same
+//! files over HTTP/2 (curl, prior knowledge).
 
 use std::io::Write;
 use std::net::SocketAddr;
@@ -497,4 +498,21 @@ fn traversal_symlinks_out_of_the_root_are_refused() {
     let (status, _, body) = curl(server.addr, &["--path-as-is"], "/static/../secret.txt");
     assert_eq!(status, 400);
     assert!(!String::from_utf8_lossy(&body).contains(SECRET));
+}
+
+#[test]
+fn over_http2_with_curl() {
+    let server = server();
+    let h2 = ["--http2-prior-knowledge"];
+    let (status, head, body) = curl(server.addr, &h2, "/static/big.bin");
+    assert_eq!(status, 200);
+    assert_eq!(header(&head, "content-length"), Some("1000003"));
+    assert!(body == big(), "the streamed body differs over HTTP/2");
+    let args = ["--http2-prior-knowledge", "-r", "70000-70009"];
+    let (status, _, body) = curl(server.addr, &args, "/static/big.bin");
+    assert_eq!((status, body), (206, big()[70_000..70_010].to_vec()));
+    let args = ["--http2-prior-knowledge", "--compressed"];
+    let (_, head, body) = curl(server.addr, &args, "/static/app.js");
+    assert_eq!(header(&head, "content-encoding"), Some("br"));
+    assert_eq!(body, APP_JS.as_bytes());
 }
