@@ -29,6 +29,7 @@
 #     `httpx[http2]` and `grpcio` (http/tests/h2_server.rs: real HTTP/2 and gRPC
 #     clients), and h2load (Debian's nghttp2-client) for http/tests/h2_server.rs, which
 #     also uses Node's `http2` module.
+#   - Python's `requests` (http/tests/static_files.rs: conditional and range requests).
 # Missing packages come from Debian's apt (as root, or through sudo); prometheus_client
 # from pip (into the system Python where pip allows it, else with
 # --break-system-packages, else into the user's site-packages).
@@ -74,7 +75,7 @@ command -v nft >/dev/null 2>&1 || missing+=(nftables)
 if [ -n "${KEEL_TEST_CHROMIUM:-}" ] && ! command -v chromium >/dev/null 2>&1; then
   missing+=(chromium)
 fi
-if ! python3 -c 'import prometheus_client, websockets, h2, grpc, httpx' >/dev/null 2>&1 \
+if ! python3 -c 'import prometheus_client, websockets, h2, grpc, httpx, requests' >/dev/null 2>&1 \
     && ! python3 -m pip --version >/dev/null 2>&1; then
   missing+=(python3-pip)
 fi
@@ -127,8 +128,12 @@ if ! python3 -c 'import h2, grpc, httpx; httpx.Client(http2=True)' >/dev/null 2>
   say "installing h2, grpcio and httpx[http2] (pip)"
   pip_install h2 grpcio 'httpx[http2]'
 fi
-python3 -c 'import prometheus_client, h2, grpc, httpx; httpx.Client(http2=True)' \
-  || { say "python3 cannot import prometheus_client, h2, grpcio and httpx (with HTTP/2)"; exit 1; }
+if ! python3 -c 'import requests' >/dev/null 2>&1; then
+  say "installing requests (pip)"
+  pip_install requests
+fi
+python3 -c 'import prometheus_client, h2, grpc, httpx, requests; httpx.Client(http2=True)' \
+  || { say "python3 cannot import prometheus_client, h2, grpcio, httpx (with HTTP/2) and requests"; exit 1; }
 
 # ===== Python's websockets, Node's ws and eventsource =====
 

@@ -27,6 +27,15 @@ pub trait BodyStream {
         false
     }
 
+    /// The body's exact length, when the stream knows it up front (a file's range, say):
+    /// HTTP/1.1 then frames it with `Content-Length` instead of chunks (so `HEAD` and
+    /// HTTP/1.0 clients see the size and the connection stays open), and HTTP/2 sends
+    /// `content-length`. A stream that then yields more or fewer bytes aborts the
+    /// connection. # Default: `None` (unknown).
+    fn exact_len(&self) -> Option<u64> {
+        None
+    }
+
     /// Trailer fields sent after the last chunk (asked once, after `poll_next` gave
     /// `None`), e.g. gRPC's `grpc-status`. Sent over HTTP/2 as a final HEADERS frame;
     /// HTTP/1.1 responses leave them out. # Default: none.

@@ -70,6 +70,7 @@ mod router;
 mod server;
 pub mod sse;
 mod state_map;
+pub mod static_files;
 mod status;
 pub mod testing;
 mod tls_session;

@@ -245,7 +245,21 @@ fn brotli_window(len: usize) -> i32 {
 /// `q` of `br` and `gzip`/`x-gzip`, each taking `*`'s when not named; brotli on a tie
 /// (when `brotli` is on); `None` when neither has `q > 0` or there is no header.
 fn choose(header: Option<&str>, brotli: bool) -> Option<Coding> {
-    let header = header?;
+    let (br, gzip) = accepted_weights(header?);
+    let br = if brotli { br } else { 0.0 };
+    if br <= 0.0 && gzip <= 0.0 {
+        None
+    } else if br >= gzip {
+        Some(Coding::Brotli)
+    } else {
+        Some(Coding::Gzip)
+    }
+}
+
+/// The `q` weights an `Accept-Encoding` value gives `br` and `gzip` (`x-gzip`), each
+/// taking `*`'s when not named, `0` when refused or absent. Also used to pick a static
+/// file's precompressed sibling.
+pub(crate) fn accepted_weights(header: &str) -> (f32, f32) {
     let (mut br, mut gzip, mut star) = (None, None, None);
     for item in header.split(',') {
         let mut parts = item.split(';');
@@ -270,19 +284,7 @@ fn choose(header: Option<&str>, brotli: bool) -> Option<Coding> {
         // A coding listed twice keeps its highest weight.
         *slot = Some(slot.map_or(q, |old: f32| old.max(q)));
     }
-    let br = if brotli {
-        br.or(star).unwrap_or(0.0)
-    } else {
-        0.0
-    };
-    let gzip = gzip.or(star).unwrap_or(0.0);
-    if br <= 0.0 && gzip <= 0.0 {
-        None
-    } else if br >= gzip {
-        Some(Coding::Brotli)
-    } else {
-        Some(Coding::Gzip)
-    }
+    (br.or(star).unwrap_or(0.0), gzip.or(star).unwrap_or(0.0))
 }
 
 /// A `q` value (`0` to `1`, at most three decimals); anything malformed counts as `0`,

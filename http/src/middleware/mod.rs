@@ -11,7 +11,7 @@
 //! * [`Compression`] — brotli or gzip by `Accept-Encoding`, large bodies on the worker
 //!   pool.
 
-mod compression;
+pub(crate) mod compression;
 mod cors;
 mod rate_limit;
 mod security_headers;

@@ -1,5 +1,6 @@
-//! The `Date` header value: an IMF-fixdate (RFC 9110 §5.6.7) formatter and a per-thread
-//! cache that renders it at most once a second.
+//! The `Date` header value: an IMF-fixdate (RFC 9110 §5.6.7) formatter, its parser (for
+//! `If-Modified-Since` and `Retry-After`) and a per-thread cache that renders it at most
+//! once a second.
 //!
 //! Every response carries `Date`, so formatting it per response would be measurable; the
 //! cache costs one coarse clock read and a 29-byte copy instead: the wall clock is read
@@ -31,6 +32,48 @@ thread_local! {
     /// read), and that text.
     static CURRENT: Cell<(Option<CoarseInstant>, [u8; DATE_LEN])> =
         const { Cell::new((None, [0; DATE_LEN])) };
+}
+
+/// Seconds since the Unix epoch of an IMF-fixdate.
+pub(crate) fn parse(s: &str) -> Option<u64> {
+    // "Sun, 06 Nov 1994 08:49:37 GMT"
+    let b = s.as_bytes();
+    if b.len() != 29 || &b[3..5] != b", " || &s[25..] != " GMT" {
+        return None;
+    }
+    let num = |r: std::ops::Range<usize>| -> Option<u64> {
+        let part = s.get(r)?;
+        part.bytes()
+            .all(|c| c.is_ascii_digit())
+            .then(|| part.parse().ok())?
+    };
+    let day = num(5..7)?;
+    let month = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ]
+    .iter()
+    .position(|m| s.get(8..11) == Some(*m))? as u64
+        + 1;
+    let year = num(12..16)?;
+    let (hour, min, sec) = (num(17..19)?, num(20..22)?, num(23..25)?);
+    if b[7] != b' ' || b[11] != b' ' || b[16] != b' ' || b[19] != b':' || b[22] != b':' {
+        return None;
+    }
+    if !(1..=31).contains(&day) || hour > 23 || min > 59 || sec > 60 || year < 1970 {
+        return None;
+    }
+    // Days from the civil date (Howard Hinnant's algorithm).
+    let (y, m) = if month <= 2 {
+        (year - 1, month + 9)
+    } else {
+        (year, month - 3)
+    };
+    let era = y / 400;
+    let yoe = y - era * 400;
+    let doy = (153 * m + 2) / 5 + day - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    Some(days * 86_400 + hour * 3600 + min * 60 + sec)
 }
 
 #[cfg(test)]

@@ -56,7 +56,11 @@ impl<S: Transport> Conn<S> {
         let request_id = request_id.unwrap_or_else(|| self.exchange.request_id());
         let own_security = response.has_own_security_headers();
         let (status, headers, body) = response.into_parts();
-        let streamed = matches!(body, Body::Stream(_));
+        // A stream of a length known up front is framed by `Content-Length`.
+        let (streamed, stream_len) = match &body {
+            Body::Stream(stream) => (stream.exact_len().is_none(), stream.exact_len()),
+            _ => (false, None),
+        };
         let (connection, next) = keep_alive.framing(version, streamed);
         let mark = self.wbuf.len();
         let mut encoder = HeadEncoder::new(&mut self.wbuf, status.as_u16(), is_head);
@@ -133,7 +137,9 @@ impl<S: Transport> Conn<S> {
         }
         match body {
             Body::Stream(stream) => {
-                let framing = if version == Version::Http11 {
+                let framing = if let Some(len) = stream_len {
+                    Framing::Length(len)
+                } else if version == Version::Http11 {
                     Framing::Chunked
                 } else {
                     Framing::CloseDelimited

@@ -116,6 +116,11 @@ pub(super) async fn send(
     let timeout = server.config.request_timeout;
     let bytes = match body {
         Body::Stream(stream) => {
+            if let Some(len) = stream.exact_len()
+                && let Ok(len) = HeaderValue::from_str(&len.to_string())
+            {
+                head.headers_mut().insert(http::header::CONTENT_LENGTH, len);
+            }
             if is_head {
                 let _ = respond.send_response(head, true);
                 return Sent { bytes: 0, status };
