@@ -65,6 +65,7 @@ mod params;
 mod proto;
 mod recycle;
 mod request;
+mod request_body;
 mod response;
 mod router;
 mod server;
@@ -78,6 +79,7 @@ mod upgrade;
 pub mod ws;
 
 pub use body::{Body, BodyStream};
+pub use request_body::RequestBody;
 pub use config::Config;
 pub use cookie;
 pub use error::{AppError, UNAVAILABLE_RETRY_AFTER};
