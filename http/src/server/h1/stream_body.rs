@@ -8,8 +8,9 @@
 //! the handler first asks. The route's limit, the framing (`Content-Length` or chunked)
 //! and the request deadline are checked as bytes arrive; a failure is the handler's
 //! next chunk's error, and the connection closes after the response. A handler that
-//! answers before reading the body to its end closes the connection too (the rest of
-//! the body is not read).
+//! answers before reading the body to its end closes the connection too, after reading
+//! and dropping what the client still sends for a bounded time and amount (so the
+//! client sees the response rather than a reset).
 
 use std::cell::RefCell;
 use std::io;
@@ -311,6 +312,38 @@ impl<S: Transport> Conn<S> {
             .await;
         let bytes = written.as_ref().map_or(0, |&(_, bytes)| bytes);
         self.exchange.finish(status, bytes);
-        written.map(|(after, _)| after)
+        let after = written?.0;
+        if fed == Fed::Incomplete {
+            self.linger().await;
+            return Ok(After::Close);
+        }
+        Ok(after)
+    }
+
+    /// Before closing on a body left unread: sends the response, then reads and drops
+    /// what the client is still sending, for a bounded time and amount. Closing at once
+    /// with unread bytes in the socket makes the kernel reset the connection, and the
+    /// client may lose the response it has not read yet (a 413, say).
+    async fn linger(&mut self) {
+        if self.flush().await.is_err() {
+            return;
+        }
+        let until = Instant::now() + LINGER_TIME;
+        let mut discarded = 0;
+        while discarded < LINGER_BYTES {
+            self.start = 0;
+            self.rbuf.clear();
+            match timeout_at(until, self.stream.read_buf(&mut self.rbuf)).await {
+                Ok(Ok(n)) if n > 0 => discarded += n,
+                _ => break,
+            }
+        }
+        self.start = 0;
+        self.rbuf.clear();
     }
 }
+
+/// How long, and how many bytes, [`Conn::linger`] reads from a client still sending a
+/// body nobody reads before the connection closes.
+const LINGER_TIME: std::time::Duration = std::time::Duration::from_secs(1);
+const LINGER_BYTES: usize = 1 << 20;
