@@ -44,7 +44,9 @@ async fn store(
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_'));
     if !valid {
-        return Err(AppError::bad_request("a file name is [A-Za-z0-9._-], not starting with a dot"));
+        return Err(AppError::bad_request(
+            "a file name is [A-Za-z0-9._-], not starting with a dot",
+        ));
     }
     let path = dir.0.join(&name);
     let file = File::create(&path).await?;

@@ -79,7 +79,6 @@ mod upgrade;
 pub mod ws;
 
 pub use body::{Body, BodyStream};
-pub use request_body::RequestBody;
 pub use config::Config;
 pub use cookie;
 pub use error::{AppError, UNAVAILABLE_RETRY_AFTER};
@@ -100,6 +99,7 @@ pub use params::Params;
 pub use proto::Version;
 pub use proto::method::Method;
 pub use request::Request;
+pub use request_body::RequestBody;
 pub use response::{IntoResponse, Json, Response};
 pub use router::Router;
 pub use server::config::{

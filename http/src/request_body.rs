@@ -23,8 +23,10 @@ use crate::request::Request;
 pub(crate) trait BodySource {
     /// The next chunk; `None` at the body's end. An error (over the limit: 413; too
     /// slow: 408; malformed framing: 400; the client left) ends the body.
-    fn poll_chunk(self: Pin<&mut Self>, cx: &mut Context<'_>)
-    -> Poll<Option<Result<Bytes, AppError>>>;
+    fn poll_chunk(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Bytes, AppError>>>;
 }
 
 /// The request body as a stream of chunks: a handler's last argument.

@@ -68,9 +68,14 @@ pub(super) async fn serve(
         // The handler reads the body as it arrives.
         if let Err(err) = exchange.check_declared_length(head.body()) {
             let response = exchange.refuse(err);
-            let sent =
-                response::send(&mut respond, response, is_head, exchange.request_id(), &server)
-                    .await;
+            let sent = response::send(
+                &mut respond,
+                response,
+                is_head,
+                exchange.request_id(),
+                &server,
+            )
+            .await;
             exchange.finish_refused(sent.status);
             return;
         }
