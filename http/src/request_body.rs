@@ -125,7 +125,7 @@ impl RequestBody {
 }
 
 /// The chunks as a [`Stream`](futures_core::Stream), for crates that read one (such as
-/// [`multer`](https://docs.rs/multer), which [`Multipart`](crate::Multipart) uses).
+/// [`multer`](https://docs.rs/multer), which parses `multipart/form-data` from one).
 impl futures_core::Stream for RequestBody {
     type Item = Result<Bytes, AppError>;
 

@@ -283,8 +283,8 @@ impl Router {
     }
 
     /// Marks the route with `pattern` as reading its request body as it arrives: its
-    /// handler takes a [`RequestBody`](crate::RequestBody) (or
-    /// [`Multipart`](crate::Multipart)) as its last argument, and the server reads from
+    /// handler takes a [`RequestBody`](crate::RequestBody) as its last argument, and
+    /// the server reads from
     /// the client only as fast as the handler consumes, so a body of any size passes
     /// in bounded memory. The route's [`body_limit`](Router::body_limit) still holds
     /// (413 mid-stream). On such a route the buffered body extractors (`Json`,
