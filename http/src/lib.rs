@@ -65,6 +65,7 @@ mod params;
 mod proto;
 mod recycle;
 mod request;
+mod request_body;
 mod response;
 mod router;
 mod server;
@@ -99,6 +100,7 @@ pub use params::Params;
 pub use proto::Version;
 pub use proto::method::Method;
 pub use request::Request;
+pub use request_body::RequestBody;
 pub use response::{IntoResponse, Json, Response};
 pub use router::Router;
 pub use server::config::{

@@ -175,6 +175,12 @@ impl Request {
         self.state.as_deref()?.get()
     }
 
+    /// Takes out the typed value stored by [`insert_extension`](Request::insert_extension).
+    pub(crate) fn take_extension<T: 'static>(&mut self) -> Option<T> {
+        let value = self.extensions.as_mut()?.remove(&TypeId::of::<T>())?;
+        value.downcast().ok().map(|v| *v)
+    }
+
     /// A typed value stored by [`insert_extension`](Request::insert_extension).
     pub fn extension<T: 'static>(&self) -> Option<&T> {
         self.extensions

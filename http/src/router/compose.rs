@@ -120,6 +120,7 @@ impl Router {
                 endpoints,
                 any,
                 body_limit,
+                streams_body,
             } = route;
             let pattern = rename(&pattern);
             for ((method, _), mut endpoint) in methods.into_iter().zip(endpoints) {
@@ -134,6 +135,7 @@ impl Router {
                 any.wrap(&layers);
                 target.any = Some(any);
             }
+            target.streams_body |= streams_body;
             if let Some(limit) = body_limit {
                 match target.body_limit {
                     Some(mine) if mine != limit => panic!(

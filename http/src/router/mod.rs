@@ -70,6 +70,8 @@ struct Route {
     /// What answers every method not in `methods` (a nested router's fallback).
     any: Option<Endpoint>,
     body_limit: Option<u64>,
+    /// The handler reads the body as it arrives ([`Router::streaming_body`]).
+    streams_body: bool,
 }
 
 impl Route {
@@ -90,6 +92,7 @@ pub(crate) enum Resolved {
         pattern: Rc<str>,
         params: Params,
         body_limit: Option<u64>,
+        streams_body: bool,
     },
     /// An error response to give (404, 405), with the pattern when the path matched.
     Error(AppError, Option<Rc<str>>, Option<String>),
@@ -132,6 +135,7 @@ impl Router {
                     endpoints: Vec::new(),
                     any: None,
                     body_limit: None,
+                    streams_body: false,
                 });
                 self.by_pattern.insert(pattern.to_owned(), index);
                 index
@@ -278,6 +282,26 @@ impl Router {
         self
     }
 
+    /// Marks the route with `pattern` as reading its request body as it arrives: its
+    /// handler takes a [`RequestBody`](crate::RequestBody) as its last argument, and
+    /// the server reads from
+    /// the client only as fast as the handler consumes, so a body of any size passes
+    /// in bounded memory. The route's [`body_limit`](Router::body_limit) still holds
+    /// (413 mid-stream). On such a route the buffered body extractors (`Json`,
+    /// `String`, `Vec<u8>`, …) see an empty body: use `RequestBody::to_vec` there.
+    ///
+    /// # Panics
+    ///
+    /// When no route has `pattern` yet.
+    #[track_caller]
+    pub fn streaming_body(mut self, pattern: &str) -> Router {
+        match self.by_pattern.get(pattern) {
+            Some(&index) => self.routes[index].streams_body = true,
+            None => panic!("streaming_body: no route {pattern:?} (add the route first)"),
+        }
+        self
+    }
+
     /// Wraps every route (and the fallback, the 404 and 405 answers) in `middleware`.
     /// The first layer added runs first. Once this router is [nested](Router::nest) or
     /// [merged](Router::merge) into another, its layers wrap only its own routes and
@@ -409,6 +433,7 @@ impl Router {
                 pattern: route.pattern.clone(),
                 params,
                 body_limit: route.body_limit,
+                streams_body: route.streams_body,
             },
             None => {
                 let mut allow: Vec<&str> = route.methods.iter().map(|(m, _)| m.as_str()).collect();

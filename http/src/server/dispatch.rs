@@ -11,7 +11,10 @@
 //!    the route: the ops endpoints first (probes, `/metrics`: outside the application's
 //!    middleware), then the application's router.
 //! 2. The protocol reads the body within [`Exchange::body_limit`] and
-//!    [`Exchange::deadline`] (a refusal goes through [`Exchange::refuse`]).
+//!    [`Exchange::deadline`] (a refusal goes through [`Exchange::refuse`]) — unless the
+//!    route [streams its body](Exchange::streams_body): then the protocol calls
+//!    [`Exchange::call_streaming`] with the body unread and feeds it while the handler
+//!    runs.
 //! 3. [`Exchange::call`] runs the middleware chain and handler's synchronous part under
 //!    the request's context with panics caught; [`Exchange::respond`] awaits it within
 //!    the request timeout. A panic is a 500, a timeout a 408, and a carried error is
@@ -48,6 +51,7 @@ use crate::middleware::Next;
 use crate::params::Params;
 use crate::proto::{BodyLength, Method, RequestHead, Version};
 use crate::request::Request;
+use crate::request_body::RequestBody;
 use crate::response::{IntoResponse, Response};
 use crate::router::{Resolved, error_endpoint};
 use crate::status::StatusCode;
@@ -73,6 +77,8 @@ pub(crate) struct Exchange {
     params: Option<Params>,
     endpoint: Option<BoxedHandler>,
     body_limit: u64,
+    /// The route's handler reads the body as it arrives (`Router::streaming_body`).
+    streams_body: bool,
     /// The path, kept only for the access log of a request no route matched.
     access_path: Option<String>,
     forwarded_ip: Option<IpAddr>,
@@ -105,6 +111,7 @@ impl Exchange {
             params: None,
             endpoint: None,
             body_limit: 0,
+            streams_body: false,
             access_path: None,
             forwarded_ip: None,
             ctx: Context::new(String::new()),
@@ -161,31 +168,33 @@ impl Exchange {
         let ops = server.ops.as_ref().filter(|ops| ops.matches(path));
         self.is_ops = ops.is_some();
         let router = ops.map_or(&server.router, |ops| &ops.router);
-        let body_limit = match router.resolve(head.method(), path) {
+        let (body_limit, streams_body) = match router.resolve(head.method(), path) {
             Resolved::Found {
                 handler,
                 pattern,
                 params,
                 body_limit,
+                streams_body,
             } => {
                 self.endpoint = Some(handler);
                 self.route_label = Some(pattern);
                 self.params = Some(params);
-                body_limit
+                (body_limit, streams_body)
             }
             Resolved::Fallback(handler) => {
                 self.endpoint = Some(handler);
                 self.params = None;
                 self.route_label = None;
-                None
+                (None, false)
             }
             Resolved::Error(err, pattern, allow) => {
                 self.endpoint = Some(error_endpoint(err, allow));
                 self.params = pattern.is_some().then(Params::default);
                 self.route_label = pattern;
-                None
+                (None, false)
             }
         };
+        self.streams_body = streams_body;
         self.body_limit = body_limit.unwrap_or(config.limits.max_body_size);
         // Only an unmatched request is logged by its path: a route's pattern says more.
         self.access_path =
@@ -197,6 +206,13 @@ impl Exchange {
     /// The most body bytes this request's route accepts.
     pub(crate) fn body_limit(&self) -> u64 {
         self.body_limit
+    }
+
+    /// Whether the route's handler reads the body as it arrives: the protocol hands it
+    /// a [`RequestBody`] through [`call_streaming`](Exchange::call_streaming) instead of
+    /// reading the body first.
+    pub(crate) fn streams_body(&self) -> bool {
+        self.streams_body
     }
 
     /// The refusal for a body whose declared length is over the route's limit, before
@@ -249,7 +265,30 @@ impl Exchange {
     /// Runs the middleware chain and handler's synchronous part (extractors included)
     /// under the request's context, with panics caught. Only the (boxed) future it
     /// returns moves on, not the request.
+    #[inline]
     pub(crate) fn call(&mut self, head_bytes: Vec<u8>, head: RequestHead, body: Vec<u8>) -> Call {
+        self.call_with(head_bytes, head, body, None)
+    }
+
+    /// [`call`](Exchange::call) for a route that [streams its body](Exchange::streams_body):
+    /// the request carries `body`, unread, for the handler's [`RequestBody`] extractor.
+    pub(crate) fn call_streaming(
+        &mut self,
+        head_bytes: Vec<u8>,
+        head: RequestHead,
+        body: RequestBody,
+    ) -> Call {
+        self.call_with(head_bytes, head, Vec::new(), Some(body))
+    }
+
+    #[inline(always)]
+    fn call_with(
+        &mut self,
+        head_bytes: Vec<u8>,
+        head: RequestHead,
+        body: Vec<u8>,
+        streamed: Option<RequestBody>,
+    ) -> Call {
         let route = self.route_label.clone().zip(self.params.take());
         let state = self.server.router.state();
         let endpoint = self.endpoint.take().expect("an exchange is called once");
@@ -269,6 +308,9 @@ impl Exchange {
         }
         if let (Some(identity), Some(req)) = (&self.client_identity, req.as_mut()) {
             req.insert_extension(identity.clone());
+        }
+        if let (Some(body), Some(req)) = (streamed, req.as_mut()) {
+            req.insert_extension(body);
         }
         let ctx = &self.ctx;
         catch_panic_sync(|| {

@@ -6,6 +6,8 @@
 //!
 //! * this file: the connection's buffers, the read loop and its timeouts;
 //! * [`body`]: reading a request body from the buffer, with `100 Continue`;
+//! * [`stream_body`]: feeding a streamed body to its handler as it reads (routes marked
+//!   `Router::streaming_body`);
 //! * [`write`]: encoding responses into the write buffer, streaming bodies, flushing;
 //! * [`upgrade`]: a `101 Switching Protocols` ends the loop and hands the stream over.
 //!
@@ -26,6 +28,7 @@
 
 mod body;
 mod keep_alive;
+mod stream_body;
 mod upgrade;
 mod write;
 
@@ -271,6 +274,13 @@ impl<S: Transport> Conn<S> {
         // The body, read in full before the handler runs.
         let body = match self.head.body() {
             BodyLength::Empty => Vec::new(),
+            // The handler reads it as it arrives (boxed: only such requests pay for the
+            // larger future).
+            framing if self.exchange.streams_body() => {
+                let streaming =
+                    self.handle_streaming(head_bytes, index, framing, version, keep_alive);
+                return Box::pin(streaming).await;
+            }
             framing => {
                 let expect_continue = self.head.expect_continue();
                 let read = match self.exchange.check_declared_length(framing) {

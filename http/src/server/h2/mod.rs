@@ -13,6 +13,7 @@
 //! * [`flood`]: the budgets that end a flooding connection;
 //! * [`request`]: an HTTP/2 head as Keel's request head;
 //! * [`stream`]: one stream through the dispatch;
+//! * [`request_body`]: a body streamed to its handler, the window given back as it reads;
 //! * [`response`]: a response as HEADERS, DATA within the client's window, trailers.
 //!
 //! A connection gets here two ways (docs/http2.md): ALPN `h2` after a TLS handshake
@@ -25,6 +26,7 @@ pub(crate) mod config;
 mod flood;
 mod io;
 mod request;
+mod request_body;
 mod response;
 mod stream;
 

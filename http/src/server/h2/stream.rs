@@ -3,7 +3,8 @@
 //! goes through — begin (context, span, route), the body within the route's limit and
 //! the request's deadline, the middleware and handler with panics caught and the request
 //! timeout, the rendered response ([`response`](super::response)), then finish (RED
-//! metrics, span, the access log line with `HTTP/2`).
+//! metrics, span, the access log line with `HTTP/2`). A route that streams its body gets
+//! it unread ([`request_body`](super::request_body)).
 //!
 //! A client that resets the stream while its handler runs drops the handler (as a
 //! closed HTTP/1.1 connection would leave it unanswered); the request is logged with
@@ -18,9 +19,11 @@ use h2::server::SendResponse;
 use keel_runtime::future::{Either, select, within};
 
 use super::request::write_and_parse;
+use super::request_body::StreamBody;
 use super::response::{self, Sent};
 use crate::error::AppError;
 use crate::proto::{BodyLength, Method, RequestHead};
+use crate::request_body::RequestBody;
 use crate::response::Response;
 use crate::server::LoopServer;
 use crate::server::dispatch::{self, Exchange};
@@ -61,47 +64,70 @@ pub(super) async fn serve(
     exchange.begin(&head, &head_bytes);
     let is_head = *head.method() == Method::Head;
 
-    let body = if recv.is_end_stream() {
-        Vec::new()
-    } else {
-        let read = match exchange.check_declared_length(head.body()) {
-            Ok(()) => {
-                let declared = head.body();
-                read_body(
-                    &mut exchange,
-                    &mut recv,
-                    &mut respond,
-                    declared,
-                    expects_continue,
-                )
-                .await
-            }
-            Err(err) => Err(Some(err)),
-        };
-        match read {
-            Ok(body) => body,
-            Err(Some(err)) => {
-                let response = exchange.refuse(err);
-                let sent = response::send(
-                    &mut respond,
-                    response,
-                    is_head,
-                    exchange.request_id(),
-                    &server,
-                )
-                .await;
-                exchange.finish_refused(sent.status);
-                return;
-            }
-            Err(None) => {
-                exchange.finish_refused(CLIENT_CLOSED);
-                return;
-            }
+    let call = if exchange.streams_body() && !recv.is_end_stream() {
+        // The handler reads the body as it arrives.
+        if let Err(err) = exchange.check_declared_length(head.body()) {
+            let response = exchange.refuse(err);
+            let sent = response::send(
+                &mut respond,
+                response,
+                is_head,
+                exchange.request_id(),
+                &server,
+            )
+            .await;
+            exchange.finish_refused(sent.status);
+            return;
         }
+        if expects_continue {
+            send_continue(&mut respond);
+        }
+        // On the in-flight list from now on; the handler's reads are within its deadline.
+        let _ = exchange.deadline();
+        let body = RequestBody::streamed(StreamBody::new(recv, exchange.body_limit()));
+        exchange.call_streaming(head_bytes, head, body)
+    } else {
+        let body = if recv.is_end_stream() {
+            Vec::new()
+        } else {
+            let read = match exchange.check_declared_length(head.body()) {
+                Ok(()) => {
+                    let declared = head.body();
+                    read_body(
+                        &mut exchange,
+                        &mut recv,
+                        &mut respond,
+                        declared,
+                        expects_continue,
+                    )
+                    .await
+                }
+                Err(err) => Err(Some(err)),
+            };
+            match read {
+                Ok(body) => body,
+                Err(Some(err)) => {
+                    let response = exchange.refuse(err);
+                    let sent = response::send(
+                        &mut respond,
+                        response,
+                        is_head,
+                        exchange.request_id(),
+                        &server,
+                    )
+                    .await;
+                    exchange.finish_refused(sent.status);
+                    return;
+                }
+                Err(None) => {
+                    exchange.finish_refused(CLIENT_CLOSED);
+                    return;
+                }
+            }
+        };
+        drop(recv);
+        exchange.call(head_bytes, head, body)
     };
-    drop(recv);
-
-    let call = exchange.call(head_bytes, head, body);
     let reset = std::future::poll_fn(|cx| respond.poll_reset(cx));
     let response: Response = match select(exchange.respond(call), reset).await {
         Either::Left(response) => response,
@@ -121,6 +147,13 @@ pub(super) async fn serve(
     exchange.finish(status, bytes);
 }
 
+/// Sends `100 Continue` (the client asked with `Expect: 100-continue`).
+fn send_continue(respond: &mut SendResponse<Bytes>) {
+    let mut head = http::Response::new(());
+    *head.status_mut() = http::StatusCode::CONTINUE;
+    let _ = respond.send_informational(head);
+}
+
 /// Reads the request body from its DATA frames within the route's limit and the
 /// request's deadline, giving the window back as it is read. `Err(Some(e))`: answer
 /// `e`; `Err(None)`: the client reset the stream (or the connection ended).
@@ -134,9 +167,7 @@ async fn read_body(
     let deadline = exchange.deadline();
     let limit = exchange.body_limit();
     if expects_continue {
-        let mut head = http::Response::new(());
-        *head.status_mut() = http::StatusCode::CONTINUE;
-        let _ = respond.send_informational(head);
+        send_continue(respond);
     }
     let mut body = Vec::new();
     if let BodyLength::Known(n) = declared {
