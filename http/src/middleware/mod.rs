@@ -92,6 +92,7 @@ impl Next {
     }
 
     /// Runs the rest of the chain on `req`.
+    #[inline]
     pub fn run(mut self, req: Request) -> BoxFuture<Response> {
         match self.chain.get(self.index).cloned() {
             Some(layer) => {

@@ -4,6 +4,7 @@
 //! a peer that stops reading is bounded by the request timeout.
 
 use std::borrow::Cow;
+use std::future::Future;
 use std::io;
 use std::pin::Pin;
 use std::time::Instant;
@@ -25,20 +26,25 @@ impl<S: Transport> Conn<S> {
     /// Writes `response` (already rendered by the dispatch): a sized body joins `wbuf`,
     /// a streamed one is written out now. Returns what comes after it and the body
     /// bytes written (for the access log).
-    pub(super) async fn write_response(
+    ///
+    /// Not an `async fn`: the response is encoded before the future exists, so its
+    /// bytes are never copied into the future's state (a `memcpy` per request).
+    pub(super) fn write_response(
         &mut self,
         response: Response,
         is_head: bool,
         version: Version,
         keep_alive: KeepAlive,
-    ) -> io::Result<(After, u64)> {
+    ) -> impl Future<Output = io::Result<(After, u64)>> + '_ {
         let (next, bytes, stream) = self.encode(response, is_head, version, keep_alive, None);
-        let mut written = bytes;
-        if let Some((stream, encoder)) = stream {
-            self.flush().await?;
-            written = self.stream_body(stream, encoder).await?;
+        async move {
+            let mut written = bytes;
+            if let Some((stream, encoder)) = stream {
+                self.flush().await?;
+                written = self.stream_body(stream, encoder).await?;
+            }
+            Ok((next, written))
         }
-        Ok((next, written))
     }
 
     /// Encodes status, headers (echoing the request id — `request_id`, else the
