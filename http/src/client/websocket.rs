@@ -48,8 +48,9 @@ impl Client {
     /// let mut socket = client.websocket("ws://127.0.0.1:3000/ws", &[]).await?;
     /// socket.send(Message::text("hello")).await?;
     /// let echo = socket.recv().await;
+    /// println!("{echo:?}");
     /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// # });
+    /// # }).unwrap();
     /// ```
     pub async fn websocket(&self, url: &str, protocols: &[&str]) -> Result<WebSocket, ClientError> {
         let url = Url::parse(&http_form(url))?;
